@@ -1,0 +1,59 @@
+// One login check for SMTP AUTH, IMAP LOGIN/AUTHENTICATE and POP3 USER/PASS/AUTH:
+// scrypt verification plus a failure penalty per client IP and per account that grows
+// exponentially (capped). It only delays: the real user is never locked out.
+import type { Store, UserRecord } from '../store/index.js';
+import { dummyHash, verifyPassword } from './password.js';
+
+interface Penalty { failures: number; last: number }
+
+export interface AuthResult { user: UserRecord | null; /** ms the caller should wait before answering a failure */ delayMs: number }
+
+export class Authenticator {
+  private byIp = new Map<string, Penalty>();
+  private byAccount = new Map<string, Penalty>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: { baseDelayMs?: number; maxDelayMs?: number; forgetAfterMs?: number } = {},
+  ) {}
+
+  private penalty(map: Map<string, Penalty>, key: string, now: number): number {
+    const p = map.get(key);
+    if (!p) return 0;
+    if (now - p.last > (this.opts.forgetAfterMs ?? 15 * 60_000)) { map.delete(key); return 0; }
+    return p.failures;
+  }
+
+  private fail(map: Map<string, Penalty>, key: string, now: number): void {
+    const p = map.get(key) ?? { failures: 0, last: now };
+    p.failures++;
+    p.last = now;
+    map.set(key, p);
+    if (map.size > 100_000) map.delete(map.keys().next().value as string); // bounded memory
+  }
+
+  /** Failures seen from this IP recently (sessions use it to disconnect after several). */
+  failures(ip: string): number {
+    return this.penalty(this.byIp, ip, Date.now());
+  }
+
+  async login(username: string, password: string, ip: string): Promise<AuthResult> {
+    const account = username.trim().toLowerCase();
+    const rec = account.length <= 320 ? await this.store.users.passwordHash(account) : null;
+    const ok = await verifyPassword(password, rec ? rec.hash : await dummyHash());
+    const now = Date.now();
+    if (ok && rec) {
+      this.byIp.delete(ip);
+      this.byAccount.delete(account);
+      return { user: rec.user, delayMs: 0 };
+    }
+    this.fail(this.byIp, ip, now);
+    this.fail(this.byAccount, account, now);
+    const n = Math.max(this.penalty(this.byIp, ip, now), this.penalty(this.byAccount, account, now));
+    const base = this.opts.baseDelayMs ?? 250;
+    const delayMs = Math.min(base * 2 ** (n - 1), this.opts.maxDelayMs ?? 8000);
+    return { user: null, delayMs };
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

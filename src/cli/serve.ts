@@ -1,0 +1,32 @@
+// `postoffice serve`: the whole stack in the foreground; SIGTERM/SIGINT stop it gracefully,
+// SIGHUP reloads the TLS certificate.
+import type { Config } from '../config/config.js';
+import { createLogger } from '../log/log.js';
+import { startPostoffice } from '../postoffice.js';
+
+export async function serve(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const po = await startPostoffice(config, log);
+  const where = (p: number) => `${config.listen}:${p}`;
+  const lines = [`postoffice ${config.hostname}: data in ${config.dataDir}, local domains ${config.domains.join(', ')}`];
+  for (const l of po.listeners) {
+    lines.push(`  ${l.name.padEnd(10)} ${l.state === 'listening' ? where(l.port) : `${l.state}${l.port ? ` (port ${l.port})` : ''}`}`);
+  }
+  lines.push(`  TLS: ${po.tls.source === 'files' ? config.tlsCert : 'self-signed certificate in ' + config.dataDir + '/tls'}`);
+  lines.push(`add a user:  npx postoffice user add alice@${config.domains[0]} --password 'secret'`);
+  process.stdout.write(lines.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await po.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => po.tls.reload('SIGHUP'));
+}

@@ -1,0 +1,171 @@
+// config/default.json + POSTOFFICE_* environment variables -> one frozen, typed Config.
+// Every key of the file can be overridden by the env var listed beside it in KEYS.
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { normalizeDomain } from '../mail/address.js';
+
+export interface Ports {
+  smtp: number; smtps: number; submission: number;
+  imap: number; imaps: number; pop3: number; pop3s: number; http: number;
+}
+
+export interface Config {
+  hostname: string;
+  domains: string[];
+  listen: string;
+  dataDir: string;
+  ports: Ports;
+  dnsServers: string[];
+  relayPort: number;
+  smarthost: string | null;
+  smarthostUser: string | null;
+  smarthostPassword: string | null;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  maxMessageBytes: number;
+  maxRecipients: number;
+  logLevel: string;
+  /** IMAP LOGIN / POP3 USER+PASS without TLS, but only from loopback addresses */
+  allowPlaintextAuthOnLoopback: boolean;
+  /** Per-user quota in bytes reported by IMAP QUOTA (0 = none) */
+  quotaBytes: number;
+  /** ms before an idle SMTP client is dropped */
+  smtpSocketTimeoutMs: number;
+  /** ms a delivery waits to join a group commit (0 = next tick) */
+  commitDelayMs: number;
+}
+
+type Kind = 'string' | 'nstring' | 'port' | 'int' | 'bool' | 'list' | 'domains' | 'level';
+interface Key { key: string; env: string; kind: Kind; help: string }
+
+/** The config keys: name in config/default.json, env var, type, meaning. The README table mirrors it. */
+export const KEYS: Key[] = [
+  { key: 'hostname', env: 'POSTOFFICE_HOSTNAME', kind: 'string', help: "the server's own name (EHLO, Received:, banners, certificate)" },
+  { key: 'domains', env: 'POSTOFFICE_DOMAINS', kind: 'domains', help: 'comma-separated local domains (also addable with the CLI)' },
+  { key: 'listen', env: 'POSTOFFICE_LISTEN', kind: 'string', help: 'bind address for every listener' },
+  { key: 'dataDir', env: 'POSTOFFICE_DATA_DIR', kind: 'string', help: 'where the SQLite database, certificates and queue live' },
+  { key: 'ports.smtp', env: 'POSTOFFICE_SMTP_PORT', kind: 'port', help: 'SMTP (MX, inbound, STARTTLS); 0 disables' },
+  { key: 'ports.smtps', env: 'POSTOFFICE_SMTPS_PORT', kind: 'port', help: 'SMTPS submission (implicit TLS + AUTH)' },
+  { key: 'ports.submission', env: 'POSTOFFICE_SUBMISSION_PORT', kind: 'port', help: 'submission (STARTTLS + AUTH)' },
+  { key: 'ports.imap', env: 'POSTOFFICE_IMAP_PORT', kind: 'port', help: 'IMAP (STARTTLS)' },
+  { key: 'ports.imaps', env: 'POSTOFFICE_IMAPS_PORT', kind: 'port', help: 'IMAPS (implicit TLS)' },
+  { key: 'ports.pop3', env: 'POSTOFFICE_POP3_PORT', kind: 'port', help: 'POP3 (STLS)' },
+  { key: 'ports.pop3s', env: 'POSTOFFICE_POP3S_PORT', kind: 'port', help: 'POP3S (implicit TLS)' },
+  { key: 'ports.http', env: 'POSTOFFICE_HTTP_PORT', kind: 'port', help: 'HTTP (health and lab pages)' },
+  { key: 'dnsServers', env: 'POSTOFFICE_DNS_SERVERS', kind: 'list', help: 'resolvers for MX/A/AAAA look-ups, host:port, comma-separated (empty: the system\'s)' },
+  { key: 'relayPort', env: 'POSTOFFICE_RELAY_PORT', kind: 'port', help: 'TCP port used when delivering to a remote MX (tests only)' },
+  { key: 'smarthost', env: 'POSTOFFICE_SMARTHOST', kind: 'nstring', help: 'optional host:port to relay everything through' },
+  { key: 'smarthostUser', env: 'POSTOFFICE_SMARTHOST_USER', kind: 'nstring', help: 'AUTH user for the smarthost' },
+  { key: 'smarthostPassword', env: 'POSTOFFICE_SMARTHOST_PASSWORD', kind: 'nstring', help: 'AUTH password for the smarthost' },
+  { key: 'tlsCert', env: 'POSTOFFICE_TLS_CERT', kind: 'nstring', help: 'PEM certificate (chain) to use instead of the generated self-signed one' },
+  { key: 'tlsKey', env: 'POSTOFFICE_TLS_KEY', kind: 'nstring', help: 'PEM private key for POSTOFFICE_TLS_CERT' },
+  { key: 'maxMessageBytes', env: 'POSTOFFICE_MAX_MESSAGE_BYTES', kind: 'int', help: 'SIZE limit advertised and enforced' },
+  { key: 'maxRecipients', env: 'POSTOFFICE_MAX_RECIPIENTS', kind: 'int', help: 'recipients per message' },
+  { key: 'logLevel', env: 'POSTOFFICE_LOG_LEVEL', kind: 'level', help: 'pino level: trace debug info warn error fatal silent' },
+  { key: 'allowPlaintextAuthOnLoopback', env: 'POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK', kind: 'bool', help: 'allow IMAP/POP3 passwords without TLS from 127.0.0.0/8 and ::1' },
+  { key: 'quotaBytes', env: 'POSTOFFICE_QUOTA_BYTES', kind: 'int', help: 'per-user storage quota reported to IMAP clients (0 = unlimited)' },
+  { key: 'smtpSocketTimeoutMs', env: 'POSTOFFICE_SMTP_TIMEOUT_MS', kind: 'int', help: 'idle SMTP client timeout' },
+  { key: 'commitDelayMs', env: 'POSTOFFICE_COMMIT_DELAY_MS', kind: 'int', help: 'how long a delivery may wait to share a group commit' },
+];
+
+/** Invalid configuration: the message is one line naming the key. */
+export class ConfigError extends Error {}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** The folder holding package.json (so config/ is found whatever the cwd). */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+function get(obj: Record<string, unknown>, dotted: string): unknown {
+  return dotted.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+function set(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let o = obj;
+  for (const p of parts.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
+  o[parts[parts.length - 1]] = value;
+}
+
+function coerce(k: Key, raw: unknown, from: string): unknown {
+  const bad = (why: string) => new ConfigError(`invalid config: ${k.key} (${from}): ${why}`);
+  const str = (v: unknown) => (typeof v === 'string' ? v.trim() : v);
+  const v = str(raw);
+  switch (k.kind) {
+    case 'string':
+      if (typeof v !== 'string' || v === '') throw bad('expected a non-empty string');
+      return v;
+    case 'nstring':
+      if (v === null || v === undefined || v === '') return null;
+      if (typeof v !== 'string') throw bad('expected a string');
+      return v;
+    case 'port': {
+      const n = typeof v === 'number' ? v : /^\d+$/.test(String(v)) ? Number(v) : NaN;
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw bad(`expected a port number 0-65535, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'int': {
+      const n = typeof v === 'number' ? v : /^\d+$/.test(String(v)) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0) throw bad(`expected a non-negative integer, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      if (/^(1|true|yes|on)$/i.test(String(v))) return true;
+      if (/^(0|false|no|off)$/i.test(String(v))) return false;
+      throw bad(`expected true or false, got ${JSON.stringify(raw)}`);
+    case 'level':
+      if (typeof v !== 'string' || !LEVELS.includes(v)) throw bad(`expected one of ${LEVELS.join(', ')}`);
+      return v;
+    case 'list':
+    case 'domains': {
+      const items = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(',') : null;
+      if (!items) throw bad('expected a list or a comma-separated string');
+      const list = items.map((s) => s.trim()).filter(Boolean);
+      if (k.kind === 'list') return list;
+      return list.map((d) => {
+        const n = normalizeDomain(d);
+        if (!n) throw bad(`not a domain name: ${JSON.stringify(d)}`);
+        return n;
+      });
+    }
+  }
+}
+
+/** Load the config file and apply the environment. Throws ConfigError (one line) when invalid. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const file = env.POSTOFFICE_CONFIG || path.join(PACKAGE_ROOT, 'config', 'default.json');
+  if (!existsSync(file)) throw new ConfigError(`invalid config: POSTOFFICE_CONFIG: no such file ${file}`);
+  let fromFile: Record<string, unknown>;
+  try {
+    fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`invalid config: ${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const known = new Set(KEYS.map((k) => k.key.split('.')[0]));
+  for (const name of Object.keys(fromFile)) {
+    if (!known.has(name) && !name.startsWith('$')) throw new ConfigError(`invalid config: ${name} (${file}): unknown key`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of KEYS) {
+    const e = env[k.env];
+    const value = e !== undefined ? coerce(k, e, k.env) : coerce(k, get(fromFile, k.key), file);
+    set(out, k.key, value);
+  }
+  const c = out as unknown as Config;
+  if (c.domains.length === 0) throw new ConfigError('invalid config: domains: at least one local domain is needed');
+  if ((c.tlsCert === null) !== (c.tlsKey === null)) throw new ConfigError('invalid config: tlsCert/tlsKey (POSTOFFICE_TLS_CERT/_KEY): set both or neither');
+  c.dataDir = path.resolve(c.dataDir);
+  for (const s of [...c.dnsServers, ...(c.smarthost ? [c.smarthost] : [])]) {
+    if (!/^[^\s:]+(:\d+)?$/.test(s) && !/^\[[0-9a-f:.]+\](:\d+)?$/i.test(s)) throw new ConfigError(`invalid config: dnsServers/smarthost: not host:port: ${s}`);
+  }
+  return deepFreeze(c);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

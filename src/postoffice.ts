@@ -1,0 +1,67 @@
+// The whole post office in one process: the store (MDA), TLS, and the listeners of every
+// agent on the mail path. `postoffice serve` and the tests start it through here.
+import { Authenticator } from './auth/authenticate.js';
+import type { Config, Ports } from './config/config.js';
+import type { Logger } from './log/log.js';
+import { startSmtp, type SmtpListener } from './smtp/index.js';
+import { openStore, type Store } from './store/index.js';
+import { TlsManager } from './tls/tls.js';
+import { startHttp } from './trace/http.js';
+
+export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' | 'not built yet' }
+
+export interface Postoffice {
+  config: Config;
+  store: Store;
+  tls: TlsManager;
+  auth: Authenticator;
+  listeners: ListenerInfo[];
+  /** the bound port of a listener (tests use port 0) */
+  port(name: keyof Ports): number;
+  close(): Promise<void>;
+}
+
+/** Listeners whose protocol handlers are not built yet: never opened, never advertised. */
+const NOT_BUILT: (keyof Ports)[] = ['imap', 'imaps', 'pop3', 'pop3s'];
+
+export async function startPostoffice(config: Config, log: Logger): Promise<Postoffice> {
+  const store = openStore(config.dataDir, { commitDelayMs: config.commitDelayMs });
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    for (const d of config.domains) await store.domains.add(d);
+    const tls = await TlsManager.create({ dataDir: config.dataDir, hostname: config.hostname, cert: config.tlsCert, key: config.tlsKey, log });
+    closers.push(async () => tls.close());
+    const auth = new Authenticator(store);
+    const listeners: ListenerInfo[] = [];
+
+    for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
+      if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
+      const h = await startSmtp({ listener: name, config, store, auth, log: log.child({ proto: name }) }, tls, config.ports[name], config.listen);
+      closers.push(h.close);
+      listeners.push({ name, port: h.port, state: 'listening' });
+    }
+    for (const name of NOT_BUILT) listeners.push({ name, port: config.ports[name], state: config.ports[name] ? 'not built yet' : 'disabled' });
+    if (config.ports.http) {
+      const h = await startHttp(store, () => ({ hostname: config.hostname, listeners }), config.ports.http, config.listen);
+      closers.push(h.close);
+      listeners.push({ name: 'http', port: h.port, state: 'listening' });
+    } else listeners.push({ name: 'http', port: 0, state: 'disabled' });
+
+    return {
+      config, store, tls, auth, listeners,
+      port(name) {
+        const l = listeners.find((x) => x.name === name && x.state === 'listening');
+        if (!l) throw new Error(`listener ${name} is not running`);
+        return l.port;
+      },
+      async close() {
+        for (const c of closers.reverse()) await c().catch(() => undefined);
+        await store.close();
+      },
+    };
+  } catch (err) {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    await store.close();
+    throw err;
+  }
+}

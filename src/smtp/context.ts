@@ -1,0 +1,44 @@
+// What every SMTP hook needs: the listener it serves, the store, the authenticator, the config.
+import type { SMTPServerSession } from 'smtp-server';
+import type { Authenticator } from '../auth/authenticate.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/log.js';
+import type { Resolution, Store } from '../store/index.js';
+
+/** The three SMTP listeners: MX (25), implicit-TLS submission (465), STARTTLS submission (587). */
+export type SmtpListener = 'smtp' | 'smtps' | 'submission';
+
+export interface SmtpContext {
+  listener: SmtpListener;
+  config: Config;
+  store: Store;
+  auth: Authenticator;
+  log: Logger;
+}
+
+/** The authenticated user of a session (set by onAuth). */
+export interface SessionUser { id: number; address: string }
+
+/** Per-transaction state kept beside smtp-server's session. */
+export interface TransactionState {
+  rcpts: Map<string, Resolution & { kind: 'local' | 'remote' }>;
+}
+
+const states = new WeakMap<SMTPServerSession, TransactionState>();
+
+export function txState(session: SMTPServerSession): TransactionState {
+  let s = states.get(session);
+  if (!s) {
+    s = { rcpts: new Map() };
+    states.set(session, s);
+  }
+  return s;
+}
+export function resetTx(session: SMTPServerSession): void {
+  states.delete(session);
+}
+
+/** Our id for the current transaction: `${sid}.${n}`; it appears in Received:, logs and trace. */
+export function transactionId(session: SMTPServerSession): string {
+  return `${session.id}.${session.transaction}`;
+}

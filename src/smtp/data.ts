@@ -1,0 +1,92 @@
+// RFC 5321 §4.1.1.4 DATA: add the trace headers, commit the message (mailboxes and queue in
+// one transaction), and only then answer 250 (DESIGN: "the one transaction").
+import { randomBytes } from 'node:crypto';
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { SmtpReply } from '../mail/errors.js';
+import { receivedHeader, returnPathHeader, rfc5322Date } from '../mail/received.js';
+import type { JourneyEvent, LocalRecipient } from '../store/index.js';
+import { resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
+
+export interface DataOutcome { msgId: string; stored: number; queued: number; size: number }
+
+/** Read the DATA stream, keeping at most `limit` bytes (the rest is drained, never buffered). */
+function readBody(stream: SMTPServerDataStream, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) chunks.push(c);
+    });
+    stream.on('end', () => resolve(size > limit || stream.sizeExceeded ? null : Buffer.concat(chunks, size)));
+    stream.on('error', reject);
+  });
+}
+
+/** The header block ends at the first empty line; returns [headerEnd, hasField(name)]. */
+function headerHas(raw: Buffer, name: string): boolean {
+  let end = raw.indexOf('\r\n\r\n');
+  if (end < 0) end = raw.indexOf('\n\n');
+  const head = raw.subarray(0, end < 0 ? Math.min(raw.length, 65536) : end).toString('latin1');
+  return new RegExp(`(^|\\n)${name}:`, 'i').test(head);
+}
+
+export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<DataOutcome> {
+  const body = await readBody(stream, ctx.config.maxMessageBytes);
+  if (!body) throw new SmtpReply(552, '5.3.4', `message exceeds fixed maximum message size ${ctx.config.maxMessageBytes}`);
+  const msgId = transactionId(session);
+  const user = session.user as SessionUser | undefined;
+  const env = session.envelope;
+  const mailFrom = env.mailFrom ? env.mailFrom.address : '';
+  const rcpts = env.rcptTo.map((r) => r.address);
+  const state = txState(session);
+  resetTx(session);
+
+  // Who gets it: local users (deduplicated; aliases expanded) and remote recipients.
+  const local = new Map<number, LocalRecipient>();
+  const remote = new Set<string>();
+  for (const rcpt of rcpts) {
+    const r = state.rcpts.get(rcpt) ?? (await ctx.store.users.resolve(rcpt));
+    if (r.kind === 'local') {
+      for (const u of r.users) if (!local.has(u.userId)) local.set(u.userId, { userId: u.userId, address: u.address, rcptTo: rcpt });
+      for (const x of r.remote) remote.add(x);
+    } else if (r.kind === 'remote') remote.add(rcpt);
+  }
+
+  // RFC 5321 §4.4 trace fields; RFC 3848 "with" keywords.
+  const tls = session.tlsOptions ? { version: session.tlsOptions.version ?? '', cipher: session.tlsOptions.name } : null;
+  const withProto = `ESMTP${tls ? 'S' : ''}${user ? 'A' : ''}`;
+  const now = new Date();
+  let headers = receivedHeader({
+    helo: session.hostNameAppearsAs || 'unknown', remoteAddress: session.remoteAddress,
+    remoteName: session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : undefined,
+    by: ctx.config.hostname, with: withProto, tls, id: msgId, for: rcpts.length === 1 ? rcpts[0] : undefined, date: now,
+  });
+  // RFC 6409 §8: a submission server may add the Date and Message-ID a client left out
+  if (ctx.listener !== 'smtp') {
+    if (!headerHas(body, 'date')) headers += `Date: ${rfc5322Date(now)}\r\n`;
+    if (!headerHas(body, 'message-id')) headers += `Message-ID: <${randomBytes(12).toString('hex')}.${msgId}@${ctx.config.hostname}>\r\n`;
+  }
+  const relayRaw = Buffer.concat([Buffer.from(headers, 'latin1'), body]);
+  const raw = local.size ? Buffer.concat([Buffer.from(returnPathHeader(mailFrom), 'latin1'), relayRaw]) : relayRaw;
+
+  const journey: JourneyEvent[] = [];
+  if (user) journey.push({ msgId, agent: 'MUA', step: 'submitted', details: { user: user.address, listener: ctx.listener, client: session.remoteAddress } });
+  journey.push({
+    msgId, agent: 'MTA in', step: 'received',
+    details: {
+      listener: ctx.listener, client: session.remoteAddress, helo: session.hostNameAppearsAs || null, tls: tls ? `${tls.version} ${tls.cipher}` : null,
+      user: user?.address ?? null, mailFrom, rcptTo: rcpts, size: raw.length, reply: `250 2.6.0 Ok: queued as ${msgId}`,
+    },
+  });
+  const dsn = env.dsn;
+  const result = await ctx.store.deliver({
+    msgId, mailFrom, raw, relayRaw, local: [...local.values()], remote: [...remote], journey,
+    queueData: {
+      user: user?.address ?? null,
+      ...(dsn ? { ret: dsn.ret, envid: dsn.envid } : {}),
+      notify: Object.fromEntries(env.rcptTo.filter((r) => r.dsn?.notify).map((r) => [r.address, r.dsn!.notify])),
+    },
+  });
+  return { msgId, stored: result.stored.length, queued: result.queued.length, size: raw.length };
+}

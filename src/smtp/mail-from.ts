@@ -1,0 +1,25 @@
+// RFC 5321 §4.1.1.2 MAIL: on submission, the envelope sender must be the user's own address or alias.
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import { parseAddress } from '../mail/address.js';
+import { SmtpReply } from '../mail/errors.js';
+import { resetTx, type SessionUser, type SmtpContext } from './context.js';
+
+export async function onMailFrom(ctx: SmtpContext, from: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+  resetTx(session);
+  const user = session.user as SessionUser | undefined;
+  if (ctx.listener === 'smtp') return; // MX: anyone may send to our users (sender checks: SPF, issue 6)
+  if (!user) throw new SmtpReply(530, '5.7.0', 'authentication required');
+  if (!(await ownsAddress(ctx, user, from.address))) {
+    throw new SmtpReply(553, '5.7.1', `sender address <${from.address}> not owned by user ${user.address}`);
+  }
+}
+
+/** The user's address, an alias pointing at it, or its +detail form. */
+export async function ownsAddress(ctx: SmtpContext, user: SessionUser, address: string): Promise<boolean> {
+  const a = parseAddress(address);
+  if (!a) return false;
+  const mine = (await ctx.store.users.sendAs(user.id)).map((s) => s.toLowerCase());
+  const plus = a.key.indexOf('+');
+  const base = plus > 0 ? a.key.slice(0, plus) + '@' + a.domain : a.key;
+  return mine.includes(a.key) || mine.includes(base);
+}

@@ -1,0 +1,121 @@
+// MTA in: the three SMTP listeners on smtp-server, with our hooks adapted to its callbacks.
+// Port 25 (MX): no AUTH, local recipients only. 465 (implicit TLS) and 587 (STARTTLS):
+// submission, AUTH required and only over TLS (RFC 8314, RFC 6409).
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { Logger } from '../log/log.js';
+import { InternalError, SmtpReply } from '../mail/errors.js';
+import type { TlsManager } from '../tls/tls.js';
+import { onAuth } from './auth.js';
+import type { SessionUser, SmtpContext, SmtpListener } from './context.js';
+import { onData } from './data.js';
+import { onMailFrom } from './mail-from.js';
+import { onRcptTo } from './rcpt-to.js';
+
+// RFC 3463: smtp-server derives an enhanced code from the reply code alone (550 -> 5.1.1 for
+// every 550). Our replies carry their own ("550 5.7.1 relaying denied"), so for those we tell
+// smtp-server not to add one.
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+type SendFn = (code: number, data: unknown, context?: unknown) => void;
+const proto = SMTPConnection.prototype as unknown as { send: SendFn; __postoffice?: boolean };
+if (!proto.__postoffice) {
+  const send = proto.send;
+  proto.send = function (this: unknown, code: number, data: unknown, context?: unknown) {
+    return send.call(this, code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
+  };
+  proto.__postoffice = true;
+}
+
+/** Turn a thrown error into what smtp-server's callback wants: responseCode + "x.y.z text". */
+function toSmtpError(err: unknown, log: Logger, what: string): Error & { responseCode: number } {
+  if (err instanceof SmtpReply) return Object.assign(new Error(err.wire), { responseCode: err.code });
+  const code = err instanceof InternalError ? err.code : 'SMTP_HOOK_FAILED';
+  log.error({ err, code }, `${what} failed`);
+  return Object.assign(new Error('4.3.0 local error in processing, try again later'), { responseCode: 451 });
+}
+
+function adapt<A extends unknown[], R>(log: Logger, what: string, fn: (...a: A) => Promise<R>) {
+  return (...args: [...A, (err: Error | null, res?: R) => void]) => {
+    const cb = args.pop() as (err: Error | null, res?: R) => void;
+    fn(...(args as unknown as A)).then((r) => cb(null, r), (err) => cb(toSmtpError(err, log, what)));
+  };
+}
+
+export interface SmtpListenerHandle { name: SmtpListener; server: SMTPServer; port: number; close(): Promise<void> }
+
+export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number, host: string): Promise<SmtpListenerHandle> {
+  const { config, log } = ctx;
+  const submission = ctx.listener !== 'smtp';
+  const options: SMTPServerOptions = {
+    name: config.hostname,
+    banner: 'postoffice ESMTP',
+    secure: ctx.listener === 'smtps',
+    key: tlsm.current.key,
+    cert: tlsm.current.cert,
+    minVersion: 'TLSv1.2',
+    size: config.maxMessageBytes,
+    hideSize: false,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    hideREQUIRETLS: true,
+    hidePIPELINING: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: !submission,
+    allowInsecureAuth: false,
+    disabledCommands: submission ? [] : ['AUTH'],
+    disableReverseLookup: true,
+    maxRecipients: config.maxRecipients,
+    socketTimeout: config.smtpSocketTimeoutMs,
+    closeTimeout: 5000,
+    logger: false,
+    onAuth: adapt(log, 'AUTH', async (auth: Parameters<NonNullable<SMTPServerOptions['onAuth']>>[0], session: SMTPServerSession) => {
+      const user = await onAuth(ctx, auth, session);
+      log.info({ sid: session.id, listener: ctx.listener, user: user.address, client: session.remoteAddress }, 'smtp auth ok');
+      return { user };
+    }) as SMTPServerOptions['onAuth'],
+    onMailFrom: adapt(log, 'MAIL', (from, session) => onMailFrom(ctx, from, session)) as SMTPServerOptions['onMailFrom'],
+    onRcptTo: adapt(log, 'RCPT', (rcpt, session) => onRcptTo(ctx, rcpt, session)) as SMTPServerOptions['onRcptTo'],
+    onData: ((stream, session, cb) => {
+      const user = session.user as SessionUser | undefined;
+      const base = {
+        sid: session.id, listener: ctx.listener, client: session.remoteAddress, helo: session.hostNameAppearsAs || null,
+        tls: session.tlsOptions ? session.tlsOptions.version : null, user: user?.address ?? null,
+        from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null, rcpts: session.envelope.rcptTo.map((r) => r.address),
+      };
+      onData(ctx, stream, session).then(
+        (out) => {
+          log.info({ ...base, id: out.msgId, size: out.size, stored: out.stored, queued: out.queued, result: 'accepted' }, 'smtp transaction');
+          cb(null, `Ok: queued as ${out.msgId}`);
+        },
+        (err) => {
+          const e = toSmtpError(err, log, 'DATA');
+          log.info({ ...base, id: `${session.id}.${session.transaction}`, result: `${e.responseCode} ${e.message}` }, 'smtp transaction');
+          cb(e);
+        },
+      );
+    }) as SMTPServerOptions['onData'],
+  };
+  const server = new SMTPServer(options);
+  server.on('error', (err) => log.warn({ err: err.message, listener: ctx.listener }, 'smtp connection error'));
+  const onReload = (m: { key: string; cert: string }) => server.updateSecureContext({ key: m.key, cert: m.cert });
+  tlsm.on('reload', onReload);
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(port, host, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.server.address();
+  return {
+    name: ctx.listener,
+    server,
+    port: typeof addr === 'object' && addr ? addr.port : port,
+    close: () => new Promise<void>((resolve) => {
+      tlsm.off('reload', onReload);
+      server.close(() => resolve());
+    }),
+  };
+}

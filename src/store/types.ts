@@ -1,0 +1,195 @@
+// The store interface: the only way into the mailbox store, the queue and the journey.
+// Every call returns a Promise so that a second backend (PostgreSQL, several nodes)
+// can serve it asynchronously; the protocols never see SQL.
+import type { EventEmitter } from 'node:events';
+
+export interface UserRecord { id: number; address: string; domain: string; created: number }
+export interface AliasRecord { source: string; target: string; created: number }
+export interface DomainRecord { name: string; created: number; users: number }
+
+export interface MailboxRecord {
+  id: number;
+  userId: number;
+  name: string;               // UTF-8, '/' delimiter, 'INBOX'
+  specialUse: string | null;  // '\Sent' ...
+  subscribed: boolean;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+}
+
+export interface MailboxStatus extends MailboxRecord {
+  messages: number;
+  unseen: number;
+  recent: number;
+  size: number;
+  deleted: number;
+}
+
+/** One mailbox copy of a message, as SELECT/FETCH need it (no body). */
+export interface MessageRecord {
+  uid: number;
+  modseq: number;
+  flags: string[];
+  internalDate: number;  // ms since epoch
+  size: number;          // octets of the stored raw bytes (CRLF)
+  blobId: number;
+  msgId: string | null;  // our transaction id: journey key
+}
+
+export type FlagOp = 'set' | 'add' | 'remove';
+
+export interface FlagChange { uid: number; flags: string[]; modseq: number }
+
+/** What the store announces after a commit. */
+export type MailboxChange =
+  | { mailboxId: number; kind: 'exists'; uids: number[]; modseq: number }
+  | { mailboxId: number; kind: 'flags'; changes: FlagChange[]; modseq: number; origin?: unknown }
+  | { mailboxId: number; kind: 'expunge'; uids: number[]; modseq: number; origin?: unknown }
+  | { mailboxId: number; kind: 'deleted' };
+
+export interface JourneyEvent {
+  msgId: string;            // our transaction id
+  messageId?: string | null; // Message-ID header
+  agent: 'MUA' | 'MTA in' | 'MTA out' | 'MDA' | 'MUA access';
+  step: string;
+  details?: Record<string, unknown>;
+  time?: number;
+}
+export interface JourneyRow extends Required<Omit<JourneyEvent, 'details'>> { id: number; details: Record<string, unknown> }
+
+/** A local recipient of a delivery: the user and the mailbox (default INBOX). */
+export interface LocalRecipient { userId: number; address: string; rcptTo: string; mailbox?: string }
+
+export interface Delivery {
+  msgId: string;            // our transaction id, e.g. "k3f9a.1"
+  mailFrom: string;         // '' for the null reverse-path
+  /** Bytes for local mailboxes (with Received: and Return-Path:) */
+  raw: Buffer;
+  local: LocalRecipient[];
+  /** Remote recipients, queued for relay with these bytes (Received: but no Return-Path:) */
+  remote: string[];
+  relayRaw?: Buffer;
+  /** Extra queue data (DSN parameters, submitting user) */
+  queueData?: Record<string, unknown>;
+  journey: JourneyEvent[];
+  internalDate?: number;
+  flags?: string[];
+}
+
+export interface DeliveryResult {
+  stored: { address: string; mailbox: string; uid: number; mailboxId: number }[];
+  queued: { id: number; domain: string; rcpts: string[] }[];
+  messageId: string | null;
+}
+
+export interface QueueRcpt { address: string; status: 'pending' | 'delivered' | 'bounced'; reply?: string }
+export interface QueueEntry {
+  id: number;
+  msgId: string;
+  blobId: number;
+  mailFrom: string;
+  domain: string;
+  rcpts: QueueRcpt[];
+  attempts: number;
+  nextAttempt: number;
+  lastReply: string | null;
+  status: 'queued' | 'delivered' | 'bounced';
+  data: Record<string, unknown>;
+  created: number;
+  updated: number;
+  size: number;
+}
+
+/** Parsed once at delivery and kept beside the bytes (see mail/mime.ts for its shape). */
+export interface BlobMeta { mime: unknown; searchText: string; messageId: string | null; subject: string | null }
+
+/** Resolution of an envelope recipient. */
+export type Resolution =
+  | { kind: 'local'; users: { userId: number; address: string }[]; remote: string[] }
+  | { kind: 'unknown' }   // a local domain, but no such user or alias
+  | { kind: 'remote' };   // not one of our domains
+
+export interface StoreEvents extends EventEmitter {
+  on(event: 'change', listener: (c: MailboxChange) => void): this;
+  off(event: 'change', listener: (c: MailboxChange) => void): this;
+  emit(event: 'change', c: MailboxChange): boolean;
+}
+
+export interface Store {
+  readonly events: StoreEvents;
+  close(): Promise<void>;
+
+  domains: {
+    add(name: string): Promise<boolean>;
+    del(name: string): Promise<boolean>;
+    list(): Promise<DomainRecord[]>;
+    isLocal(name: string): Promise<boolean>;
+  };
+  users: {
+    /** Creates the user and its special-use mailboxes (INBOX, Sent, Drafts, Trash, Junk, Archive). */
+    add(address: string, passwordHash: string): Promise<UserRecord>;
+    del(address: string): Promise<boolean>;
+    list(domain?: string): Promise<UserRecord[]>;
+    get(address: string): Promise<UserRecord | null>;
+    getById(id: number): Promise<UserRecord | null>;
+    passwordHash(address: string): Promise<{ user: UserRecord; hash: string } | null>;
+    setPassword(address: string, passwordHash: string): Promise<boolean>;
+    /** Envelope recipient -> local users (through aliases, catch-all, +detail), or unknown/remote. */
+    resolve(address: string): Promise<Resolution>;
+    /** The addresses a user may send as: its own and every alias that points at it. */
+    sendAs(userId: number): Promise<string[]>;
+    usage(userId: number): Promise<{ bytes: number; messages: number }>;
+  };
+  aliases: {
+    add(source: string, target: string): Promise<boolean>;
+    del(source: string, target?: string): Promise<number>;
+    list(): Promise<AliasRecord[]>;
+  };
+  mailboxes: {
+    list(userId: number): Promise<MailboxRecord[]>;
+    get(userId: number, name: string): Promise<MailboxRecord | null>;
+    getById(id: number): Promise<MailboxRecord | null>;
+    status(mailboxId: number): Promise<MailboxStatus | null>;
+    create(userId: number, name: string, specialUse?: string | null): Promise<MailboxRecord>;
+    /** Deletes the mailbox and its messages (IMAP DELETE). */
+    delete(mailboxId: number): Promise<void>;
+    /** Renames the mailbox and its children ("a" -> "b" moves "a/x" to "b/x"). RENAME INBOX moves its messages. */
+    rename(userId: number, from: string, to: string): Promise<void>;
+    subscribe(mailboxId: number, on: boolean): Promise<void>;
+    /** Takes the \Recent messages of the mailbox: returns UIDs above the old watermark and raises it. */
+    claimRecent(mailboxId: number): Promise<number[]>;
+  };
+  messages: {
+    /** Every live copy in the mailbox, by UID: metadata only, never bodies. */
+    list(mailboxId: number): Promise<MessageRecord[]>;
+    get(mailboxId: number, uid: number): Promise<MessageRecord | null>;
+    raw(blobId: number): Promise<Buffer>;
+    meta(blobId: number): Promise<BlobMeta>;
+    append(mailboxId: number, raw: Buffer, opts?: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] }): Promise<{ uid: number; uidValidity: number }>;
+    setFlags(mailboxId: number, uids: number[], op: FlagOp, flags: string[], opts?: { unchangedSince?: number; origin?: unknown }): Promise<{ changed: FlagChange[]; failed: number[] }>;
+    /** Removes the given UIDs (or all \Deleted ones); returns the expunged UIDs. */
+    expunge(mailboxId: number, uids?: number[], opts?: { origin?: unknown; journey?: JourneyEvent[] }): Promise<number[]>;
+    copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<{ uidValidity: number; map: [number, number][] }>;
+    move(fromMailboxId: number, uids: number[], toMailboxId: number, opts?: { origin?: unknown }): Promise<{ uidValidity: number; map: [number, number][] }>;
+    /** UIDs expunged with MODSEQ above `modseq` (RFC 7162 VANISHED). */
+    expungedSince(mailboxId: number, modseq: number): Promise<number[]>;
+  };
+  /** MDA: the one transaction that accepts a message (group-committed). */
+  deliver(d: Delivery): Promise<DeliveryResult>;
+  queue: {
+    list(): Promise<QueueEntry[]>;
+    get(id: number): Promise<QueueEntry | null>;
+    del(id: number): Promise<boolean>;
+    /** Entries due at `now`, oldest first. */
+    due(now: number, limit: number): Promise<QueueEntry[]>;
+    /** Makes every queued entry due now. */
+    flush(): Promise<number>;
+    update(id: number, patch: Partial<Pick<QueueEntry, 'rcpts' | 'attempts' | 'nextAttempt' | 'lastReply' | 'status' | 'data'>>, journey?: JourneyEvent[]): Promise<void>;
+  };
+  journey: {
+    record(events: JourneyEvent[]): Promise<void>;
+    /** Every event of a message, by our id or by its Message-ID header (with or without <>). */
+    trace(id: string): Promise<JourneyRow[]>;
+  };
+}

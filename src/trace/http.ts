@@ -1,0 +1,33 @@
+// Lab: the HTTP listener. For now: health and a message's journey as JSON (the dashboard builds on these).
+import http from 'node:http';
+import type { Store } from '../store/index.js';
+
+export interface HttpHandle { port: number; close(): Promise<void> }
+
+export async function startHttp(store: Store, info: () => Record<string, unknown>, port: number, host: string): Promise<HttpHandle> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const send = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify(body, null, 2) + '\n');
+    };
+    if (req.method !== 'GET') return send(405, { error: 'method not allowed' });
+    if (url.pathname === '/health' || url.pathname === '/') return send(200, { status: 'ok', ...info() });
+    const m = /^\/api\/trace\/(.+)$/.exec(url.pathname);
+    if (m) {
+      store.journey.trace(decodeURIComponent(m[1])).then((rows) => send(rows.length ? 200 : 404, rows), () => send(500, { error: 'internal error' }));
+      return;
+    }
+    send(404, { error: 'not found' });
+  });
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const a = server.address();
+  return {
+    port: typeof a === 'object' && a ? a.port : port,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
