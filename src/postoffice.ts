@@ -24,7 +24,13 @@ export interface Postoffice {
 /** Listeners whose protocol handlers are not built yet: never opened, never advertised. */
 const NOT_BUILT: (keyof Ports)[] = ['imap', 'imaps', 'pop3', 'pop3s'];
 
-export async function startPostoffice(config: Config, log: Logger): Promise<Postoffice> {
+export interface StartOptions {
+  /** bind every enabled listener to an ephemeral port (tests): the configured number only says "enabled" */
+  ephemeralPorts?: boolean;
+}
+
+export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
+  const bindPort = (name: keyof Ports) => (opts.ephemeralPorts ? 0 : config.ports[name]);
   const store = openStore(config.dataDir, { commitDelayMs: config.commitDelayMs });
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -36,13 +42,13 @@ export async function startPostoffice(config: Config, log: Logger): Promise<Post
 
     for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
-      const h = await startSmtp({ listener: name, config, store, auth, log: log.child({ proto: name }) }, tls, config.ports[name], config.listen);
+      const h = await startSmtp({ listener: name, config, store, auth, log: log.child({ proto: name }) }, tls, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
     for (const name of NOT_BUILT) listeners.push({ name, port: config.ports[name], state: config.ports[name] ? 'not built yet' : 'disabled' });
     if (config.ports.http) {
-      const h = await startHttp(store, () => ({ hostname: config.hostname, listeners }), config.ports.http, config.listen);
+      const h = await startHttp(store, () => ({ hostname: config.hostname, listeners }), bindPort('http'), config.listen);
       closers.push(h.close);
       listeners.push({ name: 'http', port: h.port, state: 'listening' });
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' });

@@ -52,7 +52,7 @@ const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace
 
 async function admin(store: Store, cmd: string, sub: string | undefined, args: string[]): Promise<string> {
   const need = (n: number, what: string) => { if (args.length !== n) usage(`${cmd} ${sub}: expected ${what}`); };
-  switch (`${cmd} ${sub ?? ''}`.trim()) {
+  switch (cmd === 'trace' ? 'trace' : `${cmd} ${sub ?? ''}`.trim()) {
     case 'domain add': need(1, 'DOMAIN'); return (await store.domains.add(args[0])) ? `added domain ${args[0].toLowerCase()}\n` : `domain ${args[0].toLowerCase()} exists already\n`;
     case 'domain del': need(1, 'DOMAIN'); if (!(await store.domains.del(args[0]))) throw new StoreError('notfound', `no such domain: ${args[0]}`); return `deleted domain ${args[0]}\n`;
     case 'domain list': need(0, 'no arguments'); return table((await store.domains.list()).map((d) => [d.name, `${d.users} user(s)`]));

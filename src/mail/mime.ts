@@ -488,7 +488,8 @@ function tokenizeAddresses(s: string): { toks: Tok[]; comments: (string | null)[
   const push = (t: Tok) => { comments[toks.length] = lastComment; lastComment = null; toks.push(t); space = false; };
   while (pos < s.length) {
     const c = s.charCodeAt(pos);
-    if (c === SP || c === HT || c === CR || c === LF) { pos++; space = true; continue; }
+    // whitespace, and a stray ")" that closes no comment, only separate tokens
+    if (c === SP || c === HT || c === CR || c === LF || c === 0x29) { pos++; space = true; continue; }
     if (c === 0x28 /* ( */) {
       const start = pos;
       pos = skipCfws(s, pos);
