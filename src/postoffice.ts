@@ -3,6 +3,7 @@
 import { Authenticator } from './auth/authenticate.js';
 import type { Config, Ports } from './config/config.js';
 import type { Logger } from './log/log.js';
+import { QueueRunner, type QueueRunnerOptions } from './relay/queue-runner.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
 import { openStore, type Store } from './store/index.js';
 import { TlsManager } from './tls/tls.js';
@@ -16,6 +17,8 @@ export interface Postoffice {
   tls: TlsManager;
   auth: Authenticator;
   listeners: ListenerInfo[];
+  /** MTA out: the queue runner (null when disabled by the start options) */
+  relay: QueueRunner | null;
   /** the bound port of a listener (tests use port 0) */
   port(name: keyof Ports): number;
   close(): Promise<void>;
@@ -27,6 +30,8 @@ const NOT_BUILT: (keyof Ports)[] = ['imap', 'imaps', 'pop3', 'pop3s'];
 export interface StartOptions {
   /** bind every enabled listener to an ephemeral port (tests): the configured number only says "enabled" */
   ephemeralPorts?: boolean;
+  /** MTA out: false disables the queue runner (it always runs in `serve`); an object overrides its options */
+  relay?: false | Partial<Omit<QueueRunnerOptions, 'store' | 'config' | 'log'>>;
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
@@ -53,8 +58,15 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       listeners.push({ name: 'http', port: h.port, state: 'listening' });
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' });
 
+    let relay: QueueRunner | null = null;
+    if (opts.relay !== false) {
+      const r = new QueueRunner({ ...(opts.relay ?? {}), store, config, log }).start();
+      relay = r;
+      closers.push(() => r.stop());
+    }
+
     return {
-      config, store, tls, auth, listeners,
+      config, store, tls, auth, listeners, relay,
       port(name) {
         const l = listeners.find((x) => x.name === name && x.state === 'listening');
         if (!l) throw new Error(`listener ${name} is not running`);

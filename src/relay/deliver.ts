@@ -1,0 +1,242 @@
+// MTA out, step two: hand one queue entry (one message, the pending recipients of one domain)
+// to the domain's MX hosts in order (RFC 5321 §5.1), all recipients in one transaction, with
+// nodemailer's SMTP client: EHLO, opportunistic STARTTLS (verified only where TLS is required),
+// SIZE / 8BITMIME / SMTPUTF8 / PIPELINING when the server offers them.
+// Per recipient: 2xx delivered, 5xx bounced, 4xx or no answer deferred (the next MX is tried).
+import net from 'node:net';
+import type tls from 'node:tls';
+import { format } from 'node:util';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Resolver, DnsExchange } from './mx.js';
+
+export type Outcome = 'delivered' | 'deferred' | 'bounced';
+
+export interface RcptResult {
+  outcome: Outcome;
+  /** the reply as on the wire, or our own text for local failures */
+  reply: string;
+  /** RFC 3463 enhanced status */
+  status: string;
+  /** the MX host that gave the reply */
+  remoteMta: string | null;
+}
+
+/** A step for the journey (the queue runner adds msgId and agent). */
+export interface RelayStep { step: string; details: Record<string, unknown> }
+
+export interface RelayRequest {
+  mailFrom: string;          // '' for the null reverse-path
+  domain: string;
+  rcpts: string[];
+  raw: Buffer;
+}
+
+export interface RelayContext {
+  hostname: string;          // our EHLO name
+  resolver: Resolver;
+  port: number;              // config.relayPort
+  smarthost: string | null;  // host:port: everything goes there instead
+  smarthostUser?: string | null;
+  smarthostPassword?: string | null;
+  /** per destination domain: STARTTLS with a verified certificate, or no delivery */
+  requireTls: boolean;
+  /** our listen address: outbound connections leave from it (see sourceAddress) */
+  listen?: string;
+  connectTimeoutMs?: number;
+  greetingTimeoutMs?: number;
+  socketTimeoutMs?: number;
+}
+
+export interface RelayAttempt {
+  results: Map<string, RcptResult>;
+  steps: RelayStep[];
+}
+
+interface Target { host: string; port: number; preference: number | null; addresses: string[]; auth: boolean }
+
+/** RFC 3463: the enhanced status in a reply, or one made from its class. */
+export function enhancedStatus(reply: string, fallback?: string): string {
+  const m = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply);
+  if (m) return m[1];
+  const c = reply.charAt(0);
+  return c === '2' ? '2.0.0' : c === '5' ? '5.0.0' : c === '4' ? '4.0.0' : fallback ?? '4.4.1';
+}
+
+function outcomeOf(code: number | undefined): Outcome {
+  if (!code) return 'deferred';
+  if (code >= 200 && code < 300) return 'delivered';
+  if (code >= 500) return 'bounced';
+  return 'deferred';
+}
+
+/** Bind outbound connections to our listen address, unless it is a wildcard or a loopback
+ *  address that cannot reach a non-loopback destination. */
+export function sourceAddress(listen: string | undefined, destination: string): string | undefined {
+  if (!listen || listen === '0.0.0.0' || listen === '::' || !net.isIP(listen)) return undefined;
+  const loop = (a: string) => a.startsWith('127.') || a === '::1';
+  if (loop(listen) && !loop(destination)) return undefined;
+  if (net.isIP(listen) !== net.isIP(destination)) return undefined;
+  return listen;
+}
+
+function has8bit(raw: Buffer): boolean {
+  for (let i = 0; i < raw.length; i++) if (raw[i] > 0x7f) return true;
+  return false;
+}
+
+function parseHostPort(s: string, defPort: number): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s);
+  return m ? { host: m[1], port: m[2] ? Number(m[2]) : defPort } : { host: s, port: defPort };
+}
+
+type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string; rejectedErrors?: SmtpError[]; recipient?: string };
+
+/** One SMTP session with one address of one host: whatever it settles for the recipients. */
+async function session(ctx: RelayContext, target: Target, ip: string, req: RelayRequest, rcpts: string[], steps: RelayStep[]): Promise<Map<string, RcptResult>> {
+  const out = new Map<string, RcptResult>();
+  const transcript: string[] = [];
+  const logger = {
+    level: 'debug',
+    debug(entry: { tnx?: string }, msg: string, ...args: unknown[]) {
+      if (transcript.length > 200) return; // bound the journey
+      const line = format(msg, ...args).slice(0, 500);
+      if (entry.tnx === 'server') transcript.push(...line.split(/\r?\n/).map((l) => `S: ${l}`));
+      else if (entry.tnx === 'client') transcript.push(`C: ${line}`);
+    },
+    info() {}, warn() {}, error() {}, trace() {}, fatal() {},
+  };
+  const servername = net.isIP(target.host) || target.host.startsWith('[') ? undefined : target.host;
+  const conn = new SMTPConnection({
+    host: ip, port: target.port, name: ctx.hostname, servername,
+    requireTLS: ctx.requireTls, opportunisticTLS: !ctx.requireTls,
+    // RFC 7435 opportunistic security: encrypt whenever offered; verify only where TLS is required
+    tls: { rejectUnauthorized: ctx.requireTls, servername },
+    localAddress: sourceAddress(ctx.listen, ip),
+    connectionTimeout: ctx.connectTimeoutMs ?? 30_000, greetingTimeout: ctx.greetingTimeoutMs ?? 60_000,
+    socketTimeout: ctx.socketTimeoutMs ?? 300_000, socketCloseTimeout: 0,
+    logger: logger as never, transactionLog: true,
+  });
+  let lastError: SmtpError | null = null;
+  conn.on('error', (err: SmtpError) => { lastError = err; });
+  const where = { host: target.host, ip, port: target.port };
+  const failAll = (reply: string, status: string, outcome: Outcome) => {
+    for (const r of rcpts) out.set(r, { outcome, reply, status, remoteMta: target.host });
+  };
+  try {
+    const err = await new Promise<SmtpError | undefined>((resolve) => conn.connect((e) => resolve(e as SmtpError | undefined)));
+    const banner = transcript.find((l) => l.startsWith('S: '))?.slice(3) ?? null;
+    if (err) {
+      // no session: connection refused, timeout, 4xx/5xx greeting, failed or missing TLS -> next MX
+      const reply = err.response ?? `${err.code ?? 'ECONNECTION'} ${(err.message || '').split(':')[0]}`;
+      steps.push({ step: 'connect failed', details: { ...where, banner, error: err.message.slice(0, 300), transcript } });
+      failAll(err.response ? err.response : `connect to ${target.host}[${ip}]:${target.port}: ${err.message}`,
+        err.code === 'ETLS' ? '4.7.5' : err.response ? enhancedStatus(err.response) : '4.4.1', 'deferred');
+      return out;
+    }
+    const sock = (conn as unknown as { _socket: tls.TLSSocket | net.Socket })._socket;
+    const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
+    const ehloAt = transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
+    const features = ehloAt >= 0 ? transcript.slice(ehloAt + 2).filter((l) => /^S: 250[ -]/.test(l)).map((l) => l.slice(7)) : [];
+    steps.push({ step: 'connected', details: { ...where, preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
+
+    if (target.auth && ctx.smarthostUser) {
+      await new Promise<void>((resolve, reject) => conn.login({ user: ctx.smarthostUser!, pass: ctx.smarthostPassword ?? '' }, (e) => (e ? reject(e) : resolve())));
+    }
+
+    const info = await new Promise<{ ok: true; accepted: string[]; rejectedErrors: SmtpError[]; response: string } | { ok: false; err: SmtpError }>((resolve) =>
+      conn.send(
+        { from: req.mailFrom || (false as unknown as string), to: rcpts, size: req.raw.length, use8BitMime: has8bit(req.raw) },
+        req.raw,
+        (e, i) => resolve(e ? { ok: false, err: e as SmtpError } : { ok: true, accepted: i!.accepted, rejectedErrors: (i!.rejectedErrors ?? []) as SmtpError[], response: i!.response }),
+      ));
+    if (info.ok) {
+      for (const r of info.accepted) out.set(r, { outcome: 'delivered', reply: info.response, status: enhancedStatus(info.response), remoteMta: target.host });
+      for (const e of info.rejectedErrors) {
+        const reply = e.response ?? e.message;
+        if (e.recipient) out.set(e.recipient, { outcome: outcomeOf(e.responseCode), reply, status: enhancedStatus(reply), remoteMta: target.host });
+      }
+    } else {
+      const e = info.err;
+      const reply = e.response ?? e.message;
+      if (e.command === 'RCPT TO' && e.rejectedErrors?.length) {
+        // every recipient refused, each with its own reply
+        for (const x of e.rejectedErrors) {
+          const rr = x.response ?? x.message;
+          if (x.recipient) out.set(x.recipient, { outcome: outcomeOf(x.responseCode), reply: rr, status: enhancedStatus(rr), remoteMta: target.host });
+        }
+      } else if (e.responseCode) {
+        // MAIL FROM or DATA refused: the same answer for every recipient of the transaction
+        const rejected = new Set((e.rejectedErrors ?? []).map((x) => x.recipient));
+        for (const r of rcpts) if (!rejected.has(r)) out.set(r, { outcome: outcomeOf(e.responseCode), reply, status: enhancedStatus(reply), remoteMta: target.host });
+        for (const x of e.rejectedErrors ?? []) {
+          const rr = x.response ?? x.message;
+          if (x.recipient) out.set(x.recipient, { outcome: outcomeOf(x.responseCode), reply: rr, status: enhancedStatus(rr), remoteMta: target.host });
+        }
+      } else {
+        // the connection broke: nothing is known to be delivered
+        failAll(`lost connection with ${target.host}[${ip}]: ${e.message}`.slice(0, 300), '4.4.2', 'deferred');
+      }
+    }
+    for (const r of rcpts) if (!out.has(r)) out.set(r, { outcome: 'deferred', reply: 'no reply for this recipient', status: '4.4.2', remoteMta: target.host });
+    steps.push({ step: 'session', details: { ...where, transcript } });
+    conn.quit();
+  } catch (err) {
+    const e = (lastError ?? err) as SmtpError;
+    const reply = e.response ?? `${target.host}[${ip}]: ${e.message}`;
+    // e.g. the smarthost refused our AUTH: nothing was sent, try again later
+    failAll(reply.slice(0, 300), e.responseCode ? enhancedStatus(reply).replace(/^5/, '4') : '4.4.2', 'deferred');
+    steps.push({ step: 'session failed', details: { ...where, error: e.message.slice(0, 300), transcript } });
+  } finally {
+    conn.close();
+  }
+  return out;
+}
+
+/** Deliver the pending recipients of one entry: every MX in order until none is left pending. */
+export async function relay(ctx: RelayContext, req: RelayRequest): Promise<RelayAttempt> {
+  const steps: RelayStep[] = [];
+  const results = new Map<string, RcptResult>();
+  const exchanges: DnsExchange[] = [];
+  let targets: Target[];
+
+  if (ctx.smarthost) {
+    const sh = parseHostPort(ctx.smarthost, 25);
+    const addrs = net.isIP(sh.host) ? [sh.host] : await ctx.resolver.findTargets(sh.host).then((r) => {
+      exchanges.push(...r.exchanges);
+      return r.kind === 'hosts' ? r.hosts.flatMap((h) => h.addresses) : [];
+    });
+    steps.push({ step: 'smarthost', details: { host: sh.host, port: sh.port, addresses: addrs, dns: exchanges.map(fmtExchange) } });
+    if (!addrs.length) {
+      for (const r of req.rcpts) results.set(r, { outcome: 'deferred', reply: `smarthost ${sh.host}: no address`, status: '4.4.3', remoteMta: null });
+      return { results, steps };
+    }
+    targets = [{ host: sh.host, port: sh.port, preference: null, addresses: addrs, auth: true }];
+  } else {
+    const found = await ctx.resolver.findTargets(req.domain);
+    steps.push({ step: 'dns', details: { domain: req.domain, result: found.kind, ...(found.kind === 'hosts' ? {} : { reason: found.reason }), answers: found.exchanges.map(fmtExchange) } });
+    if (found.kind !== 'hosts') {
+      const outcome: Outcome = found.kind === 'permanent' ? 'bounced' : 'deferred';
+      for (const r of req.rcpts) results.set(r, { outcome, reply: found.reason, status: found.status, remoteMta: null });
+      return { results, steps };
+    }
+    targets = found.hosts.map((h) => ({ host: h.host, port: ctx.port, preference: h.preference, addresses: h.addresses, auth: false }));
+  }
+
+  let pending = [...req.rcpts];
+  for (const t of targets) {
+    for (const ip of t.addresses) {
+      if (!pending.length) break;
+      const got = await session(ctx, t, ip, req, pending, steps);
+      for (const [rcpt, r] of got) results.set(rcpt, r);
+      pending = pending.filter((r) => results.get(r)?.outcome === 'deferred');
+    }
+    if (!pending.length) break;
+  }
+  return { results, steps };
+}
+
+/** A DNS exchange as one line for the journey: "MX 163.test @127.0.0.1:5353 NOERROR 10 mx.163.test ttl=300". */
+export function fmtExchange(x: DnsExchange): string {
+  const ans = x.answers.map((a) => `${a.preference !== undefined ? `${a.preference} ` : ''}${a.data || '.'} ttl=${a.ttl}`).join('; ');
+  return `${x.type} ${x.question} @${x.server}${x.cached ? ' (cached)' : ''} ${x.rcode}${x.error ? ` (${x.error})` : ''}${ans ? ': ' + ans : ''}`;
+}
