@@ -22,7 +22,7 @@ export interface RcptResult {
 }
 
 /** A step for the journey (the queue runner adds msgId and agent). */
-export interface RelayStep { step: string; details: Record<string, unknown> }
+export interface RelayStep { step: string; details: Record<string, unknown>; time?: number }
 
 export interface RelayRequest {
   mailFrom: string;          // '' for the null reverse-path
@@ -128,7 +128,7 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
     if (err) {
       // no session: connection refused, timeout, 4xx/5xx greeting, failed or missing TLS -> next MX
       const reply = err.response ?? `${err.code ?? 'ECONNECTION'} ${(err.message || '').split(':')[0]}`;
-      steps.push({ step: 'connect failed', details: { ...where, banner, error: err.message.slice(0, 300), transcript } });
+      steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, banner, error: err.message.slice(0, 300), transcript } });
       failAll(err.response ? err.response : `connect to ${target.host}[${ip}]:${target.port}: ${err.message}`,
         err.code === 'ETLS' ? '4.7.5' : err.response ? enhancedStatus(err.response) : '4.4.1', 'deferred');
       return out;
@@ -137,7 +137,7 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
     const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
     const ehloAt = transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
     const features = ehloAt >= 0 ? transcript.slice(ehloAt + 2).filter((l) => /^S: 250[ -]/.test(l)).map((l) => l.slice(7)) : [];
-    steps.push({ step: 'connected', details: { ...where, preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
+    steps.push({ time: Date.now(), step: 'connected', details: { ...where, preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
 
     if (target.auth && ctx.smarthostUser) {
       await new Promise<void>((resolve, reject) => conn.login({ user: ctx.smarthostUser!, pass: ctx.smarthostPassword ?? '' }, (e) => (e ? reject(e) : resolve())));
@@ -178,14 +178,14 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
       }
     }
     for (const r of rcpts) if (!out.has(r)) out.set(r, { outcome: 'deferred', reply: 'no reply for this recipient', status: '4.4.2', remoteMta: target.host });
-    steps.push({ step: 'session', details: { ...where, transcript } });
+    steps.push({ time: Date.now(), step: 'session', details: { ...where, transcript } });
     conn.quit();
   } catch (err) {
     const e = (lastError ?? err) as SmtpError;
     const reply = e.response ?? `${target.host}[${ip}]: ${e.message}`;
     // e.g. the smarthost refused our AUTH: nothing was sent, try again later
     failAll(reply.slice(0, 300), e.responseCode ? enhancedStatus(reply).replace(/^5/, '4') : '4.4.2', 'deferred');
-    steps.push({ step: 'session failed', details: { ...where, error: e.message.slice(0, 300), transcript } });
+    steps.push({ time: Date.now(), step: 'session failed', details: { ...where, error: e.message.slice(0, 300), transcript } });
   } finally {
     conn.close();
   }
@@ -205,7 +205,7 @@ export async function relay(ctx: RelayContext, req: RelayRequest): Promise<Relay
       exchanges.push(...r.exchanges);
       return r.kind === 'hosts' ? r.hosts.flatMap((h) => h.addresses) : [];
     });
-    steps.push({ step: 'smarthost', details: { host: sh.host, port: sh.port, addresses: addrs, dns: exchanges.map(fmtExchange) } });
+    steps.push({ time: Date.now(), step: 'smarthost', details: { host: sh.host, port: sh.port, addresses: addrs, dns: exchanges.map(fmtExchange) } });
     if (!addrs.length) {
       for (const r of req.rcpts) results.set(r, { outcome: 'deferred', reply: `smarthost ${sh.host}: no address`, status: '4.4.3', remoteMta: null });
       return { results, steps };
@@ -213,7 +213,7 @@ export async function relay(ctx: RelayContext, req: RelayRequest): Promise<Relay
     targets = [{ host: sh.host, port: sh.port, preference: null, addresses: addrs, auth: true }];
   } else {
     const found = await ctx.resolver.findTargets(req.domain);
-    steps.push({ step: 'dns', details: { domain: req.domain, result: found.kind, ...(found.kind === 'hosts' ? {} : { reason: found.reason }), answers: found.exchanges.map(fmtExchange) } });
+    steps.push({ time: Date.now(), step: 'dns', details: { domain: req.domain, result: found.kind, ...(found.kind === 'hosts' ? {} : { reason: found.reason }), answers: found.exchanges.map(fmtExchange) } });
     if (found.kind !== 'hosts') {
       const outcome: Outcome = found.kind === 'permanent' ? 'bounced' : 'deferred';
       for (const r of req.rcpts) results.set(r, { outcome, reply: found.reason, status: found.status, remoteMta: null });

@@ -39,7 +39,10 @@ export function txtStrings(value: string): string[] {
 
 /** Sign `raw`; returns the bytes with the DKIM-Signature field prepended (unchanged if signing failed). */
 export async function signMessage(raw: Buffer, key: DkimKey): Promise<{ raw: Buffer; signed: boolean; error?: string }> {
-  const res = await dkimSign(raw, { signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey, algorithm: 'rsa-sha256', canonicalization: 'relaxed/relaxed' });
-  if (res.errors.length || !res.signatures) return { raw, signed: false, error: res.errors.map((e) => e.message).join('; ') || 'no signature' };
+  const res = await dkimSign(raw, {
+    signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey, algorithm: 'rsa-sha256', canonicalization: 'relaxed/relaxed',
+    signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey, algorithm: 'rsa-sha256', canonicalization: 'relaxed/relaxed' }],
+  });
+  if (res.errors.length || !/^DKIM-Signature:/i.test(res.signatures)) return { raw, signed: false, error: res.errors.map((e) => e.message).join('; ') || 'no signature' };
   return { raw: Buffer.concat([Buffer.from(res.signatures, 'latin1'), raw]), signed: true };
 }

@@ -164,7 +164,7 @@ export class QueueRunner {
     const k = this.key(domain);
     if (!k) return raw;
     const s = await signMessage(raw, k);
-    events.push({ msgId: e.msgId, agent: AGENT, step: s.signed ? 'dkim signed' : 'dkim failed', details: { domain, selector: k.selector, ...(s.error ? { error: s.error } : {}) } });
+    events.push({ msgId: e.msgId, agent: AGENT, time: Date.now(), step: s.signed ? 'dkim signed' : 'dkim failed', details: { domain, selector: k.selector, ...(s.error ? { error: s.error } : {}) } });
     return s.raw;
   }
 
@@ -182,7 +182,7 @@ export class QueueRunner {
   private async process(e: QueueEntry): Promise<void> {
     this.stats.attempts++;
     const events: JourneyEvent[] = [];
-    const ev = (step: string, details: Record<string, unknown>) => events.push({ msgId: e.msgId, agent: AGENT, step, details: { queueId: e.id, ...details } });
+    const ev = (step: string, details: Record<string, unknown>, time = Date.now()) => events.push({ msgId: e.msgId, agent: AGENT, step, time, details: { queueId: e.id, ...details } });
     const pending = e.rcpts.filter((r) => r.status === 'pending').map((r) => r.address);
     const attempt = e.attempts + 1;
     const results = new Map<string, RcptResult>();
@@ -191,7 +191,7 @@ export class QueueRunner {
       raw = await this.sign(e, raw, events);
       ev('attempt', { attempt, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
       const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw });
-      for (const s of a.steps) ev(s.step, s.details);
+      for (const s of a.steps) ev(s.step, s.details, s.time);
       for (const [k, v] of a.results) results.set(k, v);
     }
     const now = Date.now();
