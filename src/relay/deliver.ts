@@ -123,11 +123,15 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
     for (const r of rcpts) out.set(r, { outcome, reply, status, remoteMta: target.host });
   };
   try {
-    const err = await new Promise<SmtpError | undefined>((resolve) => conn.connect((e) => resolve(e as SmtpError | undefined)));
+    // a failed connect is reported through 'error' (not always through the callback)
+    const err = await new Promise<SmtpError | undefined>((resolve) => {
+      conn.once('error', (e: SmtpError) => resolve(e));
+      conn.once('end', () => resolve(lastError ?? Object.assign(new Error('connection closed'), { code: 'ECONNECTION' })));
+      conn.connect((e) => resolve(e as SmtpError | undefined));
+    });
     const banner = transcript.find((l) => l.startsWith('S: '))?.slice(3) ?? null;
     if (err) {
       // no session: connection refused, timeout, 4xx/5xx greeting, failed or missing TLS -> next MX
-      const reply = err.response ?? `${err.code ?? 'ECONNECTION'} ${(err.message || '').split(':')[0]}`;
       steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, banner, error: err.message.slice(0, 300), transcript } });
       failAll(err.response ? err.response : `connect to ${target.host}[${ip}]:${target.port}: ${err.message}`,
         err.code === 'ETLS' ? '4.7.5' : err.response ? enhancedStatus(err.response) : '4.4.1', 'deferred');
@@ -140,15 +144,24 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
     steps.push({ time: Date.now(), step: 'connected', details: { ...where, preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
 
     if (target.auth && ctx.smarthostUser) {
-      await new Promise<void>((resolve, reject) => conn.login({ user: ctx.smarthostUser!, pass: ctx.smarthostPassword ?? '' }, (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) => {
+        conn.once('error', reject);
+        conn.once('end', () => reject(new Error('connection closed during AUTH')));
+        conn.login({ user: ctx.smarthostUser!, pass: ctx.smarthostPassword ?? '' }, (e) => (e ? reject(e) : resolve()));
+      });
+      steps.push({ time: Date.now(), step: 'authenticated', details: { ...where, user: ctx.smarthostUser } });
     }
 
-    const info = await new Promise<{ ok: true; accepted: string[]; rejectedErrors: SmtpError[]; response: string } | { ok: false; err: SmtpError }>((resolve) =>
+    const info = await new Promise<{ ok: true; accepted: string[]; rejectedErrors: SmtpError[]; response: string } | { ok: false; err: SmtpError }>((resolve) => {
+      // whatever ends the session first: the send callback, an error, or the connection closing
+      conn.once('error', (e: SmtpError) => resolve({ ok: false, err: e }));
+      conn.once('end', () => resolve({ ok: false, err: Object.assign(new Error('connection closed'), { code: 'ECONNECTION' }) }));
       conn.send(
         { from: req.mailFrom || (false as unknown as string), to: rcpts, size: req.raw.length, use8BitMime: has8bit(req.raw) },
         req.raw,
         (e, i) => resolve(e ? { ok: false, err: e as SmtpError } : { ok: true, accepted: i!.accepted, rejectedErrors: (i!.rejectedErrors ?? []) as SmtpError[], response: i!.response }),
-      ));
+      );
+    });
     if (info.ok) {
       for (const r of info.accepted) out.set(r, { outcome: 'delivered', reply: info.response, status: enhancedStatus(info.response), remoteMta: target.host });
       for (const e of info.rejectedErrors) {
