@@ -126,3 +126,30 @@ test('a delay warning after relayDelayWarning, a bounce (4.4.7) after relayExpir
   assert.match(trace, /delay warning sent/);
   assert.match(trace, /expired/);
 });
+
+test('POSTOFFICE_SMARTHOST: everything goes through one host, with AUTH, whatever the MX says', { timeout: 20_000 }, async (t) => {
+  const smarthost = await startSink({ auth: { user: 'relayuser', pass: 'relaypw' } });
+  t.after(() => smarthost.close());
+  const { lab, sink } = await setup(t, {
+    POSTOFFICE_SMARTHOST: `127.0.0.1:${smarthost.port}`, POSTOFFICE_SMARTHOST_USER: 'relayuser', POSTOFFICE_SMARTHOST_PASSWORD: 'relaypw',
+  });
+  const { msgId } = await enqueue(lab, 'me@163.test', ['x@nullmx.test', 'y@remote.test']);
+  await queueEmpty(lab);
+  assert.equal(sink.connections, 0, 'the MX was not used');
+  assert.equal(smarthost.received.length, 2, 'one transaction per destination domain');
+  assert.ok(smarthost.received.every((r) => r.user === 'relayuser'));
+  const trace = formatTrace(await lab.po.store.journey.trace(msgId));
+  assert.match(trace, /smarthost\s+.*host=127\.0\.0\.1/);
+  assert.match(trace, /authenticated\s+.*user=relayuser/);
+});
+
+test('relayRequireTls: no verified STARTTLS, no delivery (deferred, 4.7.x)', { timeout: 20_000 }, async (t) => {
+  const { lab, sink } = await setup(t, { POSTOFFICE_RELAY_REQUIRE_TLS: 'remote.test' });
+  const { msgId } = await enqueue(lab, 'me@163.test', ['you@remote.test']);
+  const e = await waitFor('a failed attempt', async () => (await lab.po.store.queue.list()).find((x) => x.attempts >= 1));
+  assert.equal(sink.received.length, 0);
+  assert.equal(e.rcpts[0].status, 'pending');
+  const trace = formatTrace(await lab.po.store.journey.trace(msgId));
+  assert.match(trace, /connect failed\s+.*STARTTLS/i);
+  assert.match(trace, /deferred/);
+});

@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 
-export interface Received { mailFrom: string; rcpts: string[]; raw: Buffer }
+export interface Received { mailFrom: string; rcpts: string[]; raw: Buffer; user?: string }
 
 export interface Sink {
   port: number;
@@ -20,12 +20,17 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-export async function startSink(opts: { port?: number; host?: string } = {}): Promise<Sink> {
+export async function startSink(opts: { port?: number; host?: string; auth?: { user: string; pass: string } } = {}): Promise<Sink> {
   const host = opts.host ?? '127.0.0.1';
   const sink = { received: [], rcptReplies: {}, dataReply: null, dataDelayMs: 0, connections: 0 } as unknown as Sink;
   let server: SMTPServer | null = null;
   const make = () => new SMTPServer({
-    disabledCommands: ['AUTH', 'STARTTLS'], logger: false, banner: 'sink ready', size: 50 * 1024 * 1024,
+    disabledCommands: opts.auth ? ['STARTTLS'] : ['AUTH', 'STARTTLS'], logger: false, banner: 'sink ready', size: 50 * 1024 * 1024,
+    authOptional: !opts.auth, allowInsecureAuth: true, authMethods: ['PLAIN', 'LOGIN'],
+    onAuth(auth, _s, cb) {
+      if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
+      cb(Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }));
+    },
     onConnect(_s, cb) { sink.connections++; cb(); },
     onRcptTo(addr, _s, cb) {
       const r = sink.rcptReplies[addr.address];
@@ -37,7 +42,7 @@ export async function startSink(opts: { port?: number; host?: string } = {}): Pr
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => setTimeout(() => {
         if (sink.dataReply) return cb(Object.assign(new Error(sink.dataReply[1]), { responseCode: sink.dataReply[0] }));
-        sink.received.push({ mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcpts: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
+        sink.received.push({ mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcpts: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks), user: session.user as string | undefined });
         cb(null, 'sunk');
       }, sink.dataDelayMs));
     },
