@@ -45,6 +45,8 @@ export interface RelayContext {
   connectTimeoutMs?: number;
   greetingTimeoutMs?: number;
   socketTimeoutMs?: number;
+  /** sessions kept open between messages to the same host */
+  cache?: ConnectionCache;
 }
 
 export interface RelayAttempt {
@@ -91,17 +93,61 @@ function parseHostPort(s: string, defPort: number): { host: string; port: number
 
 type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string; rejectedErrors?: SmtpError[]; recipient?: string };
 
-/** One SMTP session with one address of one host: whatever it settles for the recipients. */
-async function session(ctx: RelayContext, target: Target, ip: string, req: RelayRequest, rcpts: string[], steps: RelayStep[]): Promise<Map<string, RcptResult>> {
-  const out = new Map<string, RcptResult>();
-  const transcript: string[] = [];
+/** An open SMTP session kept for the next message to the same host (RFC 5321 §3.3: several
+ *  transactions per session), as Postfix's connection cache does. */
+interface Cached {
+  conn: SMTPConnection;
+  log: { transcript: string[] };
+  tls: string | null;
+  features: string[];
+  uses: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/** Idle sessions by destination (address, port, TLS policy), closed after idleMs or maxUses messages. */
+export class ConnectionCache {
+  private readonly idle = new Map<string, Cached[]>();
+  constructor(readonly idleMs = 2000, readonly maxUses = 100) {}
+
+  take(key: string): Cached | null {
+    const list = this.idle.get(key);
+    while (list?.length) {
+      const c = list.pop()!;
+      if (c.timer) clearTimeout(c.timer);
+      c.timer = null;
+      if (!(c.conn as unknown as { _destroyed: boolean })._destroyed && c.conn.stage === 'connected') return c;
+    }
+    return null;
+  }
+
+  put(key: string, c: Cached): void {
+    if (c.uses >= this.maxUses || this.idleMs <= 0) { c.conn.quit(); return; }
+    const list = this.idle.get(key) ?? [];
+    this.idle.set(key, list);
+    list.push(c);
+    c.timer = setTimeout(() => {
+      const i = list.indexOf(c);
+      if (i >= 0) list.splice(i, 1);
+      c.conn.quit();
+    }, this.idleMs);
+    c.timer.unref();
+  }
+
+  closeAll(): void {
+    for (const list of this.idle.values()) for (const c of list.splice(0)) { if (c.timer) clearTimeout(c.timer); c.conn.quit(); }
+  }
+}
+
+/** Open a session: connect, banner, EHLO, STARTTLS (and EHLO again). */
+async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayStep[]): Promise<{ cached: Cached } | { err: SmtpError; transcript: string[] }> {
+  const log = { transcript: [] as string[] };
   const logger = {
     level: 'debug',
     debug(entry: { tnx?: string }, msg: string, ...args: unknown[]) {
-      if (transcript.length > 200) return; // bound the journey
+      if (log.transcript.length > 200) return; // bound the journey
       const line = format(msg, ...args).slice(0, 500);
-      if (entry.tnx === 'server') transcript.push(...line.split(/\r?\n/).map((l) => `S: ${l}`));
-      else if (entry.tnx === 'client') transcript.push(`C: ${line}`);
+      if (entry.tnx === 'server') log.transcript.push(...line.split(/\r?\n/).map((l) => `S: ${l}`));
+      else if (entry.tnx === 'client') log.transcript.push(`C: ${line}`);
     },
     info() {}, warn() {}, error() {}, trace() {}, fatal() {},
   };
@@ -116,92 +162,140 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
     socketTimeout: ctx.socketTimeoutMs ?? 300_000, socketCloseTimeout: 0,
     logger: logger as never, transactionLog: true,
   });
-  let lastError: SmtpError | null = null;
-  conn.on('error', (err: SmtpError) => { lastError = err; });
+  conn.on('error', () => { /* reported through the pending command */ });
   const where = { host: target.host, ip, port: target.port };
-  const failAll = (reply: string, status: string, outcome: Outcome) => {
-    for (const r of rcpts) out.set(r, { outcome, reply, status, remoteMta: target.host });
-  };
-  try {
-    // a failed connect is reported through 'error' (not always through the callback)
-    const err = await new Promise<SmtpError | undefined>((resolve) => {
-      conn.once('error', (e: SmtpError) => resolve(e));
-      conn.once('end', () => resolve(lastError ?? Object.assign(new Error('connection closed'), { code: 'ECONNECTION' })));
-      conn.connect((e) => resolve(e as SmtpError | undefined));
-    });
-    const banner = transcript.find((l) => l.startsWith('S: '))?.slice(3) ?? null;
-    if (err) {
-      // no session: connection refused, timeout, 4xx/5xx greeting, failed or missing TLS -> next MX
-      steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, banner, error: err.message.slice(0, 300), transcript } });
-      failAll(err.response ? err.response : `connect to ${target.host}[${ip}]:${target.port}: ${err.message}`,
-        err.code === 'ETLS' ? '4.7.5' : err.response ? enhancedStatus(err.response) : '4.4.1', 'deferred');
-      return out;
-    }
-    const sock = (conn as unknown as { _socket: tls.TLSSocket | net.Socket })._socket;
-    const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
-    const ehloAt = transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
-    const features = ehloAt >= 0 ? transcript.slice(ehloAt + 2).filter((l) => /^S: 250[ -]/.test(l)).map((l) => l.slice(7)) : [];
-    steps.push({ time: Date.now(), step: 'connected', details: { ...where, preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
-
-    if (target.auth && ctx.smarthostUser) {
-      await new Promise<void>((resolve, reject) => {
-        conn.once('error', reject);
-        conn.once('end', () => reject(new Error('connection closed during AUTH')));
-        conn.login({ user: ctx.smarthostUser!, pass: ctx.smarthostPassword ?? '' }, (e) => (e ? reject(e) : resolve()));
-      });
-      steps.push({ time: Date.now(), step: 'authenticated', details: { ...where, user: ctx.smarthostUser } });
-    }
-
-    const info = await new Promise<{ ok: true; accepted: string[]; rejectedErrors: SmtpError[]; response: string } | { ok: false; err: SmtpError }>((resolve) => {
-      // whatever ends the session first: the send callback, an error, or the connection closing
-      conn.once('error', (e: SmtpError) => resolve({ ok: false, err: e }));
-      conn.once('end', () => resolve({ ok: false, err: Object.assign(new Error('connection closed'), { code: 'ECONNECTION' }) }));
-      conn.send(
-        { from: req.mailFrom || (false as unknown as string), to: rcpts, size: req.raw.length, use8BitMime: has8bit(req.raw) },
-        req.raw,
-        (e, i) => resolve(e ? { ok: false, err: e as SmtpError } : { ok: true, accepted: i!.accepted, rejectedErrors: (i!.rejectedErrors ?? []) as SmtpError[], response: i!.response }),
-      );
-    });
-    if (info.ok) {
-      for (const r of info.accepted) out.set(r, { outcome: 'delivered', reply: info.response, status: enhancedStatus(info.response), remoteMta: target.host });
-      for (const e of info.rejectedErrors) {
-        const reply = e.response ?? e.message;
-        if (e.recipient) out.set(e.recipient, { outcome: outcomeOf(e.responseCode), reply, status: enhancedStatus(reply), remoteMta: target.host });
-      }
-    } else {
-      const e = info.err;
-      const reply = e.response ?? e.message;
-      if (e.command === 'RCPT TO' && e.rejectedErrors?.length) {
-        // every recipient refused, each with its own reply
-        for (const x of e.rejectedErrors) {
-          const rr = x.response ?? x.message;
-          if (x.recipient) out.set(x.recipient, { outcome: outcomeOf(x.responseCode), reply: rr, status: enhancedStatus(rr), remoteMta: target.host });
-        }
-      } else if (e.responseCode) {
-        // MAIL FROM or DATA refused: the same answer for every recipient of the transaction
-        const rejected = new Set((e.rejectedErrors ?? []).map((x) => x.recipient));
-        for (const r of rcpts) if (!rejected.has(r)) out.set(r, { outcome: outcomeOf(e.responseCode), reply, status: enhancedStatus(reply), remoteMta: target.host });
-        for (const x of e.rejectedErrors ?? []) {
-          const rr = x.response ?? x.message;
-          if (x.recipient) out.set(x.recipient, { outcome: outcomeOf(x.responseCode), reply: rr, status: enhancedStatus(rr), remoteMta: target.host });
-        }
-      } else {
-        // the connection broke: nothing is known to be delivered
-        failAll(`lost connection with ${target.host}[${ip}]: ${e.message}`.slice(0, 300), '4.4.2', 'deferred');
-      }
-    }
-    for (const r of rcpts) if (!out.has(r)) out.set(r, { outcome: 'deferred', reply: 'no reply for this recipient', status: '4.4.2', remoteMta: target.host });
-    steps.push({ time: Date.now(), step: 'session', details: { ...where, transcript } });
-    conn.quit();
-  } catch (err) {
-    const e = (lastError ?? err) as SmtpError;
-    const reply = e.response ?? `${target.host}[${ip}]: ${e.message}`;
-    // e.g. the smarthost refused our AUTH: nothing was sent, try again later
-    failAll(reply.slice(0, 300), e.responseCode ? enhancedStatus(reply).replace(/^5/, '4') : '4.4.2', 'deferred');
-    steps.push({ time: Date.now(), step: 'session failed', details: { ...where, error: e.message.slice(0, 300), transcript } });
-  } finally {
+  // a failed connect is reported through 'error' (not always through the callback)
+  const err = await settle<SmtpError | undefined>(conn, (done) => conn.connect((e) => done(e as SmtpError | undefined)), (e) => e);
+  const banner = log.transcript.find((l) => l.startsWith('S: '))?.slice(3) ?? null;
+  if (err) {
     conn.close();
+    steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, banner, error: err.message.slice(0, 300), transcript: log.transcript } });
+    return { err, transcript: log.transcript };
   }
+  const sock = (conn as unknown as { _socket: tls.TLSSocket | net.Socket })._socket;
+  const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
+  const ehloAt = log.transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
+  const features = ehloAt >= 0 ? log.transcript.slice(ehloAt + 2).filter((l) => /^S: 250[ -]/.test(l)).map((l) => l.slice(7)) : [];
+  steps.push({ time: Date.now(), step: 'connected', details: { ...where, preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
+  if (target.auth && ctx.smarthostUser) {
+    const e = await settle<SmtpError | null>(conn, (done) => conn.login({ user: ctx.smarthostUser!, pass: ctx.smarthostPassword ?? '' }, (x) => done((x as SmtpError) ?? null)), (x) => x);
+    if (e) {
+      conn.close();
+      steps.push({ time: Date.now(), step: 'auth failed', details: { ...where, error: e.message.slice(0, 300), transcript: log.transcript } });
+      return { err: Object.assign(e, { code: e.code ?? 'EAUTH' }), transcript: log.transcript };
+    }
+    steps.push({ time: Date.now(), step: 'authenticated', details: { ...where, user: ctx.smarthostUser } });
+  }
+  return { cached: { conn, log, tls: tlsInfo, features, uses: 0, timer: null } };
+}
+
+/** Run one client call; whatever ends it first wins: its callback, an error, or the connection closing. */
+function settle<T>(conn: SMTPConnection, start: (done: (v: T) => void) => void, onFail: (e: SmtpError) => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    let finished = false;
+    const finish = (v: T) => {
+      if (finished) return;
+      finished = true;
+      conn.off('error', onError);
+      conn.off('end', onEnd);
+      resolve(v);
+    };
+    const onError = (e: SmtpError) => finish(onFail(e));
+    const onEnd = () => finish(onFail(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' })));
+    conn.on('error', onError);
+    conn.on('end', onEnd);
+    start(finish);
+  });
+}
+
+type SendResult = { ok: true; accepted: string[]; rejectedErrors: SmtpError[]; response: string } | { ok: false; err: SmtpError };
+
+/** One SMTP transaction with one address of one host: whatever it settles for the recipients. */
+async function session(ctx: RelayContext, target: Target, ip: string, req: RelayRequest, rcpts: string[], steps: RelayStep[]): Promise<Map<string, RcptResult>> {
+  const out = new Map<string, RcptResult>();
+  const where = { host: target.host, ip, port: target.port };
+  const failAll = (reply: string, status: string) => {
+    for (const r of rcpts) out.set(r, { outcome: 'deferred', reply, status, remoteMta: target.host });
+  };
+  const key = `${ip}|${target.port}|${ctx.requireTls}|${target.auth}`;
+  let c = ctx.cache?.take(key) ?? null;
+  let reused = !!c;
+  let info: SendResult;
+  for (;;) {
+    if (!c) {
+      const o = await open(ctx, target, ip, steps);
+      if ('err' in o) {
+        // no session: refused, timeout, 4xx/5xx greeting, failed or missing TLS, AUTH refused -> next MX
+        const e = o.err;
+        failAll(e.response ?? `connect to ${target.host}[${ip}]:${target.port}: ${e.message}`.slice(0, 300),
+          e.code === 'ETLS' ? '4.7.5' : e.response ? enhancedStatus(e.response).replace(/^5/, '4') : '4.4.1');
+        return out;
+      }
+      c = o.cached;
+    } else {
+      c.log.transcript = [];
+      steps.push({ time: Date.now(), step: 'connected', details: { ...where, reused: c.uses, tls: c.tls } });
+    }
+    const conn = c.conn;
+    info = await settle<SendResult>(conn, (done) => conn.send(
+      { from: req.mailFrom || (false as unknown as string), to: rcpts, size: req.raw.length, use8BitMime: has8bit(req.raw) },
+      req.raw,
+      (e, i) => done(e ? { ok: false, err: e as SmtpError } : { ok: true, accepted: i!.accepted, rejectedErrors: (i!.rejectedErrors ?? []) as SmtpError[], response: i!.response }),
+    ), (e) => ({ ok: false, err: e }));
+    c.uses++;
+    // a cached session the server had closed meanwhile: try once more on a fresh one
+    if (!info.ok && reused && !info.err.responseCode) {
+      conn.close();
+      c = null;
+      reused = false;
+      continue;
+    }
+    break;
+  }
+  const transcript = c.log.transcript;
+  let healthy = true;
+  if (info.ok) {
+    for (const r of info.accepted) out.set(r, { outcome: 'delivered', reply: info.response, status: enhancedStatus(info.response), remoteMta: target.host });
+    for (const e of info.rejectedErrors) {
+      const reply = e.response ?? e.message;
+      if (e.recipient) out.set(e.recipient, { outcome: outcomeOf(e.responseCode), reply, status: enhancedStatus(reply), remoteMta: target.host });
+    }
+  } else {
+    const e = info.err;
+    const reply = e.response ?? e.message;
+    if (e.command === 'RCPT TO' && e.rejectedErrors?.length) {
+      // every recipient refused, each with its own reply
+      for (const x of e.rejectedErrors) {
+        const rr = x.response ?? x.message;
+        if (x.recipient) out.set(x.recipient, { outcome: outcomeOf(x.responseCode), reply: rr, status: enhancedStatus(rr), remoteMta: target.host });
+      }
+    } else if (e.responseCode) {
+      // MAIL FROM or DATA refused: the same answer for every recipient of the transaction
+      const rejected = new Set((e.rejectedErrors ?? []).map((x) => x.recipient));
+      for (const r of rcpts) if (!rejected.has(r)) out.set(r, { outcome: outcomeOf(e.responseCode), reply, status: enhancedStatus(reply), remoteMta: target.host });
+      for (const x of e.rejectedErrors ?? []) {
+        const rr = x.response ?? x.message;
+        if (x.recipient) out.set(x.recipient, { outcome: outcomeOf(x.responseCode), reply: rr, status: enhancedStatus(rr), remoteMta: target.host });
+      }
+      if (e.responseCode === 421) healthy = false;
+    } else {
+      // the connection broke: nothing is known to be delivered
+      failAll(`lost connection with ${target.host}[${ip}]: ${e.message}`.slice(0, 300), '4.4.2');
+      healthy = false;
+    }
+  }
+  for (const r of rcpts) if (!out.has(r)) out.set(r, { outcome: 'deferred', reply: 'no reply for this recipient', status: '4.4.2', remoteMta: target.host });
+  steps.push({ time: Date.now(), step: 'session', details: { ...where, transcript: [...transcript] } });
+  if (healthy && ctx.cache && c.conn.stage === 'connected') {
+    // RFC 5321 §4.1.1.5: after a failed transaction RSET before the next one; after a
+    // completed one the session is clean already
+    if (!info.ok) {
+      const ok = await settle<boolean>(c.conn, (done) => c!.conn.reset((e) => done(!e)), () => false);
+      if (!ok) { c.conn.close(); return out; }
+    }
+    ctx.cache.put(key, c);
+  } else if (healthy) c.conn.quit();
+  else c.conn.close();
   return out;
 }
 

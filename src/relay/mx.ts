@@ -34,6 +34,8 @@ export interface ResolverOptions {
   timeoutMs?: number;
   /** largest TTL honoured by the cache, seconds */
   maxTtl?: number;
+  /** seconds a negative answer is cached */
+  negativeTtl?: number;
 }
 
 interface Server { host: string; port: number; label: string }
@@ -75,17 +77,19 @@ function shuffle<T>(a: T[]): T[] {
   return a;
 }
 
-/** A small stub resolver with a TTL cache (positive answers and NXDOMAIN only). */
+/** A small stub resolver with a TTL cache (SERVFAIL and timeouts are never cached). */
 export class Resolver {
   private readonly servers: Server[];
   private readonly timeoutMs: number;
   private readonly maxTtl: number;
+  private readonly negativeTtl: number;
   private readonly cache = new Map<string, { expires: number; answer: DnsAnswer }>();
 
   constructor(opts: ResolverOptions) {
     this.servers = (opts.servers.length ? opts.servers : systemServers()).map(parseServer);
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.maxTtl = opts.maxTtl ?? 3600;
+    this.negativeTtl = opts.negativeTtl ?? 30;
   }
 
   get serverLabels(): string[] {
@@ -112,8 +116,9 @@ export class Resolver {
         last = { rcode, answers, server: s.label };
         log?.push({ question: name, type, server: s.label, rcode, answers });
         if (rcode === 'SERVFAIL' || rcode === 'REFUSED') continue; // another server may know
-        const ttl = rcode === 'NXDOMAIN' ? 60 : Math.min(this.maxTtl, ...answers.map((a) => a.ttl));
-        if ((rcode === 'NOERROR' && answers.length) || rcode === 'NXDOMAIN') this.cache.set(key, { expires: Date.now() + ttl * 1000, answer: last });
+        // RFC 2308: negative answers (NXDOMAIN, NOERROR without records) are cached too, briefly
+        const ttl = rcode === 'NXDOMAIN' || !answers.length ? this.negativeTtl : Math.min(this.maxTtl, ...answers.map((a) => a.ttl));
+        if (rcode === 'NOERROR' || rcode === 'NXDOMAIN') this.cache.set(key, { expires: Date.now() + ttl * 1000, answer: last });
         return last;
       } catch (err) {
         log?.push({ question: name, type, server: s.label, rcode: 'TIMEOUT', answers: [], error: (err as Error).message });

@@ -13,7 +13,7 @@ import type { Logger } from '../log/log.js';
 import { parseAddress } from '../mail/address.js';
 import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
 import { dkimKey, signMessage, type DkimKey } from './dkim.js';
-import { relay, type RcptResult, type RelayContext } from './deliver.js';
+import { ConnectionCache, relay, type RcptResult, type RelayContext } from './deliver.js';
 import { buildDsn, headerBlock, type DsnRecipient } from './dsn.js';
 import { Resolver } from './mx.js';
 
@@ -42,6 +42,10 @@ export interface QueueRunnerOptions {
   /** SMTP client timeouts (tests shorten them) */
   connectTimeoutMs?: number;
   socketTimeoutMs?: number;
+  /** an idle session to an MX is kept this long for the next message (0 = one message per session) */
+  connectionIdleMs?: number;
+  /** messages per session before it is closed */
+  messagesPerConnection?: number;
 }
 
 const AGENT = 'MTA out' as const;
@@ -62,6 +66,8 @@ export class QueueRunner {
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly perDomain = new Map<string, number>();
   private readonly keys = new Map<string, DkimKey>();
+  /** sessions kept open for the next message to the same MX (per-connection message limit) */
+  private readonly cache: ConnectionCache;
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   private again = false;
@@ -83,6 +89,7 @@ export class QueueRunner {
     if (this.schedule.length === 0) this.schedule = [parseDuration('5m')];
     this.delayWarningMs = opts.delayWarningMs ?? parseDuration(c.relayDelayWarning);
     this.expireMs = opts.expireMs ?? parseDuration(c.relayExpire);
+    this.cache = new ConnectionCache(opts.connectionIdleMs ?? 2000, opts.messagesPerConnection ?? 100);
   }
 
   start(): this {
@@ -101,6 +108,7 @@ export class QueueRunner {
     let t: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => { t = setTimeout(r, waitMs); })]);
     clearTimeout(t);
+    this.cache.closeAll();
   }
 
   /** Look for due entries now (after a submission, a finished delivery, `queue flush`). */
@@ -174,7 +182,7 @@ export class QueueRunner {
       hostname: c.hostname, resolver: this.resolver, port: c.relayPort, smarthost: c.smarthost,
       smarthostUser: c.smarthostUser, smarthostPassword: c.smarthostPassword,
       requireTls: c.relayRequireTls.map((d) => d.toLowerCase()).includes(domain.toLowerCase()),
-      listen: c.listen, connectTimeoutMs: this.opts.connectTimeoutMs, socketTimeoutMs: this.opts.socketTimeoutMs,
+      listen: c.listen, connectTimeoutMs: this.opts.connectTimeoutMs, socketTimeoutMs: this.opts.socketTimeoutMs, cache: this.cache,
     };
   }
 
