@@ -31,6 +31,7 @@ const sink = new SMTPServer({
   onConnect(_s, cb) { connections++; cb(); },
   onData(stream, _s, cb) { stream.on('data', () => {}); stream.on('end', () => { sunk++; cb(null, 'discarded'); }); },
 });
+sink.on('error', () => {});
 await new Promise((r) => sink.listen(0, '127.0.0.1', r));
 const sinkPort = sink.server.address().port;
 

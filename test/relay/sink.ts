@@ -49,6 +49,7 @@ export async function startSink(opts: { port?: number; host?: string; auth?: { u
   } as SMTPServerOptions);
   const listen = (port: number) => new Promise<number>((resolve, reject) => {
     server = make();
+    server.on('error', () => { /* a client vanished (kill -9): nothing to do */ });
     server.server.once('error', reject);
     server.listen(port, host, () => resolve((server!.server.address() as AddressInfo).port));
   });
