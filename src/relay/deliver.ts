@@ -263,7 +263,10 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
   } else {
     const e = info.err;
     const reply = e.response ?? e.message;
-    if (e.command === 'RCPT TO' && e.rejectedErrors?.length) {
+    if (e.code === 'EMESSAGE' && !e.responseCode) {
+      // RFC 1870: the message is larger than the SIZE the server announced; it will not shrink
+      for (const r of rcpts) out.set(r, { outcome: 'bounced', reply: `${target.host}: ${e.message}`.slice(0, 300), status: '5.3.4', remoteMta: target.host });
+    } else if (e.command === 'RCPT TO' && e.rejectedErrors?.length) {
       // every recipient refused, each with its own reply
       for (const x of e.rejectedErrors) {
         const rr = x.response ?? x.message;

@@ -153,3 +153,15 @@ test('relayRequireTls: no verified STARTTLS, no delivery (deferred, 4.7.x)', { t
   assert.match(trace, /connect failed\s+.*STARTTLS/i);
   assert.match(trace, /deferred/);
 });
+
+test('larger than the SIZE the remote announces (RFC 1870): bounced 5.3.4 without sending', { timeout: 20_000 }, async (t) => {
+  const { lab, sink } = await setup(t);
+  sink.maxSize = 100;
+  await sink.down();
+  await sink.up();
+  await enqueue(lab, 'me@163.test', ['big@remote.test'], { body: 'x'.repeat(500) });
+  await queueEmpty(lab);
+  assert.equal(sink.received.length, 0);
+  const [dsn] = await waitFor('the DSN', async () => { const b = await inbox(lab.po.store, 'me@163.test'); return b.length ? b : null; });
+  assert.match(dsn.toString('latin1'), /^Final-Recipient: rfc822; big@remote\.test\r\nAction: failed\r\nStatus: 5\.3\.4\r$/m);
+});

@@ -14,6 +14,8 @@ export interface Sink {
   dataReply: [number, string] | null;
   /** ms to wait before answering the end of DATA */
   dataDelayMs: number;
+  /** SIZE announced (RFC 1870); takes effect after down() and up() */
+  maxSize: number;
   connections: number;
   down(): Promise<void>;
   up(): Promise<void>;
@@ -22,10 +24,10 @@ export interface Sink {
 
 export async function startSink(opts: { port?: number; host?: string; auth?: { user: string; pass: string } } = {}): Promise<Sink> {
   const host = opts.host ?? '127.0.0.1';
-  const sink = { received: [], rcptReplies: {}, dataReply: null, dataDelayMs: 0, connections: 0 } as unknown as Sink;
+  const sink = { received: [], rcptReplies: {}, dataReply: null, dataDelayMs: 0, maxSize: 50 * 1024 * 1024, connections: 0 } as unknown as Sink;
   let server: SMTPServer | null = null;
   const make = () => new SMTPServer({
-    disabledCommands: opts.auth ? ['STARTTLS'] : ['AUTH', 'STARTTLS'], logger: false, banner: 'sink ready', size: 50 * 1024 * 1024,
+    disabledCommands: opts.auth ? ['STARTTLS'] : ['AUTH', 'STARTTLS'], logger: false, banner: 'sink ready', size: sink.maxSize,
     authOptional: !opts.auth, allowInsecureAuth: true, authMethods: ['PLAIN', 'LOGIN'],
     onAuth(auth, _s, cb) {
       if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
