@@ -95,8 +95,8 @@ export class QueueRunner {
   start(): this {
     // DKIM keys of the local domains exist from the first start (so `postoffice dns` can print them)
     for (const d of this.config.domains) this.key(d);
+    // not unref'd: a relay-only server (every listener disabled) keeps running
     this.timer = setInterval(() => this.kick(), this.pollMs);
-    this.timer.unref();
     this.kick();
     return this;
   }
@@ -120,6 +120,13 @@ export class QueueRunner {
       this.ticking = false;
       if (this.again) { this.again = false; setImmediate(() => this.kick()); }
     });
+  }
+
+  /** One line for the start-up banner. */
+  describe(): string {
+    const c = this.config;
+    const via = c.smarthost ? `smarthost ${c.smarthost}${c.smarthostUser ? ' (AUTH)' : ''}` : `MX via ${this.resolver.serverLabels.join(', ')}, port ${c.relayPort}`;
+    return `${via}; ${this.concurrency} at once (${this.domainConcurrency} per domain); DKIM selector ${c.dkimSelector}`;
   }
 
   get busy(): number {
