@@ -8,24 +8,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SMTPServer } from 'smtp-server';
+import { startSink } from './sink-client.mjs';
 
 const run = promisify(execFile);
 const N = Number(process.argv[2] ?? 2000);
 const C = Number(process.argv[3] ?? 16);
 const SIZE = 4096;
 
-let sunk = 0;
-let connections = 0;
-let done = null;
-const sink = new SMTPServer({
-  logger: false, disableReverseLookup: true, authOptional: true, disabledCommands: ['AUTH', 'STARTTLS'], size: 64 * 1024 * 1024,
-  onConnect(_s, cb) { connections++; cb(); },
-  onData(stream, _s, cb) { stream.on('data', () => {}); stream.on('end', () => { sunk++; cb(null, 'discarded'); if (sunk === N && done) done(); }); },
-});
-sink.on('error', () => {});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const sinkPort = sink.server.address().port;
+
+const sink = await startSink(false);
+const sinkPort = sink.port;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pfbench-'));
 const etc = path.join(dir, 'etc');
@@ -69,11 +61,12 @@ try {
   // release: let smtp deliver, flush the queue, time until the sink has all N
   execFileSync('postconf', ['-c', etc, '-e', 'defer_transports =']);
   pf('reload');
-  const finished = new Promise((r) => { done = r; });
   const t0 = performance.now();
   execFileSync('postqueue', ['-c', etc, '-f']);
-  await Promise.race([finished, new Promise((r) => setTimeout(r, 600_000))]);
+  let st;
+  while ((st = await sink.stats()).sunk < N && performance.now() - t0 < 600_000) await new Promise((r) => setTimeout(r, 10));
   const secs = (performance.now() - t0) / 1000;
+  const { sunk, connections } = st;
   console.log(JSON.stringify({ bench: 'relay-postfix', postfix: execFileSync('postconf', ['-c', etc, '-h', 'mail_version']).toString().trim(), messages: N, concurrency: C, sizeBytes: SIZE, seconds: Number(secs.toFixed(2)), messagesPerSecond: Number((N / secs).toFixed(1)), sunk, connections }));
 } finally {
   try { pf('stop'); } catch { /* already stopped */ }

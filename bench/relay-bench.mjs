@@ -7,12 +7,11 @@ import DNS from 'dns2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SMTPServer } from 'smtp-server';
+import { startSink } from './sink-client.mjs';
 import { loadConfig } from '../dist/src/config/config.js';
 import { silentLogger } from '../dist/src/log/log.js';
 import { QueueRunner } from '../dist/src/relay/queue-runner.js';
 import { SqliteStore } from '../dist/src/store/index.js';
-import { makeSelfSigned } from '../dist/src/tls/tls.js';
 
 const args = process.argv.slice(2);
 const pos = args.filter((a) => !a.startsWith('--'));
@@ -21,19 +20,9 @@ const C = Number(pos[1] ?? 16);
 const TLS = args.includes('--tls');
 const SIZE = Number((args.find((a) => a.startsWith('--size=')) ?? '--size=4096').slice(7));
 
-// the sink: accepts and discards
-let sunk = 0;
-let connections = 0;
-const tlsMat = TLS ? await makeSelfSigned('sink.bench.test') : null;
-const sink = new SMTPServer({
-  logger: false, disableReverseLookup: true, authOptional: true, disabledCommands: TLS ? ['AUTH'] : ['AUTH', 'STARTTLS'], size: 64 * 1024 * 1024,
-  ...(tlsMat ? { key: tlsMat.key, cert: tlsMat.cert } : {}),
-  onConnect(_s, cb) { connections++; cb(); },
-  onData(stream, _s, cb) { stream.on('data', () => {}); stream.on('end', () => { sunk++; cb(null, 'discarded'); }); },
-});
-sink.on('error', () => {});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const sinkPort = sink.server.address().port;
+
+const sink = await startSink(TLS);
+const sinkPort = sink.port;
 
 // DNS: sink.bench.test MX -> 127.0.0.1
 const T = DNS.Packet.TYPE;
@@ -75,9 +64,10 @@ while (runner.stats.delivered + runner.stats.bounced < N || runner.busy > 0) awa
 const secs = (performance.now() - t0) / 1000;
 await runner.stop();
 const left = (await store.queue.list()).length;
+const { sunk, connections } = await sink.stats();
 const result = {
   bench: 'relay', messages: N, concurrency: C, tls: TLS, sizeBytes: SIZE, seconds: Number(secs.toFixed(2)),
-  messagesPerSecond: Number((N / secs).toFixed(1)), sunk, connections, deferred: runner.stats.deferred, leftInQueue: left,
+  messagesPerSecond: Number((N / secs).toFixed(1)), sunk, connections, deferred: runner.stats.deferred, leftInQueue: left, storeCommits: store.stats.commits, storeJobs: store.stats.jobs,
 };
 console.log(JSON.stringify(result));
 await store.close();

@@ -145,7 +145,14 @@ export class QueueRunner {
       this.perDomain.set(e.domain, n + 1);
       free--;
       const p = this.process(e)
-        .catch((err) => this.log.error({ err, code: 'RELAY_FAILED', queueId: e.id, id: e.msgId }, 'relay attempt failed'))
+        .catch((err) => {
+          this.log.error({ err, code: 'RELAY_FAILED', queueId: e.id, id: e.msgId }, 'relay attempt failed');
+          // keep a failing entry from being retried in a tight loop: it waits like a deferral
+          return this.store.queue.update(e.id, {
+            attempts: e.attempts + 1, nextAttempt: Date.now() + this.schedule[Math.min(e.attempts, this.schedule.length - 1)],
+            lastReply: `451 4.3.0 internal error: ${(err as Error).message}`.slice(0, 300),
+          }, [{ msgId: e.msgId, agent: AGENT, step: 'internal error', details: { queueId: e.id, error: (err as Error).message } }]).catch(() => undefined);
+        })
         .finally(() => {
           this.inflight.delete(e.id);
           const m = (this.perDomain.get(e.domain) ?? 1) - 1;
