@@ -330,6 +330,17 @@ export async function relay(ctx: RelayContext, req: RelayRequest): Promise<Relay
       return { results, steps };
     }
     targets = found.hosts.map((h) => ({ host: h.host, port: ctx.port, preference: h.preference, addresses: h.addresses, auth: false }));
+    // RFC 5321 §5.1: if we are one of the MX hosts, only hosts of lower preference may be tried
+    const self = targets.find((x) => x.host.toLowerCase() === ctx.hostname.toLowerCase());
+    if (self) {
+      targets = targets.filter((x) => (x.preference ?? 0) < (self.preference ?? 0));
+      if (!targets.length) {
+        const reason = `mail for ${req.domain} loops back to myself (${ctx.hostname} is its best MX, but ${req.domain} is not a local domain)`;
+        for (const r of req.rcpts) results.set(r, { outcome: 'bounced', reply: reason, status: '5.4.6', remoteMta: null });
+        steps.push({ time: Date.now(), step: 'mail loop', details: { domain: req.domain, reason } });
+        return { results, steps };
+      }
+    }
   }
 
   let pending = [...req.rcpts];

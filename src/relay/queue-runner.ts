@@ -49,6 +49,8 @@ export interface QueueRunnerOptions {
 }
 
 const AGENT = 'MTA out' as const;
+/** Received: fields beyond which a message is taken to loop (Postfix's hopcount_limit) */
+const MAX_HOPS = 50;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class QueueRunner {
@@ -210,11 +212,18 @@ export class QueueRunner {
     const results = new Map<string, RcptResult>();
     if (pending.length) {
       let raw = await this.store.messages.raw(e.blobId);
-      raw = await this.sign(e, raw, events);
-      ev('attempt', { attempt, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
-      const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw });
-      for (const s of a.steps) ev(s.step, s.details, s.time);
-      for (const [k, v] of a.results) results.set(k, v);
+      const hops = (headerBlock(raw).toString('latin1').match(/^Received:/gim) ?? []).length;
+      if (hops > MAX_HOPS) {
+        // RFC 5321 §6.3: a message with too many Received: fields is looping
+        ev('mail loop', { received: hops });
+        for (const r of pending) results.set(r, { outcome: 'bounced', reply: `too many hops (${hops} Received: header fields): mail loop`, status: '5.4.6', remoteMta: null });
+      } else {
+        raw = await this.sign(e, raw, events);
+        ev('attempt', { attempt, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
+        const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw });
+        for (const s of a.steps) ev(s.step, s.details, s.time);
+        for (const [k, v] of a.results) results.set(k, v);
+      }
     }
     const now = Date.now();
     const byOutcome = (o: RcptResult['outcome']) => pending.filter((r) => (results.get(r)?.outcome ?? 'deferred') === o);

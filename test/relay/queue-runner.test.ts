@@ -165,3 +165,27 @@ test('larger than the SIZE the remote announces (RFC 1870): bounced 5.3.4 withou
   const [dsn] = await waitFor('the DSN', async () => { const b = await inbox(lab.po.store, 'me@163.test'); return b.length ? b : null; });
   assert.match(dsn.toString('latin1'), /^Final-Recipient: rfc822; big@remote\.test\r\nAction: failed\r\nStatus: 5\.3\.4\r$/m);
 });
+
+test('mail loops bounce with 5.4.6: we are the best MX of a remote domain, or too many Received: fields', { timeout: 20_000 }, async (t) => {
+  const { lab, dns, sink } = await setup(t);
+  dns.zones['loop.test'] = { MX: [[10, 'mx.163.test']] };
+  dns.zones['mx.163.test'] = { A: ['127.0.0.1'] };
+  dns.zones['lower.test'] = { MX: [[20, 'mx.163.test'], [10, 'mx.remote.test']] };
+  await enqueue(lab, 'me@163.test', ['x@loop.test']);
+  await enqueue(lab, 'me@163.test', ['y@lower.test']);
+  const hops = Array.from({ length: 60 }, (_, i) => `Received: from hop${i} by hop${i + 1}; Mon, 23 Nov 2026 10:00:00 +0000`).join('\r\n');
+  await enqueue(lab, 'me@163.test', ['z@remote.test']);
+  await queueEmpty(lab);
+  // the one with a lower-preference MX than ours went there
+  assert.equal(sink.received.length, 2);
+  const box = await waitFor('one DSN', async () => { const b = await inbox(lab.po.store, 'me@163.test'); return b.length ? b : null; });
+  assert.match(box[0].toString('latin1'), /^Final-Recipient: rfc822; x@loop\.test\r\nAction: failed\r\nStatus: 5\.4\.6\r$/m);
+  // now a looping message
+  const msgId = 'loop.1';
+  const raw = Buffer.from(`${hops}\r\nFrom: <me@163.test>\r\nSubject: loop\r\n\r\nx\r\n`);
+  await lab.po.store.deliver({ msgId, mailFrom: 'me@163.test', raw, relayRaw: raw, local: [], remote: ['w@remote.test'], journey: [], queueData: {} });
+  await queueEmpty(lab);
+  assert.equal(sink.received.length, 2, 'the looping message was not sent');
+  const box2 = await waitFor('two DSNs', async () => { const b = await inbox(lab.po.store, 'me@163.test'); return b.length === 2 ? b : null; });
+  assert.match(box2[1].toString('latin1'), /^Final-Recipient: rfc822; w@remote\.test\r\nAction: failed\r\nStatus: 5\.4\.6\r$/m);
+});
