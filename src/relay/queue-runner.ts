@@ -71,6 +71,8 @@ export class QueueRunner {
   /** sessions kept open for the next message to the same MX (per-connection message limit) */
   private readonly cache: ConnectionCache;
   private timer: NodeJS.Timeout | null = null;
+  private ready: QueueEntry[] = [];
+  private readyAt = 0;
   private ticking = false;
   private again = false;
   private stopped = false;
@@ -138,13 +140,20 @@ export class QueueRunner {
   private async fill(): Promise<void> {
     let free = this.concurrency - this.inflight.size;
     if (free <= 0 || this.stopped) return;
-    const due = await this.store.queue.due(Date.now(), this.inflight.size + free * 8 + 32);
-    for (const e of due) {
+    // due entries are read in batches and handed out from memory; the batch is re-read when it
+    // runs dry or is older than one poll interval (so `queue flush` and new mail are seen)
+    if (!this.ready.length || Date.now() - this.readyAt >= this.pollMs) {
+      this.readyAt = Date.now();
+      this.ready = (await this.store.queue.due(this.readyAt, this.inflight.size + Math.max(256, this.concurrency * 16))).filter((e) => !this.inflight.has(e.id));
+    }
+    const taken = new Set<QueueEntry>();
+    for (const e of this.ready) {
       if (free <= 0 || this.stopped) break;
       if (this.inflight.has(e.id)) continue;
       const n = this.perDomain.get(e.domain) ?? 0;
       if (n >= this.domainConcurrency) continue;
       this.perDomain.set(e.domain, n + 1);
+      taken.add(e);
       free--;
       const p = this.process(e)
         .catch((err) => {
@@ -163,6 +172,7 @@ export class QueueRunner {
         });
       this.inflight.set(e.id, p);
     }
+    if (taken.size) this.ready = this.ready.filter((e) => !taken.has(e));
   }
 
   private key(domain: string): DkimKey | null {
