@@ -8,7 +8,7 @@
 // removed only after its outcome is committed. The edge inherent to SMTP remains: a crash after
 // the remote's 250 but before our commit re-sends on restart (at-least-once, never lost); the
 // same holds for a DSN, which is committed before the entry it reports on.
-import type { Config } from '../config/config.js';
+import { ConfigError, type Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import { parseAddress } from '../mail/address.js';
 import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
@@ -89,10 +89,13 @@ export class QueueRunner {
     this.pollMs = opts.pollMs ?? c.relayPollMs;
     this.concurrency = Math.max(1, opts.concurrency ?? c.relayConcurrency);
     this.domainConcurrency = Math.max(1, opts.domainConcurrency ?? c.relayDomainConcurrency);
-    this.schedule = opts.retrySchedule ?? c.relayRetrySchedule.map(parseDuration);
+    const dur = (key: string, v: string) => {
+      try { return parseDuration(v); } catch (err) { throw new ConfigError(`invalid config: ${key}: ${(err as Error).message}`); }
+    };
+    this.schedule = opts.retrySchedule ?? c.relayRetrySchedule.map((v) => dur('relayRetrySchedule', v));
     if (this.schedule.length === 0) this.schedule = [parseDuration('5m')];
-    this.delayWarningMs = opts.delayWarningMs ?? parseDuration(c.relayDelayWarning);
-    this.expireMs = opts.expireMs ?? parseDuration(c.relayExpire);
+    this.delayWarningMs = opts.delayWarningMs ?? dur('relayDelayWarning', c.relayDelayWarning);
+    this.expireMs = opts.expireMs ?? dur('relayExpire', c.relayExpire);
     this.cache = new ConnectionCache(opts.connectionIdleMs ?? 2000, opts.messagesPerConnection ?? 100);
   }
 

@@ -189,3 +189,14 @@ test('mail loops bounce with 5.4.6: we are the best MX of a remote domain, or to
   const box2 = await waitFor('two DSNs', async () => { const b = await inbox(lab.po.store, 'me@163.test'); return b.length === 2 ? b : null; });
   assert.match(box2[1].toString('latin1'), /^Final-Recipient: rfc822; w@remote\.test\r\nAction: failed\r\nStatus: 5\.4\.6\r$/m);
 });
+
+test('several messages to one MX share a session (connection cache); the trace says so', { timeout: 20_000 }, async (t) => {
+  const { lab, sink } = await setup(t, { POSTOFFICE_RELAY_DOMAIN_CONCURRENCY: '1' });
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push((await enqueue(lab, 'me@163.test', [`r${i}@remote.test`])).msgId);
+  await queueEmpty(lab);
+  assert.equal(sink.received.length, 5);
+  assert.equal(sink.connections, 1, 'one SMTP session, five transactions');
+  const last = formatTrace(await lab.po.store.journey.trace(ids[4]));
+  assert.match(last, /connected\s+.*reused=\d/);
+});
