@@ -263,7 +263,8 @@ export class QueueRunner {
       bounced = [...bounced, ...deferred];
       deferred = [];
     }
-    const nextAttempt = now + this.schedule[Math.min(attempt - 1, this.schedule.length - 1)];
+    // the next try per the schedule, but no later than the expiry (which then bounces what is left)
+    const nextAttempt = Math.max(now + 1000, Math.min(now + this.schedule[Math.min(attempt - 1, this.schedule.length - 1)], e.created + this.expireMs));
     if (deferred.length) {
       const x = results.get(deferred[0]);
       ev('deferred', { rcpts: deferred, reply: x?.reply ?? null, attempt, nextAttempt: iso(nextAttempt) });
