@@ -142,7 +142,8 @@ test('POSTOFFICE_SMARTHOST: everything goes through one host, with AUTH, whateve
   assert.match(trace, /smarthost\s+.*host=127\.0\.0\.1/);
   assert.match(trace, /authenticated\s+.*user=relayuser/);
   assert.doesNotMatch(trace, /relaypw/);
-  assert.doesNotMatch(trace, new RegExp(Buffer.from('\0relayuser\0relaypw').toString('base64').slice(0, 12)), 'no credentials in the journey');
+  const auth = /C: AUTH PLAIN (\S+?),/.exec(trace);
+  assert.ok(auth && !Buffer.from(auth[1], 'base64').toString().includes('relaypw'), 'no credentials in the journey');
 });
 
 test('relayRequireTls: no verified STARTTLS, no delivery (deferred, 4.7.x)', { timeout: 20_000 }, async (t) => {
