@@ -201,7 +201,7 @@ export class QueueRunner {
     const k = this.key(domain);
     if (!k) return raw;
     const s = await signMessage(raw, k);
-    events.push({ msgId: e.msgId, agent: AGENT, time: Date.now(), step: s.signed ? 'dkim signed' : 'dkim failed', details: { domain, selector: k.selector, ...(s.error ? { error: s.error } : {}) } });
+    events.push({ msgId: e.msgId, agent: AGENT, time: Date.now(), step: s.signed ? 'dkim signed' : 'dkim failed', details: { queueId: e.id, domain, selector: k.selector, ...(s.error ? { error: s.error } : {}) } });
     return s.raw;
   }
 
@@ -231,8 +231,8 @@ export class QueueRunner {
         ev('mail loop', { received: hops });
         for (const r of pending) results.set(r, { outcome: 'bounced', reply: `too many hops (${hops} Received: header fields): mail loop`, status: '5.4.6', remoteMta: null });
       } else {
-        raw = await this.sign(e, raw, events);
         ev('attempt', { attempt, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
+        raw = await this.sign(e, raw, events);
         const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw });
         for (const s of a.steps) ev(s.step, s.details, s.time);
         for (const [k, v] of a.results) results.set(k, v);
