@@ -70,6 +70,15 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
     socketTimeout: config.smtpSocketTimeoutMs,
     closeTimeout: 5000,
     logger: false,
+    // RFC 4954 §4 + RFC 3207: on 587, AUTH is neither offered nor accepted until TLS is up
+    onConnect: ((session, cb) => {
+      if (ctx.listener === 'submission') session.disabledCommands = ['AUTH'];
+      cb();
+    }) as SMTPServerOptions['onConnect'],
+    onSecure: ((_socket, session, cb) => {
+      if (ctx.listener === 'submission') session.disabledCommands = [];
+      cb();
+    }) as SMTPServerOptions['onSecure'],
     onAuth: adapt(log, 'AUTH', async (auth: Parameters<NonNullable<SMTPServerOptions['onAuth']>>[0], session: SMTPServerSession) => {
       const user = await onAuth(ctx, auth, session);
       log.info({ sid: session.id, listener: ctx.listener, user: user.address, client: session.remoteAddress }, 'smtp auth ok');
