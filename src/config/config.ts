@@ -134,16 +134,21 @@ function coerce(k: Key, raw: unknown, from: string): unknown {
 
 /** Load the config file and apply the environment. Throws ConfigError (one line) when invalid. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // layers: config/default.json, then the operator's file (POSTOFFICE_CONFIG), then the environment
+  const readJson = (file: string, key: string): Record<string, unknown> => {
+    if (!existsSync(file)) throw new ConfigError(`invalid config: ${key}: no such file ${file}`);
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`invalid config: ${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+    }
+  };
+  const defaults = readJson(path.join(PACKAGE_ROOT, 'config', 'default.json'), 'config/default.json');
   const file = env.POSTOFFICE_CONFIG || path.join(PACKAGE_ROOT, 'config', 'default.json');
-  if (!existsSync(file)) throw new ConfigError(`invalid config: POSTOFFICE_CONFIG: no such file ${file}`);
-  let fromFile: Record<string, unknown>;
-  try {
-    fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new ConfigError(`invalid config: ${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const own = env.POSTOFFICE_CONFIG ? readJson(env.POSTOFFICE_CONFIG, 'POSTOFFICE_CONFIG') : {};
+  const fromFile: Record<string, unknown> = { ...defaults, ...own, ports: { ...(defaults.ports as object), ...((own.ports as object) ?? {}) } };
   const known = new Set(KEYS.map((k) => k.key.split('.')[0]));
-  for (const name of Object.keys(fromFile)) {
+  for (const name of Object.keys(own)) {
     if (!known.has(name) && !name.startsWith('$')) throw new ConfigError(`invalid config: ${name} (${file}): unknown key`);
   }
   const out: Record<string, unknown> = {};
