@@ -2,6 +2,7 @@
 // one transaction), and only then answer 250 (DESIGN: "the one transaction").
 import { randomBytes } from 'node:crypto';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { toCrlf } from '../mail/dot-stuffing.js';
 import { SmtpReply } from '../mail/errors.js';
 import { receivedHeader, returnPathHeader, rfc5322Date } from '../mail/received.js';
 import type { JourneyEvent, LocalRecipient } from '../store/index.js';
@@ -32,8 +33,12 @@ function headerHas(raw: Buffer, name: string): boolean {
 }
 
 export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<DataOutcome> {
-  const body = await readBody(stream, ctx.config.maxMessageBytes);
-  if (!body) throw new SmtpReply(552, '5.3.4', `message exceeds fixed maximum message size ${ctx.config.maxMessageBytes}`);
+  const sent = await readBody(stream, ctx.config.maxMessageBytes);
+  if (!sent) throw new SmtpReply(552, '5.3.4', `message exceeds fixed maximum message size ${ctx.config.maxMessageBytes}`);
+  // RFC 5321 §2.3.8: CR and LF occur in DATA only as CRLF. DATA ends only at <CRLF>.<CRLF>
+  // (smtp-server); bare LF or CR are normalised to CRLF here, so a "<LF>.<LF>" smuggled inside
+  // stays a line of this message and can never end it at a later hop (SMTP smuggling).
+  const body = toCrlf(sent);
   const msgId = transactionId(session);
   const user = session.user as SessionUser | undefined;
   const env = session.envelope;
@@ -77,6 +82,7 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     details: {
       listener: ctx.listener, client: session.remoteAddress, helo: session.hostNameAppearsAs || null, tls: tls ? `${tls.version} ${tls.cipher}` : null,
       user: user?.address ?? null, mailFrom, rcptTo: rcpts, size: raw.length, reply: `250 2.6.0 Ok: queued as ${msgId}`,
+      ...(body !== sent ? { bareLineEndsNormalised: true } : {}),
     },
   });
   const dsn = env.dsn;
