@@ -31,7 +31,7 @@ export interface StartOptions {
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
   const bindPort = (name: keyof Ports) => (opts.ephemeralPorts ? 0 : config.ports[name]);
-  const store = openStore(config.dataDir, { commitDelayMs: config.commitDelayMs });
+  const store = await openStore(config.dataDir, { commitDelayMs: config.commitDelayMs });
   const closers: (() => Promise<void>)[] = [];
   try {
     for (const d of config.domains) await store.domains.add(d);

@@ -30,6 +30,8 @@ export interface Config {
   allowPlaintextAuthOnLoopback: boolean;
   /** Per-user quota in bytes reported by IMAP QUOTA (0 = none) */
   quotaBytes: number;
+  /** ms the port-25 greeting waits to catch clients that talk first */
+  smtpGreetDelayMs: number;
   /** ms before an idle SMTP client is dropped */
   smtpSocketTimeoutMs: number;
   /** ms a delivery waits to join a group commit (0 = next tick) */
@@ -65,6 +67,7 @@ export const KEYS: Key[] = [
   { key: 'logLevel', env: 'POSTOFFICE_LOG_LEVEL', kind: 'level', help: 'pino level: trace debug info warn error fatal silent' },
   { key: 'allowPlaintextAuthOnLoopback', env: 'POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK', kind: 'bool', help: 'allow IMAP/POP3 passwords without TLS from 127.0.0.0/8 and ::1' },
   { key: 'quotaBytes', env: 'POSTOFFICE_QUOTA_BYTES', kind: 'int', help: 'per-user storage quota reported to IMAP clients (0 = unlimited)' },
+  { key: 'smtpGreetDelayMs', env: 'POSTOFFICE_SMTP_GREET_DELAY_MS', kind: 'int', help: 'port 25: ms the greeting waits, to catch clients that talk first' },
   { key: 'smtpSocketTimeoutMs', env: 'POSTOFFICE_SMTP_TIMEOUT_MS', kind: 'int', help: 'idle SMTP client timeout' },
   { key: 'commitDelayMs', env: 'POSTOFFICE_COMMIT_DELAY_MS', kind: 'int', help: 'how long a delivery may wait to share a group commit' },
 ];

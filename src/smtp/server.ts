@@ -17,11 +17,33 @@ import { onRcptTo } from './rcpt-to.js';
 // smtp-server not to add one.
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 type SendFn = (code: number, data: unknown, context?: unknown) => void;
-const proto = SMTPConnection.prototype as unknown as { send: SendFn; __postoffice?: boolean };
+interface ConnectionInternals {
+  send: SendFn;
+  init(): void;
+  _setListeners(cb: () => void): void;
+  connectionReady(): void;
+  _server: { options: SMTPServerOptions & { greetDelayMs?: number }; connections: Set<unknown> };
+  name: string;
+  __postoffice?: boolean;
+}
+const proto = SMTPConnection.prototype as unknown as ConnectionInternals;
 if (!proto.__postoffice) {
   const send = proto.send;
-  proto.send = function (this: unknown, code: number, data: unknown, context?: unknown) {
+  proto.send = function (this: ConnectionInternals, code: number, data: unknown, context?: unknown) {
     return send.call(this, code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
+  };
+  // smtp-server holds every greeting back 100 ms to catch clients that talk before it (RFC 5321
+  // §4.3.1 says they must wait). That caps a listener at sessions/0.1 s new connections per
+  // second, so the delay is ours to set (config smtpGreetDelayMs, port 25 only); the early-talker
+  // check itself stays: anything sent before the greeting still gets "421 You talk too soon".
+  proto.init = function (this: ConnectionInternals) {
+    this._setListeners(() => {
+      const opts = this._server.options;
+      if (opts.maxClients && this._server.connections.size > opts.maxClients) {
+        return this.send(421, this.name + ' Too many connected clients, try again in a moment', false);
+      }
+      setTimeout(() => this.connectionReady(), opts.greetDelayMs ?? 100).unref();
+    });
   };
   proto.__postoffice = true;
 }
@@ -46,7 +68,8 @@ export interface SmtpListenerHandle { name: SmtpListener; server: SMTPServer; po
 export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number, host: string): Promise<SmtpListenerHandle> {
   const { config, log } = ctx;
   const submission = ctx.listener !== 'smtp';
-  const options: SMTPServerOptions = {
+  const options: SMTPServerOptions & { greetDelayMs: number } = {
+    greetDelayMs: submission ? 0 : config.smtpGreetDelayMs,
     name: config.hostname,
     banner: 'postoffice ESMTP',
     secure: ctx.listener === 'smtps',
