@@ -59,7 +59,14 @@ function toSmtpError(err: unknown, log: Logger, what: string): Error & { respons
 function adapt<A extends unknown[], R>(log: Logger, what: string, fn: (...a: A) => Promise<R>) {
   return (...args: [...A, (err: Error | null, res?: R) => void]) => {
     const cb = args.pop() as (err: Error | null, res?: R) => void;
-    fn(...(args as unknown as A)).then((r) => cb(null, r), (err) => cb(toSmtpError(err, log, what)));
+    fn(...(args as unknown as A)).then((r) => cb(null, r), (err) => {
+      const e = toSmtpError(err, log, what);
+      // every refusal is one log line (operators grep them; fail2ban-style tools read them)
+      const session = args[args.length - 1] as SMTPServerSession;
+      const arg = args[0] as { address?: string; username?: string };
+      log.info({ sid: session.id, client: session.remoteAddress, cmd: what, arg: what === 'AUTH' ? arg.username : arg.address, result: `${e.responseCode} ${e.message}` }, 'smtp refused');
+      cb(e);
+    });
   };
 }
 
