@@ -1,6 +1,7 @@
 // The whole post office in one process: the store (MDA), TLS, and the listeners of every
 // agent on the mail path. `postoffice serve` and the tests start it through here.
 import { Authenticator } from './auth/authenticate.js';
+import { ConnectionLimiter } from './auth/limits.js';
 import type { Config, Ports } from './config/config.js';
 import type { Logger } from './log/log.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
@@ -15,6 +16,7 @@ export interface Postoffice {
   store: Store;
   tls: TlsManager;
   auth: Authenticator;
+  limiter: ConnectionLimiter;
   listeners: ListenerInfo[];
   /** the bound port of a listener (tests use port 0) */
   port(name: keyof Ports): number;
@@ -38,11 +40,12 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     const tls = await TlsManager.create({ dataDir: config.dataDir, hostname: config.hostname, cert: config.tlsCert, key: config.tlsKey, log });
     closers.push(async () => tls.close());
     const auth = new Authenticator(store);
+    const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
     const listeners: ListenerInfo[] = [];
 
     for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
-      const h = await startSmtp({ listener: name, config, store, auth, log: log.child({ proto: name }) }, tls, bindPort(name), config.listen);
+      const h = await startSmtp({ listener: name, config, store, auth, limiter, log: log.child({ proto: name }) }, tls, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
@@ -54,7 +57,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' });
 
     return {
-      config, store, tls, auth, listeners,
+      config, store, tls, auth, limiter, listeners,
       port(name) {
         const l = listeners.find((x) => x.name === name && x.state === 'listening');
         if (!l) throw new Error(`listener ${name} is not running`);

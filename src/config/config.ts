@@ -30,6 +30,10 @@ export interface Config {
   allowPlaintextAuthOnLoopback: boolean;
   /** Per-user quota in bytes reported by IMAP QUOTA (0 = none) */
   quotaBytes: number;
+  /** open connections, all listeners together */
+  maxConnections: number;
+  /** open connections from one client address, all listeners together */
+  maxConnectionsPerIp: number;
   /** ms the port-25 greeting waits to catch clients that talk first */
   smtpGreetDelayMs: number;
   /** ms before an idle SMTP client is dropped */
@@ -67,6 +71,8 @@ export const KEYS: Key[] = [
   { key: 'logLevel', env: 'POSTOFFICE_LOG_LEVEL', kind: 'level', help: 'pino level: trace debug info warn error fatal silent' },
   { key: 'allowPlaintextAuthOnLoopback', env: 'POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK', kind: 'bool', help: 'allow IMAP/POP3 passwords without TLS from 127.0.0.0/8 and ::1' },
   { key: 'quotaBytes', env: 'POSTOFFICE_QUOTA_BYTES', kind: 'int', help: 'per-user storage quota reported to IMAP clients (0 = unlimited)' },
+  { key: 'maxConnections', env: 'POSTOFFICE_MAX_CONNECTIONS', kind: 'int', help: 'open connections in total, all listeners together' },
+  { key: 'maxConnectionsPerIp', env: 'POSTOFFICE_MAX_CONNECTIONS_PER_IP', kind: 'int', help: 'open connections from one client address' },
   { key: 'smtpGreetDelayMs', env: 'POSTOFFICE_SMTP_GREET_DELAY_MS', kind: 'int', help: 'port 25: ms the greeting waits, to catch clients that talk first' },
   { key: 'smtpSocketTimeoutMs', env: 'POSTOFFICE_SMTP_TIMEOUT_MS', kind: 'int', help: 'idle SMTP client timeout' },
   { key: 'commitDelayMs', env: 'POSTOFFICE_COMMIT_DELAY_MS', kind: 'int', help: 'how long a delivery may wait to share a group commit' },

@@ -75,6 +75,7 @@ export interface SmtpListenerHandle { name: SmtpListener; server: SMTPServer; po
 export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number, host: string): Promise<SmtpListenerHandle> {
   const { config, log } = ctx;
   const submission = ctx.listener !== 'smtp';
+  const releases = new WeakMap<SMTPServerSession, () => void>();
   const options: SMTPServerOptions & { greetDelayMs: number } = {
     greetDelayMs: submission ? 0 : config.smtpGreetDelayMs,
     name: config.hostname,
@@ -102,9 +103,20 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
     logger: false,
     // RFC 4954 §4 + RFC 3207: on 587, AUTH is neither offered nor accepted until TLS is up
     onConnect: ((session, cb) => {
+      const slot = ctx.limiter.acquire(session.remoteAddress);
+      if (typeof slot === 'string') {
+        log.warn({ sid: session.id, client: session.remoteAddress, limit: slot }, 'smtp connection refused: too many connections');
+        // RFC 5321 §3.8: 421 closes the channel; the client retries later
+        return cb(Object.assign(new Error(`4.7.0 ${config.hostname} too many connections${slot === 'per-ip' ? ' from your address' : ''}, try again later`), { responseCode: 421 }));
+      }
+      releases.set(session, slot);
       if (ctx.listener === 'submission') session.disabledCommands = ['AUTH'];
       cb();
     }) as SMTPServerOptions['onConnect'],
+    onClose: ((session) => {
+      releases.get(session)?.();
+      releases.delete(session);
+    }) as SMTPServerOptions['onClose'],
     onSecure: ((_socket, session, cb) => {
       if (ctx.listener === 'submission') session.disabledCommands = [];
       cb();
