@@ -4,9 +4,11 @@ import { randomBytes } from 'node:crypto';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { toCrlf } from '../mail/dot-stuffing.js';
 import { SmtpReply } from '../mail/errors.js';
+import { parseMime } from '../mail/mime.js';
 import { receivedHeader, returnPathHeader, rfc5322Date } from '../mail/received.js';
 import type { JourneyEvent, LocalRecipient } from '../store/index.js';
 import { resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
+import { ownsAddress } from './mail-from.js';
 
 export interface DataOutcome { msgId: string; stored: number; queued: number; size: number }
 
@@ -46,6 +48,7 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   const rcpts = env.rcptTo.map((r) => r.address);
   const state = txState(session);
   resetTx(session);
+  if (user) await checkHeaderFrom(ctx, user, body);
 
   // Who gets it: local users (deduplicated; aliases expanded) and remote recipients.
   const local = new Map<number, LocalRecipient>();
@@ -95,4 +98,22 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     },
   });
   return { msgId, stored: result.stored.length, queued: result.queued.length, size: raw.length };
+}
+
+/** The header block alone (up to and including the empty line), or everything if there is none. */
+function headerBlock(raw: Buffer): Buffer {
+  const crlf = raw.indexOf('\r\n\r\n');
+  return crlf >= 0 ? raw.subarray(0, crlf + 4) : raw.subarray(0, Math.min(raw.length, 1 << 20));
+}
+
+/** RFC 6409 §8.3 / issue 6: on submission, From: (and Sender:) must be the user's own addresses. */
+async function checkHeaderFrom(ctx: SmtpContext, user: SessionUser, body: Buffer): Promise<void> {
+  const env = parseMime(headerBlock(body)).envelope;
+  const from = (env.from ?? []).filter((a) => a.host !== null);
+  // sender defaults to from in an ENVELOPE; check it only when the header is really there
+  const claimed = [...from, ...(env.sender && env.sender !== env.from ? env.sender : [])];
+  for (const a of claimed) {
+    const addr = `${a.mailbox}@${a.host}`;
+    if (!(await ownsAddress(ctx, user, addr))) throw new SmtpReply(553, '5.7.1', `header From <${addr}> not owned by user ${user.address}`);
+  }
 }

@@ -101,6 +101,9 @@ test('authenticated user may relay, but only from their own addresses and aliase
     assert.match(err.response ?? '', /^553 5\.7\.1 sender address <bob@example\.test> not owned by user alice@example\.test/);
     return true;
   });
+  // the header From is checked too, not only the envelope
+  await assert.rejects(tr.sendMail({ envelope: { from: 'alice@example.test', to: ['carol@example.test'] }, from: 'Bob <bob@example.test>', to: 'carol@example.test', subject: 'x', text: 'y' }),
+    (err: Error & { response?: string }) => /^553 5\.7\.1 header From <bob@example\.test> not owned by user alice@example\.test/.test(err.response ?? ''));
   await tr.sendMail({ from: 'sales@example.test', to: 'carol@example.test', subject: 'from an alias', text: 'y' });
   await tr.sendMail({ from: 'alice+news@example.test', to: 'carol@example.test', subject: 'from +detail', text: 'y' });
   assert.equal(await count(lab, 'carol@example.test'), 2);
