@@ -239,11 +239,8 @@ export class Pop3Session {
     const stuffer = new DotStuffer();
     const head = Buffer.from(`+OK ${ok}\r\n`);
     if (raw.length <= CHUNK) {
-      this.sock.cork();
-      this.write(head);
-      for (const piece of stuffer.push(raw)) this.write(piece);
-      this.write(stuffer.end());
-      this.sock.uncork();
+      // small messages (the common case) go out in one write
+      this.write(Buffer.concat([head, ...stuffer.push(raw), stuffer.end()]));
       await this.drain();
       return;
     }
