@@ -12,7 +12,7 @@ import { DotStuffer } from './body.js';
 import { COMMANDS } from './commands/index.js';
 import { Pop3Err } from './errors.js';
 import { Maildrop, type DropMessage } from './maildrop.js';
-import { needMore, Pop3Parser, type Pop3Cmd } from './parser.js';
+import { needMore, Pop3Parser, type NeedMore, type Pop3Cmd } from './parser.js';
 import type { Pop3Context } from './server.js';
 import type { Pop3Reply, Pop3State } from './types.js';
 
@@ -40,6 +40,7 @@ export class Pop3Session {
   private parser = new Pop3Parser();
   private busy = false;
   private closed = false;
+  private closing = false;
   private upgrading = false;
   private closeAfterReply = false;
   private sasl: ((line: string) => Promise<Pop3Reply>) | null = null;
@@ -92,8 +93,9 @@ export class Pop3Session {
   private onTimeout = () => {
     // RFC 1939 §3: an autologout timer of at least 10 minutes; no UPDATE state on timeout
     this.log.info('pop3 idle timeout');
-    this.sock.end('-ERR autologout: idle for too long\r\n');
-    setTimeout(() => this.sock.destroy(), 1000).unref();
+    if (this.busy) { this.sock.destroy(); return; } // stalled in the middle of a response: no line can be added
+    this.write('-ERR autologout: idle for too long\r\n');
+    this.close();
   };
 
   private attach(sock: net.Socket): void {
@@ -130,7 +132,7 @@ export class Pop3Session {
   }
 
   private write(data: string | Buffer): boolean {
-    if (this.closed || this.sock.destroyed) return true;
+    if (this.closed || this.closing || this.sock.destroyed) return true;
     return this.sock.write(data);
   }
 
@@ -149,40 +151,49 @@ export class Pop3Session {
     this.busy = true;
     this.sock.pause();
     try {
-      while (!this.closed && !this.upgrading) {
-        let reply: Pop3Reply | Pop3Err;
-        try {
-          if (this.sasl) {
-            const line = this.parser.nextLine();
-            if (line === needMore) break;
-            const next = this.sasl;
-            this.sasl = null;
-            reply = await this.guard('AUTH', () => next(line));
-          } else {
-            let cmd: Pop3Cmd | typeof needMore;
-            try {
-              cmd = this.parser.next();
-            } catch (err) {
-              if (!(err instanceof Pop3Err)) throw err;
-              if (this.countCommand()) break;
-              this.write(err.wire + '\r\n');
-              continue;
-            }
-            if (cmd === needMore) break;
-            if (this.countCommand()) break;
-            reply = await this.dispatch(cmd);
-          }
-        } catch (err) {
-          this.log.error({ err, code: 'POP3_SESSION_FAILED' }, 'pop3 session error');
-          reply = new Pop3Err('internal error, try again later', 'SYS/TEMP');
-        }
+      while (!this.closed && !this.closing && !this.upgrading) {
+        const reply = await this.step();
+        if (reply === needMore) break;
+        if (reply === null) continue;
         await this.send(reply);
         if (this.closeAfterReply) { this.close(); break; }
       }
+    } catch (err) {
+      // a bug, never a crash: log it and drop this one connection
+      this.log.error({ err, code: 'POP3_SESSION_FAILED' }, 'pop3 session error');
+      this.sock.destroy();
     } finally {
       this.busy = false;
-      if (!this.closed && !this.upgrading) this.sock.resume();
+      if (!this.closed && !this.closing && !this.upgrading) this.sock.resume();
     }
+  }
+
+  /** Read and run one command (or one SASL response line): its reply, needMore, or null when already answered. */
+  private async step(): Promise<Pop3Reply | Pop3Err | NeedMore | null> {
+    if (this.sasl) {
+      const next = this.sasl;
+      let line: string | NeedMore;
+      try {
+        line = this.parser.nextLine();
+      } catch (err) {
+        if (!(err instanceof Pop3Err)) throw err;
+        this.sasl = null;
+        return err;
+      }
+      if (line === needMore) return needMore;
+      this.sasl = null;
+      return this.guard('AUTH', () => next(line));
+    }
+    let cmd: Pop3Cmd | NeedMore;
+    try {
+      cmd = this.parser.next();
+    } catch (err) {
+      if (!(err instanceof Pop3Err)) throw err;
+      return this.countCommand() ? null : err;
+    }
+    if (cmd === needMore) return needMore;
+    if (this.countCommand()) return null;
+    return this.dispatch(cmd);
   }
 
   /** Before login only a few commands are allowed; then the connection is closed. True when closed. */
@@ -255,7 +266,8 @@ export class Pop3Session {
   }
 
   private close(): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     this.sock.end();
     const s = this.sock;
     setTimeout(() => s.destroy(), 2000).unref();

@@ -274,3 +274,25 @@ test('bad input: overlong line, too many commands before login', { timeout: 30_0
   assert.equal(await c.cmd('NOOP'), '-ERR too many commands without logging in');
   await c.closedByServer();
 });
+
+test('a flood of pipelined commands before login: 20 answers, then -ERR and close, nothing more', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: BOB });
+  const c = await Pop3Client.connect(lab.port('pop3s'), { tls: true });
+  await c.line();
+  c.write('NOOP\r\n'.repeat(40) + 'USER bob@example.test\r\nPASS pw\r\n');
+  for (let i = 0; i < 20; i++) assert.equal(await c.line(), '-ERR NOOP not valid in the AUTHORIZATION state');
+  assert.equal(await c.line(), '-ERR too many commands without logging in');
+  await c.closedByServer();
+  await assert.rejects(c.line(), /connection closed/);
+});
+
+test('SASL response line too long: -ERR, and the exchange is over', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: BOB });
+  const c = await Pop3Client.connect(lab.port('pop3s'), { tls: true });
+  await c.line();
+  assert.match(await c.cmd('AUTH PLAIN'), /^\+ /);
+  c.write('A'.repeat(20_000) + '\r\n');
+  assert.equal(await c.line(), '-ERR line too long');
+  assert.equal(await c.cmd('CAPA'), '+OK Capability list follows');
+  c.close();
+});
