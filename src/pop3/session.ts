@@ -240,9 +240,9 @@ export class Pop3Session {
       return;
     }
     if ('message' in reply) return this.sendMessage(reply.ok, reply.message);
+    if (reply.after === 'stls') return this.startTls(`+OK ${reply.ok}\r\n`);
     this.write(`+OK ${reply.ok}\r\n`);
-    if (reply.after === 'close') this.close();
-    else this.startTls();
+    this.close();
   }
 
   /** A multi-line message response, chunk by chunk with back-pressure. */
@@ -277,20 +277,21 @@ export class Pop3Session {
    * RFC 2595 §4 STLS. CVE-2011-0411: whatever the client pipelined after STLS in plaintext is
    * discarded: the socket is paused, the parser emptied, and the TLS layer reads fresh bytes.
    */
-  private startTls(): void {
+  private startTls(ok: string): void {
     const plain = this.sock;
     this.upgrading = true;
     plain.pause();
     this.detach(plain);
     this.parser.reset();
     this.pendingUser = null;
+    plain.write(ok);
     const secure = new tls.TLSSocket(plain, {
       isServer: true,
       secureContext: this.ctx.tls.context,
       SNICallback: (_name, cb) => cb(null, this.ctx.tls.context),
       ...TLS_POLICY,
     });
-    secure.setTimeout(this.ctx.opts.idleTimeoutMs);
+    secure.setTimeout(Math.min(this.ctx.opts.idleTimeoutMs, 30_000)); // the handshake
     const fail = () => { secure.destroy(); plain.destroy(); this.cleanup(); };
     secure.once('timeout', fail);
     secure.once('error', (err) => { this.log.info({ err: err.message }, 'pop3 STLS handshake failed'); fail(); });
@@ -316,6 +317,8 @@ export class Pop3Session {
     }
     const mb = await this.store.mailboxes.get(user.id, 'INBOX');
     if (!mb) throw new Pop3Err('no maildrop for this user', 'SYS/PERM');
+    // gone while we waited: take no lock that cleanup() would never release
+    if (this.closed || this.closing) throw new Pop3Err('connection closing');
     // RFC 1939 §8 / RFC 2449 §8.1.1: one session per maildrop
     if (this.ctx.locks.has(mb.id)) throw new Pop3Err('maildrop already locked by another POP3 session', 'IN-USE');
     this.ctx.locks.add(mb.id);
