@@ -21,7 +21,7 @@ export interface DropMessage {
  */
 export class SizeCache {
   private map = new Map<string, number>();
-  constructor(private readonly max = 500_000) {}
+  constructor(private readonly max = 200_000) {}
   get(k: string): number | undefined {
     return this.map.get(k);
   }

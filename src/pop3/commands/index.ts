@@ -1,4 +1,8 @@
-// The command table: every verb and its handler; each handler says in which states it runs.
+// The command table: every verb and its handler; each handler's `states` says where it runs:
+//   AUTHORIZATION  USER PASS AUTH STLS CAPA QUIT               (RFC 1939 §4, RFC 2595, RFC 5034)
+//   TRANSACTION    STAT LIST RETR DELE NOOP RSET TOP UIDL CAPA QUIT   (RFC 1939 §5, §7; RFC 2449)
+//   UPDATE         entered by QUIT; no commands                (RFC 1939 §6)
+// Anything else is "-ERR ... not valid in the ... state"; APOP is not offered (no clear-text password store).
 import type { Pop3Verb } from '../parser.js';
 import type { Pop3Command } from '../types.js';
 import { auth } from './auth.js';
