@@ -169,3 +169,11 @@ test('topOf: header, blank line, n body lines', () => {
   assert.equal(topOf(Buffer.from('A: 1\nB: 2\n\nl1\nl2\n'), 1).toString(), 'A: 1\r\nB: 2\r\n\r\nl1\r\n');
   assert.equal(topOf(Buffer.from('\r\nbody\r\n'), 0).toString(), '\r\n');
 });
+
+test('the command table: which verb runs in which state', async () => {
+  const { COMMANDS } = await import('../../src/pop3/commands/index.js');
+  const by = (state: string) => Object.entries(COMMANDS).filter(([, c]) => (c.states as string[]).includes(state)).map(([v]) => v).sort();
+  assert.deepEqual(by('authorization'), ['AUTH', 'CAPA', 'PASS', 'QUIT', 'STLS', 'USER']);
+  assert.deepEqual(by('transaction'), ['CAPA', 'DELE', 'LIST', 'NOOP', 'QUIT', 'RETR', 'RSET', 'STAT', 'TOP', 'UIDL']);
+  assert.deepEqual(by('update'), []);
+});
