@@ -4,6 +4,7 @@ import { Authenticator } from './auth/authenticate.js';
 import { ConnectionLimiter } from './auth/limits.js';
 import type { Config, Ports } from './config/config.js';
 import type { Logger } from './log/log.js';
+import { Pop3Server } from './pop3/index.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
 import { openStore, type Store } from './store/index.js';
 import { TlsManager } from './tls/tls.js';
@@ -24,7 +25,7 @@ export interface Postoffice {
 }
 
 /** Listeners whose protocol handlers are not built yet: never opened, never advertised. */
-const NOT_BUILT: (keyof Ports)[] = ['imap', 'imaps', 'pop3', 'pop3s'];
+const NOT_BUILT: (keyof Ports)[] = ['imap', 'imaps'];
 
 export interface StartOptions {
   /** bind every enabled listener to an ephemeral port (tests): the configured number only says "enabled" */
@@ -46,6 +47,13 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
       const h = await startSmtp({ listener: name, config, store, auth, limiter, log: log.child({ proto: name }) }, tls, bindPort(name), config.listen);
+      closers.push(h.close);
+      listeners.push({ name, port: h.port, state: 'listening' });
+    }
+    const pop3 = new Pop3Server({ config, store, auth, tls, log }); // sessions log {sid, proto, remote}
+    for (const name of ['pop3', 'pop3s'] as const) {
+      if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
+      const h = await pop3.listen(name, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
