@@ -50,7 +50,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
-    const pop3 = new Pop3Server({ config, store, auth, tls, log }); // sessions log {sid, proto, remote}
+    const pop3 = new Pop3Server({ config, store, auth, tls, log, limiter }); // sessions log {sid, proto, remote}
     for (const name of ['pop3', 'pop3s'] as const) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
       const h = await pop3.listen(name, bindPort(name), config.listen);

@@ -1,13 +1,13 @@
 // MUA access: the POP3 listeners. "pop3" (110) starts in plaintext and offers STLS (RFC 2595);
-// "pop3s" (995) is implicit TLS (RFC 8314). Both share the maildrop locks and the size cache.
+// "pop3s" (995) is implicit TLS (RFC 8314). Both share the maildrop locks.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Authenticator } from '../auth/authenticate.js';
+import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import type { Store } from '../store/index.js';
 import { TLS_POLICY, type TlsManager, type TlsMaterial } from '../tls/tls.js';
-import { SizeCache } from './maildrop.js';
 import { Pop3Session } from './session.js';
 
 export interface Pop3Options {
@@ -27,10 +27,10 @@ export interface Pop3Context {
   auth: Authenticator;
   tls: TlsManager;
   log: Logger;
+  limiter?: ConnectionLimiter;
   opts: Pop3Options;
   /** mailbox ids with an open POP3 session (one per maildrop) */
   locks: Set<number>;
-  sizes: SizeCache;
   sessions: Set<Pop3Session>;
 }
 
@@ -40,22 +40,33 @@ export interface Pop3ListenerHandle { name: 'pop3' | 'pop3s'; port: number; clos
 export class Pop3Server {
   readonly ctx: Pop3Context;
 
-  constructor(deps: { config: Config; store: Store; auth: Authenticator; tls: TlsManager; log: Logger }, opts: Partial<Pop3Options> = {}) {
-    this.ctx = { ...deps, opts: { ...DEFAULT_POP3_OPTIONS, ...opts }, locks: new Set(), sizes: new SizeCache(), sessions: new Set() };
+  constructor(deps: { config: Config; store: Store; auth: Authenticator; tls: TlsManager; log: Logger; limiter?: ConnectionLimiter }, opts: Partial<Pop3Options> = {}) {
+    this.ctx = { ...deps, opts: { ...DEFAULT_POP3_OPTIONS, ...opts }, locks: new Set(), sessions: new Set() };
   }
 
   async listen(name: 'pop3' | 'pop3s', port: number, host: string): Promise<Pop3ListenerHandle> {
     const { ctx } = this;
+    const accept = (sock: net.Socket) => {
+      const release = ctx.limiter?.acquire(sock.remoteAddress ?? '');
+      if (typeof release === 'string') {
+        // RFC 2449 §8.1.2 SYS/TEMP: a transient problem; the client may try again later
+        sock.on('error', () => undefined);
+        sock.end(`-ERR [SYS/TEMP] too many connections${release === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
+        return;
+      }
+      if (release) sock.once('close', release);
+      new Pop3Session(ctx, name, sock);
+    };
     let server: net.Server;
     let onReload: ((m: TlsMaterial) => void) | null = null;
     if (name === 'pop3s') {
-      const s = tls.createServer({ ...ctx.tls.serverOptions(), ...ctx.tls.current, handshakeTimeout: 30_000 }, (sock) => new Pop3Session(ctx, name, sock));
+      const s = tls.createServer({ ...ctx.tls.serverOptions(), ...ctx.tls.current, handshakeTimeout: 30_000 }, accept);
       s.on('tlsClientError', (err) => ctx.log.debug({ err: err.message, listener: name }, 'pop3s handshake failed'));
       onReload = (m) => s.setSecureContext({ ...m, ...TLS_POLICY });
       ctx.tls.on('reload', onReload);
       server = s;
     } else {
-      server = net.createServer((sock) => new Pop3Session(ctx, name, sock));
+      server = net.createServer(accept);
     }
     server.on('error', (err) => ctx.log.warn({ err: err.message, listener: name }, 'pop3 listener error'));
     await new Promise<void>((resolve, reject) => {

@@ -324,7 +324,7 @@ export class Pop3Session {
     this.ctx.locks.add(mb.id);
     this.lockedMailbox = mb.id;
     try {
-      this.maildrop = await Maildrop.open(this.store, mb, this.ctx.sizes);
+      this.maildrop = await Maildrop.open(this.store, mb);
     } catch (err) {
       this.ctx.locks.delete(mb.id);
       this.lockedMailbox = null;

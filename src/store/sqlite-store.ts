@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../config/config.js';
 import { parseAddress, normalizeDomain } from '../mail/address.js';
+import { toCrlf } from '../mail/dot-stuffing.js';
 import { InternalError } from '../mail/errors.js';
 import { analyze } from './analyze.js';
 import type {
@@ -538,7 +539,8 @@ export class SqliteStore implements Store {
       if (!r) throw new StoreError('notfound', 'message is gone');
       return { mime: JSON.parse(r.mime as string), searchText: r.search_text as string, messageId: (r.message_id as string) ?? null, subject: (r.subject as string) ?? null };
     },
-    append: async (mailboxId: number, raw: Buffer, opts: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] } = {}) => {
+    append: async (mailboxId: number, given: Buffer, opts: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] } = {}) => {
+      const raw = toCrlf(given); // stored line ends are always CRLF: sizes are what IMAP and POP3 send
       const meta = await analyze(raw);
       return this.write((changes) => {
         const mb = this.ws('SELECT uidvalidity FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
@@ -590,7 +592,9 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------------ delivery
   /** DESIGN "the one transaction": blob, every mailbox copy, queue entries and journey commit together. */
-  async deliver(d: Delivery): Promise<DeliveryResult> {
+  async deliver(given: Delivery): Promise<DeliveryResult> {
+    // stored line ends are always CRLF (RFC 5322 §2.3), so a copy's size is what IMAP and POP3 send
+    const d = { ...given, raw: toCrlf(given.raw), relayRaw: given.relayRaw && toCrlf(given.relayRaw) };
     const meta = await analyze(d.raw);
     const relayRaw = d.remote.length ? d.relayRaw ?? d.raw : null;
     const relayMeta = relayRaw && relayRaw !== d.raw ? await analyze(relayRaw) : meta;
