@@ -2,6 +2,7 @@
 // agent on the mail path. `postoffice serve` and the tests start it through here.
 import { Authenticator } from './auth/authenticate.js';
 import type { Config, Ports } from './config/config.js';
+import { startImap, type ImapOptions } from './imap/index.js';
 import type { Logger } from './log/log.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
 import { openStore, type Store } from './store/index.js';
@@ -22,11 +23,13 @@ export interface Postoffice {
 }
 
 /** Listeners whose protocol handlers are not built yet: never opened, never advertised. */
-const NOT_BUILT: (keyof Ports)[] = ['imap', 'imaps', 'pop3', 'pop3s'];
+const NOT_BUILT: (keyof Ports)[] = ['pop3', 'pop3s'];
 
 export interface StartOptions {
   /** bind every enabled listener to an ephemeral port (tests): the configured number only says "enabled" */
   ephemeralPorts?: boolean;
+  /** IMAP session limits (tests shorten the timeouts) */
+  imap?: Partial<ImapOptions>;
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
@@ -43,6 +46,12 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
       const h = await startSmtp({ listener: name, config, store, auth, log: log.child({ proto: name }) }, tls, bindPort(name), config.listen);
+      closers.push(h.close);
+      listeners.push({ name, port: h.port, state: 'listening' });
+    }
+    for (const name of ['imap', 'imaps'] as const) {
+      if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
+      const h = await startImap({ listener: name, config, store, auth, tls, log: log.child({ proto: name }), options: opts.imap }, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
