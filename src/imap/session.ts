@@ -118,7 +118,8 @@ export class ImapSession {
     return this.secure || (this.ctx.config.allowPlaintextAuthOnLoopback && this.isLoopback);
   }
 
-  get utf8Names(): boolean { return false; }
+  /** RFC 9051 §5.1: once IMAP4rev2 is enabled, mailbox names travel as UTF-8, not modified UTF-7 */
+  get utf8Names(): boolean { return this.enabled.has('IMAP4REV2'); }
 
   start(): void {
     this.send(`* OK [CAPABILITY ${capabilities(this)}] postoffice IMAP4rev1 ready`);

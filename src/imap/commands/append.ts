@@ -8,7 +8,7 @@ export const append: ImapCommand = {
   async run(s, cmd) {
     const u = user(s);
     const a = cmd.args;
-    const name = mailboxArg(a[0]);
+    const name = mailboxArg(a[0], s.utf8Names);
     let i = 1;
     let flags: string[] = [];
     let internalDate: number | undefined;

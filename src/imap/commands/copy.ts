@@ -8,7 +8,7 @@ export async function copyTarget(s: ImapSession, cmd: ParsedCommand) {
   const u = user(s);
   const sel = selected(s);
   const targets = resolveSet(sel, tokAtom(cmd.args[0], 'sequence set'), cmd.uid);
-  const name = mailboxArg(cmd.args[1]);
+  const name = mailboxArg(cmd.args[1], s.utf8Names);
   noMoreArgs(cmd.args, 2);
   const dst = await s.ctx.store.mailboxes.get(u.id, name);
   if (!dst) throw new ImapNo('TRYCREATE', `no mailbox ${name}`);

@@ -28,7 +28,7 @@ export const create: ImapCommand = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const name = validName(mailboxArg(cmd.args[0]));
+    const name = validName(mailboxArg(cmd.args[0], s.utf8Names));
     let use: string | null = null;
     if (cmd.args[1]) {
       const opts = tokList(cmd.args[1], 'create parameters');

@@ -15,10 +15,10 @@ export const getquotaroot: ImapCommand = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const name = mailboxArg(cmd.args[0]);
+    const name = mailboxArg(cmd.args[0], s.utf8Names);
     noMoreArgs(cmd.args, 1);
     if (!(await s.ctx.store.mailboxes.get(u.id, name))) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
-    s.send(`* QUOTAROOT ${mailboxOut(name)} ""`);
+    s.send(`* QUOTAROOT ${mailboxOut(name, s.utf8Names)} ""`);
     s.send(await quotaLine(s));
     return 'GETQUOTAROOT completed';
   },

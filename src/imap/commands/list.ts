@@ -65,7 +65,7 @@ async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o:
     attrs.push(hasChildren(n) ? '\\HasChildren' : '\\HasNoChildren');
     if (b?.specialUse) attrs.push(b.specialUse);
     const ext = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
-    s.send(`* ${o.lsub ? 'LSUB' : 'LIST'} (${attrs.join(' ')}) "/" ${mailboxOut(n)}${ext}`);
+    s.send(`* ${o.lsub ? 'LSUB' : 'LIST'} (${attrs.join(' ')}) "/" ${mailboxOut(n, s.utf8Names)}${ext}`);
     if (o.returnStatus && b) {
       const st = await s.ctx.store.mailboxes.status(b.id);
       if (st) s.send(statusLine(s, n, st, o.returnStatus));
@@ -73,9 +73,14 @@ async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o:
   }
 }
 
-function patternsOf(t: Token | undefined): string[] {
-  if (t && t.t === 'list') return t.v.map((x) => decodeMailboxName(tokString(x, 'pattern')));
-  return [decodeMailboxName(tokString(t, 'mailbox pattern'))];
+/** A name or pattern from the client: modified UTF-7, or UTF-8 once IMAP4rev2 is enabled (RFC 9051 §5.1). */
+function nameIn(s: ImapSession, wire: string): string {
+  return s.utf8Names ? wire : decodeMailboxName(wire);
+}
+
+function patternsOf(s: ImapSession, t: Token | undefined): string[] {
+  if (t && t.t === 'list') return t.v.map((x) => nameIn(s, tokString(x, 'pattern')));
+  return [nameIn(s, tokString(t, 'mailbox pattern'))];
 }
 
 // RFC 3501 §6.3.8 LIST, with RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE.
@@ -100,8 +105,8 @@ export const list: ImapCommand = {
       if (o.recursiveMatch && !o.subscribedOnly) throw new ImapBad('RECURSIVEMATCH needs another selection option');
       i = 1;
     }
-    const ref = decodeMailboxName(tokString(a[i], 'reference'));
-    const patterns = patternsOf(a[i + 1]);
+    const ref = nameIn(s, tokString(a[i], 'reference'));
+    const patterns = patternsOf(s, a[i + 1]);
     i += 2;
     if (a[i]) {
       if (tokAtom(a[i], 'RETURN').toUpperCase() !== 'RETURN') throw new ImapBad('expected RETURN');
@@ -124,8 +129,8 @@ export const list: ImapCommand = {
 export const lsub: ImapCommand = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
-    const ref = decodeMailboxName(tokString(cmd.args[0], 'reference'));
-    const pattern = decodeMailboxName(tokString(cmd.args[1], 'mailbox pattern'));
+    const ref = nameIn(s, tokString(cmd.args[0], 'reference'));
+    const pattern = nameIn(s, tokString(cmd.args[1], 'mailbox pattern'));
     if (cmd.args.length > 2) throw new ImapBad('too many arguments');
     await listMailboxes(s, ref, [pattern], {
       subscribedOnly: true, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false,

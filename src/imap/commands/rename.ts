@@ -8,8 +8,8 @@ export const rename: ImapCommand = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const from = mailboxArg(cmd.args[0]);
-    const to = validName(mailboxArg(cmd.args[1]));
+    const from = mailboxArg(cmd.args[0], s.utf8Names);
+    const to = validName(mailboxArg(cmd.args[1], s.utf8Names));
     noMoreArgs(cmd.args, 2);
     if (!(await s.ctx.store.mailboxes.get(u.id, from))) throw new ImapNo('NONEXISTENT', `no mailbox ${from}`);
     if (to === 'INBOX' || (await s.ctx.store.mailboxes.get(u.id, to))) throw new ImapNo('ALREADYEXISTS', `mailbox ${to} already exists`);

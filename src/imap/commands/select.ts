@@ -1,7 +1,7 @@
 import type { MailboxRecord } from '../../store/index.js';
 import type { ImapCommand, ImapSession } from '../session.js';
 import type { Token } from '../parser.js';
-import { compactSet, ImapBad, ImapNo, mailboxArg, parseSeqSet, resolveStar, inSet, tokList, tokNumber, tokAtom } from '../wire.js';
+import { compactSet, ImapBad, ImapNo, mailboxArg, mailboxOut, parseSeqSet, resolveStar, inSet, tokList, tokNumber, tokAtom } from '../wire.js';
 import { user } from './util.js';
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
@@ -31,7 +31,7 @@ function selectParams(s: ImapSession, t: Token | undefined): { condstore: boolea
 /** RFC 3501 §6.3.1/§6.3.2 SELECT and EXAMINE; RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC. */
 export async function openMailbox(s: ImapSession, args: Token[], readOnly: boolean): Promise<string> {
   const u = user(s);
-  const name = mailboxArg(args[0]);
+  const name = mailboxArg(args[0], s.utf8Names);
   const params = selectParams(s, args[1]);
   if (args.length > 2) throw new ImapBad('too many arguments');
   if (params.condstore || params.qresync) s.condstore = true;
@@ -64,6 +64,8 @@ export async function openMailbox(s: ImapSession, args: Token[], readOnly: boole
   s.send(`* OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid`);
   s.send(`* OK [UIDNEXT ${mb.uidNext}] predicted next UID`);
   s.send(`* OK [HIGHESTMODSEQ ${highest}] highest`);
+  // RFC 9051 §6.3.2: IMAP4rev2 also sends the mailbox's LIST response (its canonical name)
+  if (rev2) s.send(`* LIST () "/" ${mailboxOut(mb.name, true)}`);
   const q = params.qresync;
   if (q && q.uidValidity === mb.uidValidity) {
     // RFC 7162 §3.2.5.2: what vanished and what changed since the client's MODSEQ

@@ -18,7 +18,7 @@ export function statusLine(s: ImapSession, name: string, st: MailboxStatus, item
     UNSEEN: st.unseen, DELETED: st.deleted, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
   };
   if (items.includes('HIGHESTMODSEQ')) s.condstore = true;
-  return `* STATUS ${mailboxOut(name)} (${items.map((i) => `${i} ${v[i]}`).join(' ')})`;
+  return `* STATUS ${mailboxOut(name, s.utf8Names)} (${items.map((i) => `${i} ${v[i]}`).join(' ')})`;
 }
 
 // RFC 3501 §6.3.10 STATUS: counters of a mailbox without selecting it (RFC 9051 adds SIZE, DELETED).
@@ -26,7 +26,7 @@ export const status: ImapCommand = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const name = mailboxArg(cmd.args[0]);
+    const name = mailboxArg(cmd.args[0], s.utf8Names);
     const items = statusItems(tokList(cmd.args[1], 'status items'));
     if (cmd.args.length > 2) throw new ImapBad('too many arguments');
     const mb = await s.ctx.store.mailboxes.get(u.id, name);

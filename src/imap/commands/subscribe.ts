@@ -7,7 +7,7 @@ export const subscribe: ImapCommand = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const name = mailboxArg(cmd.args[0]);
+    const name = mailboxArg(cmd.args[0], s.utf8Names);
     noMoreArgs(cmd.args, 1);
     const mb = await s.ctx.store.mailboxes.get(u.id, name);
     if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
