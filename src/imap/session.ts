@@ -79,6 +79,8 @@ export class ImapSession {
   /** CONDSTORE is on once ENABLEd or any command used it (RFC 7162 §3.1) */
   condstore = false;
   clientId: Record<string, string> | null = null;
+  /** RFC 5182 SEARCHRES: the UIDs saved by SEARCH RETURN (SAVE), named "$" */
+  searchRes: number[] = [];
   /** messages whose body this session fetched already (journey: first fetch only) */
   readonly fetchedBodies = new Set<string>();
   loginFailures = 0;

@@ -48,14 +48,14 @@ test('FETCH of a plain message: every simple item, exact lines', async (t) => {
     S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)
     S: * OK [PERMANENTFLAGS ()] read-only
     S: * 1 EXISTS
-    S: * 0 RECENT
+    S: * 1 RECENT
     S: * OK [UNSEEN 1] first unseen
     S: * OK [UIDVALIDITY ...
     S: * OK [UIDNEXT 2] predicted next UID
     S: * OK [HIGHESTMODSEQ ...
     S: b OK [READ-ONLY] EXAMINE completed
     C: c FETCH 1 (UID FLAGS RFC822.SIZE ENVELOPE)
-    S: * 1 FETCH (UID 1 FLAGS () RFC822.SIZE 239 ENVELOPE ("Mon, 23 Nov 2026 10:00:00 +0000" "Hello plain" (("Alice" NIL "alice" "example.test")) (("Alice" NIL "alice" "example.test")) (("Alice" NIL "alice" "example.test")) (("Bob" NIL "bob" "example.test")) NIL NIL NIL "<plain1@example.test>"))
+    S: * 1 FETCH (UID 1 FLAGS (\\Recent) RFC822.SIZE 239 ENVELOPE ("Mon, 23 Nov 2026 10:00:00 +0000" "Hello plain" (("Alice" NIL "alice" "example.test")) (("Alice" NIL "alice" "example.test")) (("Alice" NIL "alice" "example.test")) (("Bob" NIL "bob" "example.test")) NIL NIL NIL "<plain1@example.test>"))
     S: c OK FETCH completed
     C: d FETCH 1 BODYSTRUCTURE
     S: * 1 FETCH (BODYSTRUCTURE ("text" "plain" ("CHARSET" "utf-8") NIL NIL "7BIT" 38 2 NIL NIL NIL NIL))
@@ -68,12 +68,12 @@ test('FETCH of a plain message: every simple item, exact lines', async (t) => {
     S: Bob)
     S: f OK FETCH completed
     C: g FETCH 1 (FLAGS)
-    S: * 1 FETCH (FLAGS ())
+    S: * 1 FETCH (FLAGS (\\Recent))
     S: g OK FETCH completed
     C: h FETCH 2 FLAGS
     S: h BAD invalid message sequence number
     C: i UID FETCH 2:* FLAGS
-    S: * 1 FETCH (UID 1 FLAGS ())
+    S: * 1 FETCH (UID 1 FLAGS (\\Recent))
     S: i OK FETCH completed
     C: j FETCH 1 (BODY[1.HEADER.BOGUS])
     S: j BAD invalid section 1.HEADER.BOGUS

@@ -47,3 +47,34 @@ test('SEARCH: flags, sizes, dates, headers, text, OR/NOT, sequence and UID sets,
   assert.deepEqual(await c.cmd('SEARCH BOGUS'), ['TAG BAD unknown search key BOGUS']);
   assert.deepEqual(await c.cmd('SEARCH SINCE yesterday'), ['TAG BAD invalid date']);
 });
+
+test('SEARCHRES (RFC 5182): SEARCH RETURN (SAVE), then $ in FETCH, STORE and SEARCH', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  for (const f of ['plain.eml', 'multipart.eml', 'plain.eml']) await lab.deliver('bob@example.test', fixture(f));
+  const c = await client(lab, { user: 'bob@example.test' });
+  await c.cmd('SELECT INBOX');
+  assert.deepEqual(await c.cmd('UID SEARCH RETURN (SAVE) SUBJECT plain'), ['TAG OK SEARCH completed (result saved)']);
+  assert.deepEqual(await c.cmd('FETCH $ (UID)'), ['* 1 FETCH (UID 1)', '* 3 FETCH (UID 3)', 'TAG OK FETCH completed']);
+  assert.deepEqual(await c.cmd('STORE $ +FLAGS.SILENT (\\Answered)'), ['TAG OK STORE completed']);
+  assert.deepEqual(await c.cmd('SEARCH NOT UID $'), ['* SEARCH 2', 'TAG OK SEARCH completed']);
+  assert.deepEqual(await c.cmd('SEARCH ANSWERED'), ['* SEARCH 1 3', 'TAG OK SEARCH completed']);
+});
+
+test('IMAP4rev2 after ENABLE (RFC 9051 appendix E): ESEARCH always, no \\Recent or RECENT, UTF-8 names, LIST in SELECT', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  await lab.deliver('bob@example.test', fixture('plain.eml'));
+  const c = await client(lab, { user: 'bob@example.test' });
+  assert.deepEqual(await c.cmd('ENABLE IMAP4rev2'), ['* ENABLED IMAP4rev2', 'TAG OK ENABLE completed']);
+  const sel = await c.cmd('SELECT INBOX');
+  assert.ok(!sel.some((l) => / RECENT$|\[UNSEEN /.test(l)), sel.join('\n'));
+  assert.ok(sel.includes('* LIST () "/" "INBOX"'));
+  assert.deepEqual(await c.cmd('FETCH 1 FLAGS'), ['* 1 FETCH (FLAGS ())', 'TAG OK FETCH completed']);
+  assert.match((await c.cmd('SEARCH ALL'))[0], /^\* ESEARCH \(TAG "t\d+"\) ALL 1$/);
+  assert.match((await c.cmd('SEARCH DELETED'))[0], /^\* ESEARCH \(TAG "t\d+"\)$/);
+  assert.deepEqual(await c.cmd('CREATE "Überweisungen/März"'), ['TAG OK CREATE completed']);
+  const l = await c.cmd('LIST "" "Überweisungen/*"');
+  assert.equal(l[0], `* LIST (\\HasNoChildren) "/" {${Buffer.byteLength('Überweisungen/März')}}`);
+  assert.equal(l[1], Buffer.from('Überweisungen/März').toString('latin1')); // the reader decodes latin1
+  const u = await lab.po.store.users.get('bob@example.test');
+  assert.ok(await lab.po.store.mailboxes.get(u!.id, 'Überweisungen/März'));
+});

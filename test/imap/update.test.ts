@@ -67,7 +67,7 @@ test('COPY and MOVE with COPYUID, APPEND with APPENDUID, TRYCREATE', async (t) =
   assert.equal(await c.next(), `a2 OK [APPENDUID ${sent!.uidValidity} 2] APPEND completed`);
   assert.deepEqual(await c.cmd('APPEND Nowhere {3+}\r\nabc'), ['TAG NO [TRYCREATE] no mailbox Nowhere']);
   await c.cmd('EXAMINE Sent');
-  assert.deepEqual(await c.cmd('FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)'), [`* 1 FETCH (FLAGS (\\Seen) INTERNALDATE "24-Nov-2026 09:11:12 +0000" RFC822.SIZE ${msg.length})`, 'TAG OK FETCH completed']);
+  assert.deepEqual(await c.cmd('FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)'), [`* 1 FETCH (FLAGS (\\Seen \\Recent) INTERNALDATE "24-Nov-2026 09:11:12 +0000" RFC822.SIZE ${msg.length})`, 'TAG OK FETCH completed']);
   const body = await lab.po.store.messages.raw((await lab.po.store.messages.get(sent!.id, 1))!.blobId);
   assert.deepEqual(body, msg);
 });

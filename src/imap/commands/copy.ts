@@ -7,7 +7,7 @@ import type { ParsedCommand } from '../parser.js';
 export async function copyTarget(s: ImapSession, cmd: ParsedCommand) {
   const u = user(s);
   const sel = selected(s);
-  const targets = resolveSet(sel, tokAtom(cmd.args[0], 'sequence set'), cmd.uid);
+  const targets = resolveSet(sel, tokAtom(cmd.args[0], 'sequence set'), cmd.uid, s.searchRes);
   const name = mailboxArg(cmd.args[1], s.utf8Names);
   noMoreArgs(cmd.args, 2);
   const dst = await s.ctx.store.mailboxes.get(u.id, name);

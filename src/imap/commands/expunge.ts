@@ -10,7 +10,7 @@ export const expunge: ImapCommand = {
     writable(sel);
     let uids: number[] | undefined;
     if (cmd.uid) {
-      const targets = resolveSet(sel, tokAtom(cmd.args[0], 'UID set'), true);
+      const targets = resolveSet(sel, tokAtom(cmd.args[0], 'UID set'), true, s.searchRes);
       noMoreArgs(cmd.args, 1);
       const recs = await records(s, sel, targets);
       uids = [...recs.values()].filter((r) => r.flags.includes('\\Deleted')).map((r) => r.uid);

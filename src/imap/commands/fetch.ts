@@ -67,7 +67,7 @@ export const fetch: ImapCommand = {
     const sel = selected(s);
     const a = cmd.args;
     const setText = tokAtom(a[0], 'sequence set');
-    const targetsAll = resolveSet(sel, setText, cmd.uid);
+    const targetsAll = resolveSet(sel, setText, cmd.uid, s.searchRes);
     const items = parseItems(a[1]);
     let changedSince: number | null = null;
     let vanished = false;
@@ -87,8 +87,9 @@ export const fetch: ImapCommand = {
     if ((cmd.uid) && !items.some((i) => i.k === 'UID')) items.unshift({ k: 'UID' });
     if (changedSince !== null && !items.some((i) => i.k === 'MODSEQ')) items.push({ k: 'MODSEQ' });
     if (vanished && changedSince !== null) {
-      const set = resolveStar(parseSeqSet(setText), Number.MAX_SAFE_INTEGER);
-      const gone = (await s.ctx.store.messages.expungedSince(sel.mailbox.id, changedSince)).filter((u) => inSet(set, u));
+      const saved = new Set(s.searchRes);
+      const set = setText === '$' ? null : resolveStar(parseSeqSet(setText), Number.MAX_SAFE_INTEGER);
+      const gone = (await s.ctx.store.messages.expungedSince(sel.mailbox.id, changedSince)).filter((u) => (set ? inSet(set, u) : saved.has(u)));
       if (gone.length) s.send(`* VANISHED (EARLIER) ${compactSet(gone)}`);
     }
     if (!targetsAll.length) return 'FETCH completed';

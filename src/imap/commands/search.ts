@@ -11,7 +11,7 @@ type Key =
   | { k: 'flag'; flag: string; set: boolean }
   | { k: 'new' } | { k: 'old' } | { k: 'recent'; set: boolean }
   | { k: 'not'; a: Key } | { k: 'or'; a: Key; b: Key } | { k: 'and'; keys: Key[] }
-  | { k: 'seq'; set: SeqSet } | { k: 'uid'; set: SeqSet }
+  | { k: 'seq'; set: SeqSet } | { k: 'uid'; set: SeqSet } | { k: 'uidlist'; uids: Set<number> }
   | { k: 'size'; larger: boolean; n: number }
   | { k: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; day: number }
   | { k: 'header'; name: string; value: string }
@@ -49,6 +49,7 @@ class KeyParser {
       }
       if (t.t !== 'atom') throw new ImapBad('invalid search key');
       const u = t.v.toUpperCase();
+      if (u === '$') return { k: 'uidlist', uids: new Set(this.s.searchRes) };
       if (/^[\d*:,]+$/.test(u)) return { k: 'seq', set: resolveStar(parseSeqSet(u), this.sel.uids.length) };
       if (u === 'ALL') return { k: 'all' };
       if (FLAG_KEYS[u]) return { k: 'flag', flag: FLAG_KEYS[u][0], set: FLAG_KEYS[u][1] };
@@ -60,7 +61,9 @@ class KeyParser {
       if (u === 'OR') { const a = this.key(); return { k: 'or', a, b: this.key() }; }
       if (u === 'UID') {
         const max = this.sel.uids.length ? this.sel.uids[this.sel.uids.length - 1] : 0;
-        return { k: 'uid', set: resolveStar(parseSeqSet(tokAtom(this.toks[this.i++], 'UID set')), max) };
+        const set = tokAtom(this.toks[this.i++], 'UID set');
+        if (set === '$') return { k: 'uidlist', uids: new Set(this.s.searchRes) };
+        return { k: 'uid', set: resolveStar(parseSeqSet(set), max) };
       }
       if (u === 'LARGER' || u === 'SMALLER') return { k: 'size', larger: u === 'LARGER', n: tokNumber(this.toks[this.i++], 'size') };
       if (DATE_KEYS[u]) return { k: 'date', field: DATE_KEYS[u][0], op: DATE_KEYS[u][1], day: parseDate(this.str('date')) };
@@ -129,6 +132,7 @@ class Evaluator {
       case 'and': for (const x of k.keys) if (!(await this.test(x, m))) return false; return true;
       case 'seq': return inSet(k.set, m.seq);
       case 'uid': return inSet(k.set, r.uid);
+      case 'uidlist': return k.uids.has(r.uid);
       case 'size': return k.larger ? r.size > k.n : r.size < k.n;
       case 'modseq': return r.modseq >= k.n;
       case 'date': {
@@ -195,7 +199,7 @@ export const search: ImapCommand = {
       const l = a[1];
       if (!l || l.t !== 'list') throw new ImapBad('RETURN needs a list');
       ret = l.v.map((t) => tokAtom(t, 'return option').toUpperCase());
-      for (const o of ret) if (!['MIN', 'MAX', 'COUNT', 'ALL'].includes(o)) throw new ImapBad(`unknown return option ${o}`);
+      for (const o of ret) if (!['MIN', 'MAX', 'COUNT', 'ALL', 'SAVE'].includes(o)) throw new ImapBad(`unknown return option ${o}`);
       if (!ret.length) ret = ['ALL'];
       a.splice(0, 2);
     }
@@ -206,6 +210,14 @@ export const search: ImapCommand = {
     }
     const found = await runSearch(s, sel, a);
     const nums = found.map((m) => (cmd.uid ? m.r.uid : m.seq));
+    if (ret?.includes('SAVE')) {
+      // RFC 5182 §2.4: with MIN or MAX (and not ALL/COUNT) only those are saved
+      const onlyMinMax = (ret.includes('MIN') || ret.includes('MAX')) && !ret.includes('ALL') && !ret.includes('COUNT');
+      const uids = found.map((m) => m.r.uid);
+      s.searchRes = onlyMinMax && uids.length ? [...new Set([...(ret.includes('MIN') ? [uids[0]] : []), ...(ret.includes('MAX') ? [uids[uids.length - 1]] : [])])] : uids;
+      ret = ret.filter((o) => o !== 'SAVE');
+      if (!ret.length) return 'SEARCH completed (result saved)';
+    }
     const usesModseq = JSON.stringify(a).toUpperCase().includes('"MODSEQ"');
     const highest = usesModseq && found.length ? Math.max(...found.map((m) => m.r.modseq)) : 0;
     if (ret || s.enabled.has('IMAP4REV2')) {

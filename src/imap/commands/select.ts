@@ -45,6 +45,13 @@ export async function openMailbox(s: ImapSession, args: Token[], readOnly: boole
   s.setSelected({ mailbox: { ...mb }, readOnly, uids: msgs.map((m) => m.uid), recent: new Set(), pending: [], gone: false });
   const sel = s.selected!;
   if (!readOnly) for (const uid of await s.ctx.store.mailboxes.claimRecent(mb.id)) sel.recent.add(uid);
+  else {
+    // EXAMINE shows \Recent without taking it: the newest `recent` messages are above the watermark
+    const st = await s.ctx.store.mailboxes.status(mb.id);
+    const n = Math.min(st?.recent ?? 0, msgs.length);
+    for (let i = msgs.length - n; i < msgs.length; i++) sel.recent.add(msgs[i].uid);
+  }
+  s.searchRes = [];
   const rev2 = s.enabled.has('IMAP4REV2');
   const keywords = new Set<string>();
   let firstUnseen = 0;

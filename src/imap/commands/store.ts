@@ -10,7 +10,7 @@ export const store: ImapCommand = {
   async run(s, cmd) {
     const sel = selected(s);
     const a = cmd.args;
-    const targets = resolveSet(sel, tokAtom(a[0], 'sequence set'), cmd.uid);
+    const targets = resolveSet(sel, tokAtom(a[0], 'sequence set'), cmd.uid, s.searchRes);
     let i = 1;
     let unchangedSince: number | undefined;
     if (a[i]?.t === 'list') {

@@ -16,8 +16,14 @@ export function user(s: ImapSession) {
 }
 
 /** RFC 3501 §9 sequence-set (or uid-set when `uid`) -> the messages of the view it names. */
-export function resolveSet(sel: Selected, text: string, uid: boolean): Target[] {
-  if (text === '$') throw new ImapBad('SEARCHRES is not supported');
+export function resolveSet(sel: Selected, text: string, uid: boolean, saved: number[] = []): Target[] {
+  if (text === '$') {
+    // RFC 5182 §2.1: "$" is the saved search result (UIDs still in the view)
+    const want = new Set(saved);
+    const out: Target[] = [];
+    sel.uids.forEach((u, i) => { if (want.has(u)) out.push({ seq: i + 1, uid: u }); });
+    return out;
+  }
   const raw = parseSeqSet(text);
   const out: Target[] = [];
   if (uid) {
