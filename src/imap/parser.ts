@@ -69,6 +69,13 @@ export class ImapParser {
   /** bytes waiting (STARTTLS checks this: plaintext pipelined after it is discarded) */
   get buffered(): number { return this.buf.length; }
 
+  /** take the bytes buffered after the last command (COMPRESS: they are already compressed) */
+  takeBuffered(): Buffer {
+    const b = this.buf;
+    this.buf = Buffer.alloc(0);
+    return b;
+  }
+
   /** drop everything buffered and any half-read command */
   reset(): void {
     this.buf = Buffer.alloc(0);

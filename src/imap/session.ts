@@ -4,6 +4,7 @@
 // changes other sessions made to the selected mailbox.
 import net from 'node:net';
 import tls from 'node:tls';
+import zlib from 'node:zlib';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
@@ -86,6 +87,8 @@ export class ImapSession {
   loginFailures = 0;
   /** the command wrote its own tagged reply (STARTTLS) */
   suppressTagged = false;
+  /** start DEFLATE right after the tagged OK of COMPRESS */
+  compressAfterReply = false;
   /** say BYE after the current reply (too many failed logins) */
   pendingBye: string | null = null;
   private errors = 0;
@@ -100,6 +103,10 @@ export class ImapSession {
   /** called when something arrives for the selected mailbox while IDLE waits */
   idleWake: (() => void) | null = null;
   private updating: Promise<void> = Promise.resolve();
+  /** RFC 4978 COMPRESS=DEFLATE: raw deflate in both directions once started */
+  private deflate: zlib.DeflateRaw | null = null;
+  private inflate: zlib.InflateRaw | null = null;
+  get compressed(): boolean { return this.deflate !== null; }
 
   constructor(readonly ctx: ImapContext, sock: net.Socket, readonly remoteAddress: string) {
     this.sid = `i${(++sessions).toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -189,13 +196,41 @@ export class ImapSession {
     const buf = Buffer.concat(this.out.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
     this.out = [];
     this.outBytes = 0;
-    if (!this.sock.write(buf)) {
+    if (this.deflate) {
+      const d = this.deflate;
+      d.write(buf);
+      await new Promise<void>((resolve) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+    } else if (!this.sock.write(buf)) return this.drained();
+    if (this.deflate && this.sock.writableNeedDrain) return this.drained();
+  }
+
+  private async drained(): Promise<void> {
+    if (this.closed) return;
+    {
       await new Promise<void>((resolve) => {
         const done = () => { this.sock.off('drain', done); this.sock.off('close', done); resolve(); };
         this.sock.on('drain', done);
         this.sock.on('close', done);
       });
     }
+  }
+
+  /** RFC 4978 §3: after the tagged OK, everything is raw DEFLATE; bytes already read are compressed. */
+  startCompression(): void {
+    const inflate = zlib.createInflateRaw({ chunkSize: 64 * 1024 });
+    const deflate = zlib.createDeflateRaw({ level: 6 });
+    const sock = this.sock;
+    sock.removeAllListeners('data');
+    sock.on('data', (d: Buffer) => inflate.write(d));
+    inflate.on('data', (d: Buffer) => this.onData(d));
+    inflate.on('error', (err) => { this.log.info({ err: err.message }, 'bad DEFLATE data'); sock.destroy(); this.cleanup(); });
+    deflate.on('data', (d: Buffer) => { if (!sock.destroyed) sock.write(d); });
+    deflate.on('error', () => sock.destroy());
+    sock.on('close', () => { inflate.destroy(); deflate.destroy(); });
+    this.inflate = inflate;
+    this.deflate = deflate;
+    const rest = this.parser.takeBuffered();
+    if (rest.length) inflate.write(rest);
   }
 
   bye(text: string): void {
@@ -333,6 +368,7 @@ export class ImapSession {
     if (cmd.name !== 'LOGOUT') await this.sendUpdates(!(handler.noExpunge && !cmd.uid));
     this.send(`${tag} OK ${okText}`);
     await this.flush();
+    if (this.compressAfterReply) { this.compressAfterReply = false; this.startCompression(); }
     this.touch();
     if (this.state === 'logout') {
       this.sock.end();

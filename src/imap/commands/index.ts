@@ -5,6 +5,7 @@ import { authenticate } from './authenticate.js';
 import { capability } from './capability.js';
 import { check } from './check.js';
 import { close } from './close.js';
+import { compress } from './compress.js';
 import { copy } from './copy.js';
 import { create } from './create.js';
 import { del } from './delete.js';
@@ -39,5 +40,5 @@ export const COMMANDS: Record<string, ImapCommand> = {
   SUBSCRIBE: subscribe, UNSUBSCRIBE: unsubscribe, LIST: list, LSUB: lsub, STATUS: status, APPEND: append,
   NAMESPACE: namespace, ID: id, ENABLE: enable, IDLE: idle, GETQUOTA: getquota, GETQUOTAROOT: getquotaroot,
   CHECK: check, CLOSE: close, UNSELECT: unselect, EXPUNGE: expunge, SEARCH: search, FETCH: fetch,
-  STORE: store, COPY: copy, MOVE: move,
+  STORE: store, COPY: copy, MOVE: move, COMPRESS: compress,
 };
