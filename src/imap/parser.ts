@@ -46,7 +46,8 @@ export type ParseResult =
   /** a line longer than maxLine: the stream cannot be resynchronised */
   | { kind: 'linetoolong' };
 
-const LITERAL_AT_END = /\{(\d{1,20})(\+?)\}$/;
+/** {n}, {n+} and RFC 3516 literal8 ~{n} at the end of a line */
+const LITERAL_AT_END = /~?\{(\d{1,20})(\+?)\}$/;
 
 interface Segment { text: string; literal: Buffer | null }
 

@@ -138,10 +138,21 @@ export class ImapSession {
 
   // ------------------------------------------------------------------ socket
 
+  private readonly handlers = {
+    data: (d: Buffer) => this.onData(d),
+    error: (err: Error) => this.log.debug({ err: err.message }, 'socket error'),
+    close: () => this.cleanup(),
+  };
+
   private attach(sock: net.Socket): void {
-    sock.on('data', (d: Buffer) => this.onData(d));
-    sock.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
-    sock.on('close', () => this.cleanup());
+    sock.on('data', this.handlers.data);
+    sock.on('error', this.handlers.error);
+    sock.on('close', this.handlers.close);
+  }
+
+  private detach(sock: net.Socket): void {
+    sock.off('data', this.handlers.data);
+    sock.off('close', this.handlers.close);
   }
 
   private onData(d: Buffer): void {
@@ -220,7 +231,7 @@ export class ImapSession {
     const inflate = zlib.createInflateRaw({ chunkSize: 64 * 1024 });
     const deflate = zlib.createDeflateRaw({ level: 6 });
     const sock = this.sock;
-    sock.removeAllListeners('data');
+    sock.off('data', this.handlers.data);
     sock.on('data', (d: Buffer) => inflate.write(d));
     inflate.on('data', (d: Buffer) => this.onData(d));
     inflate.on('error', (err) => { this.log.info({ err: err.message }, 'bad DEFLATE data'); sock.destroy(); this.cleanup(); });
@@ -267,12 +278,11 @@ export class ImapSession {
     // anything the client pipelined after STARTTLS came in plaintext: discard it (CVE-2011-0411 class)
     this.parser.reset();
     const plain = this.sock;
-    plain.removeAllListeners('data');
+    this.detach(plain);
     plain.pause();
     const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.ctx.tls.context, ...TLS_POLICY });
     this.sock = secure;
     this.secure = true;
-    plain.removeAllListeners('close');
     this.attach(secure);
     await new Promise<void>((resolve) => {
       secure.once('secure', () => resolve());

@@ -66,6 +66,8 @@ test('COPY and MOVE with COPYUID, APPEND with APPENDUID, TRYCREATE', async (t) =
   c.send(`a2 APPEND Sent {${msg.length}+}\r\n${msg.toString('latin1')}\r\n`);
   assert.equal(await c.next(), `a2 OK [APPENDUID ${sent!.uidValidity} 2] APPEND completed`);
   assert.deepEqual(await c.cmd('APPEND Nowhere {3+}\r\nabc'), ['TAG NO [TRYCREATE] no mailbox Nowhere']);
+  // RFC 3516 §4.4: literal8 in APPEND
+  assert.deepEqual(await c.cmd(`APPEND Sent ~{${msg.length}+}\r\n${msg.toString('latin1')}`), [`TAG OK [APPENDUID ${sent!.uidValidity} 3] APPEND completed`]);
   await c.cmd('EXAMINE Sent');
   assert.deepEqual(await c.cmd('FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)'), [`* 1 FETCH (FLAGS (\\Seen \\Recent) INTERNALDATE "24-Nov-2026 09:11:12 +0000" RFC822.SIZE ${msg.length})`, 'TAG OK FETCH completed']);
   const body = await lab.po.store.messages.raw((await lab.po.store.messages.get(sent!.id, 1))!.blobId);
