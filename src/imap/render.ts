@@ -56,7 +56,9 @@ function renderPart(p: MimePart, ext: boolean, done: Map<MimePart, string>): str
   let subtype = p.subtype;
   const opaque = (type === 'multipart') || (type === 'message' && (subtype === 'rfc822' || subtype === 'global') && !p.message);
   if (opaque) { type = 'application'; subtype = 'octet-stream'; }
-  let s = `(${str(type)} ${str(subtype)} ${params(p.params)} ${str(p.id)} ${str(p.description)} ${str(p.encoding ? p.encoding.toUpperCase() : '7BIT')} ${p.size}`;
+  // RFC 2045 §5.2: a text part without charset is us-ascii (Dovecot reports it the same way)
+  const ps = type === 'text' && !p.params.some(([k]) => k === 'charset') ? [['charset', 'us-ascii'] as [string, string], ...p.params] : p.params;
+  let s = `(${str(type)} ${str(subtype)} ${params(ps)} ${str(p.id)} ${str(p.description)} ${str(p.encoding ? p.encoding.toUpperCase() : '7BIT')} ${p.size}`;
   if (!opaque && p.message) s += ` ${envelope(p.message.envelope)} ${done.get(p.message.root)} ${p.lines}`;
   else if (type === 'text') s += ` ${p.lines}`;
   if (ext) s += extension(p, false);

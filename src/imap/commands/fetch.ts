@@ -188,7 +188,7 @@ function writeItem(s: ImapSession, sel: NonNullable<ImapSession['selected']>, it
       else bytes = sectionBytes(raw!, tree!, it.section);
       if (it.sizeOnly) { s.write(`${it.label} ${bytes ? bytes.length : 0}`); return; }
       s.write(`${it.label} `);
-      if (!bytes) { s.write('NIL'); return; }
+      if (!bytes) bytes = Buffer.alloc(0); // a part that does not exist is empty (as Dovecot answers)
       if (it.partial) {
         const [o, l] = it.partial;
         bytes = o >= bytes.length ? Buffer.alloc(0) : bytes.subarray(o, l === null ? undefined : o + l);
