@@ -1,6 +1,6 @@
 import type { ImapCommand } from '../session.js';
 import { noMoreArgs, tokAtom } from '../wire.js';
-import { records, reportExpunged, resolveSet, selected, writable } from './util.js';
+import { highestModseqCode, records, reportExpunged, resolveSet, selected, writable } from './util.js';
 
 // RFC 3501 §6.4.3 EXPUNGE (all \Deleted), RFC 4315 §2.1 UID EXPUNGE (only \Deleted ones in the set).
 export const expunge: ImapCommand = {
@@ -20,6 +20,6 @@ export const expunge: ImapCommand = {
     await s.sendUpdates(true);
     const gone = await s.ctx.store.messages.expunge(sel.mailbox.id, uids, { origin: s });
     reportExpunged(s, sel, gone);
-    return 'EXPUNGE completed';
+    return `${await highestModseqCode(s, sel)}EXPUNGE completed`;
   },
 };

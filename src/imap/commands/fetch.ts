@@ -84,7 +84,8 @@ export const fetch: ImapCommand = {
     }
     if (changedSince !== null) s.condstore = true;
     if (items.some((i) => i.k === 'MODSEQ')) s.condstore = true;
-    if ((cmd.uid) && !items.some((i) => i.k === 'UID')) items.unshift({ k: 'UID' });
+    // RFC 3501 §6.4.8 UID FETCH always returns UID; RFC 7162 §3.2.4 so does every FETCH under QRESYNC
+    if ((cmd.uid || s.enabled.has('QRESYNC')) && !items.some((i) => i.k === 'UID')) items.unshift({ k: 'UID' });
     if (changedSince !== null && !items.some((i) => i.k === 'MODSEQ')) items.push({ k: 'MODSEQ' });
     if (vanished && changedSince !== null) {
       const saved = new Set(s.searchRes);
@@ -141,6 +142,8 @@ export const fetch: ImapCommand = {
         if (it.k === 'FLAGS') flagsSent = true;
       }
       if (seenNow.has(r.uid) && !flagsSent) { sep(); s.write(`FLAGS ${clientFlags(s, sel, r)}`); }
+      // RFC 7162 §3.1.4: an implicit flag change reports its MODSEQ when CONDSTORE is on
+      if (seenNow.has(r.uid) && s.condstore && !items.some((i) => i.k === 'MODSEQ')) { sep(); s.write(`MODSEQ (${r.modseq})`); }
       s.write(')\r\n');
       await s.maybeFlush();
       if (isBodyFetch && r.msgId) {

@@ -1,7 +1,7 @@
 import type { ImapCommand } from '../session.js';
 import { orderedSet } from '../wire.js';
 import { copyTarget } from './copy.js';
-import { reportExpunged, writable } from './util.js';
+import { highestModseqCode, reportExpunged, writable } from './util.js';
 
 // RFC 6851 §3 MOVE: copy, then expunge the originals; COPYUID comes untagged, before the EXPUNGEs.
 export const move: ImapCommand = {
@@ -15,6 +15,6 @@ export const move: ImapCommand = {
     if (!r.map.length) return 'MOVE completed (no messages)';
     s.send(`* OK [COPYUID ${r.uidValidity} ${orderedSet(r.map.map((m) => m[0]))} ${orderedSet(r.map.map((m) => m[1]))}] moved`);
     reportExpunged(s, sel, r.map.map((m) => m[0]));
-    return 'MOVE completed';
+    return `${await highestModseqCode(s, sel)}MOVE completed`;
   },
 };

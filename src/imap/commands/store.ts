@@ -41,11 +41,11 @@ export const store: ImapCommand = {
       if (!r && !c) continue;
       const modseq = c?.modseq ?? r?.modseq;
       const items: string[] = [];
-      if (cmd.uid) items.push(`UID ${t.uid}`);
+      if (cmd.uid || s.enabled.has('QRESYNC')) items.push(`UID ${t.uid}`);
       if (!silent) items.push(`FLAGS ${clientFlags(s, sel, { uid: t.uid, flags: c?.flags ?? r!.flags })}`);
       if (s.condstore && (!silent || (unchangedSince !== undefined && c))) items.push(`MODSEQ (${modseq})`);
       if (!silent || (unchangedSince !== undefined && c)) {
-        if (!cmd.uid && silent) items.unshift(`UID ${t.uid}`);
+        if (silent && !items.some((x) => x.startsWith('UID '))) items.unshift(`UID ${t.uid}`);
         s.send(`* ${t.seq} FETCH (${items.join(' ')})`);
       }
       await s.maybeFlush();

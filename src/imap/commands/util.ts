@@ -100,3 +100,11 @@ export function reportExpunged(s: ImapSession, sel: Selected, uids: number[]): v
   }
   if (vanished.length) s.send(`* VANISHED ${compactSet(vanished)}`);
 }
+
+/** RFC 7162 §3.1.10/§3.2.10: with CONDSTORE on, EXPUNGE and MOVE report the new HIGHESTMODSEQ. */
+export async function highestModseqCode(s: ImapSession, sel: Selected): Promise<string> {
+  if (!s.condstore) return '';
+  const mb = await s.ctx.store.mailboxes.getById(sel.mailbox.id);
+  if (mb && mb.highestModseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = mb.highestModseq;
+  return `[HIGHESTMODSEQ ${sel.mailbox.highestModseq}] `;
+}
