@@ -137,3 +137,16 @@ test('imapflow: flags seen by a second session, IDLE woken by SMTP delivery, MOV
   const st = await a.status('项目/二〇二六', { messages: true });
   assert.equal(st && st.messages, 1);
 });
+
+test('imapflow over STARTTLS on the imap port (plaintext login refused)', { timeout: 20_000 }, async (t) => {
+  const lab = await startLab(t, { ...USERS, env: { POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK: 'false' } });
+  const c = new ImapFlow({ host: '127.0.0.1', port: lab.port('imap'), secure: false, tls: { rejectUnauthorized: false }, auth: { user: 'bob@example.test', pass: 'pw' }, logger: false });
+  await c.connect();
+  t.after(() => c.logout().catch(() => undefined));
+  assert.ok(c.secureConnection, 'upgraded with STARTTLS');
+  const st = await c.status('INBOX', { messages: true, uidNext: true });
+  assert.equal(st && st.messages, 0);
+  const plain = new ImapFlow({ host: '127.0.0.1', port: lab.port('imap'), secure: false, doSTARTTLS: false, auth: { user: 'bob@example.test', pass: 'pw' }, logger: false });
+  await assert.rejects(() => plain.connect());
+  plain.close();
+});
