@@ -5,7 +5,7 @@ import type { ImapSession } from './session.js';
 export const EXTENSIONS = [
   'LITERAL+', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN',
   'SPECIAL-USE', 'CREATE-SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS', 'ESEARCH', 'CONDSTORE', 'QRESYNC',
-  'QUOTA', 'QUOTA=RES-STORAGE', 'BINARY', 'STATUS=SIZE', 'SEARCHRES', 'COMPRESS=DEFLATE',
+  'BINARY', 'STATUS=SIZE', 'SEARCHRES', 'COMPRESS=DEFLATE',
 ];
 
 export function capabilities(s: ImapSession): string {
@@ -17,5 +17,7 @@ export function capabilities(s: ImapSession): string {
     else caps.push('LOGINDISABLED');
     return caps.join(' ');
   }
-  return [...caps, ...EXTENSIONS].join(' ');
+  // RFC 9208: only a configured limit is a quota worth reporting
+  const quota = s.ctx.config.quotaBytes > 0 ? ['QUOTA', 'QUOTA=RES-STORAGE'] : [];
+  return [...caps, ...EXTENSIONS, ...quota].join(' ');
 }

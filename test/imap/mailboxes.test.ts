@@ -99,4 +99,16 @@ test('NAMESPACE, ID, ENABLE, GETQUOTAROOT', async (t) => {
   assert.deepEqual(await c.cmd('ENABLE CONDSTORE X-UNKNOWN'), ['* ENABLED CONDSTORE', 'TAG OK ENABLE completed']);
   assert.deepEqual(await c.cmd('GETQUOTAROOT INBOX'), ['* QUOTAROOT "INBOX" ""', '* QUOTA "" (STORAGE 1 10240)', 'TAG OK GETQUOTAROOT completed']);
   assert.deepEqual(await c.cmd('GETQUOTA ""'), ['* QUOTA "" (STORAGE 1 10240)', 'TAG OK GETQUOTA completed']);
+  assert.match((await c.cmd('CAPABILITY'))[0], / QUOTA QUOTA=RES-STORAGE$/);
+});
+
+test('QUOTA: over the limit APPEND is refused with OVERQUOTA; without a limit QUOTA is not advertised', async (t) => {
+  const lab = await startLab(t, { ...USERS, env: { POSTOFFICE_QUOTA_BYTES: '300' } });
+  await lab.deliver('bob@example.test', fixture('plain.eml'));
+  const c = await client(lab, { user: 'bob@example.test' });
+  assert.deepEqual(await c.cmd('APPEND INBOX {100+}\r\n' + 'x'.repeat(100)), ['TAG NO [OVERQUOTA] quota exceeded']);
+  const lab2 = await startLab(t, USERS);
+  const c2 = await client(lab2, { user: 'bob@example.test' });
+  assert.ok(!(await c2.cmd('CAPABILITY'))[0].includes('QUOTA'));
+  assert.deepEqual(await c2.cmd('GETQUOTA ""'), ['TAG NO [CANNOT] no quota is configured']);
 });

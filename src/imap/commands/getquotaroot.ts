@@ -7,7 +7,8 @@ export async function quotaLine(s: ImapSession): Promise<string> {
   const u = user(s);
   const usage = await s.ctx.store.users.usage(u.id);
   const limit = s.ctx.config.quotaBytes;
-  return `* QUOTA "" (STORAGE ${Math.ceil(usage.bytes / 1024)} ${limit > 0 ? Math.floor(limit / 1024) : 2 ** 31 - 1})`;
+  if (limit <= 0) throw new ImapNo('CANNOT', 'no quota is configured');
+  return `* QUOTA "" (STORAGE ${Math.ceil(usage.bytes / 1024)} ${Math.floor(limit / 1024)})`;
 }
 
 // RFC 9208 §4.3.2 GETQUOTAROOT: every mailbox is under the user's quota root "".
