@@ -400,6 +400,11 @@ export class ImapSession {
       // our own STORE/EXPUNGE/MOVE answered already; keep only flag changes others made
       return;
     }
+    if (sel.pending.length >= 10_000) {
+      // a client that never lets us report is not worth an unbounded queue
+      this.bye('too many pending mailbox changes; please reconnect');
+      return;
+    }
     sel.pending.push(c);
     this.idleWake?.();
   }
