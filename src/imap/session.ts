@@ -400,6 +400,13 @@ export class ImapSession {
       // our own STORE/EXPUNGE/MOVE answered already; keep only flag changes others made
       return;
     }
+    // coalesce runs of the same kind, so a bulk delivery is one pending entry
+    const last = sel.pending[sel.pending.length - 1];
+    if (last && last.kind === 'exists' && c.kind === 'exists' && last.uids.length < 1_000_000) {
+      sel.pending[sel.pending.length - 1] = { ...last, uids: [...last.uids, ...c.uids], modseq: Math.max(last.modseq, c.modseq) };
+      this.idleWake?.();
+      return;
+    }
     if (sel.pending.length >= 10_000) {
       // a client that never lets us report is not worth an unbounded queue
       this.bye('too many pending mailbox changes; please reconnect');
