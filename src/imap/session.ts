@@ -103,6 +103,7 @@ export class ImapSession {
   /** called when something arrives for the selected mailbox while IDLE waits */
   idleWake: (() => void) | null = null;
   private updating: Promise<void> = Promise.resolve();
+  private readonly owned = new WeakSet<object>();
   /** RFC 4978 COMPRESS=DEFLATE: raw deflate in both directions once started */
   private deflate: zlib.DeflateRaw | null = null;
   private inflate: zlib.InflateRaw | null = null;
@@ -403,7 +404,15 @@ export class ImapSession {
     // coalesce runs of the same kind, so a bulk delivery is one pending entry
     const last = sel.pending[sel.pending.length - 1];
     if (last && last.kind === 'exists' && c.kind === 'exists' && last.uids.length < 1_000_000) {
-      sel.pending[sel.pending.length - 1] = { ...last, uids: [...last.uids, ...c.uids], modseq: Math.max(last.modseq, c.modseq) };
+      // events are shared by every session: copy once, then grow our own copy
+      if (!this.owned.has(last)) {
+        const mine = { ...last, uids: [...last.uids] };
+        this.owned.add(mine);
+        sel.pending[sel.pending.length - 1] = mine;
+      }
+      const mine = sel.pending[sel.pending.length - 1] as typeof last;
+      for (const u of c.uids) mine.uids.push(u);
+      mine.modseq = Math.max(mine.modseq, c.modseq);
       this.idleWake?.();
       return;
     }
