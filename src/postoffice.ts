@@ -3,6 +3,7 @@
 import { Authenticator } from './auth/authenticate.js';
 import { ConnectionLimiter } from './auth/limits.js';
 import type { Config, Ports } from './config/config.js';
+import { startImap, type ImapOptions } from './imap/index.js';
 import type { Logger } from './log/log.js';
 import { Pop3Server } from './pop3/index.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
@@ -10,7 +11,7 @@ import { openStore, type Store } from './store/index.js';
 import { TlsManager } from './tls/tls.js';
 import { startHttp } from './trace/http.js';
 
-export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' | 'not built yet' }
+export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' }
 
 export interface Postoffice {
   config: Config;
@@ -24,12 +25,11 @@ export interface Postoffice {
   close(): Promise<void>;
 }
 
-/** Listeners whose protocol handlers are not built yet: never opened, never advertised. */
-const NOT_BUILT: (keyof Ports)[] = ['imap', 'imaps'];
-
 export interface StartOptions {
   /** bind every enabled listener to an ephemeral port (tests): the configured number only says "enabled" */
   ephemeralPorts?: boolean;
+  /** IMAP session limits (tests shorten the timeouts) */
+  imap?: Partial<ImapOptions>;
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
@@ -57,7 +57,12 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
-    for (const name of NOT_BUILT) listeners.push({ name, port: config.ports[name], state: config.ports[name] ? 'not built yet' : 'disabled' });
+    for (const name of ['imap', 'imaps'] as const) {
+      if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
+      const h = await startImap({ listener: name, config, store, auth, tls, log: log.child({ proto: name }), options: opts.imap }, bindPort(name), config.listen);
+      closers.push(h.close);
+      listeners.push({ name, port: h.port, state: 'listening' });
+    }
     if (config.ports.http) {
       const h = await startHttp(store, () => ({ hostname: config.hostname, listeners }), bindPort('http'), config.listen);
       closers.push(h.close);
