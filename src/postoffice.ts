@@ -6,6 +6,7 @@ import type { Config, Ports } from './config/config.js';
 import { startImap, type ImapOptions } from './imap/index.js';
 import type { Logger } from './log/log.js';
 import { Pop3Server } from './pop3/index.js';
+import { QueueRunner, type QueueRunnerOptions } from './relay/queue-runner.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
 import { openStore, type Store } from './store/index.js';
 import { TlsManager } from './tls/tls.js';
@@ -20,6 +21,8 @@ export interface Postoffice {
   auth: Authenticator;
   limiter: ConnectionLimiter;
   listeners: ListenerInfo[];
+  /** MTA out: the queue runner (null when disabled by the start options) */
+  relay: QueueRunner | null;
   /** the bound port of a listener (tests use port 0) */
   port(name: keyof Ports): number;
   close(): Promise<void>;
@@ -30,6 +33,8 @@ export interface StartOptions {
   ephemeralPorts?: boolean;
   /** IMAP session limits (tests shorten the timeouts) */
   imap?: Partial<ImapOptions>;
+  /** MTA out: false disables the queue runner (it always runs in `serve`); an object overrides its options */
+  relay?: false | Partial<Omit<QueueRunnerOptions, 'store' | 'config' | 'log'>>;
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
@@ -69,8 +74,15 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       listeners.push({ name: 'http', port: h.port, state: 'listening' });
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' });
 
+    let relay: QueueRunner | null = null;
+    if (opts.relay !== false) {
+      const r = new QueueRunner({ ...(opts.relay ?? {}), store, config, log }).start();
+      relay = r;
+      closers.push(() => r.stop());
+    }
+
     return {
-      config, store, tls, auth, limiter, listeners,
+      config, store, tls, auth, limiter, listeners, relay,
       port(name) {
         const l = listeners.find((x) => x.name === name && x.state === 'listening');
         if (!l) throw new Error(`listener ${name} is not running`);

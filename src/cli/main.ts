@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { InternalError } from '../mail/errors.js';
 import { SqliteStore, StoreError, type Store } from '../store/index.js';
 import { formatTrace } from '../trace/format.js';
+import { dnsCommand, doctorCommand } from './relay-commands.js';
 import { serve } from './serve.js';
 
 const USAGE = `usage: postoffice <command>
@@ -17,7 +18,9 @@ const USAGE = `usage: postoffice <command>
   user passwd ADDRESS (--password PW | --password-stdin)
   alias add FROM TO  /  alias del FROM [TO]  /  alias list
   queue list  /  queue flush  /  queue del ID
-  trace ID`;
+  trace ID
+  dns DOMAIN                                   the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
+  doctor [DOMAIN] [--probe HOST:PORT | --no-probe]   check DNS, PTR, TLS, outbound port 25`;
 
 class UsageError extends Error {}
 
@@ -116,18 +119,28 @@ async function admin(store: Store, cmd: string, sub: string | undefined, args: s
 async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...args] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') usage();
-  if (!['serve', 'domain', 'user', 'alias', 'queue', 'trace'].includes(cmd)) usage(`unknown command: ${cmd}`);
+  if (!['serve', 'domain', 'user', 'alias', 'queue', 'trace', 'dns', 'doctor'].includes(cmd)) usage(`unknown command: ${cmd}`);
   const config: Config = loadConfig();
   if (cmd === 'serve') {
     if (sub) usage('serve takes no arguments');
     await serve(config);
     return -1; // keeps running
   }
-  if (cmd !== 'trace' && !sub) usage(`${cmd}: missing subcommand`);
+  if (cmd !== 'trace' && cmd !== 'doctor' && !sub) usage(cmd === 'dns' ? 'dns: expected DOMAIN' : `${cmd}: missing subcommand`);
   const store = new SqliteStore({ dataDir: config.dataDir });
   try {
     // config domains exist for the CLI as for the server
     for (const d of config.domains) await store.domains.add(d);
+    if (cmd === 'dns') {
+      if (args.length) usage('dns: expected DOMAIN');
+      process.stdout.write(await dnsCommand(config, store, sub!));
+      return 0;
+    }
+    if (cmd === 'doctor') {
+      const r = await doctorCommand(config, store, [sub, ...args].filter((x): x is string => !!x));
+      process.stdout.write(r.text);
+      return r.failed ? 1 : 0;
+    }
     process.stdout.write(await admin(store, cmd, sub, args));
     return 0;
   } finally {

@@ -12,6 +12,7 @@ export async function serve(config: Config): Promise<void> {
   for (const l of po.listeners) {
     lines.push(`  ${l.name.padEnd(10)} ${l.state === 'listening' ? where(l.port) : `${l.state}${l.port ? ` (port ${l.port})` : ''}`}`);
   }
+  if (po.relay) lines.push(`  relay      ${po.relay.describe()}`);
   lines.push(`  TLS: ${po.tls.source === 'files' ? config.tlsCert : 'self-signed certificate in ' + config.dataDir + '/tls'}`);
   lines.push(`add a user:  npx postoffice user add alice@${config.domains[0]} --password 'secret'`);
   process.stdout.write(lines.join('\n') + '\n');

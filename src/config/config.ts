@@ -40,6 +40,21 @@ export interface Config {
   smtpSocketTimeoutMs: number;
   /** ms a delivery waits to join a group commit (0 = next tick) */
   commitDelayMs: number;
+  /** DKIM selector for outgoing mail (key in dataDir/dkim/<domain>.<selector>.key) */
+  dkimSelector: string;
+  /** relay: concurrent outbound deliveries, in all and per destination domain */
+  relayConcurrency: number;
+  relayDomainConcurrency: number;
+  /** relay: delays between attempts ("5m,10m,1h", units s m h d; the last one repeats) */
+  relayRetrySchedule: string[];
+  /** relay: warn the sender after this long in the queue (duration, "0" = never) */
+  relayDelayWarning: string;
+  /** relay: bounce what is still undelivered after this long (duration) */
+  relayExpire: string;
+  /** relay: destination domains whose MX must offer valid STARTTLS (certificate verified) */
+  relayRequireTls: string[];
+  /** relay: how often the queue runner looks for due entries, ms */
+  relayPollMs: number;
 }
 
 type Kind = 'string' | 'nstring' | 'port' | 'int' | 'bool' | 'list' | 'domains' | 'level';
@@ -76,6 +91,14 @@ export const KEYS: Key[] = [
   { key: 'smtpGreetDelayMs', env: 'POSTOFFICE_SMTP_GREET_DELAY_MS', kind: 'int', help: 'port 25: ms the greeting waits, to catch clients that talk first' },
   { key: 'smtpSocketTimeoutMs', env: 'POSTOFFICE_SMTP_TIMEOUT_MS', kind: 'int', help: 'idle SMTP client timeout' },
   { key: 'commitDelayMs', env: 'POSTOFFICE_COMMIT_DELAY_MS', kind: 'int', help: 'how long a delivery may wait to share a group commit' },
+  { key: 'dkimSelector', env: 'POSTOFFICE_DKIM_SELECTOR', kind: 'string', help: 'DKIM selector of outgoing mail (TXT at <selector>._domainkey.<domain>)' },
+  { key: 'relayConcurrency', env: 'POSTOFFICE_RELAY_CONCURRENCY', kind: 'int', help: 'outbound SMTP deliveries at once, in all' },
+  { key: 'relayDomainConcurrency', env: 'POSTOFFICE_RELAY_DOMAIN_CONCURRENCY', kind: 'int', help: 'outbound SMTP deliveries at once to one destination domain' },
+  { key: 'relayRetrySchedule', env: 'POSTOFFICE_RELAY_RETRY_SCHEDULE', kind: 'list', help: 'delays between delivery attempts, e.g. 5m,10m,20m,40m,1h,2h,4h (the last repeats)' },
+  { key: 'relayDelayWarning', env: 'POSTOFFICE_RELAY_DELAY_WARNING', kind: 'string', help: 'tell the sender a message is delayed after this long (0 = never)' },
+  { key: 'relayExpire', env: 'POSTOFFICE_RELAY_EXPIRE', kind: 'string', help: 'bounce what is still undelivered after this long' },
+  { key: 'relayRequireTls', env: 'POSTOFFICE_RELAY_REQUIRE_TLS', kind: 'list', help: 'destination domains that must get mail over verified STARTTLS' },
+  { key: 'relayPollMs', env: 'POSTOFFICE_RELAY_POLL_MS', kind: 'int', help: 'how often the queue runner looks for due entries (ms)' },
 ];
 
 /** Invalid configuration: the message is one line naming the key. */

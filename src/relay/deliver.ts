@@ -1,0 +1,363 @@
+// MTA out, step two: hand one queue entry (one message, the pending recipients of one domain)
+// to the domain's MX hosts in order (RFC 5321 §5.1), all recipients in one transaction, with
+// nodemailer's SMTP client: EHLO, opportunistic STARTTLS (verified only where TLS is required),
+// SIZE / 8BITMIME / SMTPUTF8 / PIPELINING when the server offers them.
+// Per recipient: 2xx delivered, 5xx bounced, 4xx or no answer deferred (the next MX is tried).
+import net from 'node:net';
+import type tls from 'node:tls';
+import { format } from 'node:util';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Resolver, DnsExchange } from './mx.js';
+
+export type Outcome = 'delivered' | 'deferred' | 'bounced';
+
+export interface RcptResult {
+  outcome: Outcome;
+  /** the reply as on the wire, or our own text for local failures */
+  reply: string;
+  /** RFC 3463 enhanced status */
+  status: string;
+  /** the MX host that gave the reply */
+  remoteMta: string | null;
+}
+
+/** A step for the journey (the queue runner adds msgId and agent). */
+export interface RelayStep { step: string; details: Record<string, unknown>; time?: number }
+
+export interface RelayRequest {
+  mailFrom: string;          // '' for the null reverse-path
+  domain: string;
+  rcpts: string[];
+  raw: Buffer;
+}
+
+export interface RelayContext {
+  hostname: string;          // our EHLO name
+  resolver: Resolver;
+  port: number;              // config.relayPort
+  smarthost: string | null;  // host:port: everything goes there instead
+  smarthostUser?: string | null;
+  smarthostPassword?: string | null;
+  /** per destination domain: STARTTLS with a verified certificate, or no delivery */
+  requireTls: boolean;
+  /** our listen address: outbound connections leave from it (see sourceAddress) */
+  listen?: string;
+  connectTimeoutMs?: number;
+  greetingTimeoutMs?: number;
+  socketTimeoutMs?: number;
+  /** sessions kept open between messages to the same host */
+  cache?: ConnectionCache;
+}
+
+export interface RelayAttempt {
+  results: Map<string, RcptResult>;
+  steps: RelayStep[];
+}
+
+interface Target { host: string; port: number; preference: number | null; addresses: string[]; auth: boolean }
+
+/** RFC 3463: the enhanced status in a reply, or one made from its class. */
+export function enhancedStatus(reply: string, fallback?: string): string {
+  const m = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply);
+  if (m) return m[1];
+  const c = reply.charAt(0);
+  return c === '2' ? '2.0.0' : c === '5' ? '5.0.0' : c === '4' ? '4.0.0' : fallback ?? '4.4.1';
+}
+
+function outcomeOf(code: number | undefined): Outcome {
+  if (!code) return 'deferred';
+  if (code >= 200 && code < 300) return 'delivered';
+  if (code >= 500) return 'bounced';
+  return 'deferred';
+}
+
+/** Bind outbound connections to our listen address, unless it is a wildcard or a loopback
+ *  address that cannot reach a non-loopback destination. */
+export function sourceAddress(listen: string | undefined, destination: string): string | undefined {
+  if (!listen || listen === '0.0.0.0' || listen === '::' || !net.isIP(listen)) return undefined;
+  const loop = (a: string) => a.startsWith('127.') || a === '::1';
+  if (loop(listen) && !loop(destination)) return undefined;
+  if (net.isIP(listen) !== net.isIP(destination)) return undefined;
+  return listen;
+}
+
+function has8bit(raw: Buffer): boolean {
+  for (let i = 0; i < raw.length; i++) if (raw[i] > 0x7f) return true;
+  return false;
+}
+
+function parseHostPort(s: string, defPort: number): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s);
+  return m ? { host: m[1], port: m[2] ? Number(m[2]) : defPort } : { host: s, port: defPort };
+}
+
+type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string; rejectedErrors?: SmtpError[]; recipient?: string };
+
+/** An open SMTP session kept for the next message to the same host (RFC 5321 §3.3: several
+ *  transactions per session), as Postfix's connection cache does. */
+interface Cached {
+  conn: SMTPConnection;
+  log: { transcript: string[] };
+  tls: string | null;
+  features: string[];
+  uses: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/** Idle sessions by destination (address, port, TLS policy), closed after idleMs or maxUses messages. */
+export class ConnectionCache {
+  private readonly idle = new Map<string, Cached[]>();
+  constructor(readonly idleMs = 2000, readonly maxUses = 100) {}
+
+  take(key: string): Cached | null {
+    const list = this.idle.get(key);
+    while (list?.length) {
+      const c = list.pop()!;
+      if (c.timer) clearTimeout(c.timer);
+      c.timer = null;
+      if (!(c.conn as unknown as { _destroyed: boolean })._destroyed && c.conn.stage === 'connected') return c;
+    }
+    return null;
+  }
+
+  put(key: string, c: Cached): void {
+    if (c.uses >= this.maxUses || this.idleMs <= 0) { c.conn.quit(); return; }
+    const list = this.idle.get(key) ?? [];
+    this.idle.set(key, list);
+    list.push(c);
+    c.timer = setTimeout(() => {
+      const i = list.indexOf(c);
+      if (i >= 0) list.splice(i, 1);
+      c.conn.quit();
+    }, this.idleMs);
+    c.timer.unref();
+  }
+
+  closeAll(): void {
+    for (const list of this.idle.values()) for (const c of list.splice(0)) { if (c.timer) clearTimeout(c.timer); c.conn.quit(); }
+  }
+}
+
+/** Open a session: connect, banner, EHLO, STARTTLS (and EHLO again). */
+async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayStep[]): Promise<{ cached: Cached } | { err: SmtpError; transcript: string[] }> {
+  const log = { transcript: [] as string[] };
+  const logger = {
+    level: 'debug',
+    debug(entry: { tnx?: string }, msg: string, ...args: unknown[]) {
+      if (log.transcript.length > 200) return; // bound the journey
+      const line = format(msg, ...args).slice(0, 500);
+      if (entry.tnx === 'server') log.transcript.push(...line.split(/\r?\n/).map((l) => `S: ${l}`));
+      else if (entry.tnx === 'client') log.transcript.push(`C: ${line}`);
+    },
+    info() {}, warn() {}, error() {}, trace() {}, fatal() {},
+  };
+  const servername = net.isIP(target.host) || target.host.startsWith('[') ? undefined : target.host;
+  const conn = new SMTPConnection({
+    host: ip, port: target.port, name: ctx.hostname, servername,
+    requireTLS: ctx.requireTls, opportunisticTLS: !ctx.requireTls,
+    // RFC 7435 opportunistic security: encrypt whenever offered; verify only where TLS is required
+    tls: { rejectUnauthorized: ctx.requireTls, servername },
+    localAddress: sourceAddress(ctx.listen, ip),
+    connectionTimeout: ctx.connectTimeoutMs ?? 30_000, greetingTimeout: ctx.greetingTimeoutMs ?? 60_000,
+    socketTimeout: ctx.socketTimeoutMs ?? 300_000, socketCloseTimeout: 0,
+    logger: logger as never, transactionLog: true,
+  });
+  conn.on('error', () => { /* reported through the pending command */ });
+  const where = { host: target.host, ip, port: target.port };
+  // a failed connect is reported through 'error' (not always through the callback)
+  const err = await settle<SmtpError | undefined>(conn, (done) => conn.connect((e) => done(e as SmtpError | undefined)), (e) => e);
+  const banner = log.transcript.find((l) => l.startsWith('S: '))?.slice(3) ?? null;
+  if (err) {
+    conn.close();
+    steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, banner, error: err.message.slice(0, 300), transcript: log.transcript } });
+    return { err, transcript: log.transcript };
+  }
+  const sock = (conn as unknown as { _socket: tls.TLSSocket | net.Socket })._socket;
+  const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
+  const ehloAt = log.transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
+  const features = ehloAt >= 0 ? log.transcript.slice(ehloAt + 2).filter((l) => /^S: 250[ -]/.test(l)).map((l) => l.slice(7)) : [];
+  steps.push({ time: Date.now(), step: 'connected', details: { ...where, preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
+  if (target.auth && ctx.smarthostUser) {
+    const e = await settle<SmtpError | null>(conn, (done) => conn.login({ user: ctx.smarthostUser!, pass: ctx.smarthostPassword ?? '' }, (x) => done((x as SmtpError) ?? null)), (x) => x);
+    if (e) {
+      conn.close();
+      steps.push({ time: Date.now(), step: 'auth failed', details: { ...where, error: e.message.slice(0, 300), transcript: log.transcript } });
+      return { err: Object.assign(e, { code: e.code ?? 'EAUTH' }), transcript: log.transcript };
+    }
+    steps.push({ time: Date.now(), step: 'authenticated', details: { ...where, user: ctx.smarthostUser } });
+  }
+  return { cached: { conn, log, tls: tlsInfo, features, uses: 0, timer: null } };
+}
+
+/** Run one client call; whatever ends it first wins: its callback, an error, or the connection closing. */
+function settle<T>(conn: SMTPConnection, start: (done: (v: T) => void) => void, onFail: (e: SmtpError) => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    let finished = false;
+    const finish = (v: T) => {
+      if (finished) return;
+      finished = true;
+      conn.off('error', onError);
+      conn.off('end', onEnd);
+      resolve(v);
+    };
+    const onError = (e: SmtpError) => finish(onFail(e));
+    const onEnd = () => finish(onFail(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' })));
+    conn.on('error', onError);
+    conn.on('end', onEnd);
+    start(finish);
+  });
+}
+
+type SendResult = { ok: true; accepted: string[]; rejectedErrors: SmtpError[]; response: string } | { ok: false; err: SmtpError };
+
+/** One SMTP transaction with one address of one host: whatever it settles for the recipients. */
+async function session(ctx: RelayContext, target: Target, ip: string, req: RelayRequest, rcpts: string[], steps: RelayStep[]): Promise<Map<string, RcptResult>> {
+  const out = new Map<string, RcptResult>();
+  const where = { host: target.host, ip, port: target.port };
+  const failAll = (reply: string, status: string) => {
+    for (const r of rcpts) out.set(r, { outcome: 'deferred', reply, status, remoteMta: target.host });
+  };
+  const key = `${ip}|${target.port}|${ctx.requireTls}|${target.auth}`;
+  let c = ctx.cache?.take(key) ?? null;
+  let reused = !!c;
+  let info: SendResult;
+  for (;;) {
+    if (!c) {
+      const o = await open(ctx, target, ip, steps);
+      if ('err' in o) {
+        // no session: refused, timeout, 4xx/5xx greeting, failed or missing TLS, AUTH refused -> next MX
+        const e = o.err;
+        failAll(e.response ?? `connect to ${target.host}[${ip}]:${target.port}: ${e.message}`.slice(0, 300),
+          e.code === 'ETLS' ? '4.7.5' : e.response ? enhancedStatus(e.response).replace(/^5/, '4') : '4.4.1');
+        return out;
+      }
+      c = o.cached;
+    } else {
+      c.log.transcript = [];
+      steps.push({ time: Date.now(), step: 'connected', details: { ...where, reused: c.uses, tls: c.tls } });
+    }
+    const conn = c.conn;
+    info = await settle<SendResult>(conn, (done) => conn.send(
+      { from: req.mailFrom || (false as unknown as string), to: rcpts, size: req.raw.length, use8BitMime: has8bit(req.raw) },
+      req.raw,
+      (e, i) => done(e ? { ok: false, err: e as SmtpError } : { ok: true, accepted: i!.accepted, rejectedErrors: (i!.rejectedErrors ?? []) as SmtpError[], response: i!.response }),
+    ), (e) => ({ ok: false, err: e }));
+    c.uses++;
+    // a cached session the server had closed meanwhile: try once more on a fresh one
+    if (!info.ok && reused && !info.err.responseCode) {
+      conn.close();
+      c = null;
+      reused = false;
+      continue;
+    }
+    break;
+  }
+  const transcript = c.log.transcript;
+  let healthy = true;
+  if (info.ok) {
+    for (const r of info.accepted) out.set(r, { outcome: 'delivered', reply: info.response, status: enhancedStatus(info.response), remoteMta: target.host });
+    for (const e of info.rejectedErrors) {
+      const reply = e.response ?? e.message;
+      if (e.recipient) out.set(e.recipient, { outcome: outcomeOf(e.responseCode), reply, status: enhancedStatus(reply), remoteMta: target.host });
+    }
+  } else {
+    const e = info.err;
+    const reply = e.response ?? e.message;
+    if (e.code === 'EMESSAGE' && !e.responseCode) {
+      // RFC 1870: the message is larger than the SIZE the server announced; it will not shrink
+      for (const r of rcpts) out.set(r, { outcome: 'bounced', reply: `${target.host}: ${e.message}`.slice(0, 300), status: '5.3.4', remoteMta: target.host });
+    } else if (e.command === 'RCPT TO' && e.rejectedErrors?.length) {
+      // every recipient refused, each with its own reply
+      for (const x of e.rejectedErrors) {
+        const rr = x.response ?? x.message;
+        if (x.recipient) out.set(x.recipient, { outcome: outcomeOf(x.responseCode), reply: rr, status: enhancedStatus(rr), remoteMta: target.host });
+      }
+    } else if (e.responseCode) {
+      // MAIL FROM or DATA refused: the same answer for every recipient of the transaction
+      const rejected = new Set((e.rejectedErrors ?? []).map((x) => x.recipient));
+      for (const r of rcpts) if (!rejected.has(r)) out.set(r, { outcome: outcomeOf(e.responseCode), reply, status: enhancedStatus(reply), remoteMta: target.host });
+      for (const x of e.rejectedErrors ?? []) {
+        const rr = x.response ?? x.message;
+        if (x.recipient) out.set(x.recipient, { outcome: outcomeOf(x.responseCode), reply: rr, status: enhancedStatus(rr), remoteMta: target.host });
+      }
+      if (e.responseCode === 421) healthy = false;
+    } else {
+      // the connection broke: nothing is known to be delivered
+      failAll(`lost connection with ${target.host}[${ip}]: ${e.message}`.slice(0, 300), '4.4.2');
+      healthy = false;
+    }
+  }
+  for (const r of rcpts) if (!out.has(r)) out.set(r, { outcome: 'deferred', reply: 'no reply for this recipient', status: '4.4.2', remoteMta: target.host });
+  steps.push({ time: Date.now(), step: 'session', details: { ...where, transcript: [...transcript] } });
+  if (healthy && ctx.cache && c.conn.stage === 'connected') {
+    // RFC 5321 §4.1.1.5: after a failed transaction RSET before the next one; after a
+    // completed one the session is clean already
+    if (!info.ok) {
+      const ok = await settle<boolean>(c.conn, (done) => c!.conn.reset((e) => done(!e)), () => false);
+      if (!ok) { c.conn.close(); return out; }
+    }
+    ctx.cache.put(key, c);
+  } else if (healthy) c.conn.quit();
+  else c.conn.close();
+  return out;
+}
+
+/** Deliver the pending recipients of one entry: every MX in order until none is left pending. */
+export async function relay(ctx: RelayContext, req: RelayRequest): Promise<RelayAttempt> {
+  const steps: RelayStep[] = [];
+  const results = new Map<string, RcptResult>();
+  const exchanges: DnsExchange[] = [];
+  let targets: Target[];
+
+  if (ctx.smarthost) {
+    const sh = parseHostPort(ctx.smarthost, 25);
+    const addrs = net.isIP(sh.host) ? [sh.host] : await ctx.resolver.findTargets(sh.host).then((r) => {
+      exchanges.push(...r.exchanges);
+      return r.kind === 'hosts' ? r.hosts.flatMap((h) => h.addresses) : [];
+    });
+    steps.push({ time: Date.now(), step: 'smarthost', details: { host: sh.host, port: sh.port, addresses: addrs, dns: exchanges.map(fmtExchange) } });
+    if (!addrs.length) {
+      for (const r of req.rcpts) results.set(r, { outcome: 'deferred', reply: `smarthost ${sh.host}: no address`, status: '4.4.3', remoteMta: null });
+      return { results, steps };
+    }
+    targets = [{ host: sh.host, port: sh.port, preference: null, addresses: addrs, auth: true }];
+  } else {
+    const found = await ctx.resolver.findTargets(req.domain);
+    steps.push({ time: Date.now(), step: 'dns', details: { domain: req.domain, result: found.kind, ...(found.kind === 'hosts' ? {} : { reason: found.reason }), answers: found.exchanges.map(fmtExchange) } });
+    if (found.kind !== 'hosts') {
+      const outcome: Outcome = found.kind === 'permanent' ? 'bounced' : 'deferred';
+      for (const r of req.rcpts) results.set(r, { outcome, reply: found.reason, status: found.status, remoteMta: null });
+      return { results, steps };
+    }
+    targets = found.hosts.map((h) => ({ host: h.host, port: ctx.port, preference: h.preference, addresses: h.addresses, auth: false }));
+    // RFC 5321 §5.1: if we are one of the MX hosts, only hosts of lower preference may be tried
+    const self = targets.find((x) => x.host.toLowerCase() === ctx.hostname.toLowerCase());
+    if (self) {
+      targets = targets.filter((x) => (x.preference ?? 0) < (self.preference ?? 0));
+      if (!targets.length) {
+        const reason = `mail for ${req.domain} loops back to myself (${ctx.hostname} is its best MX, but ${req.domain} is not a local domain)`;
+        for (const r of req.rcpts) results.set(r, { outcome: 'bounced', reply: reason, status: '5.4.6', remoteMta: null });
+        steps.push({ time: Date.now(), step: 'mail loop', details: { domain: req.domain, reason } });
+        return { results, steps };
+      }
+    }
+  }
+
+  let pending = [...req.rcpts];
+  for (const t of targets) {
+    for (const ip of t.addresses) {
+      if (!pending.length) break;
+      const got = await session(ctx, t, ip, req, pending, steps);
+      for (const [rcpt, r] of got) results.set(rcpt, r);
+      pending = pending.filter((r) => results.get(r)?.outcome === 'deferred');
+    }
+    if (!pending.length) break;
+  }
+  return { results, steps };
+}
+
+/** A DNS exchange as one line for the journey: "MX 163.test @127.0.0.1:5353 NOERROR 10 mx.163.test ttl=300". */
+export function fmtExchange(x: DnsExchange): string {
+  const ans = x.answers.map((a) => `${a.preference !== undefined ? `${a.preference} ` : ''}${a.data || '.'} ttl=${a.ttl}`).join('; ');
+  return `${x.type} ${x.question} @${x.server}${x.cached ? ' (cached)' : ''} ${x.rcode}${x.error ? ` (${x.error})` : ''}${ans ? ': ' + ans : ''}`;
+}

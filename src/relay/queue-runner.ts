@@ -1,0 +1,339 @@
+// MTA out, step three: the queue runner. It polls the durable queue (store.queue.due), runs
+// deliveries with a global and a per-destination-domain concurrency limit, and writes each
+// attempt's outcome and journey in one store transaction: delivered, deferred (retry per the
+// schedule, a delay warning after relayDelayWarning), or bounced (RFC 3464 DSN to the sender,
+// never for the null reverse-path), and bounced on expiry.
+//
+// State lives only in the database, so the runner survives restarts and SIGKILL: an entry is
+// removed only after its outcome is committed. The edge inherent to SMTP remains: a crash after
+// the remote's 250 but before our commit re-sends on restart (at-least-once, never lost); the
+// same holds for a DSN, which is committed before the entry it reports on.
+import { ConfigError, type Config } from '../config/config.js';
+import type { Logger } from '../log/log.js';
+import { parseAddress } from '../mail/address.js';
+import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
+import { dkimKey, signMessage, type DkimKey } from './dkim.js';
+import { ConnectionCache, relay, type RcptResult, type RelayContext } from './deliver.js';
+import { buildDsn, headerBlock, type DsnRecipient } from './dsn.js';
+import { Resolver } from './mx.js';
+
+/** "90", "90s", "5m", "1h", "5d", "250ms" -> milliseconds */
+export function parseDuration(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(s);
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(s)} (use e.g. 30s, 5m, 4h, 5d)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's').toLowerCase() as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+export interface QueueRunnerOptions {
+  store: Store;
+  config: Config;
+  log: Logger;
+  resolver?: Resolver;
+  pollMs?: number;
+  concurrency?: number;
+  domainConcurrency?: number;
+  /** delays between attempts in ms; the last one repeats */
+  retrySchedule?: number[];
+  /** ms after arrival before the sender is told of a delay (0 = never) */
+  delayWarningMs?: number;
+  /** ms after arrival when what is left is bounced */
+  expireMs?: number;
+  /** SMTP client timeouts (tests shorten them) */
+  connectTimeoutMs?: number;
+  socketTimeoutMs?: number;
+  /** an idle session to an MX is kept this long for the next message (0 = one message per session) */
+  connectionIdleMs?: number;
+  /** messages per session before it is closed */
+  messagesPerConnection?: number;
+}
+
+const AGENT = 'MTA out' as const;
+/** Received: fields beyond which a message is taken to loop (Postfix's hopcount_limit) */
+const MAX_HOPS = 50;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class QueueRunner {
+  readonly resolver: Resolver;
+  private readonly store: Store;
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly pollMs: number;
+  private readonly concurrency: number;
+  private readonly domainConcurrency: number;
+  private readonly schedule: number[];
+  private readonly delayWarningMs: number;
+  private readonly expireMs: number;
+  private readonly opts: QueueRunnerOptions;
+  private readonly inflight = new Map<number, Promise<void>>();
+  private readonly perDomain = new Map<string, number>();
+  private readonly keys = new Map<string, DkimKey>();
+  /** sessions kept open for the next message to the same MX (per-connection message limit) */
+  private readonly cache: ConnectionCache;
+  private timer: NodeJS.Timeout | null = null;
+  private ready: QueueEntry[] = [];
+  private readyAt = 0;
+  private ticking = false;
+  private again = false;
+  private stopped = false;
+  /** for the bench and tests */
+  readonly stats = { attempts: 0, delivered: 0, deferred: 0, bounced: 0 };
+
+  constructor(opts: QueueRunnerOptions) {
+    const c = opts.config;
+    this.opts = opts;
+    this.store = opts.store;
+    this.config = c;
+    this.log = opts.log.child({ proto: 'relay' });
+    this.resolver = opts.resolver ?? new Resolver({ servers: c.dnsServers });
+    this.pollMs = opts.pollMs ?? c.relayPollMs;
+    this.concurrency = Math.max(1, opts.concurrency ?? c.relayConcurrency);
+    this.domainConcurrency = Math.max(1, opts.domainConcurrency ?? c.relayDomainConcurrency);
+    const dur = (key: string, v: string) => {
+      try { return parseDuration(v); } catch (err) { throw new ConfigError(`invalid config: ${key}: ${(err as Error).message}`); }
+    };
+    this.schedule = opts.retrySchedule ?? c.relayRetrySchedule.map((v) => dur('relayRetrySchedule', v));
+    if (this.schedule.length === 0) this.schedule = [parseDuration('5m')];
+    this.delayWarningMs = opts.delayWarningMs ?? dur('relayDelayWarning', c.relayDelayWarning);
+    this.expireMs = opts.expireMs ?? dur('relayExpire', c.relayExpire);
+    this.cache = new ConnectionCache(opts.connectionIdleMs ?? 2000, opts.messagesPerConnection ?? 100);
+  }
+
+  start(): this {
+    // DKIM keys of the local domains exist from the first start (so `postoffice dns` can print them)
+    for (const d of this.config.domains) this.key(d);
+    // not unref'd: a relay-only server (every listener disabled) keeps running
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.kick();
+    return this;
+  }
+
+  /** Stop taking new work; wait (bounded) for deliveries in flight. Unfinished ones stay queued. */
+  async stop(waitMs = 5000): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => { t = setTimeout(r, waitMs); })]);
+    clearTimeout(t);
+    this.cache.closeAll();
+  }
+
+  /** Look for due entries now (after a submission, a finished delivery, `queue flush`). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.ticking) { this.again = true; return; }
+    this.ticking = true;
+    this.fill().catch((err) => this.log.error({ err, code: 'RELAY_POLL_FAILED' }, 'queue poll failed')).finally(() => {
+      this.ticking = false;
+      if (this.again) { this.again = false; setImmediate(() => this.kick()); }
+    });
+  }
+
+  /** One line for the start-up banner. */
+  describe(): string {
+    const c = this.config;
+    const via = c.smarthost ? `smarthost ${c.smarthost}${c.smarthostUser ? ' (AUTH)' : ''}` : `MX via ${this.resolver.serverLabels.join(', ')}, port ${c.relayPort}`;
+    return `${via}; ${this.concurrency} at once (${this.domainConcurrency} per domain); DKIM selector ${c.dkimSelector}`;
+  }
+
+  get busy(): number {
+    return this.inflight.size;
+  }
+
+  private async fill(): Promise<void> {
+    let free = this.concurrency - this.inflight.size;
+    if (free <= 0 || this.stopped) return;
+    // due entries are read in batches and handed out from memory; the batch is re-read when it
+    // runs dry or is older than one poll interval (so `queue flush` and new mail are seen)
+    if (!this.ready.length || Date.now() - this.readyAt >= this.pollMs) {
+      this.readyAt = Date.now();
+      this.ready = (await this.store.queue.due(this.readyAt, this.inflight.size + Math.max(256, this.concurrency * 16))).filter((e) => !this.inflight.has(e.id));
+    }
+    const taken = new Set<QueueEntry>();
+    for (const e of this.ready) {
+      if (free <= 0 || this.stopped) break;
+      if (this.inflight.has(e.id)) continue;
+      const n = this.perDomain.get(e.domain) ?? 0;
+      if (n >= this.domainConcurrency) continue;
+      this.perDomain.set(e.domain, n + 1);
+      taken.add(e);
+      free--;
+      const p = this.process(e)
+        .catch((err) => {
+          this.log.error({ err, code: 'RELAY_FAILED', queueId: e.id, id: e.msgId }, 'relay attempt failed');
+          // keep a failing entry from being retried in a tight loop: it waits like a deferral
+          return this.store.queue.update(e.id, {
+            attempts: e.attempts + 1, nextAttempt: Date.now() + this.schedule[Math.min(e.attempts, this.schedule.length - 1)],
+            lastReply: `451 4.3.0 internal error: ${(err as Error).message}`.slice(0, 300),
+          }, [{ msgId: e.msgId, agent: AGENT, step: 'internal error', details: { queueId: e.id, error: (err as Error).message } }]).catch(() => undefined);
+        })
+        .finally(() => {
+          this.inflight.delete(e.id);
+          const m = (this.perDomain.get(e.domain) ?? 1) - 1;
+          if (m <= 0) this.perDomain.delete(e.domain); else this.perDomain.set(e.domain, m);
+          this.kick();
+        });
+      this.inflight.set(e.id, p);
+    }
+    if (taken.size) this.ready = this.ready.filter((e) => !taken.has(e));
+  }
+
+  private key(domain: string): DkimKey | null {
+    let k = this.keys.get(domain);
+    if (!k) {
+      try {
+        k = dkimKey(this.config.dataDir, domain, this.config.dkimSelector);
+        this.keys.set(domain, k);
+      } catch (err) {
+        this.log.error({ err, code: 'DKIM_KEY_FAILED', domain }, 'cannot make or read the DKIM key');
+        return null;
+      }
+    }
+    return k;
+  }
+
+  /** RFC 6376: mail our users submitted is signed for the From: domain when that domain is ours. */
+  private async sign(e: QueueEntry, raw: Buffer, events: JourneyEvent[]): Promise<Buffer> {
+    if (!e.data.user || !e.mailFrom) return raw;
+    const from = /^from:[^\r\n]*?([^\s<>"@]+@([^\s<>"]+))/im.exec(headerBlock(raw).toString('latin1').replace(/\r?\n[ \t]+/g, ' '));
+    const domain = (from?.[2] ?? parseAddress(e.mailFrom)?.domain ?? '').toLowerCase().replace(/[>.]+$/, '');
+    if (!domain || !(await this.store.domains.isLocal(domain))) return raw;
+    const k = this.key(domain);
+    if (!k) return raw;
+    const s = await signMessage(raw, k);
+    events.push({ msgId: e.msgId, agent: AGENT, time: Date.now(), step: s.signed ? 'dkim signed' : 'dkim failed', details: { domain, selector: k.selector, ...(s.error ? { error: s.error } : {}) } });
+    return s.raw;
+  }
+
+  private context(domain: string): RelayContext {
+    const c = this.config;
+    return {
+      hostname: c.hostname, resolver: this.resolver, port: c.relayPort, smarthost: c.smarthost,
+      smarthostUser: c.smarthostUser, smarthostPassword: c.smarthostPassword,
+      requireTls: c.relayRequireTls.map((d) => d.toLowerCase()).includes(domain.toLowerCase()),
+      listen: c.listen, connectTimeoutMs: this.opts.connectTimeoutMs, socketTimeoutMs: this.opts.socketTimeoutMs, cache: this.cache,
+    };
+  }
+
+  /** One attempt for one queue entry, its outcome committed with its journey. */
+  private async process(e: QueueEntry): Promise<void> {
+    this.stats.attempts++;
+    const events: JourneyEvent[] = [];
+    const ev = (step: string, details: Record<string, unknown>, time = Date.now()) => events.push({ msgId: e.msgId, agent: AGENT, step, time, details: { queueId: e.id, ...details } });
+    const pending = e.rcpts.filter((r) => r.status === 'pending').map((r) => r.address);
+    const attempt = e.attempts + 1;
+    const results = new Map<string, RcptResult>();
+    if (pending.length) {
+      let raw = await this.store.messages.raw(e.blobId);
+      const hops = (headerBlock(raw).toString('latin1').match(/^Received:/gim) ?? []).length;
+      if (hops > MAX_HOPS) {
+        // RFC 5321 §6.3: a message with too many Received: fields is looping
+        ev('mail loop', { received: hops });
+        for (const r of pending) results.set(r, { outcome: 'bounced', reply: `too many hops (${hops} Received: header fields): mail loop`, status: '5.4.6', remoteMta: null });
+      } else {
+        raw = await this.sign(e, raw, events);
+        ev('attempt', { attempt, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
+        const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw });
+        for (const s of a.steps) ev(s.step, s.details, s.time);
+        for (const [k, v] of a.results) results.set(k, v);
+      }
+    }
+    const now = Date.now();
+    const byOutcome = (o: RcptResult['outcome']) => pending.filter((r) => (results.get(r)?.outcome ?? 'deferred') === o);
+    const delivered = byOutcome('delivered');
+    let bounced = byOutcome('bounced');
+    let deferred = byOutcome('deferred');
+    const data = { ...e.data };
+    const lastReply = [...results.values()].map((r) => r.reply).pop() ?? e.lastReply;
+
+    for (const r of delivered) {
+      const x = results.get(r)!;
+      ev('delivered', { rcpt: r, host: x.remoteMta, reply: x.reply });
+    }
+    this.stats.delivered += delivered.length;
+
+    // RFC 5321 §4.5.4.1: give up after the queue lifetime; what is left is bounced (4.4.7)
+    const age = now - e.created;
+    if (deferred.length && age >= this.expireMs) {
+      for (const r of deferred) {
+        const x = results.get(r);
+        results.set(r, { outcome: 'bounced', status: '4.4.7', remoteMta: x?.remoteMta ?? null, reply: `delivery time expired after ${attempt} attempt(s); last reply: ${x?.reply ?? e.lastReply ?? 'none'}` });
+      }
+      ev('expired', { rcpts: deferred, age: `${Math.round(age / 1000)}s` });
+      bounced = [...bounced, ...deferred];
+      deferred = [];
+    }
+    const nextAttempt = now + this.schedule[Math.min(attempt - 1, this.schedule.length - 1)];
+    if (deferred.length) {
+      const x = results.get(deferred[0]);
+      ev('deferred', { rcpts: deferred, reply: x?.reply ?? null, attempt, nextAttempt: iso(nextAttempt) });
+      this.stats.deferred += deferred.length;
+    }
+
+    // RFC 3464 failure report (committed before the entry changes: a crash may repeat it, never lose it)
+    if (bounced.length) {
+      this.stats.bounced += bounced.length;
+      for (const r of bounced) ev('bounced', { rcpt: r, host: results.get(r)?.remoteMta ?? null, reply: results.get(r)?.reply ?? null });
+      const dsn = await this.report(e, bounced.map((r) => {
+        const x = results.get(r)!;
+        return { address: r, action: 'failed', status: x.status.startsWith('2') ? '5.0.0' : x.status, remoteMta: x.remoteMta, diagnostic: x.reply };
+      }), 'failure', now);
+      if (dsn) ev(dsn.step, dsn.details);
+    }
+    // RFC 3464 "delayed" report, once, after relayDelayWarning
+    if (deferred.length && this.delayWarningMs > 0 && age >= this.delayWarningMs && !data.warned) {
+      data.warned = true;
+      const dsn = await this.report(e, deferred.map((r) => {
+        const x = results.get(r);
+        return { address: r, action: 'delayed', status: x?.status.startsWith('4') ? x.status : '4.4.1', remoteMta: x?.remoteMta ?? null, diagnostic: x?.reply ?? null };
+      }), 'delay', now);
+      if (dsn) ev(dsn.step, dsn.details);
+    }
+
+    const rcpts: QueueRcpt[] = e.rcpts.map((r) => {
+      const x = results.get(r.address);
+      if (r.status !== 'pending' || !x) return r;
+      return { address: r.address, status: bounced.includes(r.address) ? 'bounced' : x.outcome === 'delivered' ? 'delivered' : 'pending', reply: x.reply };
+    });
+    const left = rcpts.some((r) => r.status === 'pending');
+    const status = left ? 'queued' : rcpts.some((r) => r.status === 'delivered') ? 'delivered' : 'bounced';
+    try {
+      await this.store.queue.update(e.id, { rcpts, attempts: attempt, nextAttempt: left ? nextAttempt : e.nextAttempt, lastReply, status, data }, events);
+    } catch (err) {
+      // deleted meanwhile (`postoffice queue del`): nothing left to record it on
+      if ((err as { reason?: string }).reason === 'notfound') this.log.info({ queueId: e.id, id: e.msgId }, 'queue entry vanished during delivery');
+      else throw err;
+    }
+    this.log.info({ id: e.msgId, queueId: e.id, domain: e.domain, attempt, delivered, deferred, bounced, reply: lastReply }, 'relay attempt');
+  }
+
+  /** Send an RFC 3464 report to the sender: to its local INBOX, or queued to its domain. */
+  private async report(e: QueueEntry, recipients: DsnRecipient[], kind: 'failure' | 'delay', now: number): Promise<{ step: string; details: Record<string, unknown> } | null> {
+    // RFC 5321 §6.1 / RFC 3464 §1: never report on a report (null reverse-path)
+    if (!e.mailFrom) return { step: 'not reported', details: { why: 'null reverse-path: a report is never sent about a report', rcpts: recipients.map((r) => r.address) } };
+    // RFC 3461 §4.1 NOTIFY: the sender may have asked for NEVER, or not for this kind
+    const notify = (e.data.notify ?? {}) as Record<string, string[] | undefined>;
+    const wanted = recipients.filter((r) => {
+      const n = notify[r.address];
+      return !n || (!n.includes('NEVER') && n.includes(kind === 'failure' ? 'FAILURE' : 'DELAY'));
+    });
+    if (!wanted.length) return { step: 'not reported', details: { why: 'NOTIFY parameter', kind } };
+    const original = await this.store.messages.raw(e.blobId);
+    const dsnId = `${e.msgId}.${kind === 'failure' ? 'bounce' : 'delay'}${e.id}-${e.attempts + 1}`;
+    const { raw } = buildDsn({
+      reportingMta: this.config.hostname, mailFrom: e.mailFrom, originalMsgId: e.msgId, arrivalDate: new Date(e.created), envid: (e.data.envid as string) ?? null,
+      recipients: wanted, original, returnFull: e.data.ret === 'FULL', lastAttempt: new Date(now),
+      willRetryUntil: kind === 'delay' ? new Date(e.created + this.expireMs) : undefined,
+    });
+    const res = await this.store.users.resolve(e.mailFrom);
+    const local = res.kind === 'local' ? res.users.map((u) => ({ userId: u.userId, address: u.address, rcptTo: e.mailFrom })) : [];
+    const remote = res.kind === 'local' ? res.remote : res.kind === 'remote' ? [e.mailFrom] : [];
+    if (!local.length && !remote.length) return { step: 'not reported', details: { why: `the sender ${e.mailFrom} is no local user`, kind } };
+    await this.store.deliver({
+      msgId: dsnId, mailFrom: '', raw: Buffer.concat([Buffer.from('Return-Path: <>\r\n'), raw]), relayRaw: raw, local, remote,
+      journey: [{ msgId: dsnId, agent: AGENT, step: kind === 'failure' ? 'bounce created' : 'delay warning created', details: { about: e.msgId, to: e.mailFrom, rcpts: wanted.map((r) => r.address) } }],
+      queueData: { reportFor: e.msgId },
+    });
+    return { step: kind === 'failure' ? 'bounce sent' : 'delay warning sent', details: { dsn: dsnId, to: e.mailFrom, rcpts: wanted.map((r) => `${r.address} ${r.status}`) } };
+  }
+}
