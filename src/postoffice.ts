@@ -1,21 +1,25 @@
 // The whole post office in one process: the store (MDA), TLS, and the listeners of every
 // agent on the mail path. `postoffice serve` and the tests start it through here.
 import { Authenticator } from './auth/authenticate.js';
+import { ConnectionLimiter } from './auth/limits.js';
 import type { Config, Ports } from './config/config.js';
+import { startImap, type ImapOptions } from './imap/index.js';
 import type { Logger } from './log/log.js';
+import { Pop3Server } from './pop3/index.js';
 import { QueueRunner, type QueueRunnerOptions } from './relay/queue-runner.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
 import { openStore, type Store } from './store/index.js';
 import { TlsManager } from './tls/tls.js';
 import { startHttp } from './trace/http.js';
 
-export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' | 'not built yet' }
+export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' }
 
 export interface Postoffice {
   config: Config;
   store: Store;
   tls: TlsManager;
   auth: Authenticator;
+  limiter: ConnectionLimiter;
   listeners: ListenerInfo[];
   /** MTA out: the queue runner (null when disabled by the start options) */
   relay: QueueRunner | null;
@@ -24,34 +28,46 @@ export interface Postoffice {
   close(): Promise<void>;
 }
 
-/** Listeners whose protocol handlers are not built yet: never opened, never advertised. */
-const NOT_BUILT: (keyof Ports)[] = ['imap', 'imaps', 'pop3', 'pop3s'];
-
 export interface StartOptions {
   /** bind every enabled listener to an ephemeral port (tests): the configured number only says "enabled" */
   ephemeralPorts?: boolean;
+  /** IMAP session limits (tests shorten the timeouts) */
+  imap?: Partial<ImapOptions>;
   /** MTA out: false disables the queue runner (it always runs in `serve`); an object overrides its options */
   relay?: false | Partial<Omit<QueueRunnerOptions, 'store' | 'config' | 'log'>>;
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
   const bindPort = (name: keyof Ports) => (opts.ephemeralPorts ? 0 : config.ports[name]);
-  const store = openStore(config.dataDir, { commitDelayMs: config.commitDelayMs });
+  const store = await openStore(config.dataDir, { commitDelayMs: config.commitDelayMs });
   const closers: (() => Promise<void>)[] = [];
   try {
     for (const d of config.domains) await store.domains.add(d);
     const tls = await TlsManager.create({ dataDir: config.dataDir, hostname: config.hostname, cert: config.tlsCert, key: config.tlsKey, log });
     closers.push(async () => tls.close());
     const auth = new Authenticator(store);
+    const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
     const listeners: ListenerInfo[] = [];
 
     for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
-      const h = await startSmtp({ listener: name, config, store, auth, log: log.child({ proto: name }) }, tls, bindPort(name), config.listen);
+      const h = await startSmtp({ listener: name, config, store, auth, limiter, log: log.child({ proto: name }) }, tls, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
-    for (const name of NOT_BUILT) listeners.push({ name, port: config.ports[name], state: config.ports[name] ? 'not built yet' : 'disabled' });
+    const pop3 = new Pop3Server({ config, store, auth, tls, log, limiter }); // sessions log {sid, proto, remote}
+    for (const name of ['pop3', 'pop3s'] as const) {
+      if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
+      const h = await pop3.listen(name, bindPort(name), config.listen);
+      closers.push(h.close);
+      listeners.push({ name, port: h.port, state: 'listening' });
+    }
+    for (const name of ['imap', 'imaps'] as const) {
+      if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
+      const h = await startImap({ listener: name, config, store, auth, tls, log: log.child({ proto: name }), options: opts.imap }, bindPort(name), config.listen);
+      closers.push(h.close);
+      listeners.push({ name, port: h.port, state: 'listening' });
+    }
     if (config.ports.http) {
       const h = await startHttp(store, () => ({ hostname: config.hostname, listeners }), bindPort('http'), config.listen);
       closers.push(h.close);
@@ -66,7 +82,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     }
 
     return {
-      config, store, tls, auth, listeners, relay,
+      config, store, tls, auth, limiter, listeners, relay,
       port(name) {
         const l = listeners.find((x) => x.name === name && x.state === 'listening');
         if (!l) throw new Error(`listener ${name} is not running`);

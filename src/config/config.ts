@@ -30,6 +30,12 @@ export interface Config {
   allowPlaintextAuthOnLoopback: boolean;
   /** Per-user quota in bytes reported by IMAP QUOTA (0 = none) */
   quotaBytes: number;
+  /** open connections, all listeners together */
+  maxConnections: number;
+  /** open connections from one client address, all listeners together */
+  maxConnectionsPerIp: number;
+  /** ms the port-25 greeting waits to catch clients that talk first */
+  smtpGreetDelayMs: number;
   /** ms before an idle SMTP client is dropped */
   smtpSocketTimeoutMs: number;
   /** ms a delivery waits to join a group commit (0 = next tick) */
@@ -80,6 +86,9 @@ export const KEYS: Key[] = [
   { key: 'logLevel', env: 'POSTOFFICE_LOG_LEVEL', kind: 'level', help: 'pino level: trace debug info warn error fatal silent' },
   { key: 'allowPlaintextAuthOnLoopback', env: 'POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK', kind: 'bool', help: 'allow IMAP/POP3 passwords without TLS from 127.0.0.0/8 and ::1' },
   { key: 'quotaBytes', env: 'POSTOFFICE_QUOTA_BYTES', kind: 'int', help: 'per-user storage quota reported to IMAP clients (0 = unlimited)' },
+  { key: 'maxConnections', env: 'POSTOFFICE_MAX_CONNECTIONS', kind: 'int', help: 'open connections in total, all listeners together' },
+  { key: 'maxConnectionsPerIp', env: 'POSTOFFICE_MAX_CONNECTIONS_PER_IP', kind: 'int', help: 'open connections from one client address' },
+  { key: 'smtpGreetDelayMs', env: 'POSTOFFICE_SMTP_GREET_DELAY_MS', kind: 'int', help: 'port 25: ms the greeting waits, to catch clients that talk first' },
   { key: 'smtpSocketTimeoutMs', env: 'POSTOFFICE_SMTP_TIMEOUT_MS', kind: 'int', help: 'idle SMTP client timeout' },
   { key: 'commitDelayMs', env: 'POSTOFFICE_COMMIT_DELAY_MS', kind: 'int', help: 'how long a delivery may wait to share a group commit' },
   { key: 'dkimSelector', env: 'POSTOFFICE_DKIM_SELECTOR', kind: 'string', help: 'DKIM selector of outgoing mail (TXT at <selector>._domainkey.<domain>)' },
@@ -157,16 +166,21 @@ function coerce(k: Key, raw: unknown, from: string): unknown {
 
 /** Load the config file and apply the environment. Throws ConfigError (one line) when invalid. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // layers: config/default.json, then the operator's file (POSTOFFICE_CONFIG), then the environment
+  const readJson = (file: string, key: string): Record<string, unknown> => {
+    if (!existsSync(file)) throw new ConfigError(`invalid config: ${key}: no such file ${file}`);
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`invalid config: ${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+    }
+  };
+  const defaults = readJson(path.join(PACKAGE_ROOT, 'config', 'default.json'), 'config/default.json');
   const file = env.POSTOFFICE_CONFIG || path.join(PACKAGE_ROOT, 'config', 'default.json');
-  if (!existsSync(file)) throw new ConfigError(`invalid config: POSTOFFICE_CONFIG: no such file ${file}`);
-  let fromFile: Record<string, unknown>;
-  try {
-    fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new ConfigError(`invalid config: ${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const own = env.POSTOFFICE_CONFIG ? readJson(env.POSTOFFICE_CONFIG, 'POSTOFFICE_CONFIG') : {};
+  const fromFile: Record<string, unknown> = { ...defaults, ...own, ports: { ...(defaults.ports as object), ...((own.ports as object) ?? {}) } };
   const known = new Set(KEYS.map((k) => k.key.split('.')[0]));
-  for (const name of Object.keys(fromFile)) {
+  for (const name of Object.keys(own)) {
     if (!known.has(name) && !name.startsWith('$')) throw new ConfigError(`invalid config: ${name} (${file}): unknown key`);
   }
   const out: Record<string, unknown> = {};

@@ -108,7 +108,6 @@ function bytesToText(bytes: Uint8Array): string {
 
 /** A binary (latin1) string to text: ASCII stays as is; 8-bit bytes are read as UTF-8 if valid. */
 function binToText(bin: string): string {
-  // eslint-disable-next-line no-control-regex
   if (!/[\x80-\xff]/.test(bin)) return bin;
   return bytesToText(Buffer.from(bin, 'latin1'));
 }
@@ -934,40 +933,36 @@ function qDecode(s: string, out: number[]): void {
  * language suffix (charset*lang) is ignored. Words in an unknown charset are left as written.
  */
 export function decodeMimeWords(s: string): string {
+  interface Run { charset: string; decoder: TextDecoder | null; bytes: number[]; original: string }
   let out = '';
   let last = 0;
-  // the run of adjacent encoded words being collected
-  let run: { charset: string; bytes: number[]; original: string } | null = null;
-  const flush = () => {
-    if (!run) return;
-    const d = decoderFor(run.charset);
-    out += d ? d.decode(Uint8Array.from(run.bytes)) : run.original;
-    run = null;
+  let run: Run | null = null; // the run of adjacent encoded words being collected
+  const flush = (r: Run | null) => {
+    if (r) out += r.decoder ? r.decoder.decode(Uint8Array.from(r.bytes)) : r.original;
   };
   ENCODED_WORD.lastIndex = 0;
   for (let m = ENCODED_WORD.exec(s); m; m = ENCODED_WORD.exec(s)) {
     const between = s.slice(last, m.index);
-    const adjacent = run !== null && /^[ \t\r\n]*$/.test(between);
+    last = m.index + m[0].length;
     const charset = m[1].split('*')[0].toLowerCase();
+    const decoder = decoderFor(charset);
     const bytes: number[] = [];
     if (m[2] === 'b' || m[2] === 'B') {
       for (const b of Buffer.from(m[3], 'base64')) bytes.push(b);
     } else {
       qDecode(m[3], bytes);
     }
-    const r = run as { charset: string; bytes: number[]; original: string } | null;
-    if (adjacent && r && r.charset === charset && decoderFor(charset)) {
-      for (const b of bytes) r.bytes.push(b);
-      r.original += between + m[0];
-    } else {
-      const unknownPrev = r !== null && !decoderFor(r.charset);
-      flush();
-      // keep the whitespace only when it does not separate two decoded words
-      if (!adjacent || unknownPrev || !decoderFor(charset)) out += between;
-      run = { charset, bytes, original: m[0] };
+    // RFC 2047 §6.2: only whitespace between two (decodable) encoded words is dropped
+    const adjacent = run !== null && run.decoder !== null && decoder !== null && /^[ \t\r\n]*$/.test(between);
+    if (adjacent && run !== null && run.charset === charset) {
+      for (const b of bytes) run.bytes.push(b);
+      run.original += between + m[0];
+      continue;
     }
-    last = m.index + m[0].length;
+    flush(run);
+    if (!adjacent) out += between;
+    run = { charset, decoder, bytes, original: m[0] };
   }
-  flush();
+  flush(run);
   return out + s.slice(last);
 }

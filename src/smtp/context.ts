@@ -1,6 +1,7 @@
 // What every SMTP hook needs: the listener it serves, the store, the authenticator, the config.
 import type { SMTPServerSession } from 'smtp-server';
 import type { Authenticator } from '../auth/authenticate.js';
+import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import type { Resolution, Store } from '../store/index.js';
@@ -13,6 +14,7 @@ export interface SmtpContext {
   config: Config;
   store: Store;
   auth: Authenticator;
+  limiter: ConnectionLimiter;
   log: Logger;
 }
 

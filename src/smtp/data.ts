@@ -2,10 +2,13 @@
 // one transaction), and only then answer 250 (DESIGN: "the one transaction").
 import { randomBytes } from 'node:crypto';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { toCrlf } from '../mail/dot-stuffing.js';
 import { SmtpReply } from '../mail/errors.js';
+import { parseMime } from '../mail/mime.js';
 import { receivedHeader, returnPathHeader, rfc5322Date } from '../mail/received.js';
 import type { JourneyEvent, LocalRecipient } from '../store/index.js';
 import { resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
+import { ownsAddress } from './mail-from.js';
 
 export interface DataOutcome { msgId: string; stored: number; queued: number; size: number }
 
@@ -32,8 +35,12 @@ function headerHas(raw: Buffer, name: string): boolean {
 }
 
 export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<DataOutcome> {
-  const body = await readBody(stream, ctx.config.maxMessageBytes);
-  if (!body) throw new SmtpReply(552, '5.3.4', `message exceeds fixed maximum message size ${ctx.config.maxMessageBytes}`);
+  const sent = await readBody(stream, ctx.config.maxMessageBytes);
+  if (!sent) throw new SmtpReply(552, '5.3.4', `message exceeds fixed maximum message size ${ctx.config.maxMessageBytes}`);
+  // RFC 5321 §2.3.8: CR and LF occur in DATA only as CRLF. DATA ends only at <CRLF>.<CRLF>
+  // (smtp-server); bare LF or CR are normalised to CRLF here, so a "<LF>.<LF>" smuggled inside
+  // stays a line of this message and can never end it at a later hop (SMTP smuggling).
+  const body = toCrlf(sent);
   const msgId = transactionId(session);
   const user = session.user as SessionUser | undefined;
   const env = session.envelope;
@@ -41,6 +48,7 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   const rcpts = env.rcptTo.map((r) => r.address);
   const state = txState(session);
   resetTx(session);
+  if (user) await checkHeaderFrom(ctx, user, body);
 
   // Who gets it: local users (deduplicated; aliases expanded) and remote recipients.
   const local = new Map<number, LocalRecipient>();
@@ -77,6 +85,7 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     details: {
       listener: ctx.listener, client: session.remoteAddress, helo: session.hostNameAppearsAs || null, tls: tls ? `${tls.version} ${tls.cipher}` : null,
       user: user?.address ?? null, mailFrom, rcptTo: rcpts, size: raw.length, reply: `250 2.6.0 Ok: queued as ${msgId}`,
+      ...(body !== sent ? { bareLineEndsNormalised: true } : {}),
     },
   });
   const dsn = env.dsn;
@@ -89,4 +98,22 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     },
   });
   return { msgId, stored: result.stored.length, queued: result.queued.length, size: raw.length };
+}
+
+/** The header block alone (up to and including the empty line), or everything if there is none. */
+function headerBlock(raw: Buffer): Buffer {
+  const crlf = raw.indexOf('\r\n\r\n');
+  return crlf >= 0 ? raw.subarray(0, crlf + 4) : raw.subarray(0, Math.min(raw.length, 1 << 20));
+}
+
+/** RFC 6409 §8.3 / issue 6: on submission, From: (and Sender:) must be the user's own addresses. */
+async function checkHeaderFrom(ctx: SmtpContext, user: SessionUser, body: Buffer): Promise<void> {
+  const env = parseMime(headerBlock(body)).envelope;
+  const from = (env.from ?? []).filter((a) => a.host !== null);
+  // sender defaults to from in an ENVELOPE; check it only when the header is really there
+  const claimed = [...from, ...(env.sender && env.sender !== env.from ? env.sender : [])];
+  for (const a of claimed) {
+    const addr = `${a.mailbox}@${a.host}`;
+    if (!(await ownsAddress(ctx, user, addr))) throw new SmtpReply(553, '5.7.1', `header From <${addr}> not owned by user ${user.address}`);
+  }
 }

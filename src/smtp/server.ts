@@ -17,11 +17,33 @@ import { onRcptTo } from './rcpt-to.js';
 // smtp-server not to add one.
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 type SendFn = (code: number, data: unknown, context?: unknown) => void;
-const proto = SMTPConnection.prototype as unknown as { send: SendFn; __postoffice?: boolean };
+interface ConnectionInternals {
+  send: SendFn;
+  init(): void;
+  _setListeners(cb: () => void): void;
+  connectionReady(): void;
+  _server: { options: SMTPServerOptions & { greetDelayMs?: number }; connections: Set<unknown> };
+  name: string;
+  __postoffice?: boolean;
+}
+const proto = SMTPConnection.prototype as unknown as ConnectionInternals;
 if (!proto.__postoffice) {
   const send = proto.send;
-  proto.send = function (this: unknown, code: number, data: unknown, context?: unknown) {
+  proto.send = function (this: ConnectionInternals, code: number, data: unknown, context?: unknown) {
     return send.call(this, code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
+  };
+  // smtp-server holds every greeting back 100 ms to catch clients that talk before it (RFC 5321
+  // §4.3.1 says they must wait). That caps a listener at sessions/0.1 s new connections per
+  // second, so the delay is ours to set (config smtpGreetDelayMs, port 25 only); the early-talker
+  // check itself stays: anything sent before the greeting still gets "421 You talk too soon".
+  proto.init = function (this: ConnectionInternals) {
+    this._setListeners(() => {
+      const opts = this._server.options;
+      if (opts.maxClients && this._server.connections.size > opts.maxClients) {
+        return this.send(421, this.name + ' Too many connected clients, try again in a moment', false);
+      }
+      setTimeout(() => this.connectionReady(), opts.greetDelayMs ?? 100).unref();
+    });
   };
   proto.__postoffice = true;
 }
@@ -37,7 +59,14 @@ function toSmtpError(err: unknown, log: Logger, what: string): Error & { respons
 function adapt<A extends unknown[], R>(log: Logger, what: string, fn: (...a: A) => Promise<R>) {
   return (...args: [...A, (err: Error | null, res?: R) => void]) => {
     const cb = args.pop() as (err: Error | null, res?: R) => void;
-    fn(...(args as unknown as A)).then((r) => cb(null, r), (err) => cb(toSmtpError(err, log, what)));
+    fn(...(args as unknown as A)).then((r) => cb(null, r), (err) => {
+      const e = toSmtpError(err, log, what);
+      // every refusal is one log line (operators grep them; fail2ban-style tools read them)
+      const session = args[args.length - 1] as SMTPServerSession;
+      const arg = args[0] as { address?: string; username?: string };
+      log.info({ sid: session.id, client: session.remoteAddress, cmd: what, arg: what === 'AUTH' ? arg.username : arg.address, result: `${e.responseCode} ${e.message}` }, 'smtp refused');
+      cb(e);
+    });
   };
 }
 
@@ -46,7 +75,9 @@ export interface SmtpListenerHandle { name: SmtpListener; server: SMTPServer; po
 export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number, host: string): Promise<SmtpListenerHandle> {
   const { config, log } = ctx;
   const submission = ctx.listener !== 'smtp';
-  const options: SMTPServerOptions = {
+  const releases = new WeakMap<SMTPServerSession, () => void>();
+  const options: SMTPServerOptions & { greetDelayMs: number } = {
+    greetDelayMs: submission ? 0 : config.smtpGreetDelayMs,
     name: config.hostname,
     banner: 'postoffice ESMTP',
     secure: ctx.listener === 'smtps',
@@ -70,6 +101,26 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
     socketTimeout: config.smtpSocketTimeoutMs,
     closeTimeout: 5000,
     logger: false,
+    // RFC 4954 §4 + RFC 3207: on 587, AUTH is neither offered nor accepted until TLS is up
+    onConnect: ((session, cb) => {
+      const slot = ctx.limiter.acquire(session.remoteAddress);
+      if (typeof slot === 'string') {
+        log.warn({ sid: session.id, client: session.remoteAddress, limit: slot }, 'smtp connection refused: too many connections');
+        // RFC 5321 §3.8: 421 closes the channel; the client retries later
+        return cb(Object.assign(new Error(`4.7.0 ${config.hostname} too many connections${slot === 'per-ip' ? ' from your address' : ''}, try again later`), { responseCode: 421 }));
+      }
+      releases.set(session, slot);
+      if (ctx.listener === 'submission') session.disabledCommands = ['AUTH'];
+      cb();
+    }) as SMTPServerOptions['onConnect'],
+    onClose: ((session) => {
+      releases.get(session)?.();
+      releases.delete(session);
+    }) as SMTPServerOptions['onClose'],
+    onSecure: ((_socket, session, cb) => {
+      if (ctx.listener === 'submission') session.disabledCommands = [];
+      cb();
+    }) as SMTPServerOptions['onSecure'],
     onAuth: adapt(log, 'AUTH', async (auth: Parameters<NonNullable<SMTPServerOptions['onAuth']>>[0], session: SMTPServerSession) => {
       const user = await onAuth(ctx, auth, session);
       log.info({ sid: session.id, listener: ctx.listener, user: user.address, client: session.remoteAddress }, 'smtp auth ok');

@@ -1,6 +1,7 @@
 // MDA: what IMAP needs again and again is parsed once, when the bytes first arrive.
 import { simpleParser } from 'mailparser';
-import { parseMime } from '../mail/mime.js';
+import { parseMime, type MimeTree } from '../mail/mime.js';
+import { decodeCharset, decodeTransferEncoding } from '../mail/transfer-encoding.js';
 import type { BlobMeta } from './types.js';
 
 const SEARCH_TEXT_MAX = 1 << 20; // keep at most 1 MiB of decoded text per message for SEARCH
@@ -8,6 +9,8 @@ const SEARCH_TEXT_MAX = 1 << 20; // keep at most 1 MiB of decoded text per messa
 /** Body structure + envelope (mail/mime.ts) and the decoded text (mailparser) of a raw message. */
 export async function analyze(raw: Buffer): Promise<BlobMeta> {
   const mime = parseMime(raw);
+  const simple = plainText(raw, mime);
+  if (simple !== null) return { mime, searchText: simple.slice(0, SEARCH_TEXT_MAX), messageId: mime.envelope.messageId?.trim() ?? null, subject: mime.envelope.subject };
   let searchText = '';
   try {
     const parsed = await simpleParser(raw, {
@@ -23,4 +26,16 @@ export async function analyze(raw: Buffer): Promise<BlobMeta> {
   }
   const env = mime.envelope;
   return { mime, searchText, messageId: env.messageId?.trim() ?? null, subject: env.subject };
+}
+
+/**
+ * The common case, a single text/plain part, decoded directly (what mailparser would return);
+ * anything else (multipart, HTML, unknown charsets) goes through mailparser.
+ */
+function plainText(raw: Buffer, mime: MimeTree): string | null {
+  const root = mime.root;
+  if (root.type !== 'text' || root.subtype !== 'plain' || root.parts || mime.truncated) return null;
+  const charset = root.params.find(([k]) => k === 'charset')?.[1];
+  const text = decodeCharset(decodeTransferEncoding(raw.subarray(root.bodyStart, root.bodyEnd), root.encoding), charset);
+  return text === null ? null : text.replace(/\r\n/g, '\n');
 }

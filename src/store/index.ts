@@ -1,10 +1,11 @@
 // MDA: the store. Callers import from here; only this folder knows SQL.
 import type { Store } from './types.js';
-import { SqliteStore } from './sqlite-store.js';
+import { WorkerStore } from './worker-store.js';
 
 export * from './types.js';
 export { SqliteStore, StoreError, DEFAULT_MAILBOXES } from './sqlite-store.js';
 
-export function openStore(dataDir: string, opts: { commitDelayMs?: number } = {}): Store & { stats: SqliteStore['stats'] } {
-  return new SqliteStore({ dataDir, commitDelayMs: opts.commitDelayMs });
+/** The server's store: a writer thread that group-commits, reads on the calling thread. */
+export function openStore(dataDir: string, opts: { commitDelayMs?: number } = {}): Promise<Store> {
+  return WorkerStore.open(dataDir, opts.commitDelayMs);
 }

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../config/config.js';
 import { parseAddress, normalizeDomain } from '../mail/address.js';
+import { toCrlf } from '../mail/dot-stuffing.js';
 import { InternalError } from '../mail/errors.js';
 import { analyze } from './analyze.js';
 import type {
@@ -73,7 +74,6 @@ export class SqliteStore implements Store {
       // DESIGN: a 250 means the mail is on disk: the writer fsyncs every commit.
       this.w.pragma('synchronous = FULL');
       this.w.pragma('foreign_keys = ON');
-      this.w.pragma('integrity_check(1)');
       this.migrate();
       this.r = new Database(this.file, { timeout: 10_000, readonly: true });
       this.r.pragma('foreign_keys = ON');
@@ -165,16 +165,31 @@ export class SqliteStore implements Store {
   }
 
   // ------------------------------------------------------------------ helpers
+  private readonly wCache = new Map<string, Database.Statement>();
+  private readonly rCache = new Map<string, Database.Statement>();
+  /** A prepared statement on the writer, compiled once. */
+  private ws(sql: string): Database.Statement {
+    let st = this.wCache.get(sql);
+    if (!st) this.wCache.set(sql, (st = this.w.prepare(sql)));
+    return st;
+  }
+  /** A prepared statement on the reader, compiled once. */
+  private rs(sql: string): Database.Statement {
+    let st = this.rCache.get(sql);
+    if (!st) this.rCache.set(sql, (st = this.r.prepare(sql)));
+    return st;
+  }
+
   private now(): number {
     return Date.now();
   }
 
   private nextUidValidity(): number {
     // RFC 3501 §2.3.1.1: a mailbox created anew gets a larger UIDVALIDITY than any before.
-    const row = this.w.prepare(`SELECT value FROM meta WHERE key = 'uidvalidity'`).get() as Row | undefined;
+    const row = this.ws(`SELECT value FROM meta WHERE key = 'uidvalidity'`).get() as Row | undefined;
     const last = row ? Number(row.value) : 0;
     const v = Math.max(Math.floor(Date.now() / 1000), last + 1);
-    this.w.prepare(`INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(String(v));
+    this.ws(`INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(String(v));
     return v;
   }
 
@@ -198,7 +213,7 @@ export class SqliteStore implements Store {
 
   /** Inside a write: raise the mailbox's MODSEQ and return the new value. */
   private bumpModseq(mailboxId: number): number {
-    const r = this.w.prepare('UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq').get(mailboxId) as Row | undefined;
+    const r = this.ws('UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq').get(mailboxId) as Row | undefined;
     if (!r) throw new StoreError('notfound', 'no such mailbox');
     return r.highestmodseq as number;
   }
@@ -206,12 +221,12 @@ export class SqliteStore implements Store {
   /** Inside a write: store the bytes once (content-addressed) and take one reference. */
   private putBlob(raw: Buffer, meta: BlobMeta, refs: number): number {
     const sha = createHash('sha256').update(raw).digest('hex');
-    const found = this.w.prepare('SELECT id FROM blobs WHERE sha256 = ?').get(sha) as Row | undefined;
+    const found = this.ws('SELECT id FROM blobs WHERE sha256 = ?').get(sha) as Row | undefined;
     if (found) {
-      this.w.prepare('UPDATE blobs SET refs = refs + ? WHERE id = ?').run(refs, found.id);
+      this.ws('UPDATE blobs SET refs = refs + ? WHERE id = ?').run(refs, found.id);
       return found.id as number;
     }
-    const r = this.w.prepare(`INSERT INTO blobs (sha256, size, refs, raw, mime, search_text, message_id, subject, created)
+    const r = this.ws(`INSERT INTO blobs (sha256, size, refs, raw, mime, search_text, message_id, subject, created)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`).get(
       sha, raw.length, refs, raw, JSON.stringify(meta.mime), meta.searchText, meta.messageId, meta.subject, this.now()) as Row;
     return r.id as number;
@@ -219,17 +234,17 @@ export class SqliteStore implements Store {
 
   /** Inside a write: drop references; the last reference gone, the bytes go. */
   private releaseBlob(blobId: number, n = 1): void {
-    const r = this.w.prepare('UPDATE blobs SET refs = refs - ? WHERE id = ? RETURNING refs').get(n, blobId) as Row | undefined;
-    if (r && (r.refs as number) <= 0) this.w.prepare('DELETE FROM blobs WHERE id = ?').run(blobId);
+    const r = this.ws('UPDATE blobs SET refs = refs - ? WHERE id = ? RETURNING refs').get(n, blobId) as Row | undefined;
+    if (r && (r.refs as number) <= 0) this.ws('DELETE FROM blobs WHERE id = ?').run(blobId);
   }
 
   private insertCopy(mailboxId: number, blobId: number, size: number, flags: string[], internalDate: number, msgId: string | null, changes: MailboxChange[]): number {
-    const mb = this.w.prepare('UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING uidnext, highestmodseq')
+    const mb = this.ws('UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING uidnext, highestmodseq')
       .get(mailboxId) as Row | undefined;
     if (!mb) throw new StoreError('notfound', 'no such mailbox');
     const uid = (mb.uidnext as number) - 1;
     const modseq = mb.highestmodseq as number;
-    this.w.prepare('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, blob_id, size, msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.ws('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, blob_id, size, msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(mailboxId, uid, modseq, joinFlags(flags), internalDate, blobId, size, msgId);
     const last = changes[changes.length - 1];
     if (last && last.kind === 'exists' && last.mailboxId === mailboxId) {
@@ -240,12 +255,12 @@ export class SqliteStore implements Store {
   }
 
   private insertJourney(events: JourneyEvent[]): void {
-    const st = this.w.prepare('INSERT INTO journey (msg_id, message_id, time, agent, step, details) VALUES (?, ?, ?, ?, ?, ?)');
+    const st = this.ws('INSERT INTO journey (msg_id, message_id, time, agent, step, details) VALUES (?, ?, ?, ?, ?, ?)');
     for (const e of events) st.run(e.msgId, e.messageId ?? null, e.time ?? this.now(), e.agent, e.step, JSON.stringify(e.details ?? {}));
   }
 
   private createMailboxTx(userId: number, name: string, specialUse: string | null): MailboxRecord {
-    const r = this.w.prepare(`INSERT INTO mailboxes (user_id, name, special_use, subscribed, uidvalidity, created)
+    const r = this.ws(`INSERT INTO mailboxes (user_id, name, special_use, subscribed, uidvalidity, created)
       VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING RETURNING *`).get(userId, name, specialUse, this.nextUidValidity(), this.now()) as Row | undefined;
     if (!r) throw new StoreError('exists', `mailbox ${name} already exists`);
     return this.mailboxRow(r);
@@ -256,20 +271,20 @@ export class SqliteStore implements Store {
     add: (name: string): Promise<boolean> => {
       const d = normalizeDomain(name);
       if (!d) return Promise.reject(new StoreError('invalid', `not a domain name: ${name}`));
-      return this.write(() => this.w.prepare('INSERT INTO domains (name, created) VALUES (?, ?) ON CONFLICT DO NOTHING').run(d, this.now()).changes > 0);
+      return this.write(() => this.ws('INSERT INTO domains (name, created) VALUES (?, ?) ON CONFLICT DO NOTHING').run(d, this.now()).changes > 0);
     },
     del: (name: string): Promise<boolean> =>
       this.write(() => {
         const d = name.toLowerCase();
-        const users = this.w.prepare('SELECT COUNT(*) AS n FROM users WHERE domain = ?').get(d) as Row;
+        const users = this.ws('SELECT COUNT(*) AS n FROM users WHERE domain = ?').get(d) as Row;
         if ((users.n as number) > 0) throw new StoreError('inuse', `domain ${d} still has ${users.n} user(s); delete them first`);
-        this.w.prepare(`DELETE FROM aliases WHERE source = ? OR source LIKE ?`).run('@' + d, '%@' + d);
-        return this.w.prepare('DELETE FROM domains WHERE name = ?').run(d).changes > 0;
+        this.ws(`DELETE FROM aliases WHERE source = ? OR source LIKE ?`).run('@' + d, '%@' + d);
+        return this.ws('DELETE FROM domains WHERE name = ?').run(d).changes > 0;
       }),
     list: async (): Promise<DomainRecord[]> =>
-      (this.r.prepare('SELECT d.name, d.created, (SELECT COUNT(*) FROM users u WHERE u.domain = d.name) AS users FROM domains d ORDER BY d.name').all() as Row[])
+      (this.rs('SELECT d.name, d.created, (SELECT COUNT(*) FROM users u WHERE u.domain = d.name) AS users FROM domains d ORDER BY d.name').all() as Row[])
         .map((r) => ({ name: r.name as string, created: r.created as number, users: r.users as number })),
-    isLocal: async (name: string): Promise<boolean> => !!this.r.prepare('SELECT 1 FROM domains WHERE name = ?').get(name.toLowerCase()),
+    isLocal: async (name: string): Promise<boolean> => !!this.rs('SELECT 1 FROM domains WHERE name = ?').get(name.toLowerCase()),
   };
 
   // ------------------------------------------------------------------ users
@@ -278,10 +293,10 @@ export class SqliteStore implements Store {
       const a = parseAddress(address);
       if (!a) return Promise.reject(new StoreError('invalid', `not an address: ${address}`));
       return this.write(() => {
-        if (!this.w.prepare('SELECT 1 FROM domains WHERE name = ?').get(a.domain)) {
+        if (!this.ws('SELECT 1 FROM domains WHERE name = ?').get(a.domain)) {
           throw new StoreError('invalid', `${a.domain} is not a local domain (add it first: postoffice domain add ${a.domain})`);
         }
-        const r = this.w.prepare('INSERT INTO users (address, domain, password_hash, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *')
+        const r = this.ws('INSERT INTO users (address, domain, password_hash, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *')
           .get(a.key, a.domain, passwordHash, this.now()) as Row | undefined;
         if (!r) throw new StoreError('exists', `user ${a.key} already exists`);
         for (const [name, use] of DEFAULT_MAILBOXES) this.createMailboxTx(r.id as number, name, use);
@@ -290,42 +305,42 @@ export class SqliteStore implements Store {
     },
     del: (address: string): Promise<boolean> =>
       this.write((changes) => {
-        const u = this.w.prepare('SELECT id FROM users WHERE address = ?').get(address) as Row | undefined;
+        const u = this.ws('SELECT id FROM users WHERE address = ?').get(address) as Row | undefined;
         if (!u) return false;
-        const boxes = this.w.prepare('SELECT id FROM mailboxes WHERE user_id = ?').all(u.id) as Row[];
+        const boxes = this.ws('SELECT id FROM mailboxes WHERE user_id = ?').all(u.id) as Row[];
         for (const b of boxes) this.deleteMailboxTx(b.id as number, changes);
-        this.w.prepare('DELETE FROM aliases WHERE target = ?').run(address);
-        this.w.prepare('DELETE FROM users WHERE id = ?').run(u.id);
+        this.ws('DELETE FROM aliases WHERE target = ?').run(address);
+        this.ws('DELETE FROM users WHERE id = ?').run(u.id);
         return true;
       }),
     list: async (domain?: string): Promise<UserRecord[]> =>
       ((domain
-        ? this.r.prepare('SELECT * FROM users WHERE domain = ? ORDER BY address').all(domain.toLowerCase())
-        : this.r.prepare('SELECT * FROM users ORDER BY address').all()) as Row[]).map((r) => this.userRow(r)),
+        ? this.rs('SELECT * FROM users WHERE domain = ? ORDER BY address').all(domain.toLowerCase())
+        : this.rs('SELECT * FROM users ORDER BY address').all()) as Row[]).map((r) => this.userRow(r)),
     get: async (address: string): Promise<UserRecord | null> => {
-      const r = this.r.prepare('SELECT * FROM users WHERE address = ?').get(address.trim()) as Row | undefined;
+      const r = this.rs('SELECT * FROM users WHERE address = ?').get(address.trim()) as Row | undefined;
       return r ? this.userRow(r) : null;
     },
     getById: async (id: number): Promise<UserRecord | null> => {
-      const r = this.r.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+      const r = this.rs('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
       return r ? this.userRow(r) : null;
     },
     passwordHash: async (address: string) => {
-      const r = this.r.prepare('SELECT * FROM users WHERE address = ?').get(address.trim()) as Row | undefined;
+      const r = this.rs('SELECT * FROM users WHERE address = ?').get(address.trim()) as Row | undefined;
       return r ? { user: this.userRow(r), hash: r.password_hash as string } : null;
     },
     setPassword: (address: string, passwordHash: string): Promise<boolean> =>
-      this.write(() => this.w.prepare('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, address).changes > 0),
+      this.write(() => this.ws('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, address).changes > 0),
     resolve: async (address: string): Promise<Resolution> => this.resolve(address),
     sendAs: async (userId: number): Promise<string[]> => {
-      const u = this.r.prepare('SELECT address FROM users WHERE id = ?').get(userId) as Row | undefined;
+      const u = this.rs('SELECT address FROM users WHERE id = ?').get(userId) as Row | undefined;
       if (!u) return [];
       const own = u.address as string;
-      const aliases = (this.r.prepare(`SELECT source FROM aliases WHERE target = ? AND source NOT LIKE '@%'`).all(own) as Row[]).map((r) => r.source as string);
+      const aliases = (this.rs(`SELECT source FROM aliases WHERE target = ? AND source NOT LIKE '@%'`).all(own) as Row[]).map((r) => r.source as string);
       return [own, ...aliases];
     },
     usage: async (userId: number) => {
-      const r = this.r.prepare(`SELECT COALESCE(SUM(m.size), 0) AS bytes, COUNT(*) AS n FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?`).get(userId) as Row;
+      const r = this.rs(`SELECT COALESCE(SUM(m.size), 0) AS bytes, COUNT(*) AS n FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?`).get(userId) as Row;
       return { bytes: r.bytes as number, messages: r.n as number };
     },
   };
@@ -334,13 +349,13 @@ export class SqliteStore implements Store {
   private resolve(address: string): Resolution {
     const a = parseAddress(address);
     if (!a) return { kind: 'unknown' };
-    if (!this.r.prepare('SELECT 1 FROM domains WHERE name = ?').get(a.domain)) return { kind: 'remote' };
+    if (!this.rs('SELECT 1 FROM domains WHERE name = ?').get(a.domain)) return { kind: 'remote' };
     const users = new Map<number, string>();
     const remote = new Set<string>();
     const seen = new Set<string>();
-    const userSt = this.r.prepare('SELECT id, address FROM users WHERE address = ?');
-    const aliasSt = this.r.prepare('SELECT target FROM aliases WHERE source = ?');
-    const domainSt = this.r.prepare('SELECT 1 FROM domains WHERE name = ?');
+    const userSt = this.rs('SELECT id, address FROM users WHERE address = ?');
+    const aliasSt = this.rs('SELECT target FROM aliases WHERE source = ?');
+    const domainSt = this.rs('SELECT 1 FROM domains WHERE name = ?');
     const expand = (key: string, depth: number, allowCatchAll: boolean): boolean => {
       if (depth > 8 || seen.has(key)) return false;
       seen.add(key);
@@ -377,45 +392,45 @@ export class SqliteStore implements Store {
       if (!srcDomain) return Promise.reject(new StoreError('invalid', `not an address or @domain: ${source}`));
       if (!tgt) return Promise.reject(new StoreError('invalid', `not an address: ${target}`));
       return this.write(() => {
-        if (!this.w.prepare('SELECT 1 FROM domains WHERE name = ?').get(srcDomain)) throw new StoreError('invalid', `${srcDomain} is not a local domain`);
-        if (!catchAll && this.w.prepare('SELECT 1 FROM users WHERE address = ?').get(src)) throw new StoreError('exists', `${src} is a user, not an alias`);
-        return this.w.prepare('INSERT INTO aliases (source, target, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(src, tgt.key, this.now()).changes > 0;
+        if (!this.ws('SELECT 1 FROM domains WHERE name = ?').get(srcDomain)) throw new StoreError('invalid', `${srcDomain} is not a local domain`);
+        if (!catchAll && this.ws('SELECT 1 FROM users WHERE address = ?').get(src)) throw new StoreError('exists', `${src} is a user, not an alias`);
+        return this.ws('INSERT INTO aliases (source, target, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(src, tgt.key, this.now()).changes > 0;
       });
     },
     del: (source: string, target?: string): Promise<number> =>
       this.write(() => (target
-        ? this.w.prepare('DELETE FROM aliases WHERE source = ? AND target = ?').run(source.trim(), target.trim())
-        : this.w.prepare('DELETE FROM aliases WHERE source = ?').run(source.trim())).changes),
+        ? this.ws('DELETE FROM aliases WHERE source = ? AND target = ?').run(source.trim(), target.trim())
+        : this.ws('DELETE FROM aliases WHERE source = ?').run(source.trim())).changes),
     list: async (): Promise<AliasRecord[]> =>
-      (this.r.prepare('SELECT source, target, created FROM aliases ORDER BY source, target').all() as Row[])
+      (this.rs('SELECT source, target, created FROM aliases ORDER BY source, target').all() as Row[])
         .map((r) => ({ source: r.source as string, target: r.target as string, created: r.created as number })),
   };
 
   // ------------------------------------------------------------------ mailboxes
   private deleteMailboxTx(mailboxId: number, changes: MailboxChange[]): void {
-    const blobs = this.w.prepare('SELECT blob_id, COUNT(*) AS n FROM messages WHERE mailbox_id = ? GROUP BY blob_id').all(mailboxId) as Row[];
-    this.w.prepare('DELETE FROM messages WHERE mailbox_id = ?').run(mailboxId);
+    const blobs = this.ws('SELECT blob_id, COUNT(*) AS n FROM messages WHERE mailbox_id = ? GROUP BY blob_id').all(mailboxId) as Row[];
+    this.ws('DELETE FROM messages WHERE mailbox_id = ?').run(mailboxId);
     for (const b of blobs) this.releaseBlob(b.blob_id as number, b.n as number);
-    this.w.prepare('DELETE FROM mailboxes WHERE id = ?').run(mailboxId);
+    this.ws('DELETE FROM mailboxes WHERE id = ?').run(mailboxId);
     changes.push({ mailboxId, kind: 'deleted' });
   }
 
   mailboxes = {
     list: async (userId: number): Promise<MailboxRecord[]> =>
-      (this.r.prepare('SELECT * FROM mailboxes WHERE user_id = ? ORDER BY name').all(userId) as Row[]).map((r) => this.mailboxRow(r)),
+      (this.rs('SELECT * FROM mailboxes WHERE user_id = ? ORDER BY name').all(userId) as Row[]).map((r) => this.mailboxRow(r)),
     get: async (userId: number, name: string): Promise<MailboxRecord | null> => {
       const n = name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
-      const r = this.r.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, n) as Row | undefined;
+      const r = this.rs('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, n) as Row | undefined;
       return r ? this.mailboxRow(r) : null;
     },
     getById: async (id: number): Promise<MailboxRecord | null> => {
-      const r = this.r.prepare('SELECT * FROM mailboxes WHERE id = ?').get(id) as Row | undefined;
+      const r = this.rs('SELECT * FROM mailboxes WHERE id = ?').get(id) as Row | undefined;
       return r ? this.mailboxRow(r) : null;
     },
     status: async (mailboxId: number): Promise<MailboxStatus | null> => {
-      const r = this.r.prepare('SELECT * FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
+      const r = this.rs('SELECT * FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
       if (!r) return null;
-      const s = this.r.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS size,
+      const s = this.rs(`SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS size,
           SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END) AS unseen,
           SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Deleted %' THEN 1 ELSE 0 END) AS deleted,
           SUM(CASE WHEN uid > ? THEN 1 ELSE 0 END) AS recent
@@ -430,13 +445,13 @@ export class SqliteStore implements Store {
     delete: (mailboxId: number): Promise<void> => this.write((changes) => this.deleteMailboxTx(mailboxId, changes)),
     rename: (userId: number, from: string, to: string): Promise<void> =>
       this.write((changes) => {
-        const src = this.w.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, from) as Row | undefined;
+        const src = this.ws('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, from) as Row | undefined;
         if (!src) throw new StoreError('notfound', `no mailbox ${from}`);
-        if (this.w.prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, to)) throw new StoreError('exists', `mailbox ${to} already exists`);
+        if (this.ws('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, to)) throw new StoreError('exists', `mailbox ${to} already exists`);
         if (from === 'INBOX') {
           // RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name; INBOX stays, empty.
           const dst = this.createMailboxTx(userId, to, null);
-          const rows = this.w.prepare('SELECT * FROM messages WHERE mailbox_id = ? ORDER BY uid').all(src.id) as Row[];
+          const rows = this.ws('SELECT * FROM messages WHERE mailbox_id = ? ORDER BY uid').all(src.id) as Row[];
           const uids: number[] = [];
           for (const m of rows) {
             this.insertCopy(dst.id, m.blob_id as number, m.size as number, splitFlags(m.flags as string), m.internal_date as number, m.msg_id as string, changes);
@@ -445,22 +460,22 @@ export class SqliteStore implements Store {
           if (uids.length) this.expungeTx(src.id as number, uids, changes, undefined, false);
           return;
         }
-        const kids = this.w.prepare(`SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?`).all(userId, from.length + 1, from + '/') as Row[];
+        const kids = this.ws(`SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?`).all(userId, from.length + 1, from + '/') as Row[];
         for (const k of kids) {
           const newName = to + (k.name as string).slice(from.length);
-          if (this.w.prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, newName)) throw new StoreError('exists', `mailbox ${newName} already exists`);
+          if (this.ws('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, newName)) throw new StoreError('exists', `mailbox ${newName} already exists`);
         }
-        this.w.prepare('UPDATE mailboxes SET name = ? WHERE id = ?').run(to, src.id);
-        for (const k of kids) this.w.prepare('UPDATE mailboxes SET name = ? WHERE id = ?').run(to + (k.name as string).slice(from.length), k.id);
+        this.ws('UPDATE mailboxes SET name = ? WHERE id = ?').run(to, src.id);
+        for (const k of kids) this.ws('UPDATE mailboxes SET name = ? WHERE id = ?').run(to + (k.name as string).slice(from.length), k.id);
       }),
     subscribe: (mailboxId: number, on: boolean): Promise<void> =>
-      this.write(() => { this.w.prepare('UPDATE mailboxes SET subscribed = ? WHERE id = ?').run(on ? 1 : 0, mailboxId); }),
+      this.write(() => { this.ws('UPDATE mailboxes SET subscribed = ? WHERE id = ?').run(on ? 1 : 0, mailboxId); }),
     claimRecent: (mailboxId: number): Promise<number[]> =>
       this.write(() => {
-        const mb = this.w.prepare('SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
+        const mb = this.ws('SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
         if (!mb) return [];
-        const uids = (this.w.prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid').all(mailboxId, mb.recent_uid) as Row[]).map((r) => r.uid as number);
-        this.w.prepare('UPDATE mailboxes SET recent_uid = ? WHERE id = ?').run((mb.uidnext as number) - 1, mailboxId);
+        const uids = (this.ws('SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid').all(mailboxId, mb.recent_uid) as Row[]).map((r) => r.uid as number);
+        this.ws('UPDATE mailboxes SET recent_uid = ? WHERE id = ?').run((mb.uidnext as number) - 1, mailboxId);
         return uids;
       }),
   };
@@ -469,17 +484,17 @@ export class SqliteStore implements Store {
   private expungeTx(mailboxId: number, uids: number[] | undefined, changes: MailboxChange[], origin: unknown, onlyDeleted = true): number[] {
     let rows: Row[];
     if (uids) {
-      const st = this.w.prepare('SELECT uid, blob_id, flags FROM messages WHERE mailbox_id = ? AND uid = ?');
+      const st = this.ws('SELECT uid, blob_id, flags FROM messages WHERE mailbox_id = ? AND uid = ?');
       rows = uids.map((u) => st.get(mailboxId, u) as Row | undefined).filter((r): r is Row => !!r);
       if (onlyDeleted) rows = rows.filter((r) => splitFlags(r.flags as string).includes('\\Deleted'));
     } else {
-      rows = this.w.prepare(`SELECT uid, blob_id, flags FROM messages WHERE mailbox_id = ? AND (' ' || flags || ' ') LIKE '% \\Deleted %'`).all(mailboxId) as Row[];
+      rows = this.ws(`SELECT uid, blob_id, flags FROM messages WHERE mailbox_id = ? AND (' ' || flags || ' ') LIKE '% \\Deleted %'`).all(mailboxId) as Row[];
     }
     if (rows.length === 0) return [];
     rows.sort((a, b) => (a.uid as number) - (b.uid as number));
     const modseq = this.bumpModseq(mailboxId);
-    const del = this.w.prepare('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?');
-    const tomb = this.w.prepare('INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)');
+    const del = this.ws('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?');
+    const tomb = this.ws('INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)');
     for (const r of rows) {
       del.run(mailboxId, r.uid);
       tomb.run(mailboxId, r.uid, modseq);
@@ -491,14 +506,14 @@ export class SqliteStore implements Store {
   }
 
   private copyTx(from: number, uids: number[], to: number, changes: MailboxChange[]): { uidValidity: number; map: [number, number][] } {
-    const dst = this.w.prepare('SELECT uidvalidity FROM mailboxes WHERE id = ?').get(to) as Row | undefined;
+    const dst = this.ws('SELECT uidvalidity FROM mailboxes WHERE id = ?').get(to) as Row | undefined;
     if (!dst) throw new StoreError('notfound', 'no such target mailbox');
-    const st = this.w.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
+    const st = this.ws('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
     const map: [number, number][] = [];
     for (const uid of [...uids].sort((a, b) => a - b)) {
       const m = st.get(from, uid) as Row | undefined;
       if (!m) continue;
-      this.w.prepare('UPDATE blobs SET refs = refs + 1 WHERE id = ?').run(m.blob_id);
+      this.ws('UPDATE blobs SET refs = refs + 1 WHERE id = ?').run(m.blob_id);
       // RFC 3501 §6.4.7: flags and internal date are kept; \Recent is set in the target (by the UID watermark).
       const newUid = this.insertCopy(to, m.blob_id as number, m.size as number, splitFlags(m.flags as string), m.internal_date as number, m.msg_id as string, changes);
       map.push([uid, newUid]);
@@ -508,26 +523,27 @@ export class SqliteStore implements Store {
 
   messages = {
     list: async (mailboxId: number): Promise<MessageRecord[]> =>
-      (this.r.prepare('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Row[])
+      (this.rs('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Row[])
         .map((r) => this.messageRow(r)),
     get: async (mailboxId: number, uid: number): Promise<MessageRecord | null> => {
-      const r = this.r.prepare('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = ? AND uid = ?').get(mailboxId, uid) as Row | undefined;
+      const r = this.rs('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = ? AND uid = ?').get(mailboxId, uid) as Row | undefined;
       return r ? this.messageRow(r) : null;
     },
     raw: async (blobId: number): Promise<Buffer> => {
-      const r = this.r.prepare('SELECT raw FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
+      const r = this.rs('SELECT raw FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
       if (!r) throw new StoreError('notfound', 'message bytes are gone');
       return r.raw as Buffer;
     },
     meta: async (blobId: number): Promise<BlobMeta> => {
-      const r = this.r.prepare('SELECT mime, search_text, message_id, subject FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
+      const r = this.rs('SELECT mime, search_text, message_id, subject FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
       if (!r) throw new StoreError('notfound', 'message is gone');
       return { mime: JSON.parse(r.mime as string), searchText: r.search_text as string, messageId: (r.message_id as string) ?? null, subject: (r.subject as string) ?? null };
     },
-    append: async (mailboxId: number, raw: Buffer, opts: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] } = {}) => {
+    append: async (mailboxId: number, given: Buffer, opts: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] } = {}) => {
+      const raw = toCrlf(given); // stored line ends are always CRLF: sizes are what IMAP and POP3 send
       const meta = await analyze(raw);
       return this.write((changes) => {
-        const mb = this.w.prepare('SELECT uidvalidity FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
+        const mb = this.ws('SELECT uidvalidity FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
         if (!mb) throw new StoreError('notfound', 'no such mailbox');
         const blobId = this.putBlob(raw, meta, 1);
         const uid = this.insertCopy(mailboxId, blobId, raw.length, opts.flags ?? [], opts.internalDate ?? this.now(), null, changes);
@@ -537,8 +553,8 @@ export class SqliteStore implements Store {
     },
     setFlags: (mailboxId: number, uids: number[], op: FlagOp, flags: string[], opts: { unchangedSince?: number; origin?: unknown } = {}) =>
       this.write((changes) => {
-        const st = this.w.prepare('SELECT uid, flags, modseq FROM messages WHERE mailbox_id = ? AND uid = ?');
-        const upd = this.w.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
+        const st = this.ws('SELECT uid, flags, modseq FROM messages WHERE mailbox_id = ? AND uid = ?');
+        const upd = this.ws('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
         const changed: FlagChange[] = [];
         const failed: number[] = [];
         let modseq = 0;
@@ -571,12 +587,14 @@ export class SqliteStore implements Store {
         return res;
       }),
     expungedSince: async (mailboxId: number, modseq: number): Promise<number[]> =>
-      (this.r.prepare('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, modseq) as Row[]).map((r) => r.uid as number),
+      (this.rs('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, modseq) as Row[]).map((r) => r.uid as number),
   };
 
   // ------------------------------------------------------------------ delivery
   /** DESIGN "the one transaction": blob, every mailbox copy, queue entries and journey commit together. */
-  async deliver(d: Delivery): Promise<DeliveryResult> {
+  async deliver(given: Delivery): Promise<DeliveryResult> {
+    // stored line ends are always CRLF (RFC 5322 §2.3), so a copy's size is what IMAP and POP3 send
+    const d = { ...given, raw: toCrlf(given.raw), relayRaw: given.relayRaw && toCrlf(given.relayRaw) };
     const meta = await analyze(d.raw);
     const relayRaw = d.remote.length ? d.relayRaw ?? d.raw : null;
     const relayMeta = relayRaw && relayRaw !== d.raw ? await analyze(relayRaw) : meta;
@@ -587,8 +605,8 @@ export class SqliteStore implements Store {
         const blobId = this.putBlob(d.raw, meta, d.local.length);
         for (const rcpt of d.local) {
           const want = rcpt.mailbox ?? 'INBOX';
-          let mb = this.w.prepare('SELECT id, name FROM mailboxes WHERE user_id = ? AND name = ?').get(rcpt.userId, want) as Row | undefined;
-          mb ??= this.w.prepare(`SELECT id, name FROM mailboxes WHERE user_id = ? AND name = 'INBOX'`).get(rcpt.userId) as Row | undefined;
+          let mb = this.ws('SELECT id, name FROM mailboxes WHERE user_id = ? AND name = ?').get(rcpt.userId, want) as Row | undefined;
+          mb ??= this.ws(`SELECT id, name FROM mailboxes WHERE user_id = ? AND name = 'INBOX'`).get(rcpt.userId) as Row | undefined;
           if (!mb) mb = { id: this.createMailboxTx(rcpt.userId, 'INBOX', null).id, name: 'INBOX' };
           const uid = this.insertCopy(mb.id as number, blobId, d.raw.length, d.flags ?? [], d.internalDate ?? now, d.msgId, changes);
           result.stored.push({ address: rcpt.address, mailbox: mb.name as string, uid, mailboxId: mb.id as number });
@@ -601,7 +619,7 @@ export class SqliteStore implements Store {
           byDomain.set(dom, [...(byDomain.get(dom) ?? []), r]);
         }
         const blobId = this.putBlob(relayRaw, relayMeta, byDomain.size);
-        const ins = this.w.prepare(`INSERT INTO queue (msg_id, blob_id, mail_from, domain, rcpts, next_attempt, data, created, updated)
+        const ins = this.ws(`INSERT INTO queue (msg_id, blob_id, mail_from, domain, rcpts, next_attempt, data, created, updated)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`);
         for (const [domain, rcpts] of byDomain) {
           const q: QueueRcpt[] = rcpts.map((address) => ({ address, status: 'pending' }));
@@ -633,34 +651,34 @@ export class SqliteStore implements Store {
 
   queue = {
     list: async (): Promise<QueueEntry[]> =>
-      (this.r.prepare(`SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.status = 'queued' ORDER BY q.id`).all() as Row[]).map((r) => this.queueRow(r)),
+      (this.rs(`SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.status = 'queued' ORDER BY q.id`).all() as Row[]).map((r) => this.queueRow(r)),
     get: async (id: number): Promise<QueueEntry | null> => {
-      const r = this.r.prepare('SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?').get(id) as Row | undefined;
+      const r = this.rs('SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ?').get(id) as Row | undefined;
       return r ? this.queueRow(r) : null;
     },
     del: (id: number): Promise<boolean> =>
       this.write(() => {
-        const r = this.w.prepare('DELETE FROM queue WHERE id = ? RETURNING blob_id').get(id) as Row | undefined;
+        const r = this.ws('DELETE FROM queue WHERE id = ? RETURNING blob_id').get(id) as Row | undefined;
         if (!r) return false;
         this.releaseBlob(r.blob_id as number);
         return true;
       }),
     due: async (now: number, limit: number): Promise<QueueEntry[]> =>
-      (this.r.prepare(`SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.status = 'queued' AND q.next_attempt <= ? ORDER BY q.next_attempt, q.id LIMIT ?`)
+      (this.rs(`SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.status = 'queued' AND q.next_attempt <= ? ORDER BY q.next_attempt, q.id LIMIT ?`)
         .all(now, limit) as Row[]).map((r) => this.queueRow(r)),
     flush: (): Promise<number> =>
-      this.write(() => this.w.prepare(`UPDATE queue SET next_attempt = ? WHERE status = 'queued'`).run(this.now()).changes),
+      this.write(() => this.ws(`UPDATE queue SET next_attempt = ? WHERE status = 'queued'`).run(this.now()).changes),
     update: (id: number, patch: Partial<Pick<QueueEntry, 'rcpts' | 'attempts' | 'nextAttempt' | 'lastReply' | 'status' | 'data'>>, journey?: JourneyEvent[]) =>
       this.write(() => {
-        const cur = this.w.prepare('SELECT * FROM queue WHERE id = ?').get(id) as Row | undefined;
+        const cur = this.ws('SELECT * FROM queue WHERE id = ?').get(id) as Row | undefined;
         if (!cur) throw new StoreError('notfound', `no queue entry ${id}`);
-        this.w.prepare(`UPDATE queue SET rcpts = ?, attempts = ?, next_attempt = ?, last_reply = ?, status = ?, data = ?, updated = ? WHERE id = ?`).run(
+        this.ws(`UPDATE queue SET rcpts = ?, attempts = ?, next_attempt = ?, last_reply = ?, status = ?, data = ?, updated = ? WHERE id = ?`).run(
           patch.rcpts ? JSON.stringify(patch.rcpts) : cur.rcpts, patch.attempts ?? cur.attempts, patch.nextAttempt ?? cur.next_attempt,
           patch.lastReply !== undefined ? patch.lastReply : cur.last_reply, patch.status ?? cur.status,
           patch.data ? JSON.stringify(patch.data) : cur.data, this.now(), id);
         if (patch.status && patch.status !== 'queued') {
           // a finished entry leaves the queue and lets go of the bytes; the journey keeps its history
-          this.w.prepare('DELETE FROM queue WHERE id = ?').run(id);
+          this.ws('DELETE FROM queue WHERE id = ?').run(id);
           this.releaseBlob(cur.blob_id as number);
         }
         if (journey) this.insertJourney(journey);
@@ -674,9 +692,9 @@ export class SqliteStore implements Store {
       const bare = id.trim().replace(/^<|>$/g, '');
       const ids = new Set<string>();
       ids.add(bare);
-      for (const r of this.r.prepare('SELECT DISTINCT msg_id FROM journey WHERE message_id IN (?, ?)').all(bare, `<${bare}>`) as Row[]) ids.add(r.msg_id as string);
+      for (const r of this.rs('SELECT DISTINCT msg_id FROM journey WHERE message_id IN (?, ?)').all(bare, `<${bare}>`) as Row[]) ids.add(r.msg_id as string);
       const rows: JourneyRow[] = [];
-      const st = this.r.prepare('SELECT * FROM journey WHERE msg_id = ? ORDER BY time, id');
+      const st = this.rs('SELECT * FROM journey WHERE msg_id = ? ORDER BY time, id');
       for (const m of ids) {
         for (const r of st.all(m) as Row[]) {
           rows.push({ id: r.id as number, msgId: r.msg_id as string, messageId: (r.message_id as string) ?? null, time: r.time as number,

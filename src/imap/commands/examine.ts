@@ -1,0 +1,8 @@
+import type { ImapCommand } from '../session.js';
+import { openMailbox } from './select.js';
+
+// RFC 3501 §6.3.2 EXAMINE: SELECT, read-only (no \Recent claimed, no \Seen set).
+export const examine: ImapCommand = {
+  states: ['authenticated', 'selected'],
+  run: (s, cmd) => openMailbox(s, cmd.args, true),
+};

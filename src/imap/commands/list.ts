@@ -1,0 +1,141 @@
+import type { MailboxRecord } from '../../store/index.js';
+import type { Token } from '../parser.js';
+import type { ImapCommand, ImapSession } from '../session.js';
+import { decodeMailboxName, ImapBad, mailboxOut, tokAtom, tokList, tokString } from '../wire.js';
+import { statusItems, statusLine } from './status.js';
+import { user } from './util.js';
+
+/** RFC 3501 §6.3.8 pattern -> RegExp: "*" matches anything, "%" anything but the delimiter "/". */
+export function patternRegex(ref: string, pattern: string): RegExp {
+  let full = pattern;
+  if (ref && !pattern.startsWith('/')) full = ref + pattern;
+  let re = '';
+  for (const ch of full) re += ch === '*' ? '.*' : ch === '%' ? '[^/]*' : ch.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  // INBOX is case-insensitive (§5.1)
+  re = re.replace(/^INBOX(?=\/|$)/i, '[Ii][Nn][Bb][Oo][Xx]');
+  return new RegExp(`^${re}$`, 's');
+}
+
+interface ListOptions {
+  subscribedOnly: boolean; specialUseOnly: boolean; recursiveMatch: boolean;
+  returnSubscribed: boolean; returnChildren: boolean; returnSpecialUse: boolean; returnStatus: string[] | null;
+  lsub: boolean;
+}
+
+async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o: ListOptions): Promise<void> {
+  const u = user(s);
+  const boxes = await s.ctx.store.mailboxes.list(u.id);
+  const byName = new Map<string, MailboxRecord>(boxes.map((b) => [b.name, b]));
+  if (patterns.length === 1 && patterns[0] === '' && !o.lsub) {
+    // §6.3.8: the delimiter and root of the reference
+    s.send('* LIST (\\Noselect) "/" ""');
+    return;
+  }
+  const res = patterns.map((p) => patternRegex(ref, p));
+  const matches = (n: string) => res.some((r) => r.test(n));
+  // every name with its implied parents
+  const names = new Set<string>();
+  for (const b of boxes) {
+    const parts = b.name.split('/');
+    for (let i = 1; i <= parts.length; i++) names.add(parts.slice(0, i).join('/'));
+  }
+  const hasChildren = (n: string) => { for (const x of names) if (x.startsWith(n + '/')) return true; return false; };
+  const subscribedChild = (n: string) => boxes.some((b) => b.subscribed && b.name.startsWith(n + '/'));
+  const sorted = [...names].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  for (const n of sorted) {
+    if (!matches(n)) continue;
+    const b = byName.get(n);
+    const attrs: string[] = [];
+    let childInfo = false;
+    if (o.subscribedOnly || o.lsub) {
+      if (!b || !b.subscribed) {
+        if (o.recursiveMatch && subscribedChild(n)) childInfo = true;
+        else if (o.lsub && subscribedChild(n) && res.some((r) => r.source.endsWith('[^/]*$'))) attrs.push('\\Noselect');
+        else continue;
+      }
+    } else if (!b) {
+      // an implied parent: only a "%" level shows it (§6.3.8)
+      if (!res.some((r) => r.source.endsWith('[^/]*$'))) continue;
+      attrs.push('\\NonExistent', '\\Noselect');
+    }
+    if (o.specialUseOnly && !b?.specialUse) continue;
+    if (b && !attrs.includes('\\Noselect')) {
+      if (o.returnSubscribed && b.subscribed) attrs.push('\\Subscribed');
+    }
+    attrs.push(hasChildren(n) ? '\\HasChildren' : '\\HasNoChildren');
+    if (b?.specialUse) attrs.push(b.specialUse);
+    const ext = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
+    s.send(`* ${o.lsub ? 'LSUB' : 'LIST'} (${attrs.join(' ')}) "/" ${mailboxOut(n, s.utf8Names)}${ext}`);
+    if (o.returnStatus && b) {
+      const st = await s.ctx.store.mailboxes.status(b.id);
+      if (st) s.send(statusLine(s, n, st, o.returnStatus));
+    }
+  }
+}
+
+/** A name or pattern from the client: modified UTF-7, or UTF-8 once IMAP4rev2 is enabled (RFC 9051 §5.1). */
+function nameIn(s: ImapSession, wire: string): string {
+  return s.utf8Names ? wire : decodeMailboxName(wire);
+}
+
+function patternsOf(s: ImapSession, t: Token | undefined): string[] {
+  if (t && t.t === 'list') return t.v.map((x) => nameIn(s, tokString(x, 'pattern')));
+  return [nameIn(s, tokString(t, 'mailbox pattern'))];
+}
+
+// RFC 3501 §6.3.8 LIST, with RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE.
+export const list: ImapCommand = {
+  states: ['authenticated', 'selected'],
+  async run(s, cmd) {
+    const a = cmd.args;
+    let i = 0;
+    const o: ListOptions = {
+      subscribedOnly: false, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false,
+      returnChildren: true, returnSpecialUse: true, returnStatus: null, lsub: false,
+    };
+    if (a[0]?.t === 'list') {
+      for (const t of a[0].v) {
+        const opt = tokAtom(t, 'selection option').toUpperCase();
+        if (opt === 'SUBSCRIBED') { o.subscribedOnly = true; o.returnSubscribed = true; }
+        else if (opt === 'SPECIAL-USE') o.specialUseOnly = true;
+        else if (opt === 'RECURSIVEMATCH') o.recursiveMatch = true;
+        else if (opt === 'REMOTE') { /* no remote mailboxes */ }
+        else throw new ImapBad(`unknown LIST selection option ${opt}`);
+      }
+      if (o.recursiveMatch && !o.subscribedOnly) throw new ImapBad('RECURSIVEMATCH needs another selection option');
+      i = 1;
+    }
+    const ref = nameIn(s, tokString(a[i], 'reference'));
+    const patterns = patternsOf(s, a[i + 1]);
+    i += 2;
+    if (a[i]) {
+      if (tokAtom(a[i], 'RETURN').toUpperCase() !== 'RETURN') throw new ImapBad('expected RETURN');
+      const r = tokList(a[i + 1], 'return options');
+      for (let j = 0; j < r.length; j++) {
+        const opt = tokAtom(r[j], 'return option').toUpperCase();
+        if (opt === 'SUBSCRIBED') o.returnSubscribed = true;
+        else if (opt === 'CHILDREN' || opt === 'SPECIAL-USE') { /* always returned */ }
+        else if (opt === 'STATUS') o.returnStatus = statusItems(tokList(r[++j], 'status items'));
+        else throw new ImapBad(`unknown LIST return option ${opt}`);
+      }
+      if (a.length > i + 2) throw new ImapBad('too many arguments');
+    }
+    await listMailboxes(s, ref, patterns, o);
+    return 'LIST completed';
+  },
+};
+
+// RFC 3501 §6.3.9 LSUB: LIST restricted to subscribed names.
+export const lsub: ImapCommand = {
+  states: ['authenticated', 'selected'],
+  async run(s, cmd) {
+    const ref = nameIn(s, tokString(cmd.args[0], 'reference'));
+    const pattern = nameIn(s, tokString(cmd.args[1], 'mailbox pattern'));
+    if (cmd.args.length > 2) throw new ImapBad('too many arguments');
+    await listMailboxes(s, ref, [pattern], {
+      subscribedOnly: true, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false,
+      returnChildren: true, returnSpecialUse: true, returnStatus: null, lsub: true,
+    });
+    return 'LSUB completed';
+  },
+};

@@ -1,0 +1,34 @@
+import type { ImapCommand } from '../session.js';
+import { ImapNo, mailboxArg, noMoreArgs } from '../wire.js';
+import { createParents, validName } from './create.js';
+import { storeNo, user } from './util.js';
+
+// RFC 3501 §6.3.5 RENAME: a mailbox and its inferiors; renaming INBOX moves its messages.
+export const rename: ImapCommand = {
+  states: ['authenticated', 'selected'],
+  async run(s, cmd) {
+    const u = user(s);
+    const from = mailboxArg(cmd.args[0], s.utf8Names);
+    const to = validName(mailboxArg(cmd.args[1], s.utf8Names));
+    noMoreArgs(cmd.args, 2);
+    if (!(await s.ctx.store.mailboxes.get(u.id, from))) throw new ImapNo('NONEXISTENT', `no mailbox ${from}`);
+    if (to === 'INBOX' || (await s.ctx.store.mailboxes.get(u.id, to))) throw new ImapNo('ALREADYEXISTS', `mailbox ${to} already exists`);
+    if (to.startsWith(from + '/')) throw new ImapNo('CANNOT', 'cannot rename a mailbox into itself');
+    await createParents(s, u.id, to);
+    if (from === 'INBOX') {
+      // §6.3.5: the messages move to the new name and INBOX stays, empty. Done with copy + expunge
+      // (store.mailboxes.rename's INBOX path does not take blob references; reported to the store owner).
+      const inbox = (await s.ctx.store.mailboxes.get(u.id, 'INBOX'))!;
+      const dst = await s.ctx.store.mailboxes.create(u.id, to).catch(storeNo);
+      const uids = (await s.ctx.store.messages.list(inbox.id)).map((m) => m.uid);
+      if (uids.length) {
+        await s.ctx.store.messages.copy(inbox.id, uids, dst.id);
+        await s.ctx.store.messages.expunge(inbox.id, uids);
+      }
+      return 'RENAME completed';
+    }
+    await s.ctx.store.mailboxes.rename(u.id, from, to).catch(storeNo);
+    if (s.selected && s.selected.mailbox.name === from && from !== 'INBOX') s.selected.mailbox.name = to;
+    return 'RENAME completed';
+  },
+};

@@ -1,0 +1,39 @@
+import type { MailboxStatus } from '../../store/index.js';
+import type { ImapCommand, ImapSession } from '../session.js';
+import { ImapBad, ImapNo, mailboxArg, mailboxOut, tokAtom, tokList } from '../wire.js';
+import { user } from './util.js';
+
+const ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ'];
+
+export function statusItems(list: ReturnType<typeof tokList>): string[] {
+  const items = list.map((t) => tokAtom(t, 'status item').toUpperCase());
+  for (const i of items) if (!ITEMS.includes(i)) throw new ImapBad(`unknown status item ${i}`);
+  if (!items.length) throw new ImapBad('no status items');
+  return items;
+}
+
+export function statusLine(s: ImapSession, name: string, st: MailboxStatus, items: string[]): string {
+  const v: Record<string, number> = {
+    MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity,
+    UNSEEN: st.unseen, DELETED: st.deleted, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
+  };
+  if (items.includes('HIGHESTMODSEQ')) s.condstore = true;
+  return `* STATUS ${mailboxOut(name, s.utf8Names)} (${items.map((i) => `${i} ${v[i]}`).join(' ')})`;
+}
+
+// RFC 3501 §6.3.10 STATUS: counters of a mailbox without selecting it (RFC 9051 adds SIZE, DELETED).
+export const status: ImapCommand = {
+  states: ['authenticated', 'selected'],
+  async run(s, cmd) {
+    const u = user(s);
+    const name = mailboxArg(cmd.args[0], s.utf8Names);
+    const items = statusItems(tokList(cmd.args[1], 'status items'));
+    if (cmd.args.length > 2) throw new ImapBad('too many arguments');
+    const mb = await s.ctx.store.mailboxes.get(u.id, name);
+    if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
+    const st = await s.ctx.store.mailboxes.status(mb.id);
+    if (!st) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
+    s.send(statusLine(s, mb.name, st, items));
+    return 'STATUS completed';
+  },
+};

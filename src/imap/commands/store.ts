@@ -1,0 +1,60 @@
+import type { FlagOp } from '../../store/index.js';
+import type { ImapCommand } from '../session.js';
+import { compactSet, flagList, ImapBad, tokAtom, tokList, tokNumber } from '../wire.js';
+import { clientFlags, records, resolveSet, selected, writable } from './util.js';
+
+// RFC 3501 §6.4.6 STORE (+FLAGS/-FLAGS/FLAGS[.SILENT]), RFC 7162 §3.1.3 UNCHANGEDSINCE / MODIFIED.
+export const store: ImapCommand = {
+  states: ['selected'],
+  noExpunge: true,
+  async run(s, cmd) {
+    const sel = selected(s);
+    const a = cmd.args;
+    const targets = resolveSet(sel, tokAtom(a[0], 'sequence set'), cmd.uid, s.searchRes);
+    let i = 1;
+    let unchangedSince: number | undefined;
+    if (a[i]?.t === 'list') {
+      const mods = tokList(a[i++]);
+      if (mods.length !== 2 || tokAtom(mods[0]).toUpperCase() !== 'UNCHANGEDSINCE') throw new ImapBad('unknown STORE modifier');
+      unchangedSince = tokNumber(mods[1], 'mod-sequence');
+      s.condstore = true;
+    }
+    const item = tokAtom(a[i++], 'store item').toUpperCase();
+    const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(item);
+    if (!m) throw new ImapBad(`unknown store item ${item}`);
+    const op: FlagOp = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
+    const silent = !!m[2];
+    const rest = a.slice(i);
+    if (!rest.length) throw new ImapBad('missing flags');
+    const flags = flagList(rest.length === 1 ? rest[0] : { t: 'list', v: rest }).filter((f) => f !== '\\Recent');
+    writable(sel);
+    if (!targets.length) return 'STORE completed';
+    const res = await s.ctx.store.messages.setFlags(sel.mailbox.id, targets.map((t) => t.uid), op, flags, { unchangedSince, origin: s });
+    const changed = new Map(res.changed.map((c) => [c.uid, c]));
+    const failed = new Set(res.failed);
+    const needRecords = !silent || unchangedSince !== undefined;
+    const recs = needRecords ? await records(s, sel, targets) : new Map();
+    for (const t of targets) {
+      if (failed.has(t.uid)) continue;
+      const c = changed.get(t.uid);
+      const r = recs.get(t.uid);
+      if (!r && !c) continue;
+      const modseq = c?.modseq ?? r?.modseq;
+      const items: string[] = [];
+      if (cmd.uid || s.enabled.has('QRESYNC')) items.push(`UID ${t.uid}`);
+      if (!silent) items.push(`FLAGS ${clientFlags(s, sel, { uid: t.uid, flags: c?.flags ?? r!.flags })}`);
+      if (s.condstore && (!silent || (unchangedSince !== undefined && c))) items.push(`MODSEQ (${modseq})`);
+      if (!silent || (unchangedSince !== undefined && c)) {
+        if (silent && !items.some((x) => x.startsWith('UID '))) items.unshift(`UID ${t.uid}`);
+        s.send(`* ${t.seq} FETCH (${items.join(' ')})`);
+      }
+      await s.maybeFlush();
+    }
+    if (res.changed.length && res.changed[0].modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = res.changed[0].modseq;
+    if (failed.size) {
+      const set = cmd.uid ? [...failed] : targets.filter((t) => failed.has(t.uid)).map((t) => t.seq);
+      return `[MODIFIED ${compactSet(set)}] conditional STORE failed`;
+    }
+    return 'STORE completed';
+  },
+};

@@ -1,0 +1,110 @@
+// Helpers the commands share: sequence sets against the session's view, message records.
+import type { MessageRecord } from '../../store/index.js';
+import type { ImapSession, Selected } from '../session.js';
+import { compactSet, ImapBad, ImapNo, inSet, parseSeqSet, resolveStar } from '../wire.js';
+
+export interface Target { seq: number; uid: number }
+
+export function selected(s: ImapSession): Selected {
+  if (!s.selected) throw new ImapBad('no mailbox selected');
+  return s.selected;
+}
+
+export function user(s: ImapSession) {
+  if (!s.user) throw new ImapBad('not logged in');
+  return s.user;
+}
+
+/** RFC 3501 §9 sequence-set (or uid-set when `uid`) -> the messages of the view it names. */
+export function resolveSet(sel: Selected, text: string, uid: boolean, saved: number[] = []): Target[] {
+  if (text === '$') {
+    // RFC 5182 §2.1: "$" is the saved search result (UIDs still in the view)
+    const want = new Set(saved);
+    const out: Target[] = [];
+    sel.uids.forEach((u, i) => { if (want.has(u)) out.push({ seq: i + 1, uid: u }); });
+    return out;
+  }
+  const raw = parseSeqSet(text);
+  const out: Target[] = [];
+  if (uid) {
+    const max = sel.uids.length ? sel.uids[sel.uids.length - 1] : 0;
+    const set = resolveStar(raw, max);
+    if (set.length === 1) {
+      const [a, b] = set[0];
+      // binary search the first uid >= a
+      let lo = 0, hi = sel.uids.length;
+      while (lo < hi) { const m = (lo + hi) >>> 1; if (sel.uids[m] < a) lo = m + 1; else hi = m; }
+      for (let i = lo; i < sel.uids.length && sel.uids[i] <= b; i++) out.push({ seq: i + 1, uid: sel.uids[i] });
+      return out;
+    }
+    sel.uids.forEach((u, i) => { if (inSet(set, u)) out.push({ seq: i + 1, uid: u }); });
+    return out;
+  }
+  const n = sel.uids.length;
+  const set = resolveStar(raw, n);
+  for (const [a, b] of set) if (a < 1 || b > n) throw new ImapBad('invalid message sequence number');
+  if (set.length === 1) {
+    for (let i = set[0][0]; i <= set[0][1]; i++) out.push({ seq: i, uid: sel.uids[i - 1] });
+    return out;
+  }
+  const seen = new Set<number>();
+  for (const [a, b] of set) for (let i = a; i <= b; i++) seen.add(i);
+  for (const i of [...seen].sort((x, y) => x - y)) out.push({ seq: i, uid: sel.uids[i - 1] });
+  return out;
+}
+
+/** Metadata (never bodies) of the targets: one query for many, single look-ups for few. */
+export async function records(s: ImapSession, sel: Selected, targets: Target[]): Promise<Map<number, MessageRecord>> {
+  const out = new Map<number, MessageRecord>();
+  if (targets.length <= 64) {
+    for (const t of targets) {
+      const r = await s.ctx.store.messages.get(sel.mailbox.id, t.uid);
+      if (r) out.set(t.uid, r);
+    }
+  } else {
+    const want = new Set(targets.map((t) => t.uid));
+    for (const r of await s.ctx.store.messages.list(sel.mailbox.id)) if (want.has(r.uid)) out.set(r.uid, r);
+  }
+  return out;
+}
+
+export function writable(sel: Selected): void {
+  if (sel.readOnly) throw new ImapNo('READ-ONLY', 'mailbox is read-only (EXAMINE)');
+}
+
+/** Flags as the client sees them: \Recent added for rev1 sessions. */
+export function clientFlags(s: ImapSession, sel: Selected, r: { uid: number; flags: string[] }): string {
+  const f = sel.recent.has(r.uid) && !s.enabled.has('IMAP4REV2') ? [...r.flags, '\\Recent'] : r.flags;
+  return `(${f.join(' ')})`;
+}
+
+/** Store errors with a reason (exists, notfound ...) -> NO with the RFC 5530 code. */
+export function storeNo(err: unknown): never {
+  const e = err as { reason?: string; message?: string };
+  const code = e.reason === 'exists' ? 'ALREADYEXISTS' : e.reason === 'notfound' ? 'NONEXISTENT' : e.reason === 'inuse' ? 'INUSE' : e.reason === 'invalid' ? 'CANNOT' : null;
+  if (code) throw new ImapNo(code, e.message ?? 'failed');
+  throw err;
+}
+
+/** Our own expunge: drop the UIDs from the view and tell the client (EXPUNGE, or VANISHED under QRESYNC). */
+export function reportExpunged(s: ImapSession, sel: Selected, uids: number[]): void {
+  const gone = new Set(uids);
+  const vanished: number[] = [];
+  for (let i = sel.uids.length - 1; i >= 0; i--) {
+    const u = sel.uids[i];
+    if (!gone.has(u)) continue;
+    if (s.enabled.has('QRESYNC')) vanished.push(u);
+    else s.send(`* ${i + 1} EXPUNGE`);
+    sel.uids.splice(i, 1);
+    sel.recent.delete(u);
+  }
+  if (vanished.length) s.send(`* VANISHED ${compactSet(vanished)}`);
+}
+
+/** RFC 7162 §3.1.10/§3.2.10: with CONDSTORE on, EXPUNGE and MOVE report the new HIGHESTMODSEQ. */
+export async function highestModseqCode(s: ImapSession, sel: Selected): Promise<string> {
+  if (!s.condstore) return '';
+  const mb = await s.ctx.store.mailboxes.getById(sel.mailbox.id);
+  if (mb && mb.highestModseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = mb.highestModseq;
+  return `[HIGHESTMODSEQ ${sel.mailbox.highestModseq}] `;
+}

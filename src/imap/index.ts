@@ -1,0 +1,2 @@
+export { startImap, type ImapListenerHandle } from './server.js';
+export type { ImapOptions } from './session.js';

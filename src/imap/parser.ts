@@ -1,0 +1,277 @@
+// RFC 3501 §9 (formal syntax), RFC 7888 (LITERAL+): bytes -> a tagged command, incrementally.
+// No socket here: the session pushes bytes and asks for the next command. A line that ends in a
+// literal {n} makes the parser stop and ask the session to send "+" (or, for {n+}, read on).
+// Every buffer is bounded: a line, the number of literals and their size.
+
+export type Token =
+  | { t: 'atom'; v: string }
+  | { t: 'string'; v: string; bytes: Buffer; literal: boolean }
+  | { t: 'list'; v: Token[] }
+  | { t: 'nil' };
+
+export interface ParsedCommand {
+  tag: string;
+  /** the command verb, upper case; for "UID FETCH" it is "FETCH" and uid is true */
+  name: string;
+  uid: boolean;
+  args: Token[];
+}
+
+export class ParseError extends Error {
+  constructor(message: string, readonly tag: string | null = null) { super(message); }
+}
+
+export interface ParserLimits {
+  /** one line, without literals */
+  maxLine: number;
+  /** a literal of an ordinary command */
+  maxLiteral: number;
+  /** a literal of APPEND (the message) */
+  maxAppendLiteral: number;
+  /** literals per command */
+  maxLiterals: number;
+}
+
+export const DEFAULT_LIMITS: ParserLimits = { maxLine: 64 * 1024, maxLiteral: 64 * 1024, maxAppendLiteral: 25 * 1024 * 1024, maxLiterals: 100 };
+
+export type ParseResult =
+  | { kind: 'command'; cmd: ParsedCommand }
+  | { kind: 'needMore' }
+  /** a synchronizing literal is announced: the session sends "+ ..." and pushes the bytes */
+  | { kind: 'continue'; size: number }
+  /** bad syntax: the command (up to its end) was consumed */
+  | { kind: 'bad'; tag: string | null; message: string }
+  /** a literal over the limit: a sync one was refused before reading; a non-sync one cannot be skipped */
+  | { kind: 'toobig'; tag: string | null; size: number; sync: boolean }
+  /** a line longer than maxLine: the stream cannot be resynchronised */
+  | { kind: 'linetoolong' };
+
+/** {n}, {n+} and RFC 3516 literal8 ~{n} at the end of a line */
+const LITERAL_AT_END = /~?\{(\d{1,20})(\+?)\}$/;
+
+interface Segment { text: string; literal: Buffer | null }
+
+export class ImapParser {
+  private buf: Buffer = Buffer.alloc(0);
+  private segments: Segment[] = [];
+  private literalNeed = -1; // bytes of the pending literal, -1 when reading a line
+  private literalCount = 0;
+  private continueSent = false;
+  readonly limits: ParserLimits;
+
+  constructor(limits: Partial<ParserLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+  }
+
+  /** bytes waiting (STARTTLS checks this: plaintext pipelined after it is discarded) */
+  get buffered(): number { return this.buf.length; }
+
+  /** take the bytes buffered after the last command (COMPRESS: they are already compressed) */
+  takeBuffered(): Buffer {
+    const b = this.buf;
+    this.buf = Buffer.alloc(0);
+    return b;
+  }
+
+  /** drop everything buffered and any half-read command */
+  reset(): void {
+    this.buf = Buffer.alloc(0);
+    this.segments = [];
+    this.literalNeed = -1;
+    this.literalCount = 0;
+    this.continueSent = false;
+  }
+
+  /** true while a command is half-read (a literal announced or being read) */
+  get midCommand(): boolean { return this.segments.length > 0 || this.literalNeed >= 0; }
+
+  /** A raw line (AUTHENTICATE continuations, IDLE's DONE), or null when none is complete. */
+  nextLine(): string | null | 'toolong' {
+    const lf = this.buf.indexOf(0x0a);
+    if (lf < 0) return this.buf.length > this.limits.maxLine ? 'toolong' : null;
+    if (lf > this.limits.maxLine) return 'toolong';
+    const end = lf > 0 && this.buf[lf - 1] === 0x0d ? lf - 1 : lf;
+    const line = this.buf.toString('utf8', 0, end);
+    this.buf = this.buf.subarray(lf + 1);
+    return line;
+  }
+
+  next(): ParseResult {
+    for (;;) {
+      if (this.literalNeed >= 0) {
+        if (this.buf.length < this.literalNeed) return { kind: 'needMore' };
+        const lit = Buffer.from(this.buf.subarray(0, this.literalNeed));
+        this.buf = this.buf.subarray(this.literalNeed);
+        this.segments[this.segments.length - 1].literal = lit;
+        this.literalNeed = -1;
+        this.continueSent = false;
+        continue;
+      }
+      const lf = this.buf.indexOf(0x0a);
+      if (lf < 0) {
+        if (this.buf.length > this.limits.maxLine) { this.reset(); return { kind: 'linetoolong' }; }
+        return { kind: 'needMore' };
+      }
+      if (lf > this.limits.maxLine) { this.reset(); return { kind: 'linetoolong' }; }
+      const end = lf > 0 && this.buf[lf - 1] === 0x0d ? lf - 1 : lf;
+      let text = this.buf.toString('utf8', 0, end);
+      this.buf = this.buf.subarray(lf + 1);
+      const m = LITERAL_AT_END.exec(text);
+      if (!m) {
+        this.segments.push({ text, literal: null });
+        const segs = this.segments;
+        this.segments = [];
+        this.literalCount = 0;
+        try {
+          return { kind: 'command', cmd: buildCommand(segs) };
+        } catch (err) {
+          if (err instanceof ParseError) return { kind: 'bad', tag: err.tag ?? guessTag(segs[0].text), message: err.message };
+          throw err;
+        }
+      }
+      const size = Number(m[1]);
+      const sync = m[2] !== '+';
+      text = text.slice(0, m.index);
+      this.segments.push({ text, literal: null });
+      const first = this.segments[0].text;
+      const isAppend = /^\S+\s+APPEND\s/i.test(first);
+      const max = isAppend ? this.limits.maxAppendLiteral : this.limits.maxLiteral;
+      if (size > max || ++this.literalCount > this.limits.maxLiterals) {
+        const tag = guessTag(first);
+        this.segments = [];
+        this.literalCount = 0;
+        if (!sync) this.buf = Buffer.alloc(0); // its bytes are on their way: the session closes
+        return { kind: 'toobig', tag, size, sync };
+      }
+      this.literalNeed = size;
+      if (sync && !this.continueSent) {
+        this.continueSent = true;
+        return { kind: 'continue', size };
+      }
+    }
+  }
+}
+
+function guessTag(line: string): string | null {
+  const m = /^([^\s(){%*"\\\]+]+)/.exec(line);
+  return m ? m[1] : null;
+}
+
+const ATOM_SPECIALS = new Set(['(', ')', '{', ' ', '"', '\\', ']', '%', '*']);
+
+function isTagChar(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return code > 0x20 && code < 0x7f && !'(){ %*"\\+'.includes(c);
+}
+
+function buildCommand(segs: Segment[]): ParsedCommand {
+  const first = segs[0].text;
+  if (first.length === 0) throw new ParseError('empty command line');
+  let i = 0;
+  while (i < first.length && isTagChar(first[i])) i++;
+  const tag = first.slice(0, i);
+  if (!tag) throw new ParseError('missing or invalid tag');
+  if (first[i] !== ' ') throw new ParseError('missing command', tag);
+  const toks = tokenize(segs, i + 1, tag);
+  const verb = toks.shift();
+  if (!verb || verb.t !== 'atom') throw new ParseError('missing command', tag);
+  let name = verb.v.toUpperCase();
+  let uid = false;
+  if (name === 'UID') {
+    const v2 = toks.shift();
+    if (!v2 || v2.t !== 'atom') throw new ParseError('UID needs a command', tag);
+    name = v2.v.toUpperCase();
+    uid = true;
+  }
+  if (!/^[A-Z0-9-]+$/.test(name) && !/^[A-Z0-9.=-]+$/.test(name)) throw new ParseError('invalid command name', tag);
+  return { tag, name, uid, args: toks };
+}
+
+/** Tokens of the whole command: atoms, quoted strings, literals, parenthesised lists, NIL. */
+function tokenize(segs: Segment[], start: number, tag: string): Token[] {
+  const root: Token[] = [];
+  const stack: Token[][] = [root];
+  let top = root;
+  for (let s = 0; s < segs.length; s++) {
+    const { text, literal } = segs[s];
+    let p = s === 0 ? start : 0;
+    while (p < text.length) {
+      const c = text[p];
+      if (c === ' ') { p++; continue; }
+      if (c === '(') {
+        const l: Token[] = [];
+        top.push({ t: 'list', v: l });
+        stack.push(l);
+        if (stack.length > 32) throw new ParseError('lists nested too deeply', tag);
+        top = l;
+        p++;
+        continue;
+      }
+      if (c === ')') {
+        if (stack.length === 1) throw new ParseError('unbalanced parenthesis', tag);
+        stack.pop();
+        top = stack[stack.length - 1];
+        p++;
+        continue;
+      }
+      if (c === '"') {
+        let out = '';
+        p++;
+        let closed = false;
+        while (p < text.length) {
+          const d = text[p];
+          if (d === '\\') {
+            const e = text[p + 1];
+            if (e !== '"' && e !== '\\') throw new ParseError('invalid escape in quoted string', tag);
+            out += e;
+            p += 2;
+            continue;
+          }
+          if (d === '"') { closed = true; p++; break; }
+          if (d === '\r' || d === '\n') throw new ParseError('CR or LF in quoted string', tag);
+          out += d;
+          p++;
+        }
+        if (!closed) throw new ParseError('unterminated quoted string', tag);
+        top.push({ t: 'string', v: out, bytes: Buffer.from(out, 'utf8'), literal: false });
+        continue;
+      }
+      if (c === '{') throw new ParseError('literal not at the end of a line', tag);
+      // an atom; "[...]" inside it (BODY[HEADER.FIELDS (A B)]) is taken whole, as is "<a.b>"
+      const a = p;
+      while (p < text.length) {
+        const d = text[p];
+        if (d === '[') {
+          let depth = 0;
+          while (p < text.length) {
+            if (text[p] === '[') depth++;
+            else if (text[p] === ']' && --depth === 0) break;
+            p++;
+          }
+          if (p >= text.length) throw new ParseError('unterminated [', tag);
+          p++;
+          continue;
+        }
+        if (d === ' ' || d === '(' || d === ')' || d === '"' || d === '{') break;
+        if (d.charCodeAt(0) < 0x20 || d.charCodeAt(0) === 0x7f) throw new ParseError('control character in atom', tag);
+        p++;
+      }
+      const v = text.slice(a, p);
+      if (v.toUpperCase() === 'NIL') top.push({ t: 'nil' });
+      else top.push({ t: 'atom', v });
+    }
+    if (literal) {
+      top.push({ t: 'string', v: literal.toString('utf8'), bytes: literal, literal: true });
+    } else if (s < segs.length - 1) {
+      throw new ParseError('literal missing', tag);
+    }
+  }
+  if (stack.length !== 1) throw new ParseError('unbalanced parenthesis', tag);
+  return root;
+}
+
+export const isAtomSpecial = (c: string) => ATOM_SPECIALS.has(c);

@@ -1,0 +1,48 @@
+// MUA access: the IMAP listeners. "imap" speaks plaintext until STARTTLS (RFC 3501 §6.2.1);
+// "imaps" is implicit TLS (RFC 8314 §3.2). Each connection gets an ImapSession.
+import net from 'node:net';
+import tls from 'node:tls';
+import { DEFAULT_OPTIONS, ImapSession, type ImapContext, type ImapOptions } from './session.js';
+
+export interface ImapListenerHandle { name: 'imap' | 'imaps'; port: number; close(): Promise<void> }
+
+export async function startImap(ctx: Omit<ImapContext, 'options'> & { options?: Partial<ImapOptions> }, port: number, host: string): Promise<ImapListenerHandle> {
+  const full: ImapContext = { ...ctx, options: { ...DEFAULT_OPTIONS, ...ctx.options } };
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<ImapSession>();
+  const onConnection = (sock: net.Socket) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    sock.setNoDelay(true);
+    const s = new ImapSession(full, sock, sock.remoteAddress ?? 'unknown');
+    sessions.add(s);
+    sock.on('close', () => sessions.delete(s));
+    s.start();
+  };
+  const server: net.Server = ctx.listener === 'imaps'
+    ? tls.createServer({ ...ctx.tls.serverOptions(), ...ctx.tls.current }, onConnection)
+    : net.createServer(onConnection);
+  server.on('error', (err) => ctx.log.error({ err }, 'imap listener error'));
+  if (ctx.listener === 'imaps') (server as tls.Server).on('tlsClientError', (err) => ctx.log.debug({ err: err.message }, 'TLS handshake failed'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const reload = () => { if (ctx.listener === 'imaps') (server as tls.Server).setSecureContext({ ...ctx.tls.current }); };
+  ctx.tls.on('reload', reload);
+  const addr = server.address() as net.AddressInfo;
+  ctx.log.info({ port: addr.port }, `${ctx.listener} listening`);
+  return {
+    name: ctx.listener,
+    port: addr.port,
+    async close() {
+      ctx.tls.off('reload', reload);
+      for (const s of sessions) s.bye('server shutting down');
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        setTimeout(() => { for (const sock of sockets) sock.destroy(); }, 500).unref();
+      });
+    },
+  };
+}

@@ -1,0 +1,492 @@
+// RFC 3501 §3 (states), §5.2 and §7.4.1 (when untagged updates may be sent), §5.5 (one command
+// at a time here: pipelined commands wait their turn). The session owns the socket: it feeds the
+// parser, runs each command in the state the table allows, writes every reply and pushes the
+// changes other sessions made to the selected mailbox.
+import net from 'node:net';
+import tls from 'node:tls';
+import zlib from 'node:zlib';
+import type { Authenticator } from '../auth/authenticate.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/log.js';
+import type { MailboxChange, MailboxRecord, Store, UserRecord } from '../store/index.js';
+import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
+import { COMMANDS } from './commands/index.js';
+import { ImapParser, type ParsedCommand } from './parser.js';
+import { capabilities } from './capabilities.js';
+import { compactSet, ImapBad, ImapNo } from './wire.js';
+
+export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
+
+export interface ImapOptions {
+  /** ms of silence before an authenticated client is dropped (RFC 3501 §5.4: at least 30 min) */
+  idleTimeoutMs: number;
+  /** ms of silence before a client that has not logged in is dropped */
+  preauthTimeoutMs: number;
+  /** BAD replies in a row before BYE */
+  maxErrors: number;
+  /** commands allowed before a successful login */
+  maxPreauthCommands: number;
+  /** failed logins in one session before BYE */
+  maxLoginFailures: number;
+}
+
+export const DEFAULT_OPTIONS: ImapOptions = {
+  idleTimeoutMs: 30 * 60_000, preauthTimeoutMs: 60_000, maxErrors: 10, maxPreauthCommands: 25, maxLoginFailures: 3,
+};
+
+export interface ImapContext {
+  listener: 'imap' | 'imaps';
+  config: Config;
+  store: Store;
+  auth: Authenticator;
+  tls: TlsManager;
+  log: Logger;
+  options: ImapOptions;
+}
+
+export interface ImapCommand {
+  /** states in which the command is valid (RFC 3501 §6) */
+  states: SessionState[];
+  /** RFC 3501 §7.4.1: no EXPUNGE responses while FETCH, STORE or SEARCH (not UID ...) runs */
+  noExpunge?: boolean;
+  /** runs the command; returns the text of the tagged OK (may start with "[CODE] ") */
+  run(s: ImapSession, cmd: ParsedCommand): Promise<string>;
+}
+
+/** The selected mailbox as this session knows it: its view of sequence numbers. */
+export interface Selected {
+  mailbox: MailboxRecord;
+  readOnly: boolean;
+  /** UIDs in sequence order: seq n is uids[n-1] */
+  uids: number[];
+  recent: Set<number>;
+  pending: MailboxChange[];
+  gone: boolean;
+}
+
+let sessions = 0;
+
+export class ImapSession {
+  state: SessionState = 'not-authenticated';
+  user: UserRecord | null = null;
+  selected: Selected | null = null;
+  readonly parser: ImapParser;
+  readonly sid: string;
+  readonly log: Logger;
+  sock: net.Socket;
+  secure: boolean;
+  /** ENABLEd extensions (RFC 5161): CONDSTORE, QRESYNC, IMAP4REV2 */
+  readonly enabled = new Set<string>();
+  /** CONDSTORE is on once ENABLEd or any command used it (RFC 7162 §3.1) */
+  condstore = false;
+  clientId: Record<string, string> | null = null;
+  /** RFC 5182 SEARCHRES: the UIDs saved by SEARCH RETURN (SAVE), named "$" */
+  searchRes: number[] = [];
+  /** messages whose body this session fetched already (journey: first fetch only) */
+  readonly fetchedBodies = new Set<string>();
+  loginFailures = 0;
+  /** the command wrote its own tagged reply (STARTTLS) */
+  suppressTagged = false;
+  /** start DEFLATE right after the tagged OK of COMPRESS */
+  compressAfterReply = false;
+  /** say BYE after the current reply (too many failed logins) */
+  pendingBye: string | null = null;
+  private errors = 0;
+  private preauthCommands = 0;
+  private out: (string | Buffer)[] = [];
+  private outBytes = 0;
+  private busy = false;
+  private closed = false;
+  private lineWaiter: ((l: string | null) => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private onChange = (c: MailboxChange) => this.changed(c);
+  /** called when something arrives for the selected mailbox while IDLE waits */
+  idleWake: (() => void) | null = null;
+  private updating: Promise<void> = Promise.resolve();
+  private readonly owned = new WeakSet<object>();
+  /** RFC 4978 COMPRESS=DEFLATE: raw deflate in both directions once started */
+  private deflate: zlib.DeflateRaw | null = null;
+  private inflate: zlib.InflateRaw | null = null;
+  get compressed(): boolean { return this.deflate !== null; }
+
+  constructor(readonly ctx: ImapContext, sock: net.Socket, readonly remoteAddress: string) {
+    this.sid = `i${(++sessions).toString(36)}${Date.now().toString(36).slice(-4)}`;
+    this.log = ctx.log.child({ sid: this.sid, proto: ctx.listener, remote: remoteAddress });
+    this.sock = sock;
+    this.secure = ctx.listener === 'imaps';
+    this.parser = new ImapParser({ maxAppendLiteral: ctx.config.maxMessageBytes });
+    this.attach(sock);
+    ctx.store.events.on('change', this.onChange);
+  }
+
+  get isLoopback(): boolean {
+    return /^(127\.|::1$|::ffff:127\.)/.test(this.remoteAddress);
+  }
+
+  /** RFC 3501 §6.2.3: LOGINDISABLED until TLS, unless the operator allows plaintext on loopback. */
+  get plaintextAuthAllowed(): boolean {
+    return this.secure || (this.ctx.config.allowPlaintextAuthOnLoopback && this.isLoopback);
+  }
+
+  /** RFC 9051 §5.1: once IMAP4rev2 is enabled, mailbox names travel as UTF-8, not modified UTF-7 */
+  get utf8Names(): boolean { return this.enabled.has('IMAP4REV2'); }
+
+  start(): void {
+    this.send(`* OK [CAPABILITY ${capabilities(this)}] postoffice IMAP4rev1 ready`);
+    void this.flush();
+    this.touch();
+  }
+
+  // ------------------------------------------------------------------ socket
+
+  private readonly handlers = {
+    data: (d: Buffer) => this.onData(d),
+    error: (err: Error) => this.log.debug({ err: err.message }, 'socket error'),
+    close: () => this.cleanup(),
+  };
+
+  private attach(sock: net.Socket): void {
+    sock.on('data', this.handlers.data);
+    sock.on('error', this.handlers.error);
+    sock.on('close', this.handlers.close);
+  }
+
+  private detach(sock: net.Socket): void {
+    sock.off('data', this.handlers.data);
+    sock.off('close', this.handlers.close);
+  }
+
+  private onData(d: Buffer): void {
+    if (this.closed) return;
+    this.touch();
+    this.parser.push(d);
+    if (this.lineWaiter) this.serveLine();
+    else if (!this.busy) void this.pump();
+  }
+
+  touch(): void {
+    if (this.timer) clearTimeout(this.timer);
+    const ms = this.user ? this.ctx.options.idleTimeoutMs : this.ctx.options.preauthTimeoutMs;
+    this.timer = setTimeout(() => {
+      this.log.info('idle timeout');
+      this.bye('Autologout; idle for too long');
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.ctx.store.events.off('change', this.onChange);
+    this.lineWaiter?.(null);
+    this.lineWaiter = null;
+    this.idleWake?.();
+  }
+
+  get isClosed(): boolean { return this.closed; }
+
+  /** Queue a line (CRLF added). */
+  send(line: string): void {
+    this.out.push(line + '\r\n');
+    this.outBytes += line.length + 2;
+  }
+
+  /** Queue raw pieces (literals inside a response). */
+  write(piece: string | Buffer): void {
+    this.out.push(piece);
+    this.outBytes += piece.length;
+  }
+
+  /** Write what is queued once it is big, waiting for 'drain' (back-pressure). */
+  async maybeFlush(): Promise<void> {
+    if (this.outBytes >= 256 * 1024) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.out.length || this.closed) { this.out = []; this.outBytes = 0; return; }
+    const buf = Buffer.concat(this.out.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+    this.out = [];
+    this.outBytes = 0;
+    if (this.deflate) {
+      const d = this.deflate;
+      d.write(buf);
+      await new Promise<void>((resolve) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+    } else if (!this.sock.write(buf)) return this.drained();
+    if (this.deflate && this.sock.writableNeedDrain) return this.drained();
+  }
+
+  private async drained(): Promise<void> {
+    if (this.closed) return;
+    {
+      await new Promise<void>((resolve) => {
+        const done = () => { this.sock.off('drain', done); this.sock.off('close', done); resolve(); };
+        this.sock.on('drain', done);
+        this.sock.on('close', done);
+      });
+    }
+  }
+
+  /** RFC 4978 §3: after the tagged OK, everything is raw DEFLATE; bytes already read are compressed. */
+  startCompression(): void {
+    const inflate = zlib.createInflateRaw({ chunkSize: 64 * 1024 });
+    const deflate = zlib.createDeflateRaw({ level: 6 });
+    const sock = this.sock;
+    sock.off('data', this.handlers.data);
+    sock.on('data', (d: Buffer) => inflate.write(d));
+    inflate.on('data', (d: Buffer) => this.onData(d));
+    inflate.on('error', (err) => { this.log.info({ err: err.message }, 'bad DEFLATE data'); sock.destroy(); this.cleanup(); });
+    deflate.on('data', (d: Buffer) => { if (!sock.destroyed) sock.write(d); });
+    deflate.on('error', () => sock.destroy());
+    sock.on('close', () => { inflate.destroy(); deflate.destroy(); });
+    this.inflate = inflate;
+    this.deflate = deflate;
+    const rest = this.parser.takeBuffered();
+    if (rest.length) inflate.write(rest);
+  }
+
+  bye(text: string): void {
+    if (this.closed) return;
+    this.send(`* BYE ${text}`);
+    void this.flush().then(() => this.sock.end());
+    this.cleanup();
+    setTimeout(() => this.sock.destroy(), 2000).unref();
+  }
+
+  /** Read one raw line from the client (AUTHENTICATE continuation, IDLE's DONE); null if closed. */
+  readLine(): Promise<string | null> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve(null);
+      this.lineWaiter = resolve;
+      this.sock.resume();
+      this.serveLine();
+    });
+  }
+
+  private serveLine(): void {
+    const w = this.lineWaiter;
+    if (!w) return;
+    const l = this.parser.nextLine();
+    if (l === null) return;
+    this.lineWaiter = null;
+    if (l === 'toolong') { this.bye('line too long'); w(null); return; }
+    w(l);
+  }
+
+  // ------------------------------------------------------------------ STARTTLS (RFC 3501 §6.2.1)
+
+  async startTls(): Promise<void> {
+    // anything the client pipelined after STARTTLS came in plaintext: discard it (CVE-2011-0411 class)
+    this.parser.reset();
+    const plain = this.sock;
+    this.detach(plain);
+    plain.pause();
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.ctx.tls.context, ...TLS_POLICY });
+    this.sock = secure;
+    this.secure = true;
+    this.attach(secure);
+    await new Promise<void>((resolve) => {
+      secure.once('secure', () => resolve());
+      secure.once('error', () => resolve());
+      secure.once('close', () => resolve());
+    });
+  }
+
+  // ------------------------------------------------------------------ the command loop
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (!this.closed) {
+        const r = this.parser.next();
+        if (r.kind === 'needMore') break;
+        if (r.kind === 'continue') { this.send('+ Ready for literal data'); await this.flush(); continue; }
+        if (r.kind === 'linetoolong') { this.send('* BAD line too long'); this.bye('too much input without a line end'); break; }
+        if (r.kind === 'toobig') {
+          if (r.sync) {
+            this.send(`${r.tag ?? '*'} NO [TOOBIG] literal of ${r.size} octets is too large`);
+            await this.flush();
+            if (this.countError()) break;
+            continue;
+          }
+          this.send(`${r.tag ?? '*'} BAD [TOOBIG] non-synchronizing literal of ${r.size} octets is too large`);
+          this.bye('cannot skip a non-synchronizing literal');
+          break;
+        }
+        if (r.kind === 'bad') {
+          this.send(`${r.tag ?? '*'} BAD ${r.message}`);
+          await this.flush();
+          if (this.countError()) break;
+          continue;
+        }
+        this.sock.pause();
+        await this.execute(r.cmd);
+        if (!this.closed && !this.lineWaiter) this.sock.resume();
+      }
+    } catch (err) {
+      this.log.error({ err }, 'session failed');
+      this.bye('internal error');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private countError(): boolean {
+    if (++this.errors >= this.ctx.options.maxErrors) {
+      this.bye('too many errors');
+      return true;
+    }
+    return false;
+  }
+
+  private async execute(cmd: ParsedCommand): Promise<void> {
+    const { tag } = cmd;
+    if (!this.user && ++this.preauthCommands > this.ctx.options.maxPreauthCommands) {
+      this.bye('too many commands before login');
+      return;
+    }
+    const handler = COMMANDS[cmd.name];
+    const uidOk = ['FETCH', 'STORE', 'SEARCH', 'COPY', 'MOVE', 'EXPUNGE'];
+    let okText: string | null = null;
+    try {
+      if (!handler || (cmd.uid && !uidOk.includes(cmd.name))) throw new ImapBad(`unknown command ${cmd.uid ? 'UID ' : ''}${cmd.name}`);
+      if (!handler.states.includes(this.state)) {
+        throw new ImapBad(this.state === 'not-authenticated' ? `${cmd.name} needs login first` : this.state === 'authenticated' && handler.states.includes('selected') ? `${cmd.name} needs a selected mailbox` : `${cmd.name} not allowed now`);
+      }
+      okText = await handler.run(this, cmd);
+      this.errors = 0;
+    } catch (err) {
+      if (err instanceof ImapNo) {
+        await this.sendUpdates(!(handler?.noExpunge && !cmd.uid));
+        this.send(`${tag} NO ${err.code ? `[${err.code}] ` : ''}${err.message}`);
+        this.log.info({ cmd: cmd.name, reply: err.message }, 'NO');
+      } else if (err instanceof ImapBad) {
+        this.send(`${tag} BAD ${err.code ? `[${err.code}] ` : ''}${err.message}`);
+        this.log.info({ cmd: cmd.name, reply: err.message }, 'BAD');
+        await this.flush();
+        this.countError();
+      } else {
+        this.log.error({ err, cmd: cmd.name }, 'command failed');
+        this.send(`${tag} NO [SERVERBUG] internal error, try again later`);
+      }
+      await this.flush();
+      if (this.pendingBye) this.bye(this.pendingBye);
+      return;
+    }
+    if (this.closed) return;
+    if (this.suppressTagged) { this.suppressTagged = false; this.touch(); return; }
+    if (cmd.name !== 'LOGOUT') await this.sendUpdates(!(handler.noExpunge && !cmd.uid));
+    this.send(`${tag} OK ${okText}`);
+    await this.flush();
+    if (this.compressAfterReply) { this.compressAfterReply = false; this.startCompression(); }
+    this.touch();
+    if (this.state === 'logout') {
+      this.sock.end();
+      this.cleanup();
+    }
+  }
+
+  // ------------------------------------------------------------------ selected mailbox updates
+
+  setSelected(sel: Selected | null): void {
+    this.selected = sel;
+    this.state = sel ? 'selected' : this.user ? 'authenticated' : 'not-authenticated';
+  }
+
+  private changed(c: MailboxChange): void {
+    const sel = this.selected;
+    if (!sel || c.mailboxId !== sel.mailbox.id) return;
+    if ((c.kind === 'flags' || c.kind === 'expunge') && c.origin === this) {
+      // our own STORE/EXPUNGE/MOVE answered already; keep only flag changes others made
+      return;
+    }
+    // coalesce runs of the same kind, so a bulk delivery is one pending entry
+    const last = sel.pending[sel.pending.length - 1];
+    if (last && last.kind === 'exists' && c.kind === 'exists' && last.uids.length < 1_000_000) {
+      // events are shared by every session: copy once, then grow our own copy
+      if (!this.owned.has(last)) {
+        const mine = { ...last, uids: [...last.uids] };
+        this.owned.add(mine);
+        sel.pending[sel.pending.length - 1] = mine;
+      }
+      const mine = sel.pending[sel.pending.length - 1] as typeof last;
+      for (const u of c.uids) mine.uids.push(u);
+      mine.modseq = Math.max(mine.modseq, c.modseq);
+      this.idleWake?.();
+      return;
+    }
+    if (sel.pending.length >= 10_000) {
+      // a client that never lets us report is not worth an unbounded queue
+      this.bye('too many pending mailbox changes; please reconnect');
+      return;
+    }
+    sel.pending.push(c);
+    this.idleWake?.();
+  }
+
+  /** Send pending EXISTS / EXPUNGE / FETCH FLAGS (RFC 3501 §7.4.1: expunges only when allowed). */
+  sendUpdates(allowExpunge: boolean): Promise<void> {
+    const p = this.updating.then(() => this.doSendUpdates(allowExpunge));
+    this.updating = p.catch(() => undefined);
+    return p;
+  }
+
+  private async doSendUpdates(allowExpunge: boolean): Promise<void> {
+    const sel = this.selected;
+    if (!sel || !sel.pending.length) return;
+    const qresync = this.enabled.has('QRESYNC');
+    const rev2 = this.enabled.has('IMAP4REV2');
+    while (sel.pending.length) {
+      const c = sel.pending[0];
+      if (c.kind === 'deleted') {
+        sel.pending = [];
+        sel.gone = true;
+        this.bye('the selected mailbox was deleted');
+        return;
+      }
+      if (c.kind === 'expunge') {
+        if (!allowExpunge) break;
+        sel.pending.shift();
+        const vanished: number[] = [];
+        const gone = new Set(c.uids);
+        for (let i = sel.uids.length - 1; i >= 0; i--) {
+          if (!gone.has(sel.uids[i])) continue;
+          if (qresync) vanished.push(sel.uids[i]);
+          else this.send(`* ${i + 1} EXPUNGE`);
+          sel.recent.delete(sel.uids[i]);
+          sel.uids.splice(i, 1);
+        }
+        if (vanished.length) this.send(`* VANISHED ${compactSet(vanished)}`);
+        if (c.modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = c.modseq;
+      } else if (c.kind === 'exists') {
+        sel.pending.shift();
+        const last = sel.uids.length ? sel.uids[sel.uids.length - 1] : 0;
+        const fresh = c.uids.filter((u) => u > last).sort((a, b) => a - b);
+        if (!fresh.length) continue;
+        sel.uids.push(...fresh);
+        if (!sel.readOnly) {
+          const claimed = await this.ctx.store.mailboxes.claimRecent(sel.mailbox.id).catch(() => [] as number[]);
+          for (const u of claimed) sel.recent.add(u);
+        }
+        this.send(`* ${sel.uids.length} EXISTS`);
+        if (!rev2) this.send(`* ${sel.recent.size} RECENT`);
+        if (c.modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = c.modseq;
+      } else {
+        sel.pending.shift();
+        const index = new Map<number, number>();
+        if (c.changes.length > 8) sel.uids.forEach((u, i) => index.set(u, i + 1));
+        for (const ch of c.changes) {
+          const seq = index.size ? index.get(ch.uid) : sel.uids.indexOf(ch.uid) + 1;
+          if (!seq) continue;
+          const flags = sel.recent.has(ch.uid) && !rev2 ? [...ch.flags, '\\Recent'] : ch.flags;
+          this.send(`* ${seq} FETCH (UID ${ch.uid} FLAGS (${flags.join(' ')})${this.condstore ? ` MODSEQ (${ch.modseq})` : ''})`);
+        }
+        if (c.modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = c.modseq;
+      }
+      await this.maybeFlush();
+    }
+  }
+}
+
+export type { ImapNo, ImapBad };

@@ -1,0 +1,227 @@
+// Wire forms shared by the IMAP commands: strings (RFC 3501 §4.3), modified UTF-7 mailbox names
+// (§5.1.3), dates (§9 date-time), sequence sets (§9 sequence-set) and the errors handlers throw.
+import type { Token } from './parser.js';
+
+/** RFC 3501 §7.1: tagged NO, optionally with a response code ("TRYCREATE", "NONEXISTENT" ...). */
+export class ImapNo extends Error {
+  constructor(readonly code: string | null, message: string) { super(message); }
+}
+/** RFC 3501 §7.1.3: tagged BAD (protocol-level error in the command). */
+export class ImapBad extends Error {
+  constructor(message: string, readonly code: string | null = null) { super(message); }
+}
+
+// ------------------------------------------------------------------ strings
+
+/** An IMAP string for any text: quoted when safe, else a literal. */
+export function str(s: string | null | undefined): string {
+  if (s === null || s === undefined) return 'NIL';
+  // eslint-disable-next-line no-control-regex
+  if (s.length < 1024 && /^[\x20-\x7e]*$/.test(s)) return '"' + s.replace(/[\\"]/g, '\\$&') + '"';
+  return `{${Buffer.byteLength(s, 'utf8')}}\r\n${s}`;
+}
+
+/** astring: an atom when possible (mailbox names look nicer), else str(). */
+export function astr(s: string): string {
+  if (/^[A-Za-z0-9_.\-/&+,:;<=>?@^`|~!#$']+$/.test(s) && s.toUpperCase() !== 'NIL') return s;
+  return str(s);
+}
+
+/** Token -> string value (atom, quoted or literal). */
+export function tokString(t: Token | undefined, what = 'argument'): string {
+  if (!t) throw new ImapBad(`missing ${what}`);
+  if (t.t === 'atom' || t.t === 'string') return t.v;
+  throw new ImapBad(`invalid ${what}`);
+}
+
+export function tokAtom(t: Token | undefined, what = 'argument'): string {
+  if (!t || t.t !== 'atom') throw new ImapBad(`missing or invalid ${what}`);
+  return t.v;
+}
+
+export function tokList(t: Token | undefined, what = 'list'): Token[] {
+  if (!t || t.t !== 'list') throw new ImapBad(`expected a parenthesised ${what}`);
+  return t.v;
+}
+
+export function tokNumber(t: Token | undefined, what = 'number'): number {
+  const v = tokAtom(t, what);
+  if (!/^\d{1,19}$/.test(v)) throw new ImapBad(`invalid ${what}`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new ImapBad(`${what} too large`);
+  return n;
+}
+
+export function noMoreArgs(args: Token[], i: number): void {
+  if (args.length > i) throw new ImapBad('too many arguments');
+}
+
+// ------------------------------------------------------------------ modified UTF-7 (RFC 3501 §5.1.3)
+
+export function encodeMailboxName(name: string): string {
+  let out = '';
+  let pending = '';
+  const flush = () => {
+    if (!pending) return;
+    const buf = Buffer.alloc(pending.length * 2);
+    for (let i = 0; i < pending.length; i++) buf.writeUInt16BE(pending.charCodeAt(i), i * 2);
+    out += '&' + buf.toString('base64').replace(/=+$/, '').replace(/\//g, ',') + '-';
+    pending = '';
+  };
+  for (const ch of name) {
+    const c = ch.charCodeAt(0);
+    if (c >= 0x20 && c <= 0x7e && ch.length === 1) {
+      flush();
+      out += ch === '&' ? '&-' : ch;
+    } else pending += ch;
+  }
+  flush();
+  return out;
+}
+
+export function decodeMailboxName(wire: string): string {
+  if (!wire.includes('&')) return wire;
+  let out = '';
+  for (let i = 0; i < wire.length; i++) {
+    const c = wire[i];
+    if (c !== '&') { out += c; continue; }
+    const end = wire.indexOf('-', i);
+    if (end < 0) throw new ImapBad('invalid modified UTF-7 mailbox name');
+    const b64 = wire.slice(i + 1, end);
+    if (b64 === '') out += '&';
+    else {
+      if (!/^[A-Za-z0-9+,]+$/.test(b64)) throw new ImapBad('invalid modified UTF-7 mailbox name');
+      const buf = Buffer.from(b64.replace(/,/g, '/'), 'base64');
+      for (let j = 0; j + 1 < buf.length; j += 2) out += String.fromCharCode(buf.readUInt16BE(j));
+    }
+    i = end;
+  }
+  return out;
+}
+
+/** A mailbox name argument -> the UTF-8 name the store uses ("inbox" -> "INBOX"). */
+export function mailboxArg(t: Token | undefined, utf8 = false): string {
+  const wire = tokString(t, 'mailbox name');
+  let name = utf8 ? wire : decodeMailboxName(wire);
+  if (name.toUpperCase() === 'INBOX') name = 'INBOX';
+  else if (/^INBOX\//i.test(name)) name = 'INBOX' + name.slice(5);
+  return name;
+}
+
+export function mailboxOut(name: string, utf8 = false): string {
+  return str(utf8 ? name : encodeMailboxName(name));
+}
+
+// ------------------------------------------------------------------ dates
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** RFC 3501 §9 date-time: "17-Jul-1996 02:44:25 +0000" (we speak UTC). */
+export function formatDateTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `"${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000"`;
+}
+
+/** RFC 3501 §9 date-time -> ms since epoch. */
+export function parseDateTime(s: string): number {
+  const m = /^\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s);
+  if (!m) throw new ImapBad('invalid date-time');
+  const mon = MONTHS.findIndex((x) => x.toLowerCase() === m[2].toLowerCase());
+  if (mon < 0) throw new ImapBad('invalid date-time month');
+  const utc = Date.UTC(+m[3], mon, +m[1], +m[4], +m[5], +m[6]);
+  const off = (+m[8] * 60 + +m[9]) * 60_000 * (m[7] === '+' ? 1 : -1);
+  const t = utc - off;
+  if (!Number.isFinite(t)) throw new ImapBad('invalid date-time');
+  return t;
+}
+
+/** RFC 3501 §9 date (SEARCH): "1-Feb-1994" -> UTC midnight ms. */
+export function parseDate(s: string): number {
+  const m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(s);
+  if (!m) throw new ImapBad('invalid date');
+  const mon = MONTHS.findIndex((x) => x.toLowerCase() === m[2].toLowerCase());
+  if (mon < 0) throw new ImapBad('invalid date month');
+  return Date.UTC(+m[3], mon, +m[1]);
+}
+
+// ------------------------------------------------------------------ sequence sets
+
+/** RFC 3501 §9 sequence-set: ranges with "*" as Infinity ("*" itself is resolved later). */
+export type SeqSet = [number, number][];
+
+export function parseSeqSet(s: string): SeqSet {
+  if (!/^[\d:*,]+$/.test(s) || s.length > 100_000) throw new ImapBad('invalid sequence set');
+  const out: SeqSet = [];
+  for (const part of s.split(',')) {
+    const m = /^(\d+|\*)(?::(\d+|\*))?$/.exec(part);
+    if (!m) throw new ImapBad('invalid sequence set');
+    const a = m[1] === '*' ? Infinity : Number(m[1]);
+    const b = m[2] === undefined ? a : m[2] === '*' ? Infinity : Number(m[2]);
+    if (a === 0 || b === 0 || !(Number.isFinite(a) || a === Infinity) || a > 0xffffffff && a !== Infinity || b > 0xffffffff && b !== Infinity) throw new ImapBad('invalid sequence number');
+    out.push(a <= b ? [a, b] : [b, a]);
+  }
+  return out;
+}
+
+/** Resolve "*" to `max` (the highest seq or UID): a range with * becomes [min(a, max), max]. */
+export function resolveStar(set: SeqSet, max: number): SeqSet {
+  return set.map(([a, b]) => {
+    const a2 = a === Infinity ? max : a;
+    const b2 = b === Infinity ? max : b;
+    return a2 <= b2 ? [a2, b2] : [b2, a2];
+  });
+}
+
+export function inSet(set: SeqSet, n: number): boolean {
+  for (const [a, b] of set) if (n >= a && n <= b) return true;
+  return false;
+}
+
+/** Numbers (sorted, distinct) -> compact sequence set "1:3,5". */
+export function compactSet(nums: number[]): string {
+  if (nums.length === 0) return '';
+  const s = [...nums].sort((a, b) => a - b);
+  const out: string[] = [];
+  let a = s[0];
+  let b = s[0];
+  for (let i = 1; i <= s.length; i++) {
+    const n = s[i];
+    if (n === b) continue;
+    if (n === b + 1) { b = n; continue; }
+    out.push(a === b ? String(a) : `${a}:${b}`);
+    a = b = n;
+  }
+  return out.join(',');
+}
+
+/** Numbers in given order -> set string keeping order (COPYUID needs source and target aligned). */
+export function orderedSet(nums: number[]): string {
+  const out: string[] = [];
+  let i = 0;
+  while (i < nums.length) {
+    let j = i;
+    while (j + 1 < nums.length && nums[j + 1] === nums[j] + 1) j++;
+    out.push(i === j ? String(nums[i]) : `${nums[i]}:${nums[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
+/** Flag list argument: "(\Seen foo)" or a single flag atom. */
+export function flagList(t: Token | undefined): string[] {
+  if (!t) throw new ImapBad('missing flags');
+  const items = t.t === 'list' ? t.v : [t];
+  const out: string[] = [];
+  for (const i of items) {
+    if (i.t !== 'atom') throw new ImapBad('invalid flag');
+    let f = i.v;
+    if (f.startsWith('\\')) {
+      const sys = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '\\Recent'].find((x) => x.toLowerCase() === f.toLowerCase());
+      if (!sys) throw new ImapBad(`invalid system flag ${f}`);
+      f = sys;
+    } else if (!/^[\x21-\x7e]+$/.test(f) || /[(){%*"\\\]]/.test(f)) throw new ImapBad('invalid keyword');
+    if (!out.includes(f)) out.push(f);
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+// MUA access: the POP3 listeners. "pop3" (110) starts in plaintext and offers STLS (RFC 2595);
+// "pop3s" (995) is implicit TLS (RFC 8314). Both share the maildrop locks.
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Authenticator } from '../auth/authenticate.js';
+import type { ConnectionLimiter } from '../auth/limits.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/log.js';
+import type { Store } from '../store/index.js';
+import { TLS_POLICY, type TlsManager, type TlsMaterial } from '../tls/tls.js';
+import { Pop3Session } from './session.js';
+
+export interface Pop3Options {
+  /** RFC 1939 §3: the autologout timer, at least 10 minutes */
+  idleTimeoutMs: number;
+  /** commands allowed before a successful login */
+  maxAuthorizationCommands: number;
+  /** failed logins before the connection is closed */
+  maxAuthFailures: number;
+}
+
+export const DEFAULT_POP3_OPTIONS: Pop3Options = { idleTimeoutMs: 10 * 60_000, maxAuthorizationCommands: 20, maxAuthFailures: 3 };
+
+export interface Pop3Context {
+  config: Config;
+  store: Store;
+  auth: Authenticator;
+  tls: TlsManager;
+  log: Logger;
+  limiter?: ConnectionLimiter;
+  opts: Pop3Options;
+  /** mailbox ids with an open POP3 session (one per maildrop) */
+  locks: Set<number>;
+  sessions: Set<Pop3Session>;
+}
+
+export interface Pop3ListenerHandle { name: 'pop3' | 'pop3s'; port: number; close(): Promise<void> }
+
+/** The POP3 service: one context, any number of listeners. */
+export class Pop3Server {
+  readonly ctx: Pop3Context;
+
+  constructor(deps: { config: Config; store: Store; auth: Authenticator; tls: TlsManager; log: Logger; limiter?: ConnectionLimiter }, opts: Partial<Pop3Options> = {}) {
+    this.ctx = { ...deps, opts: { ...DEFAULT_POP3_OPTIONS, ...opts }, locks: new Set(), sessions: new Set() };
+  }
+
+  async listen(name: 'pop3' | 'pop3s', port: number, host: string): Promise<Pop3ListenerHandle> {
+    const { ctx } = this;
+    const accept = (sock: net.Socket) => {
+      const release = ctx.limiter?.acquire(sock.remoteAddress ?? '');
+      if (typeof release === 'string') {
+        // RFC 2449 §8.1.2 SYS/TEMP: a transient problem; the client may try again later
+        sock.on('error', () => undefined);
+        sock.end(`-ERR [SYS/TEMP] too many connections${release === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
+        return;
+      }
+      if (release) sock.once('close', release);
+      new Pop3Session(ctx, name, sock);
+    };
+    let server: net.Server;
+    let onReload: ((m: TlsMaterial) => void) | null = null;
+    if (name === 'pop3s') {
+      const s = tls.createServer({ ...ctx.tls.serverOptions(), ...ctx.tls.current, handshakeTimeout: 30_000 }, accept);
+      s.on('tlsClientError', (err) => ctx.log.debug({ err: err.message, listener: name }, 'pop3s handshake failed'));
+      onReload = (m) => s.setSecureContext({ ...m, ...TLS_POLICY });
+      ctx.tls.on('reload', onReload);
+      server = s;
+    } else {
+      server = net.createServer(accept);
+    }
+    server.on('error', (err) => ctx.log.warn({ err: err.message, listener: name }, 'pop3 listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    return {
+      name,
+      port: typeof addr === 'object' && addr ? addr.port : port,
+      close: () => new Promise<void>((resolve) => {
+        if (onReload) ctx.tls.off('reload', onReload);
+        server.close(() => resolve());
+        for (const s of [...ctx.sessions]) if (s.listener === name) s.destroy();
+      }),
+    };
+  }
+}

@@ -1,0 +1,384 @@
+// RFC 1939 §3: one POP3 session. It owns the socket, the state (AUTHORIZATION, TRANSACTION,
+// UPDATE) and the only writes to the peer; commands run one at a time in the order received, so
+// a pipelining client (RFC 2449 §6.6) gets every answer in order.
+import { randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { sleep } from '../auth/authenticate.js';
+import type { Logger } from '../log/log.js';
+import type { JourneyEvent, UserRecord } from '../store/index.js';
+import { TLS_POLICY } from '../tls/tls.js';
+import { DotStuffer } from './body.js';
+import { COMMANDS } from './commands/index.js';
+import { Pop3Err } from './errors.js';
+import { Maildrop, type DropMessage } from './maildrop.js';
+import { needMore, Pop3Parser, type NeedMore, type Pop3Cmd } from './parser.js';
+import type { Pop3Context } from './server.js';
+import type { Pop3Reply, Pop3State } from './types.js';
+
+const CHUNK = 64 * 1024;
+
+/** 127.0.0.0/8 and ::1 (also as IPv4-mapped IPv6). */
+export function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return false;
+  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+export class Pop3Session {
+  readonly sid = randomBytes(5).toString('hex');
+  readonly log: Logger;
+  readonly remoteAddress: string;
+  state: Pop3State = 'authorization';
+  secure: boolean;
+  user: UserRecord | null = null;
+  /** RFC 1939 §7 USER: the name waiting for PASS */
+  pendingUser: string | null = null;
+  maildrop!: Maildrop;
+
+  private sock: net.Socket;
+  private parser = new Pop3Parser();
+  private busy = false;
+  private closed = false;
+  private closing = false;
+  private upgrading = false;
+  private closeAfterReply = false;
+  private sasl: ((line: string) => Promise<Pop3Reply>) | null = null;
+  private commandsBeforeLogin = 0;
+  private authFailures = 0;
+  private lockedMailbox: number | null = null;
+  private writes = new Set<Promise<unknown>>();
+  private seenQueue: number[] = [];
+  private journeyQueue: JourneyEvent[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly ctx: Pop3Context,
+    readonly listener: 'pop3' | 'pop3s',
+    socket: net.Socket,
+  ) {
+    this.sock = socket;
+    this.secure = socket instanceof tls.TLSSocket;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.log = ctx.log.child({ sid: this.sid, proto: listener, remote: this.remoteAddress });
+    ctx.sessions.add(this);
+    this.attach(socket);
+    this.log.debug('pop3 connection');
+    this.write('+OK postoffice POP3 server ready\r\n');
+  }
+
+  get store() {
+    return this.ctx.store;
+  }
+  get config() {
+    return this.ctx.config;
+  }
+
+  /** RFC 2595 §2.2: USER/PASS and AUTH only over TLS, or from loopback when the config allows it. */
+  authAllowed(): boolean {
+    return this.secure || (this.ctx.config.allowPlaintextAuthOnLoopback && isLoopback(this.remoteAddress));
+  }
+  /** RFC 2595 §4: STLS is offered on the plain listener until TLS is on. */
+  stlsAvailable(): boolean {
+    return this.listener === 'pop3' && !this.secure && this.state === 'authorization';
+  }
+
+  // ------------------------------------------------------------------ socket
+  private onData = (chunk: Buffer) => {
+    this.parser.push(chunk);
+    void this.pump();
+  };
+  private onClose = () => this.cleanup();
+  private onError = (err: Error) => this.log.debug({ err: err.message }, 'pop3 socket error');
+  private onTimeout = () => {
+    // RFC 1939 §3: an autologout timer of at least 10 minutes; no UPDATE state on timeout
+    this.log.info('pop3 idle timeout');
+    if (this.busy) { this.sock.destroy(); return; } // stalled in the middle of a response: no line can be added
+    this.write('-ERR autologout: idle for too long\r\n');
+    this.close();
+  };
+
+  private attach(sock: net.Socket): void {
+    this.sock = sock;
+    sock.on('data', this.onData);
+    sock.on('close', this.onClose);
+    sock.on('error', this.onError);
+    sock.on('timeout', this.onTimeout);
+    sock.setTimeout(this.ctx.opts.idleTimeoutMs);
+    if (typeof sock.setNoDelay === 'function') sock.setNoDelay(true);
+  }
+
+  private detach(sock: net.Socket): void {
+    sock.off('data', this.onData);
+    sock.off('timeout', this.onTimeout);
+    sock.setTimeout(0);
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    // a dropped connection never reaches UPDATE: nothing marked with DELE is deleted
+    if (this.lockedMailbox !== null) this.ctx.locks.delete(this.lockedMailbox);
+    this.lockedMailbox = null;
+    this.ctx.sessions.delete(this);
+    this.log.debug('pop3 connection closed');
+  }
+
+  /** Close now (server shutdown). */
+  destroy(): void {
+    this.sock.destroy();
+    this.cleanup();
+  }
+
+  private write(data: string | Buffer): boolean {
+    if (this.closed || this.closing || this.sock.destroyed) return true;
+    return this.sock.write(data);
+  }
+
+  private drain(): Promise<void> {
+    if (this.closed || this.sock.destroyed || !this.sock.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { this.sock.off('drain', done); this.sock.off('close', done); resolve(); };
+      this.sock.on('drain', done);
+      this.sock.on('close', done);
+    });
+  }
+
+  // ------------------------------------------------------------------ command loop
+  private async pump(): Promise<void> {
+    if (this.busy || this.closed || this.upgrading) return;
+    this.busy = true;
+    this.sock.pause();
+    try {
+      while (!this.closed && !this.closing && !this.upgrading) {
+        const reply = await this.step();
+        if (reply === needMore) break;
+        if (reply === null) continue;
+        await this.send(reply);
+        if (this.closeAfterReply) { this.close(); break; }
+      }
+    } catch (err) {
+      // a bug, never a crash: log it and drop this one connection
+      this.log.error({ err, code: 'POP3_SESSION_FAILED' }, 'pop3 session error');
+      this.sock.destroy();
+    } finally {
+      this.busy = false;
+      if (!this.closed && !this.closing && !this.upgrading) this.sock.resume();
+    }
+  }
+
+  /** Read and run one command (or one SASL response line): its reply, needMore, or null when already answered. */
+  private async step(): Promise<Pop3Reply | Pop3Err | NeedMore | null> {
+    if (this.sasl) {
+      const next = this.sasl;
+      let line: string | NeedMore;
+      try {
+        line = this.parser.nextLine();
+      } catch (err) {
+        if (!(err instanceof Pop3Err)) throw err;
+        this.sasl = null;
+        return err;
+      }
+      if (line === needMore) return needMore;
+      this.sasl = null;
+      return this.guard('AUTH', () => next(line));
+    }
+    let cmd: Pop3Cmd | NeedMore;
+    try {
+      cmd = this.parser.next();
+    } catch (err) {
+      if (!(err instanceof Pop3Err)) throw err;
+      return this.countCommand() ? null : err;
+    }
+    if (cmd === needMore) return needMore;
+    if (this.countCommand()) return null;
+    return this.dispatch(cmd);
+  }
+
+  /** Before login only a few commands are allowed; then the connection is closed. True when closed. */
+  private countCommand(): boolean {
+    if (this.state !== 'authorization') return false;
+    if (++this.commandsBeforeLogin <= this.ctx.opts.maxAuthorizationCommands) return false;
+    this.write('-ERR too many commands without logging in\r\n');
+    this.close();
+    return true;
+  }
+
+  private async dispatch(cmd: Pop3Cmd): Promise<Pop3Reply | Pop3Err> {
+    const handler = COMMANDS[cmd.verb];
+    if (!handler.states.includes(this.state)) return new Pop3Err(`${cmd.verb} not valid in the ${this.state.toUpperCase()} state`);
+    return this.guard(cmd.verb, () => (handler.run as (s: Pop3Session, c: Pop3Cmd) => Pop3Reply | Promise<Pop3Reply>)(this, cmd));
+  }
+
+  /** Where errors become replies: Pop3Err verbatim, anything else logged and answered generically. */
+  private async guard(verb: string, fn: () => Pop3Reply | Promise<Pop3Reply>): Promise<Pop3Reply | Pop3Err> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Pop3Err) {
+        this.log.info({ cmd: verb, reply: err.wire }, 'pop3 command refused');
+        return err;
+      }
+      this.log.error({ err, cmd: verb, code: (err as { code?: string }).code ?? 'POP3_COMMAND_FAILED' }, 'command failed');
+      return new Pop3Err('internal error, try again later', 'SYS/TEMP');
+    }
+  }
+
+  private async send(reply: Pop3Reply | Pop3Err): Promise<void> {
+    if (reply instanceof Pop3Err) { this.write(reply.wire + '\r\n'); return; }
+    if (typeof reply === 'string') { this.write(reply ? `+OK ${reply}\r\n` : '+OK\r\n'); return; }
+    if ('challenge' in reply) {
+      this.sasl = reply.next;
+      this.write(`+ ${reply.challenge}\r\n`);
+      return;
+    }
+    if ('lines' in reply) {
+      let out = `+OK ${reply.ok}\r\n`;
+      for (const l of reply.lines) out += (l.startsWith('.') ? '.' : '') + l + '\r\n';
+      this.write(out + '.\r\n');
+      return;
+    }
+    if ('message' in reply) return this.sendMessage(reply.ok, reply.message);
+    if (reply.after === 'stls') return this.startTls(`+OK ${reply.ok}\r\n`);
+    this.write(`+OK ${reply.ok}\r\n`);
+    this.close();
+  }
+
+  /** A multi-line message response, chunk by chunk with back-pressure. */
+  private async sendMessage(ok: string, raw: Buffer): Promise<void> {
+    const stuffer = new DotStuffer();
+    const head = Buffer.from(`+OK ${ok}\r\n`);
+    if (raw.length <= CHUNK) {
+      // small messages (the common case) go out in one write
+      this.write(Buffer.concat([head, ...stuffer.push(raw), stuffer.end()]));
+      await this.drain();
+      return;
+    }
+    this.write(head);
+    for (let off = 0; off < raw.length && !this.closed; off += CHUNK) {
+      let full = false;
+      for (const piece of stuffer.push(raw.subarray(off, off + CHUNK))) if (!this.write(piece)) full = true;
+      if (full) await this.drain();
+    }
+    this.write(stuffer.end());
+    await this.drain();
+  }
+
+  private close(): void {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    this.sock.end();
+    const s = this.sock;
+    setTimeout(() => s.destroy(), 2000).unref();
+  }
+
+  /**
+   * RFC 2595 §4 STLS. CVE-2011-0411: whatever the client pipelined after STLS in plaintext is
+   * discarded: the socket is paused, the parser emptied, and the TLS layer reads fresh bytes.
+   */
+  private startTls(ok: string): void {
+    const plain = this.sock;
+    this.upgrading = true;
+    plain.pause();
+    this.detach(plain);
+    this.parser.reset();
+    this.pendingUser = null;
+    plain.write(ok);
+    const secure = new tls.TLSSocket(plain, {
+      isServer: true,
+      secureContext: this.ctx.tls.context,
+      SNICallback: (_name, cb) => cb(null, this.ctx.tls.context),
+      ...TLS_POLICY,
+    });
+    secure.setTimeout(Math.min(this.ctx.opts.idleTimeoutMs, 30_000)); // the handshake
+    const fail = () => { secure.destroy(); plain.destroy(); this.cleanup(); };
+    secure.once('timeout', fail);
+    secure.once('error', (err) => { this.log.info({ err: err.message }, 'pop3 STLS handshake failed'); fail(); });
+    secure.once('secure', () => {
+      secure.off('timeout', fail);
+      this.secure = true;
+      this.upgrading = false;
+      this.attach(secure);
+      this.log.debug({ tls: secure.getProtocol() }, 'pop3 STLS done');
+      void this.pump();
+    });
+  }
+
+  // ------------------------------------------------------------------ used by the commands
+  /** RFC 1939 §7 PASS / RFC 5034 AUTH: check the password, lock the maildrop, enter TRANSACTION. */
+  async login(name: string, pass: string): Promise<string> {
+    const { user, delayMs } = await this.ctx.auth.login(name, pass, this.remoteAddress);
+    if (!user) {
+      await sleep(delayMs);
+      if (++this.authFailures >= this.ctx.opts.maxAuthFailures) this.closeAfterReply = true;
+      this.log.info({ user: name.slice(0, 320) }, 'pop3 login failed');
+      throw new Pop3Err('invalid login', 'AUTH');
+    }
+    const mb = await this.store.mailboxes.get(user.id, 'INBOX');
+    if (!mb) throw new Pop3Err('no maildrop for this user', 'SYS/PERM');
+    // gone while we waited: take no lock that cleanup() would never release
+    if (this.closed || this.closing) throw new Pop3Err('connection closing');
+    // RFC 1939 §8 / RFC 2449 §8.1.1: one session per maildrop
+    if (this.ctx.locks.has(mb.id)) throw new Pop3Err('maildrop already locked by another POP3 session', 'IN-USE');
+    this.ctx.locks.add(mb.id);
+    this.lockedMailbox = mb.id;
+    try {
+      this.maildrop = await Maildrop.open(this.store, mb);
+    } catch (err) {
+      this.ctx.locks.delete(mb.id);
+      this.lockedMailbox = null;
+      throw err;
+    }
+    this.user = user;
+    this.state = 'transaction';
+    const { count, size } = this.maildrop.stat();
+    this.log.info({ user: user.address, messages: count }, 'pop3 login');
+    return `${user.address} has ${count} message${count === 1 ? '' : 's'} (${size} octets)`;
+  }
+
+  /**
+   * RETR: \Seen flag and the "MDA <- MUA" journey step. They are batched (one setFlags and one
+   * journey write per flush, sharing a group commit) so that RETR never waits for an fsync; QUIT
+   * and a dropped connection flush what is left.
+   */
+  retrieved(m: DropMessage): void {
+    if (!m.seen) {
+      m.seen = true;
+      this.seenQueue.push(m.uid);
+    }
+    if (m.msgId) {
+      this.journeyQueue.push({
+        msgId: m.msgId, agent: 'MUA access', step: 'retrieved',
+        details: { user: this.user?.address, proto: 'pop3', client: this.remoteAddress, uid: m.uid },
+      });
+    }
+    if (this.seenQueue.length + this.journeyQueue.length >= 512) this.flush();
+    else if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), 250).unref();
+  }
+
+  private flush(): void {
+    if (this.flushTimer) { clearTimeout(this.flushTimer); this.flushTimer = null; }
+    if (!this.maildrop) return;
+    const mailboxId = this.maildrop.mailbox.id;
+    if (this.seenQueue.length) this.track(this.store.messages.setFlags(mailboxId, this.seenQueue.splice(0), 'add', ['\\Seen'], { origin: this }));
+    if (this.journeyQueue.length) this.track(this.store.journey.record(this.journeyQueue.splice(0)));
+  }
+
+  /** Flush and wait for the background writes (before UPDATE). */
+  async settle(): Promise<void> {
+    this.flush();
+    await Promise.all([...this.writes]);
+  }
+
+  /** Close the connection after the current reply. */
+  closeSoon(): void {
+    this.closeAfterReply = true;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch((err) => this.log.error({ err, code: 'STORE_WRITE_FAILED' }, 'pop3 background write failed'));
+    this.writes.add(q);
+    void q.finally(() => this.writes.delete(q));
+  }
+}

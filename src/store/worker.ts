@@ -1,0 +1,71 @@
+// The store's writer thread: owns the one writer connection (synchronous=FULL), parses MIME at
+// delivery, and group-commits. While it waits for fsync, the main thread keeps talking SMTP,
+// IMAP and POP3, and whatever arrives meanwhile joins the next commit.
+import { parentPort, workerData } from 'node:worker_threads';
+import { InternalError } from '../mail/errors.js';
+import { SqliteStore, StoreError } from './sqlite-store.js';
+
+export interface WorkerCall { id: number; path: string; args: unknown[] }
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { kind: 'store' | 'internal' | 'other'; reason?: string; code?: string; message: string } }
+  | { event: 'change'; change: unknown }
+  | { event: 'ready' }
+  | { event: 'failed'; message: string; code?: string }
+  | { event: 'closed' };
+
+const port = parentPort!;
+const { dataDir, commitDelayMs } = workerData as { dataDir: string; commitDelayMs: number };
+
+/** Buffers cross threads as Uint8Arrays: make them Buffers again. */
+function revive(v: unknown): unknown {
+  if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (Array.isArray(v)) return v.map(revive);
+  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
+  }
+  return v;
+}
+
+let store: SqliteStore;
+try {
+  store = new SqliteStore({ dataDir, commitDelayMs });
+} catch (err) {
+  const e = err as Error & { code?: string };
+  port.postMessage({ event: 'failed', message: e.message, code: e.code } satisfies WorkerReply);
+  process.exit(1);
+}
+store.events.on('change', (change) => port.postMessage({ event: 'change', change } satisfies WorkerReply));
+
+port.on('message', (msg: WorkerCall | { close: true }) => {
+  if ('close' in msg) {
+    if (process.env.POSTOFFICE_STORE_STATS) process.stderr.write(`store: ${store.stats.jobs} writes in ${store.stats.commits} commits\n`);
+    void store.close().then(() => {
+      port.postMessage({ event: 'closed' } satisfies WorkerReply);
+      port.close();
+    });
+    return;
+  }
+  const { id, path, args } = msg;
+  const [ns, name] = path.includes('.') ? path.split('.') : [null, path];
+  const target = (ns ? (store as unknown as Record<string, Record<string, unknown>>)[ns] : store) as Record<string, unknown>;
+  const fn = target?.[name] as ((...a: unknown[]) => Promise<unknown>) | undefined;
+  if (typeof fn !== 'function') {
+    port.postMessage({ id, ok: false, error: { kind: 'other', message: `no store method ${path}` } } satisfies WorkerReply);
+    return;
+  }
+  Promise.resolve()
+    .then(() => fn.apply(target, args.map(revive)))
+    .then(
+      (value) => port.postMessage({ id, ok: true, value } satisfies WorkerReply),
+      (err: unknown) => {
+        const e = err as Error;
+        const error = err instanceof StoreError ? { kind: 'store' as const, reason: err.reason, message: e.message }
+          : err instanceof InternalError ? { kind: 'internal' as const, code: err.code, message: e.message }
+          : { kind: 'other' as const, message: e?.stack ?? String(err) };
+        port.postMessage({ id, ok: false, error } satisfies WorkerReply);
+      },
+    );
+});
+
+port.postMessage({ event: 'ready' } satisfies WorkerReply);

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fixture, startLab } from '../helpers/lab.js';
+import { client } from './helpers.js';
+
+test('IDLE: a delivery is pushed at once; flag changes and expunges by others too; DONE ends it', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  await lab.deliver('bob@example.test', fixture('plain.eml'));
+  const a = await client(lab, { user: 'bob@example.test' });
+  const other = await client(lab, { user: 'bob@example.test' });
+  await a.cmd('SELECT INBOX');
+  await other.cmd('SELECT INBOX');
+  a.send('i1 IDLE\r\n');
+  assert.equal(await a.next(), '+ idling');
+  const started = Date.now();
+  await lab.deliver('bob@example.test', fixture('multipart.eml'));
+  assert.equal(await a.next(), '* 2 EXISTS');
+  assert.equal(await a.next(), '* 2 RECENT');
+  assert.ok(Date.now() - started < 1000, 'pushed within a second');
+  await other.cmd('STORE 1 +FLAGS (\\Deleted)');
+  assert.equal(await a.next(), '* 1 FETCH (UID 1 FLAGS (\\Deleted \\Recent))');
+  await other.cmd('EXPUNGE');
+  assert.equal(await a.next(), '* 1 EXPUNGE');
+  a.send('DONE\r\n');
+  assert.equal(await a.next(), 'i1 OK IDLE terminated');
+  assert.deepEqual(await a.cmd('NOOP'), ['TAG OK NOOP completed']);
+});
+
+test('CONDSTORE and QRESYNC: HIGHESTMODSEQ, CHANGEDSINCE, VANISHED (EARLIER), SELECT (QRESYNC ...)', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  for (let i = 0; i < 4; i++) await lab.deliver('bob@example.test', fixture('plain.eml'));
+  const c = await client(lab, { user: 'bob@example.test' });
+  assert.deepEqual(await c.cmd('ENABLE QRESYNC'), ['* ENABLED QRESYNC', 'TAG OK ENABLE completed']);
+  const sel = await c.cmd('SELECT INBOX');
+  const uidValidity = Number(/UIDVALIDITY (\d+)/.exec(sel.join('\n'))![1]);
+  const hms = Number(/HIGHESTMODSEQ (\d+)/.exec(sel.join('\n'))![1]);
+  await c.cmd('STORE 2 +FLAGS.SILENT (\\Seen)');
+  await c.cmd('STORE 3 +FLAGS.SILENT (\\Deleted)');
+  const ex = await c.cmd('EXPUNGE');
+  assert.equal(ex[0], '* VANISHED 3');
+  assert.match(ex[1], /^TAG OK \[HIGHESTMODSEQ \d+\] EXPUNGE completed$/);
+  assert.equal(ex.length, 2);
+  const ch = await c.cmd(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${hms} VANISHED)`);
+  assert.equal(ch[0], '* VANISHED (EARLIER) 3');
+  assert.match(ch[1], /^\* 2 FETCH \(UID 2 FLAGS \(\\Seen \\Recent\) MODSEQ \(\d+\)\)$/);
+  assert.equal(ch.length, 3);
+  await c.cmd('UNSELECT');
+  const q = await c.cmd(`SELECT INBOX (QRESYNC (${uidValidity} ${hms} 1:4))`);
+  assert.ok(q.includes('* VANISHED (EARLIER) 3'), q.join('\n'));
+  assert.ok(q.some((l) => /^\* 2 FETCH \(UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$/.test(l)), q.join('\n'));
+  assert.equal(q[q.length - 1], 'TAG OK [READ-WRITE] SELECT completed');
+  const st = await c.cmd('STATUS INBOX (HIGHESTMODSEQ)');
+  assert.match(st[0], /^\* STATUS "INBOX" \(HIGHESTMODSEQ \d+\)$/);
+});

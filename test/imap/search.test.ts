@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fixture, startLab } from '../helpers/lab.js';
+import { client } from './helpers.js';
+
+test('SEARCH: flags, sizes, dates, headers, text, OR/NOT, sequence and UID sets, CHARSET, ESEARCH', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  await lab.deliver('bob@example.test', fixture('plain.eml'));
+  await lab.deliver('bob@example.test', fixture('multipart.eml'));
+  await lab.deliver('bob@example.test', fixture('plain.eml'));
+  const c = await client(lab, { user: 'bob@example.test' });
+  await c.cmd('SELECT INBOX');
+  await c.cmd('STORE 2 +FLAGS (\\Flagged $Important)');
+  await c.cmd('STORE 3 +FLAGS (\\Seen \\Deleted)');
+  const q = async (crit: string) => (await c.cmd(crit))[0];
+  assert.equal(await q('SEARCH ALL'), '* SEARCH 1 2 3');
+  assert.equal(await q('SEARCH FLAGGED'), '* SEARCH 2');
+  assert.equal(await q('SEARCH UNSEEN'), '* SEARCH 1 2');
+  assert.equal(await q('SEARCH KEYWORD $Important'), '* SEARCH 2');
+  assert.equal(await q('SEARCH UNKEYWORD $Important'), '* SEARCH 1 3');
+  assert.equal(await q('SEARCH OR FLAGGED DELETED'), '* SEARCH 2 3');
+  assert.equal(await q('SEARCH NOT (FLAGGED)'), '* SEARCH 1 3');
+  assert.equal(await q('SEARCH LARGER 500'), '* SEARCH 2');
+  assert.equal(await q('SEARCH SMALLER 500'), '* SEARCH 1 3');
+  assert.equal(await q('SEARCH FROM alice SUBJECT plain'), '* SEARCH 1 3');
+  assert.equal(await q('SEARCH TO carol'), '* SEARCH 2');
+  assert.equal(await q('SEARCH CC "Dave"'), '* SEARCH 2');
+  assert.equal(await q('SEARCH HEADER Message-ID multi1'), '* SEARCH 2');
+  assert.equal(await q('SEARCH HEADER X-Nothing ""'), '* SEARCH');
+  assert.equal(await q('SEARCH BODY "plain message"'), '* SEARCH 1 3');
+  assert.equal(await q('SEARCH TEXT "Hello plain"'), '* SEARCH 1 3');
+  assert.equal(await q('SEARCH CHARSET UTF-8 SUBJECT "中文"'), '* SEARCH 2');
+  assert.equal(await q('SEARCH CHARSET UTF-8 BODY café'), '* SEARCH 2');
+  assert.deepEqual(await c.cmd('SEARCH CHARSET KOI8-R ALL'), ['TAG NO [BADCHARSET (UTF-8 US-ASCII)] charset KOI8-R is not supported']);
+  assert.equal(await q('SEARCH SENTON 24-Nov-2026'), '* SEARCH 2');
+  assert.equal(await q('SEARCH SENTBEFORE 24-Nov-2026'), '* SEARCH 1 3');
+  assert.equal(await q('SEARCH SINCE 1-Jan-2000'), '* SEARCH 1 2 3');
+  assert.equal(await q('SEARCH BEFORE 1-Jan-2000'), '* SEARCH');
+  assert.equal(await q('SEARCH 2:*'), '* SEARCH 2 3');
+  assert.equal(await q('SEARCH UID 1,3'), '* SEARCH 1 3');
+  assert.equal(await q('UID SEARCH NOT DELETED'), '* SEARCH 1 2');
+  assert.equal(await q('SEARCH RECENT'), '* SEARCH 1 2 3');
+  assert.equal(await q('SEARCH NEW'), '* SEARCH 1 2');
+  assert.match((await c.cmd('SEARCH RETURN (MIN MAX COUNT) UNDELETED'))[0], /^\* ESEARCH \(TAG "t\d+"\) MIN 1 MAX 2 COUNT 2$/);
+  const all = await c.cmd('UID SEARCH RETURN () ALL');
+  assert.match(all[0], /^\* ESEARCH \(TAG "t\d+"\) UID ALL 1:3$/);
+  assert.deepEqual(await c.cmd('SEARCH BOGUS'), ['TAG BAD unknown search key BOGUS']);
+  assert.deepEqual(await c.cmd('SEARCH SINCE yesterday'), ['TAG BAD invalid date']);
+});
+
+test('SEARCHRES (RFC 5182): SEARCH RETURN (SAVE), then $ in FETCH, STORE and SEARCH', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  for (const f of ['plain.eml', 'multipart.eml', 'plain.eml']) await lab.deliver('bob@example.test', fixture(f));
+  const c = await client(lab, { user: 'bob@example.test' });
+  await c.cmd('SELECT INBOX');
+  assert.deepEqual(await c.cmd('UID SEARCH RETURN (SAVE) SUBJECT plain'), ['TAG OK SEARCH completed (result saved)']);
+  assert.deepEqual(await c.cmd('FETCH $ (UID)'), ['* 1 FETCH (UID 1)', '* 3 FETCH (UID 3)', 'TAG OK FETCH completed']);
+  assert.deepEqual(await c.cmd('STORE $ +FLAGS.SILENT (\\Answered)'), ['TAG OK STORE completed']);
+  assert.deepEqual(await c.cmd('SEARCH NOT UID $'), ['* SEARCH 2', 'TAG OK SEARCH completed']);
+  assert.deepEqual(await c.cmd('SEARCH ANSWERED'), ['* SEARCH 1 3', 'TAG OK SEARCH completed']);
+});
+
+test('IMAP4rev2 after ENABLE (RFC 9051 appendix E): ESEARCH always, no \\Recent or RECENT, UTF-8 names, LIST in SELECT', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  await lab.deliver('bob@example.test', fixture('plain.eml'));
+  const c = await client(lab, { user: 'bob@example.test' });
+  assert.deepEqual(await c.cmd('ENABLE IMAP4rev2'), ['* ENABLED IMAP4rev2', 'TAG OK ENABLE completed']);
+  const sel = await c.cmd('SELECT INBOX');
+  assert.ok(!sel.some((l) => / RECENT$|\[UNSEEN /.test(l)), sel.join('\n'));
+  assert.ok(sel.includes('* LIST () "/" "INBOX"'));
+  assert.deepEqual(await c.cmd('FETCH 1 FLAGS'), ['* 1 FETCH (FLAGS ())', 'TAG OK FETCH completed']);
+  assert.match((await c.cmd('SEARCH ALL'))[0], /^\* ESEARCH \(TAG "t\d+"\) ALL 1$/);
+  assert.match((await c.cmd('SEARCH DELETED'))[0], /^\* ESEARCH \(TAG "t\d+"\)$/);
+  assert.deepEqual(await c.cmd('CREATE "Überweisungen/März"'), ['TAG OK CREATE completed']);
+  const l = await c.cmd('LIST "" "Überweisungen/*"');
+  assert.equal(l[0], `* LIST (\\HasNoChildren) "/" {${Buffer.byteLength('Überweisungen/März')}}`);
+  assert.equal(l[1], Buffer.from('Überweisungen/März').toString('latin1')); // the reader decodes latin1
+  const u = await lab.po.store.users.get('bob@example.test');
+  assert.ok(await lab.po.store.mailboxes.get(u!.id, 'Überweisungen/März'));
+});
