@@ -258,6 +258,7 @@ export class ImapSession {
     return new Promise((resolve) => {
       if (this.closed) return resolve(null);
       this.lineWaiter = resolve;
+      this.touch(); // waiting for the client (IDLE, AUTHENTICATE) is subject to the idle timeout
       this.sock.resume();
       this.serveLine();
     });
@@ -341,6 +342,16 @@ export class ImapSession {
   }
 
   private async execute(cmd: ParsedCommand): Promise<void> {
+    // no idle timeout while a command runs (a slow login or a big FETCH is not idleness)
+    if (this.timer) clearTimeout(this.timer);
+    try {
+      await this.executeInner(cmd);
+    } finally {
+      if (!this.closed) this.touch();
+    }
+  }
+
+  private async executeInner(cmd: ParsedCommand): Promise<void> {
     const { tag } = cmd;
     if (!this.user && ++this.preauthCommands > this.ctx.options.maxPreauthCommands) {
       this.bye('too many commands before login');
