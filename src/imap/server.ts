@@ -2,6 +2,7 @@
 // "imaps" is implicit TLS (RFC 8314 §3.2). Each connection gets an ImapSession.
 import net from 'node:net';
 import tls from 'node:tls';
+import { TLS_POLICY } from '../tls/tls.js';
 import { DEFAULT_OPTIONS, ImapSession, type ImapContext, type ImapOptions } from './session.js';
 
 export interface ImapListenerHandle { name: 'imap' | 'imaps'; port: number; close(): Promise<void> }
@@ -29,7 +30,7 @@ export async function startImap(ctx: Omit<ImapContext, 'options'> & { options?: 
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
-  const reload = () => { if (ctx.listener === 'imaps') (server as tls.Server).setSecureContext({ ...ctx.tls.current }); };
+  const reload = () => { if (ctx.listener === 'imaps') (server as tls.Server).setSecureContext({ ...TLS_POLICY, ...ctx.tls.current }); };
   ctx.tls.on('reload', reload);
   const addr = server.address() as net.AddressInfo;
   ctx.log.info({ port: addr.port }, `${ctx.listener} listening`);
