@@ -216,15 +216,20 @@ export class ImapSession {
     if (this.deflate && this.sock.writableNeedDrain) return this.drained();
   }
 
+  /** Wait until the client has read what we wrote; one that stops reading is dropped after the idle timeout. */
   private async drained(): Promise<void> {
     if (this.closed) return;
-    {
-      await new Promise<void>((resolve) => {
-        const done = () => { this.sock.off('drain', done); this.sock.off('close', done); resolve(); };
-        this.sock.on('drain', done);
-        this.sock.on('close', done);
-      });
-    }
+    const sock = this.sock;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.info('client stopped reading; dropping it');
+        sock.destroy();
+        done();
+      }, this.ctx.options.idleTimeoutMs);
+      const done = () => { clearTimeout(timer); sock.off('drain', done); sock.off('close', done); resolve(); };
+      sock.on('drain', done);
+      sock.on('close', done);
+    });
   }
 
   /** RFC 4978 §3: after the tagged OK, everything is raw DEFLATE; bytes already read are compressed. */

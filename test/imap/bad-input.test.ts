@@ -165,3 +165,24 @@ test('an IDLE client is dropped after the idle timeout too', async (t) => {
   assert.equal(await r.next(), '+ idling');
   assert.equal(await r.next(), '* BYE Autologout; idle for too long');
 });
+
+test('a client that stops reading a big FETCH is dropped (back-pressure, bounded wait)', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  const big = Buffer.concat([fixture('plain.eml'), Buffer.alloc(4 * 1024 * 1024, 'x')]);
+  await lab.deliver('bob@example.test', big);
+  const h = await startImap({ listener: 'imap', config: lab.config, store: lab.po.store, auth: lab.po.auth, tls: lab.po.tls, log: silentLogger, options: { idleTimeoutMs: 700 } }, 0, '127.0.0.1');
+  t.after(() => h.close());
+  const sock = await new Promise<net.Socket>((resolve) => { const s = net.connect(h.port, '127.0.0.1', () => resolve(s)); });
+  sock.write('a LOGIN bob@example.test pw\r\nb SELECT INBOX\r\n' + 'c FETCH 1 BODY.PEEK[]\r\n'.repeat(10));
+  sock.pause(); // do not read for a while
+  await new Promise((r) => setTimeout(r, 2500));
+  let got = '';
+  sock.on('data', (d: Buffer) => { got += d.toString('latin1').replace(/x{1000,}/g, ''); });
+  sock.resume();
+  const closed = await new Promise<boolean>((resolve) => {
+    sock.once('close', () => resolve(true));
+    setTimeout(() => resolve(false), 8000);
+  });
+  assert.ok(closed, 'the server gave up on the client');
+  assert.ok((got.match(/\r\nc OK/g) ?? []).length < 10, 'not every FETCH was answered');
+});
