@@ -13,6 +13,7 @@ import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
 import { COMMANDS } from './commands/index.js';
 import { ImapParser, type ParsedCommand } from './parser.js';
 import { capabilities } from './capabilities.js';
+import type { MailboxHub } from './hub.js';
 import { compactSet, ImapBad, ImapNo } from './wire.js';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
@@ -42,6 +43,8 @@ export interface ImapContext {
   tls: TlsManager;
   log: Logger;
   options: ImapOptions;
+  /** per-mailbox fan-out of store.events (one per listener) */
+  hub: MailboxHub;
 }
 
 export interface ImapCommand {
@@ -116,7 +119,6 @@ export class ImapSession {
     this.secure = ctx.listener === 'imaps';
     this.parser = new ImapParser({ maxAppendLiteral: ctx.config.maxMessageBytes });
     this.attach(sock);
-    ctx.store.events.on('change', this.onChange);
   }
 
   get isLoopback(): boolean {
@@ -178,7 +180,7 @@ export class ImapSession {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.ctx.store.events.off('change', this.onChange);
+    if (this.selected) this.ctx.hub.unwatch(this.selected.mailbox.id, this.onChange);
     this.lineWaiter?.(null);
     this.lineWaiter = null;
     this.idleWake?.();
@@ -406,6 +408,8 @@ export class ImapSession {
   // ------------------------------------------------------------------ selected mailbox updates
 
   setSelected(sel: Selected | null): void {
+    if (this.selected) this.ctx.hub.unwatch(this.selected.mailbox.id, this.onChange);
+    if (sel && !this.closed) this.ctx.hub.watch(sel.mailbox.id, this.onChange);
     this.selected = sel;
     this.state = sel ? 'selected' : this.user ? 'authenticated' : 'not-authenticated';
   }
