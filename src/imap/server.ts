@@ -2,12 +2,15 @@
 // "imaps" is implicit TLS (RFC 8314 §3.2). Each connection gets an ImapSession.
 import net from 'node:net';
 import tls from 'node:tls';
+import { TLS_POLICY } from '../tls/tls.js';
+import { MailboxHub } from './hub.js';
 import { DEFAULT_OPTIONS, ImapSession, type ImapContext, type ImapOptions } from './session.js';
 
 export interface ImapListenerHandle { name: 'imap' | 'imaps'; port: number; close(): Promise<void> }
 
-export async function startImap(ctx: Omit<ImapContext, 'options'> & { options?: Partial<ImapOptions> }, port: number, host: string): Promise<ImapListenerHandle> {
-  const full: ImapContext = { ...ctx, options: { ...DEFAULT_OPTIONS, ...ctx.options } };
+export async function startImap(ctx: Omit<ImapContext, 'options' | 'hub'> & { options?: Partial<ImapOptions> }, port: number, host: string): Promise<ImapListenerHandle> {
+  const hub = new MailboxHub(ctx.store);
+  const full: ImapContext = { ...ctx, hub, options: { ...DEFAULT_OPTIONS, ...ctx.options } };
   const sockets = new Set<net.Socket>();
   const sessions = new Set<ImapSession>();
   const onConnection = (sock: net.Socket) => {
@@ -26,10 +29,10 @@ export async function startImap(ctx: Omit<ImapContext, 'options'> & { options?: 
   server.on('error', (err) => ctx.log.error({ err }, 'imap listener error'));
   if (ctx.listener === 'imaps') (server as tls.Server).on('tlsClientError', (err) => ctx.log.debug({ err: err.message }, 'TLS handshake failed'));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => { hub.close(); reject(err); });
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
-  const reload = () => { if (ctx.listener === 'imaps') (server as tls.Server).setSecureContext({ ...ctx.tls.current }); };
+  const reload = () => { if (ctx.listener === 'imaps') (server as tls.Server).setSecureContext({ ...TLS_POLICY, ...ctx.tls.current }); };
   ctx.tls.on('reload', reload);
   const addr = server.address() as net.AddressInfo;
   ctx.log.info({ port: addr.port }, `${ctx.listener} listening`);
@@ -38,6 +41,7 @@ export async function startImap(ctx: Omit<ImapContext, 'options'> & { options?: 
     port: addr.port,
     async close() {
       ctx.tls.off('reload', reload);
+      hub.close();
       for (const s of sessions) s.bye('server shutting down');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
