@@ -64,7 +64,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     }
     for (const name of ['imap', 'imaps'] as const) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
-      const h = await startImap({ listener: name, config, store, auth, tls, log: log.child({ proto: name }), options: opts.imap }, bindPort(name), config.listen);
+      const h = await startImap({ listener: name, config, store, auth, tls, limiter, log: log.child({ proto: name }), options: opts.imap }, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }

@@ -14,6 +14,14 @@ export async function startImap(ctx: Omit<ImapContext, 'options' | 'hub'> & { op
   const sockets = new Set<net.Socket>();
   const sessions = new Set<ImapSession>();
   const onConnection = (sock: net.Socket) => {
+    const release = ctx.limiter?.acquire(sock.remoteAddress ?? '');
+    if (typeof release === 'string') {
+      // RFC 3501 §7.1.5: BYE at greeting time refuses the connection
+      sock.on('error', () => undefined);
+      sock.end(`* BYE [UNAVAILABLE] too many connections${release === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
+      return;
+    }
+    if (release) sock.once('close', release);
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
+import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
@@ -45,6 +46,8 @@ export interface ImapContext {
   options: ImapOptions;
   /** per-mailbox fan-out of store.events (one per listener) */
   hub: MailboxHub;
+  /** connection limits shared with every listener */
+  limiter?: ConnectionLimiter;
 }
 
 export interface ImapCommand {
