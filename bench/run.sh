@@ -23,7 +23,7 @@ for target in $TARGETS; do
       export POSTOFFICE_DIR=$HERE POSTOFFICE_DATA_DIR=$data POSTOFFICE_LOG_LEVEL=warn
       # pobench cleans mailboxes over IMAP and counts with STATUS: plaintext LOGIN on loopback
       export POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK=true
-      export POSTOFFICE_START_CMD="exec node dist/src/cli/main.js serve"
+      export POSTOFFICE_START_CMD=${POSTOFFICE_START_CMD:-"exec node dist/src/cli/main.js serve"}
       "$SHARED/bench/run.sh" postoffice
       rm -rf "$data"
       ;;

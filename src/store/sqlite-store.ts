@@ -23,6 +23,9 @@ export const DEFAULT_MAILBOXES: [string, string | null][] = [
   ['INBOX', null], ['Sent', '\\Sent'], ['Drafts', '\\Drafts'], ['Trash', '\\Trash'], ['Junk', '\\Junk'], ['Archive', '\\Archive'],
 ];
 
+/** parsed MIME structures kept in memory (a few KiB each) */
+const META_CACHE_ENTRIES = 20_000;
+
 const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'src', 'store', 'migrations');
 
 /** A user-facing store error (bad name, exists, not found): callers turn it into a protocol reply. */
@@ -166,6 +169,8 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------------ helpers
   private readonly wCache = new Map<string, Database.Statement>();
+  /** parsed MIME structures by blob id (read-only for callers) */
+  private readonly metaCache = new Map<number, Omit<BlobMeta, 'searchText'>>();
   private readonly rCache = new Map<string, Database.Statement>();
   /** A prepared statement on the writer, compiled once. */
   private ws(sql: string): Database.Statement {
@@ -454,6 +459,7 @@ export class SqliteStore implements Store {
           const rows = this.ws('SELECT * FROM messages WHERE mailbox_id = ? ORDER BY uid').all(src.id) as Row[];
           const uids: number[] = [];
           for (const m of rows) {
+            this.ws('UPDATE blobs SET refs = refs + 1 WHERE id = ?').run(m.blob_id); // the copy's reference; expunge below drops the old one
             this.insertCopy(dst.id, m.blob_id as number, m.size as number, splitFlags(m.flags as string), m.internal_date as number, m.msg_id as string, changes);
             uids.push(m.uid as number);
           }
@@ -535,9 +541,27 @@ export class SqliteStore implements Store {
       return r.raw as Buffer;
     },
     meta: async (blobId: number): Promise<BlobMeta> => {
-      const r = this.rs('SELECT mime, search_text, message_id, subject FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
-      if (!r) throw new StoreError('notfound', 'message is gone');
-      return { mime: JSON.parse(r.mime as string), searchText: r.search_text as string, messageId: (r.message_id as string) ?? null, subject: (r.subject as string) ?? null };
+      // Blobs never change and their ids are never reused (AUTOINCREMENT), so parsed structures
+      // are kept in a bounded cache: every client fetching the same mailbox parses it once.
+      let m = this.metaCache.get(blobId);
+      if (m) {
+        this.metaCache.delete(blobId);
+      } else {
+        const r = this.rs('SELECT mime, message_id, subject FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
+        if (!r) throw new StoreError('notfound', 'message is gone');
+        m = { mime: JSON.parse(r.mime as string), messageId: (r.message_id as string) ?? null, subject: (r.subject as string) ?? null };
+        if (this.metaCache.size >= META_CACHE_ENTRIES) this.metaCache.delete(this.metaCache.keys().next().value as number);
+      }
+      this.metaCache.set(blobId, m);
+      const textSt = this.rs('SELECT search_text FROM blobs WHERE id = ?');
+      let text: string | undefined;
+      // the decoded text (up to 1 MiB) is read only by SEARCH, when it asks for it
+      return {
+        ...m,
+        get searchText(): string {
+          return (text ??= ((textSt.get(blobId) as Row | undefined)?.search_text as string) ?? '');
+        },
+      };
     },
     append: async (mailboxId: number, given: Buffer, opts: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] } = {}) => {
       const raw = toCrlf(given); // stored line ends are always CRLF: sizes are what IMAP and POP3 send

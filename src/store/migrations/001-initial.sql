@@ -39,17 +39,18 @@ CREATE TABLE mailboxes (
 );
 
 -- The raw RFC 5322 bytes, stored once, content-addressed, shared by every copy and queue entry.
+-- Large columns come last: SQLite walks a row's overflow pages to reach the columns after them.
 CREATE TABLE blobs (
-  id          INTEGER PRIMARY KEY,
+  id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: a blob id names the same bytes forever
   sha256      TEXT NOT NULL UNIQUE,
   size        INTEGER NOT NULL,
   refs        INTEGER NOT NULL DEFAULT 0,
-  raw         BLOB NOT NULL,
-  mime        TEXT NOT NULL,   -- JSON MimeTree (body structure with offsets, envelope): parsed once
-  search_text TEXT NOT NULL,   -- decoded text of the body parts, for SEARCH TEXT/BODY
   message_id  TEXT,            -- the Message-ID header, for trace
   subject     TEXT,
-  created     INTEGER NOT NULL
+  created     INTEGER NOT NULL,
+  mime        TEXT NOT NULL,   -- JSON MimeTree (body structure with offsets, envelope): parsed once
+  raw         BLOB NOT NULL,
+  search_text TEXT NOT NULL    -- decoded text of the body parts, for SEARCH TEXT/BODY (read least)
 );
 CREATE INDEX blobs_message_id ON blobs(message_id);
 
