@@ -49,7 +49,9 @@ export async function startServe(dataDir: string, env: Record<string, string> = 
   child.stderr!.on('data', (d) => { out += d; });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await Promise.race([waitForPort(p.smtp), exited.then((c) => { throw new Error(`serve exited early (${c}): ${out}`); })]);
+    // every listener asked for is up (they open one after another)
+    const ready = Promise.all(Object.values(p).filter((n) => n > 0).map((n) => waitForPort(n)));
+    await Promise.race([ready, exited.then((c) => { throw new Error(`serve exited early (${c}): ${out}`); })]);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

@@ -46,6 +46,7 @@ test('SIGKILL during delivery: every acknowledged message is there exactly once 
   await setup.close();
 
   const srv = await startServe(dataDir);
+  t.after(() => srv.stop('SIGKILL'));
   const acked = new Set<string>();
   const stopAt = Date.now() + 45_000;
   const senders = Array.from({ length: 8 }, (_, w) => sender(srv.ports.smtp, w, acked, stopAt));
@@ -57,6 +58,7 @@ test('SIGKILL during delivery: every acknowledged message is there exactly once 
 
   // restart on the same data; every acknowledged Message-ID is found once by IMAP SEARCH
   const again = await startServe(dataDir, { POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK: 'true' }, { ...srv.ports, imap: await freePort() });
+  t.after(() => again.stop('SIGKILL'));
   const imap = net.connect({ port: again.ports.imap, host: '127.0.0.1' });
   const ir = lineReader(imap);
   const cmd = async (tag: string, text: string): Promise<string[]> => {

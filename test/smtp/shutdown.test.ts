@@ -20,6 +20,7 @@ test('SIGTERM: the transaction in flight completes, IMAP gets BYE, exit within 1
   await setup.close();
   const ports = { smtp: await freePort(), imap: await freePort() };
   const srv = await startServe(dataDir, { POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK: 'true' }, ports);
+  t.after(() => srv.stop('SIGKILL'));
 
   const imap = net.connect({ port: ports.imap, host: '127.0.0.1' });
   const ir = lineReader(imap);
