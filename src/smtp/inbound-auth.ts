@@ -140,7 +140,7 @@ function summarise(res: AuthenticateResult | null, hostname: string, env: { mail
   if (dkimResults.length) for (const r of dkimResults) parts.push(r.info ?? `dkim=${verdict(r.status.result)}`);
   else parts.push('dkim=none');
   parts.push(spf?.info ?? 'spf=none');
-  if (arc?.info) parts.push(arc.info);
+  parts.push(arc && arc.info ? arc.info : `arc=${verdict(arc ? arc.status?.result : 'none')}`); // RFC 8617 §10.1
   parts.push(dmarc?.info ?? 'dmarc=none');
   const oneLine = (s: string) => s.replace(/\r?\n[ \t]*/g, ' ').replace(/[^\x20-\x7e]/g, '?');
   const header = `Authentication-Results: ${hostname};\r\n ${parts.map(oneLine).join(';\r\n ')}\r\n`;
