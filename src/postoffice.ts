@@ -53,7 +53,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
 
     // port 25's SPF/DKIM/DMARC checks ask the same kind of dns2 resolver as the relay (config dnsServers)
     const inboundAuth = config.inboundAuth
-      ? new InboundAuth({ dns: new Resolver({ servers: config.dnsServers, timeoutMs: config.inboundAuthTimeoutMs }), hostname: config.hostname, timeoutMs: config.inboundAuthTimeoutMs })
+      ? new InboundAuth({ dns: new Resolver({ servers: config.dnsServers, timeoutMs: config.inboundAuthTimeoutMs }), hostname: config.hostname, timeoutMs: config.inboundAuthTimeoutMs, probeName: config.domains[0] })
       : undefined;
     for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }

@@ -38,8 +38,10 @@ export interface InboundAuthOptions {
   hostname: string;
   /** total time one message may spend waiting for DNS, ms */
   timeoutMs: number;
-  /** after a message saw only DNS timeouts, skip DNS this long (ms): an offline lab stays fast */
+  /** after a message saw only DNS timeouts and the probe failed too, skip DNS this long (ms): an offline lab stays fast */
   breakerMs?: number;
+  /** a name of our own (a local domain) asked to tell "resolver out of reach" from "the sender's DNS is silent" */
+  probeName: string;
 }
 
 function dnsError(code: string, name: string): Error & { code: string } {
@@ -83,21 +85,34 @@ export class InboundAuth {
     };
   }
 
+  private async resolverAnswers(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const probe = this.opts.dns.query(this.opts.probeName, 'TXT').then((a) => a.rcode !== 'TIMEOUT', () => false);
+    const limit = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), Math.min(500, this.opts.timeoutMs)); });
+    return Promise.race([probe, limit]).finally(() => clearTimeout(timer));
+  }
+
   /** RFC 7208 / RFC 6376 / RFC 7489 / RFC 8617: check one message as received on port 25. */
   async check(message: Buffer, env: { ip: string; helo: string; mailFrom: string }): Promise<InboundAuthResult> {
-    const deadline = Date.now() + this.opts.timeoutMs;
+    const started = Date.now();
+    const deadline = started + this.opts.timeoutMs;
     const seen = { answered: 0, timedOut: 0 };
     let res: AuthenticateResult | null = null;
     try {
       res = await authenticate(message, {
-        ip: env.ip, helo: env.helo || undefined, sender: env.mailFrom, mta: this.opts.hostname,
+        ip: env.ip, helo: env.helo || undefined,
+        // RFC 7208 §2.4: a null reverse-path is checked as postmaster@<HELO> (never the message's own Return-Path:)
+        sender: env.mailFrom || `postmaster@${env.helo || 'unknown'}`, mta: this.opts.hostname,
         resolver: this.resolverFor(deadline, seen), disableBimi: true,
       });
     } catch {
       res = null; // mailauth itself failed (malformed input): report temperror below, never crash
     }
-    // a message on which DNS never answered at all: the resolver is out of reach; stop asking for a while
-    if (seen.timedOut && !seen.answered) this.downUntil = Date.now() + (this.opts.breakerMs ?? 30_000);
+    // DNS never answered for this message. Either the resolver is out of reach (an offline lab: stop
+    // asking for a while) or the sender's own DNS is silent (an attacker must not switch our checks
+    // off that way): ask the resolver about one of our own names to tell which.
+    const wasDown = started < this.downUntil; // already known to be down: no second probe
+    if (seen.timedOut && !seen.answered && !wasDown && !(await this.resolverAnswers())) this.downUntil = Date.now() + (this.opts.breakerMs ?? 30_000);
     return summarise(res, this.opts.hostname, env, seen.timedOut > 0);
   }
 }

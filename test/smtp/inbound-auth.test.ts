@@ -146,6 +146,28 @@ test('DNS down: mail is accepted with temperror, fast, and still carries Authent
   assert.ok(Date.now() - started < 400, `second message took ${Date.now() - started} ms`);
 });
 
+test('a sender whose own DNS is silent gets temperror but cannot switch the checks off for the next spoof', { timeout: 20_000 }, async (t) => {
+  const dns = await startDns({ ...zones(), 'ghost.test': { silent: true }, '_dmarc.ghost.test': { silent: true } });
+  t.after(() => dns.close());
+  const l = await lab(t, dns, { POSTOFFICE_INBOUND_AUTH_TIMEOUT_MS: '500' });
+  const r = await send(l, 'x@ghost.test', message('x@ghost.test', 'silent dns'), 'ghost.test');
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.match(head((await inbox(l.po.store, 'alice@example.test'))[0]), /spf=temperror/);
+  // our resolver did answer about our own domain, so the very next spoof is still checked and refused
+  const r2 = await send(l, 'ceo@example.test', message('ceo@example.test', 'wire the money'), 'ghost.test');
+  assert.ok(!r2.ok && /^550 5\.7\.23 /.test(r2.response), JSON.stringify(r2));
+});
+
+test('a bounce (MAIL FROM:<>) is checked as postmaster@HELO, never by a Return-Path: it carries', { timeout: 20_000 }, async (t) => {
+  const dns = await startDns(zones());
+  t.after(() => dns.close());
+  const l = await lab(t, dns);
+  const r = await send(l, '', message('mailer-daemon@evil.test', 'undeliverable', 'Return-Path: <ceo@example.test>'), 'evil.test');
+  assert.ok(r.ok, JSON.stringify(r));
+  const h = head((await inbox(l.po.store, 'alice@example.test'))[0]);
+  assert.match(h, /spf=pass[^;]*smtp\.mailfrom=postmaster@evil\.test/);
+});
+
 test('inboundAuth off: no checks, no header', { timeout: 20_000 }, async (t) => {
   const dns = await startDns(zones());
   t.after(() => dns.close());
