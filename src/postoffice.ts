@@ -7,6 +7,8 @@ import { startImap, type ImapOptions } from './imap/index.js';
 import type { Logger } from './log/log.js';
 import { Pop3Server } from './pop3/index.js';
 import { QueueRunner, type QueueRunnerOptions } from './relay/queue-runner.js';
+import { Resolver } from './relay/mx.js';
+import { InboundAuth } from './smtp/inbound-auth.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
 import { openStore, type Store } from './store/index.js';
 import { TlsManager } from './tls/tls.js';
@@ -49,9 +51,13 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
     const listeners: ListenerInfo[] = [];
 
+    // port 25's SPF/DKIM/DMARC checks ask the same kind of dns2 resolver as the relay (config dnsServers)
+    const inboundAuth = config.inboundAuth
+      ? new InboundAuth({ dns: new Resolver({ servers: config.dnsServers, timeoutMs: config.inboundAuthTimeoutMs }), hostname: config.hostname, timeoutMs: config.inboundAuthTimeoutMs, probeName: config.domains[0] })
+      : undefined;
     for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
-      const h = await startSmtp({ listener: name, config, store, auth, limiter, log: log.child({ proto: name }) }, tls, bindPort(name), config.listen);
+      const h = await startSmtp({ listener: name, config, store, auth, limiter, log: log.child({ proto: name }), ...(name === 'smtp' ? { inboundAuth } : {}) }, tls, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }

@@ -55,6 +55,14 @@ export interface Config {
   relayRequireTls: string[];
   /** relay: how often the queue runner looks for due entries, ms */
   relayPollMs: number;
+  /** port 25: check SPF, DKIM, DMARC and ARC of incoming mail and add Authentication-Results */
+  inboundAuth: boolean;
+  /** port 25: ms one message may wait for the DNS answers of those checks (then: temperror, accepted) */
+  inboundAuthTimeoutMs: number;
+  /** port 25: refuse (550 5.7.1) mail failing DMARC whose From: domain publishes p=reject */
+  dmarcReject: boolean;
+  /** port 25: refuse (550 5.7.23) mail whose MAIL FROM is one of our domains when SPF says fail */
+  spfRejectLocalDomains: boolean;
 }
 
 type Kind = 'string' | 'nstring' | 'port' | 'int' | 'bool' | 'list' | 'domains' | 'level';
@@ -99,6 +107,10 @@ export const KEYS: Key[] = [
   { key: 'relayExpire', env: 'POSTOFFICE_RELAY_EXPIRE', kind: 'string', help: 'bounce what is still undelivered after this long' },
   { key: 'relayRequireTls', env: 'POSTOFFICE_RELAY_REQUIRE_TLS', kind: 'list', help: 'destination domains that must get mail over verified STARTTLS' },
   { key: 'relayPollMs', env: 'POSTOFFICE_RELAY_POLL_MS', kind: 'int', help: 'how often the queue runner looks for due entries (ms)' },
+  { key: 'inboundAuth', env: 'POSTOFFICE_INBOUND_AUTH', kind: 'bool', help: 'port 25: verify SPF, DKIM, DMARC, ARC and add Authentication-Results (on/off)' },
+  { key: 'inboundAuthTimeoutMs', env: 'POSTOFFICE_INBOUND_AUTH_TIMEOUT_MS', kind: 'int', help: 'port 25: total ms of DNS waiting per message for those checks; past it the result is temperror and the mail is accepted' },
+  { key: 'dmarcReject', env: 'POSTOFFICE_DMARC_REJECT', kind: 'bool', help: 'port 25: refuse with 550 5.7.1 mail that fails DMARC when the From: domain publishes p=reject' },
+  { key: 'spfRejectLocalDomains', env: 'POSTOFFICE_SPF_REJECT_LOCAL_DOMAINS', kind: 'bool', help: 'port 25: refuse with 550 5.7.23 a MAIL FROM in one of our domains when SPF fails' },
 ];
 
 /** Invalid configuration: the message is one line naming the key. */

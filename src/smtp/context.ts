@@ -5,6 +5,7 @@ import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import type { Resolution, Store } from '../store/index.js';
+import type { InboundAuth } from './inbound-auth.js';
 
 /** The three SMTP listeners: MX (25), implicit-TLS submission (465), STARTTLS submission (587). */
 export type SmtpListener = 'smtp' | 'smtps' | 'submission';
@@ -16,6 +17,8 @@ export interface SmtpContext {
   auth: Authenticator;
   limiter: ConnectionLimiter;
   log: Logger;
+  /** port 25 only: SPF/DKIM/DMARC/ARC checks (absent: config inboundAuth off, or a submission listener) */
+  inboundAuth?: InboundAuth;
 }
 
 /** The authenticated user of a session (set by onAuth). */

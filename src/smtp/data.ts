@@ -8,6 +8,7 @@ import { parseMime } from '../mail/mime.js';
 import { receivedHeader, returnPathHeader, rfc5322Date } from '../mail/received.js';
 import type { JourneyEvent, LocalRecipient } from '../store/index.js';
 import { resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
+import { enforce, stripForgedResults, type InboundAuthResult } from './inbound-auth.js';
 import { ownsAddress } from './mail-from.js';
 
 export interface DataOutcome { msgId: string; stored: number; queued: number; size: number }
@@ -40,7 +41,8 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   // RFC 5321 §2.3.8: CR and LF occur in DATA only as CRLF. DATA ends only at <CRLF>.<CRLF>
   // (smtp-server); bare LF or CR are normalised to CRLF here, so a "<LF>.<LF>" smuggled inside
   // stays a line of this message and can never end it at a later hop (SMTP smuggling).
-  const body = toCrlf(sent);
+  let body = toCrlf(sent);
+  const normalised = body !== sent;
   const msgId = transactionId(session);
   const user = session.user as SessionUser | undefined;
   const env = session.envelope;
@@ -49,6 +51,17 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   const state = txState(session);
   resetTx(session);
   if (user) await checkHeaderFrom(ctx, user, body);
+  // Port 25: RFC 7208 SPF, RFC 6376 DKIM, RFC 7489 DMARC (and ARC) on the bytes as received
+  let verdicts: InboundAuthResult | null = null;
+  if (ctx.inboundAuth && ctx.listener === 'smtp' && !user) {
+    verdicts = await ctx.inboundAuth.check(body, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom });
+    await enforce(verdicts, mailFrom, {
+      dmarcReject: ctx.config.dmarcReject, spfRejectLocalDomains: ctx.config.spfRejectLocalDomains,
+      isLocalDomain: (d) => ctx.store.domains.isLocal(d),
+    });
+    // RFC 8601 §5: verdicts claiming to be ours that we did not write are removed
+    body = stripForgedResults(body, ctx.config.hostname);
+  }
 
   // Who gets it: local users (deduplicated; aliases expanded) and remote recipients.
   const local = new Map<number, LocalRecipient>();
@@ -70,6 +83,8 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     remoteName: session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : undefined,
     by: ctx.config.hostname, with: withProto, tls, id: msgId, for: rcpts.length === 1 ? rcpts[0] : undefined, date: now,
   });
+  // RFC 8601 §5: our Authentication-Results sits right under our Received: (the same hop added both)
+  if (verdicts) headers += verdicts.header;
   // RFC 6409 §8: a submission server may add the Date and Message-ID a client left out
   if (ctx.listener !== 'smtp') {
     if (!headerHas(body, 'date')) headers += `Date: ${rfc5322Date(now)}\r\n`;
@@ -85,7 +100,8 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     details: {
       listener: ctx.listener, client: session.remoteAddress, helo: session.hostNameAppearsAs || null, tls: tls ? `${tls.version} ${tls.cipher}` : null,
       user: user?.address ?? null, mailFrom, rcptTo: rcpts, size: raw.length, reply: `250 2.6.0 Ok: queued as ${msgId}`,
-      ...(body !== sent ? { bareLineEndsNormalised: true } : {}),
+      ...(normalised ? { bareLineEndsNormalised: true } : {}),
+      ...(verdicts ? { auth: { spf: verdicts.spf, dkim: verdicts.dkim, dmarc: verdicts.dmarc, arc: verdicts.arc, spfDomain: verdicts.spfDomain, dkimDomains: verdicts.dkimDomains, fromDomain: verdicts.fromDomain, dmarcPolicy: verdicts.dmarcPolicy, dnsUnavailable: verdicts.dnsUnavailable } } : {}),
     },
   });
   const dsn = env.dsn;
