@@ -5,15 +5,38 @@ import { decodeMailboxName, ImapBad, mailboxOut, tokAtom, tokList, tokString } f
 import { statusItems, statusLine } from './status.js';
 import { user } from './util.js';
 
-/** RFC 3501 §6.3.8 pattern -> RegExp: "*" matches anything, "%" anything but the delimiter "/". */
-export function patternRegex(ref: string, pattern: string): RegExp {
-  let full = pattern;
-  if (ref && !pattern.startsWith('/')) full = ref + pattern;
-  let re = '';
-  for (const ch of full) re += ch === '*' ? '.*' : ch === '%' ? '[^/]*' : ch.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-  // INBOX is case-insensitive (§5.1)
-  re = re.replace(/^INBOX(?=\/|$)/i, '[Ii][Nn][Bb][Oo][Xx]');
-  return new RegExp(`^${re}$`, 's');
+/**
+ * RFC 3501 §6.3.8 pattern matching: "*" matches anything, "%" anything but the delimiter "/".
+ * A dynamic program over (pattern, name) positions, O(pattern x name): no regular expression, so
+ * a pattern like "*a*a*a*...b" cannot make it backtrack for ever.
+ */
+export function patternMatcher(ref: string, pattern: string): (name: string) => boolean {
+  let full = ref && !pattern.startsWith('/') ? ref + pattern : pattern;
+  // INBOX is case-insensitive (§5.1); the store always spells it "INBOX"
+  full = full.replace(/^INBOX(?=\/|$)/i, 'INBOX');
+  const p = [...full];
+  return (name: string) => {
+    const n = [...name];
+    // cur[j]: pattern[0..i) matches name[0..j)
+    let cur = new Uint8Array(n.length + 1);
+    cur[0] = 1;
+    for (let i = 0; i < p.length; i++) {
+      const next = new Uint8Array(n.length + 1);
+      const c = p[i];
+      if (c === '*' || c === '%') {
+        let open = 0;
+        for (let j = 0; j <= n.length; j++) {
+          if (cur[j]) open = 1;
+          next[j] = open;
+          if (c === '%' && n[j] === '/') open = 0; // "%" stops at the delimiter
+        }
+      } else {
+        for (let j = 0; j < n.length; j++) if (cur[j] && n[j] === c) next[j + 1] = 1;
+      }
+      cur = next;
+    }
+    return cur[n.length] === 1;
+  };
 }
 
 interface ListOptions {
@@ -31,8 +54,9 @@ async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o:
     s.send('* LIST (\\Noselect) "/" ""');
     return;
   }
-  const res = patterns.map((p) => patternRegex(ref, p));
-  const matches = (n: string) => res.some((r) => r.test(n));
+  const res = patterns.map((p) => patternMatcher(ref, p));
+  const matches = (n: string) => res.some((m) => m(n));
+  const percentLevel = patterns.some((p) => p.endsWith('%'));
   // every name with its implied parents
   const names = new Set<string>();
   for (const b of boxes) {
@@ -50,12 +74,12 @@ async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o:
     if (o.subscribedOnly || o.lsub) {
       if (!b || !b.subscribed) {
         if (o.recursiveMatch && subscribedChild(n)) childInfo = true;
-        else if (o.lsub && subscribedChild(n) && res.some((r) => r.source.endsWith('[^/]*$'))) attrs.push('\\Noselect');
+        else if (o.lsub && subscribedChild(n) && percentLevel) attrs.push('\\Noselect');
         else continue;
       }
     } else if (!b) {
       // an implied parent: only a "%" level shows it (§6.3.8)
-      if (!res.some((r) => r.source.endsWith('[^/]*$'))) continue;
+      if (!percentLevel) continue;
       attrs.push('\\NonExistent', '\\Noselect');
     }
     if (o.specialUseOnly && !b?.specialUse) continue;
