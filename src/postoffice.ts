@@ -61,16 +61,20 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
-    const pop3 = new Pop3Server({ config, store, auth, tls, log, limiter }); // sessions log {sid, proto, remote}
+    const pop3 = new Pop3Server({ config, store, auth, tls, log, limiter }, { idleTimeoutMs: config.pop3IdleTimeoutMs, maxAuthFailures: config.maxLoginFailures }); // sessions log {sid, proto, remote}
     for (const name of ['pop3', 'pop3s'] as const) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
       const h = await pop3.listen(name, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
+    const imapOptions = {
+      idleTimeoutMs: config.imapIdleTimeoutMs, preauthTimeoutMs: config.imapPreauthTimeoutMs,
+      maxPreauthCommands: config.imapMaxPreauthCommands, maxLoginFailures: config.maxLoginFailures, ...opts.imap,
+    };
     for (const name of ['imap', 'imaps'] as const) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
-      const h = await startImap({ listener: name, config, store, auth, tls, limiter, log: log.child({ proto: name }), options: opts.imap }, bindPort(name), config.listen);
+      const h = await startImap({ listener: name, config, store, auth, tls, limiter, log: log.child({ proto: name }), options: imapOptions }, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }

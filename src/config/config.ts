@@ -34,6 +34,16 @@ export interface Config {
   maxConnections: number;
   /** open connections from one client address, all listeners together */
   maxConnectionsPerIp: number;
+  /** failed logins in one connection (SMTP AUTH, IMAP, POP3) before it is closed */
+  maxLoginFailures: number;
+  /** IMAP: ms of silence before a logged-in client is dropped (RFC 3501 §5.4: at least 30 min) */
+  imapIdleTimeoutMs: number;
+  /** IMAP: ms of silence before a client that has not logged in is dropped */
+  imapPreauthTimeoutMs: number;
+  /** IMAP: commands allowed before a successful login */
+  imapMaxPreauthCommands: number;
+  /** POP3: ms of silence before autologout (RFC 1939 §3: at least 10 min) */
+  pop3IdleTimeoutMs: number;
   /** ms the port-25 greeting waits to catch clients that talk first */
   smtpGreetDelayMs: number;
   /** ms before an idle SMTP client is dropped */
@@ -96,6 +106,11 @@ export const KEYS: Key[] = [
   { key: 'quotaBytes', env: 'POSTOFFICE_QUOTA_BYTES', kind: 'int', help: 'per-user storage quota reported to IMAP clients (0 = unlimited)' },
   { key: 'maxConnections', env: 'POSTOFFICE_MAX_CONNECTIONS', kind: 'int', help: 'open connections in total, all listeners together' },
   { key: 'maxConnectionsPerIp', env: 'POSTOFFICE_MAX_CONNECTIONS_PER_IP', kind: 'int', help: 'open connections from one client address' },
+  { key: 'maxLoginFailures', env: 'POSTOFFICE_MAX_LOGIN_FAILURES', kind: 'int', help: 'failed logins in one connection before it is closed (SMTP, IMAP, POP3)' },
+  { key: 'imapIdleTimeoutMs', env: 'POSTOFFICE_IMAP_IDLE_TIMEOUT_MS', kind: 'int', help: 'IMAP: silence before a logged-in client is dropped' },
+  { key: 'imapPreauthTimeoutMs', env: 'POSTOFFICE_IMAP_PREAUTH_TIMEOUT_MS', kind: 'int', help: 'IMAP: silence before a client that has not logged in is dropped' },
+  { key: 'imapMaxPreauthCommands', env: 'POSTOFFICE_IMAP_MAX_PREAUTH_COMMANDS', kind: 'int', help: 'IMAP: commands allowed before login' },
+  { key: 'pop3IdleTimeoutMs', env: 'POSTOFFICE_POP3_IDLE_TIMEOUT_MS', kind: 'int', help: 'POP3: silence before autologout' },
   { key: 'smtpGreetDelayMs', env: 'POSTOFFICE_SMTP_GREET_DELAY_MS', kind: 'int', help: 'port 25: ms the greeting waits, to catch clients that talk first' },
   { key: 'smtpSocketTimeoutMs', env: 'POSTOFFICE_SMTP_TIMEOUT_MS', kind: 'int', help: 'idle SMTP client timeout' },
   { key: 'commitDelayMs', env: 'POSTOFFICE_COMMIT_DELAY_MS', kind: 'int', help: 'how long a delivery may wait to share a group commit' },

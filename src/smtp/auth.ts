@@ -5,6 +5,9 @@ import { sleep } from '../auth/authenticate.js';
 import { SmtpReply } from '../mail/errors.js';
 import type { SessionUser, SmtpContext } from './context.js';
 
+/** failed AUTH attempts per connection; config.maxLoginFailures of them close it */
+const failures = new WeakMap<SMTPServerSession, number>();
+
 export async function onAuth(ctx: SmtpContext, auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<SessionUser> {
   if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') throw new SmtpReply(504, '5.5.4', 'unrecognized authentication type');
   const username = auth.username ?? '';
@@ -13,6 +16,10 @@ export async function onAuth(ctx: SmtpContext, auth: SMTPServerAuthentication, s
   const { user, delayMs } = await ctx.auth.login(username, auth.password ?? '', session.remoteAddress);
   if (!user) {
     await sleep(delayMs);
+    const n = (failures.get(session) ?? 0) + 1;
+    failures.set(session, n);
+    // 421 makes smtp-server close the connection after the reply
+    if (n >= ctx.config.maxLoginFailures) throw new SmtpReply(421, '4.7.8', 'too many failed authentication attempts, closing connection');
     throw new SmtpReply(535, '5.7.8', 'authentication credentials invalid');
   }
   return { id: user.id, address: user.address };
