@@ -32,6 +32,9 @@ export interface ImapOptions {
   maxLoginFailures: number;
 }
 
+/** size of an output buffer; responses are encoded into it and written when 256 KiB are queued */
+const OUT_CHUNK = 300 * 1024;
+
 export const DEFAULT_OPTIONS: ImapOptions = {
   idleTimeoutMs: 30 * 60_000, preauthTimeoutMs: 60_000, maxErrors: 10, maxPreauthCommands: 25, maxLoginFailures: 3,
 };
@@ -99,7 +102,10 @@ export class ImapSession {
   pendingBye: string | null = null;
   private errors = 0;
   private preauthCommands = 0;
-  private out: (string | Buffer)[] = [];
+  /** Queued output: finished segments, and the buffer being filled (strings are encoded straight into it). */
+  private segs: Buffer[] = [];
+  private cur: Buffer = Buffer.allocUnsafe(0);
+  private off = 0;
   private outBytes = 0;
   private busy = false;
   private closed = false;
@@ -193,14 +199,35 @@ export class ImapSession {
 
   /** Queue a line (CRLF added). */
   send(line: string): void {
-    this.out.push(line + '\r\n');
-    this.outBytes += line.length + 2;
+    this.write(line);
+    this.write('\r\n');
   }
 
   /** Queue raw pieces (literals inside a response). */
   write(piece: string | Buffer): void {
-    this.out.push(piece);
+    if (typeof piece === 'string') {
+      const max = piece.length * 3; // UTF-8 bytes of a JS string are at most 3 per UTF-16 unit
+      if (this.cur.length - this.off < max) this.rotate(max);
+      this.off += this.cur.write(piece, this.off);
+    } else if (piece.length >= 16 * 1024) {
+      this.rotate(0);
+      this.segs.push(piece); // a big literal goes out as it is, never copied
+    } else {
+      if (this.cur.length - this.off < piece.length) this.rotate(piece.length);
+      this.off += piece.copy(this.cur, this.off);
+    }
     this.outBytes += piece.length;
+  }
+
+  /** Close the buffer being filled (it becomes a segment) and start one with room for `need` bytes. */
+  private rotate(need: number): void {
+    if (this.off > 0) {
+      this.segs.push(this.cur.subarray(0, this.off));
+      this.cur = Buffer.allocUnsafe(0);
+      this.off = 0;
+    }
+    // a short reply gets a small buffer; a response that outgrows it continues in big ones
+    if (need > this.cur.length) this.cur = Buffer.allocUnsafe(Math.max(this.segs.length ? OUT_CHUNK : 16 * 1024, need));
   }
 
   /** Write what is queued once it is big, waiting for 'drain' (back-pressure). */
@@ -209,16 +236,24 @@ export class ImapSession {
   }
 
   async flush(): Promise<void> {
-    if (!this.out.length || this.closed) { this.out = []; this.outBytes = 0; return; }
-    const buf = Buffer.concat(this.out.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
-    this.out = [];
+    this.rotate(0);
+    const segs = this.segs;
+    this.segs = [];
     this.outBytes = 0;
+    if (!segs.length || this.closed) return;
     if (this.deflate) {
       const d = this.deflate;
-      d.write(buf);
+      d.write(segs.length === 1 ? segs[0] : Buffer.concat(segs));
       await new Promise<void>((resolve) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
-    } else if (!this.sock.write(buf)) return this.drained();
-    if (this.deflate && this.sock.writableNeedDrain) return this.drained();
+      if (this.sock.writableNeedDrain) return this.drained();
+      return;
+    }
+    // one writev for all segments, no concatenation
+    this.sock.cork();
+    let ok = true;
+    for (const seg of segs) ok = this.sock.write(seg) && ok;
+    this.sock.uncork();
+    if (!ok) return this.drained();
   }
 
   /** Wait until the client has read what we wrote; one that stops reading is dropped after the idle timeout. */

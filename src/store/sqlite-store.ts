@@ -80,6 +80,10 @@ export class SqliteStore implements Store {
       this.migrate();
       this.r = new Database(this.file, { timeout: 10_000, readonly: true });
       this.r.pragma('foreign_keys = ON');
+      // fetches read pages through a memory map (no read() call and copy per page) and keep
+      // a larger page cache: message bodies are most of what the reader reads
+      this.r.pragma('mmap_size = 1073741824');
+      this.r.pragma('cache_size = -32768');
     } catch (err) {
       const e = err as { code?: string; message: string };
       throw new InternalError('STORE_OPEN_FAILED', `cannot open the database ${this.file}: ${e.message}`, { cause: err });
