@@ -16,6 +16,7 @@ export function params(quick: number, budgetMs: number, cost = 1): fc.Parameters
   const numRuns = FUZZ_RUNS ? Math.max(quick, Math.ceil(FUZZ_RUNS / cost)) : quick;
   return {
     numRuns,
+    includeErrorInReport: true,
     ...(FUZZ_RUNS ? {} : { interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: false }),
     ...(SEED !== undefined ? { seed: SEED } : {}),
   };
