@@ -53,7 +53,8 @@ export function parseCommand(line: string): Pop3Cmd {
       if (rest === '') throw new Pop3Err('PASS needs a password');
       return { verb: 'PASS', pass: rest };
     case 'AUTH':
-      if (args.length > 2) throw new Pop3Err('AUTH mechanism [initial-response]');
+      // "AUTH" alone lists the mechanisms; "AUTH  x" (empty mechanism) is not that
+      if (args.length > 2 || (args.length > 0 && args[0] === '')) throw new Pop3Err('AUTH mechanism [initial-response]');
       return { verb: 'AUTH', mechanism: args[0] ? args[0].toUpperCase() : null, initial: args[1] ?? null };
     case 'STLS': case 'CAPA': case 'QUIT': case 'STAT': case 'NOOP': case 'RSET':
       noArgs(keyword, args);

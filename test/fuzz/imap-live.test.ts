@@ -11,7 +11,7 @@ import { IMAP_SEEDS, mimeSeeds, mutated, params, testTimeout } from './common.js
 import { fuzzLab, show, Wire } from './live.js';
 
 /** One whole response: a line, plus literals and the rest of the line after each; null if closed/silent. */
-async function response(w: Wire, ms: number): Promise<Buffer | null> {
+export async function response(w: Wire, ms: number): Promise<Buffer | null> {
   const pieces: Buffer[] = [];
   for (;;) {
     const l = await w.line(ms);
@@ -48,7 +48,7 @@ function balanced(b: Buffer): boolean {
   return depth === 0;
 }
 
-function check(resp: Buffer, transcript: string[]): void {
+export function check(resp: Buffer, transcript: string[]): void {
   const s = resp.toString('latin1');
   const why = `${show(resp)}\n${transcript.slice(-20).join('\n')}`;
   assert.ok(/^\* /.test(s) || /^\+( |$)/.test(s) || /^[\x21-\x7e]+ (OK|NO|BAD)( |$)/.test(s), `malformed response ${why}`);
@@ -118,7 +118,7 @@ test('IMAP live: random and mutated command batches get well-formed responses, n
     runs++;
     await session(lab, mode, lines);
     if ((await inboxCount(lab)) < corpus.length / 2) await fill();
-  }), params(40, 7000, 20));
+  }), params(30, 5000, 20));
   // a fresh client is served, and can still fetch every structure
   const w = await Wire.connect(lab.port('imap'), false);
   await response(w, 5000);
