@@ -19,17 +19,22 @@ function readSx(b: Buffer): Sx {
   let pos = 0;
   const stack: Sx[][] = [];
   let result: Sx | null = null;
-  const put = (x: Sx) => { if (stack.length) stack[stack.length - 1].push(x); else result = x; };
+  // what came last: "(" opens a list, a value, or the single space between values
+  const st = { prev: 'open' as 'open' | 'value' | 'space' };
+  const put = (x: Sx) => { st.prev = 'value'; if (stack.length) stack[stack.length - 1].push(x); else result = x; };
   while (result === null) {
     if (pos >= b.length) throw new Error('unexpected end');
     const c = b[pos];
     if (c === 0x20) {
-      assert.ok(stack.length && stack[stack.length - 1].length && b[pos - 1] !== 0x28 && b[pos + 1] !== 0x29 && b[pos + 1] !== 0x20, `stray space at ${pos}`);
+      assert.ok(stack.length && st.prev === 'value' && b[pos + 1] !== 0x29 && b[pos + 1] !== 0x20, `stray space at ${pos}`);
+      st.prev = 'space';
       pos++;
       continue;
     }
-    if (stack.length && stack[stack.length - 1].length && b[pos - 1] !== 0x20 && c !== 0x29 && c !== 0x28) throw new Error(`missing space at ${pos}`);
-    if (c === 0x28) { stack.push([]); pos++; continue; }
+    // values in a list are separated by one space, except that a list may follow a list directly
+    // (multipart bodies: "((...)(...) "MIXED")")
+    if (st.prev === 'value' && c !== 0x29 && !(c === 0x28 && b[pos - 1] === 0x29)) throw new Error(`missing space at ${pos}`);
+    if (c === 0x28) { stack.push([]); st.prev = 'open'; pos++; continue; }
     if (c === 0x29) {
       const l = stack.pop();
       if (!l) throw new Error(`unbalanced ) at ${pos}`);
