@@ -64,7 +64,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     }
     for (const name of ['imap', 'imaps'] as const) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
-      const h = await startImap({ listener: name, config, store, auth, tls, log: log.child({ proto: name }), options: opts.imap }, bindPort(name), config.listen);
+      const h = await startImap({ listener: name, config, store, auth, tls, limiter, log: log.child({ proto: name }), options: opts.imap }, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
@@ -88,8 +88,10 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
         if (!l) throw new Error(`listener ${name} is not running`);
         return l.port;
       },
+      // SIGTERM: every listener stops accepting at once; transactions in flight finish (SMTP gives
+      // them 5 s), IMAP sessions get BYE; then the store commits what is pending and closes.
       async close() {
-        for (const c of closers.reverse()) await c().catch(() => undefined);
+        await Promise.all(closers.map((c) => c().catch(() => undefined)));
         await store.close();
       },
     };

@@ -16,6 +16,8 @@ export async function serve(config: Config): Promise<void> {
   lines.push(`  TLS: ${po.tls.source === 'files' ? config.tlsCert : 'self-signed certificate in ' + config.dataDir + '/tls'}`);
   lines.push(`add a user:  npx postoffice user add alice@${config.domains[0]} --password 'secret'`);
   process.stdout.write(lines.join('\n') + '\n');
+  // DKIM keys for every local domain from the first start (see `postoffice dns DOMAIN`)
+  void po.relay?.prepareKeys();
 
   let stopping = false;
   const stop = async (signal: string) => {

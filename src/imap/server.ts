@@ -2,15 +2,26 @@
 // "imaps" is implicit TLS (RFC 8314 §3.2). Each connection gets an ImapSession.
 import net from 'node:net';
 import tls from 'node:tls';
+import { TLS_POLICY } from '../tls/tls.js';
+import { MailboxHub } from './hub.js';
 import { DEFAULT_OPTIONS, ImapSession, type ImapContext, type ImapOptions } from './session.js';
 
 export interface ImapListenerHandle { name: 'imap' | 'imaps'; port: number; close(): Promise<void> }
 
-export async function startImap(ctx: Omit<ImapContext, 'options'> & { options?: Partial<ImapOptions> }, port: number, host: string): Promise<ImapListenerHandle> {
-  const full: ImapContext = { ...ctx, options: { ...DEFAULT_OPTIONS, ...ctx.options } };
+export async function startImap(ctx: Omit<ImapContext, 'options' | 'hub'> & { options?: Partial<ImapOptions> }, port: number, host: string): Promise<ImapListenerHandle> {
+  const hub = new MailboxHub(ctx.store);
+  const full: ImapContext = { ...ctx, hub, options: { ...DEFAULT_OPTIONS, ...ctx.options } };
   const sockets = new Set<net.Socket>();
   const sessions = new Set<ImapSession>();
   const onConnection = (sock: net.Socket) => {
+    const release = ctx.limiter?.acquire(sock.remoteAddress ?? '');
+    if (typeof release === 'string') {
+      // RFC 3501 §7.1.5: BYE at greeting time refuses the connection
+      sock.on('error', () => undefined);
+      sock.end(`* BYE [UNAVAILABLE] too many connections${release === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
+      return;
+    }
+    if (release) sock.once('close', release);
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);
@@ -26,10 +37,10 @@ export async function startImap(ctx: Omit<ImapContext, 'options'> & { options?: 
   server.on('error', (err) => ctx.log.error({ err }, 'imap listener error'));
   if (ctx.listener === 'imaps') (server as tls.Server).on('tlsClientError', (err) => ctx.log.debug({ err: err.message }, 'TLS handshake failed'));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => { hub.close(); reject(err); });
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
-  const reload = () => { if (ctx.listener === 'imaps') (server as tls.Server).setSecureContext({ ...ctx.tls.current }); };
+  const reload = () => { if (ctx.listener === 'imaps') (server as tls.Server).setSecureContext({ ...TLS_POLICY, ...ctx.tls.current }); };
   ctx.tls.on('reload', reload);
   const addr = server.address() as net.AddressInfo;
   ctx.log.info({ port: addr.port }, `${ctx.listener} listening`);
@@ -38,6 +49,7 @@ export async function startImap(ctx: Omit<ImapContext, 'options'> & { options?: 
     port: addr.port,
     async close() {
       ctx.tls.off('reload', reload);
+      hub.close();
       for (const s of sessions) s.bye('server shutting down');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
+import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
@@ -13,6 +14,7 @@ import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
 import { COMMANDS } from './commands/index.js';
 import { ImapParser, type ParsedCommand } from './parser.js';
 import { capabilities } from './capabilities.js';
+import type { MailboxHub } from './hub.js';
 import { compactSet, ImapBad, ImapNo } from './wire.js';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
@@ -42,6 +44,10 @@ export interface ImapContext {
   tls: TlsManager;
   log: Logger;
   options: ImapOptions;
+  /** per-mailbox fan-out of store.events (one per listener) */
+  hub: MailboxHub;
+  /** connection limits shared with every listener */
+  limiter?: ConnectionLimiter;
 }
 
 export interface ImapCommand {
@@ -116,7 +122,6 @@ export class ImapSession {
     this.secure = ctx.listener === 'imaps';
     this.parser = new ImapParser({ maxAppendLiteral: ctx.config.maxMessageBytes });
     this.attach(sock);
-    ctx.store.events.on('change', this.onChange);
   }
 
   get isLoopback(): boolean {
@@ -178,7 +183,7 @@ export class ImapSession {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.ctx.store.events.off('change', this.onChange);
+    if (this.selected) this.ctx.hub.unwatch(this.selected.mailbox.id, this.onChange);
     this.lineWaiter?.(null);
     this.lineWaiter = null;
     this.idleWake?.();
@@ -216,15 +221,20 @@ export class ImapSession {
     if (this.deflate && this.sock.writableNeedDrain) return this.drained();
   }
 
+  /** Wait until the client has read what we wrote; one that stops reading is dropped after the idle timeout. */
   private async drained(): Promise<void> {
     if (this.closed) return;
-    {
-      await new Promise<void>((resolve) => {
-        const done = () => { this.sock.off('drain', done); this.sock.off('close', done); resolve(); };
-        this.sock.on('drain', done);
-        this.sock.on('close', done);
-      });
-    }
+    const sock = this.sock;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.info('client stopped reading; dropping it');
+        sock.destroy();
+        done();
+      }, this.ctx.options.idleTimeoutMs);
+      const done = () => { clearTimeout(timer); sock.off('drain', done); sock.off('close', done); resolve(); };
+      sock.on('drain', done);
+      sock.on('close', done);
+    });
   }
 
   /** RFC 4978 §3: after the tagged OK, everything is raw DEFLATE; bytes already read are compressed. */
@@ -258,6 +268,7 @@ export class ImapSession {
     return new Promise((resolve) => {
       if (this.closed) return resolve(null);
       this.lineWaiter = resolve;
+      this.touch(); // waiting for the client (IDLE, AUTHENTICATE) is subject to the idle timeout
       this.sock.resume();
       this.serveLine();
     });
@@ -341,6 +352,16 @@ export class ImapSession {
   }
 
   private async execute(cmd: ParsedCommand): Promise<void> {
+    // no idle timeout while a command runs (a slow login or a big FETCH is not idleness)
+    if (this.timer) clearTimeout(this.timer);
+    try {
+      await this.executeInner(cmd);
+    } finally {
+      if (!this.closed) this.touch();
+    }
+  }
+
+  private async executeInner(cmd: ParsedCommand): Promise<void> {
     const { tag } = cmd;
     if (!this.user && ++this.preauthCommands > this.ctx.options.maxPreauthCommands) {
       this.bye('too many commands before login');
@@ -390,6 +411,8 @@ export class ImapSession {
   // ------------------------------------------------------------------ selected mailbox updates
 
   setSelected(sel: Selected | null): void {
+    if (this.selected) this.ctx.hub.unwatch(this.selected.mailbox.id, this.onChange);
+    if (sel && !this.closed) this.ctx.hub.watch(sel.mailbox.id, this.onChange);
     this.selected = sel;
     this.state = sel ? 'selected' : this.user ? 'authenticated' : 'not-authenticated';
   }

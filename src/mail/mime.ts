@@ -55,7 +55,7 @@ export interface MimePart {
   location: string | null;
   /** body octets: bodyEnd - bodyStart */
   size: number;
-  /** body lines: count of LF, plus one if the body is non-empty and does not end with LF */
+  /** body lines: the count of LFs in the body (as Dovecot reports them: "Hello" is 0 lines) */
   lines: number;
   /** multipart/*: the children, in order */
   parts?: MimePart[];
@@ -682,10 +682,10 @@ class LineIndex {
     }
     return lo;
   }
-  /** lines in [a, b): LFs, plus one if non-empty and not ending with LF */
+  /** lines in [a, b): the LFs in it (RFC 3501 §7.4.2 body size in text lines; Dovecot counts the same way) */
   lines(a: number, b: number): number {
     if (b <= a) return 0;
-    return this.below(b) - this.below(a) + (this.raw[b - 1] === LF ? 0 : 1);
+    return this.below(b) - this.below(a);
   }
 }
 

@@ -1,7 +1,7 @@
 // RFC 6376 DKIM: outgoing mail of our own domains is signed (rsa-sha256, relaxed/relaxed) with
 // a key per domain, made on first use and kept in dataDir/dkim/<domain>.<selector>.key.
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 
@@ -11,15 +11,31 @@ export function dkimKeyFile(dataDir: string, domain: string, selector: string): 
   return path.join(dataDir, 'dkim', `${domain.toLowerCase()}.${selector}.key`);
 }
 
+const KEYGEN = { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } } as const;
+
+/** Put a freshly made key in place unless another process got there first (link() never
+ *  overwrites): whoever loses reads the winner's key, so every signer uses the published one. */
+function install(file: string, privateKey: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, privateKey, { mode: 0o600 });
+  try { linkSync(tmp, file); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; } finally { unlinkSync(tmp); }
+}
+
 /** The domain's signing key, made (2048-bit RSA, PKCS#8 PEM, mode 0600) if there is none yet. */
 export function dkimKey(dataDir: string, domain: string, selector: string): DkimKey {
   const file = dkimKeyFile(dataDir, domain, selector);
+  if (!existsSync(file)) install(file, generateKeyPairSync('rsa', KEYGEN).privateKey);
+  return { domain: domain.toLowerCase(), selector, privateKey: readFileSync(file, 'utf8'), file };
+}
+
+/** The same, without blocking the event loop while a new key is made (the server's path). */
+export async function dkimKeyAsync(dataDir: string, domain: string, selector: string, cancelled: () => boolean = () => false): Promise<DkimKey> {
+  const file = dkimKeyFile(dataDir, domain, selector);
   if (!existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, privateKey, { mode: 0o600 });
-    renameSync(tmp, file); // two processes racing both write a whole key; one wins
+    const privateKey = await new Promise<string>((resolve, reject) => generateKeyPair('rsa', KEYGEN, (err, _pub, priv) => (err ? reject(err) : resolve(priv))));
+    if (cancelled()) throw new Error('stopped before the key was stored');
+    install(file, privateKey);
   }
   return { domain: domain.toLowerCase(), selector, privateKey: readFileSync(file, 'utf8'), file };
 }

@@ -12,7 +12,7 @@ import { ConfigError, type Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import { parseAddress } from '../mail/address.js';
 import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
-import { dkimKey, signMessage, type DkimKey } from './dkim.js';
+import { dkimKeyAsync, signMessage, type DkimKey } from './dkim.js';
 import { ConnectionCache, relay, type RcptResult, type RelayContext } from './deliver.js';
 import { buildDsn, headerBlock, type DsnRecipient } from './dsn.js';
 import { Resolver } from './mx.js';
@@ -67,7 +67,7 @@ export class QueueRunner {
   private readonly opts: QueueRunnerOptions;
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly perDomain = new Map<string, number>();
-  private readonly keys = new Map<string, DkimKey>();
+  private readonly keys = new Map<string, Promise<DkimKey | null>>();
   /** sessions kept open for the next message to the same MX (per-connection message limit) */
   private readonly cache: ConnectionCache;
   private timer: NodeJS.Timeout | null = null;
@@ -100,12 +100,16 @@ export class QueueRunner {
   }
 
   start(): this {
-    // DKIM keys of the local domains exist from the first start (so `postoffice dns` can print them)
-    for (const d of this.config.domains) this.key(d);
     // not unref'd: a relay-only server (every listener disabled) keeps running
     this.timer = setInterval(() => this.kick(), this.pollMs);
     this.kick();
     return this;
+  }
+
+  /** Make the DKIM keys of the local domains now (`serve` does, on first start) rather than on
+   *  the first message; in the thread pool, so listeners keep answering meanwhile. */
+  async prepareKeys(): Promise<void> {
+    for (const d of await this.store.domains.list()) await this.key(d.name);
   }
 
   /** Stop taking new work; wait (bounded) for deliveries in flight. Unfinished ones stay queued. */
@@ -178,16 +182,17 @@ export class QueueRunner {
     if (taken.size) this.ready = this.ready.filter((e) => !taken.has(e));
   }
 
-  private key(domain: string): DkimKey | null {
+  /** The signing key of a domain (made once, off the event loop, on first need). */
+  private key(domain: string): Promise<DkimKey | null> {
     let k = this.keys.get(domain);
     if (!k) {
-      try {
-        k = dkimKey(this.config.dataDir, domain, this.config.dkimSelector);
-        this.keys.set(domain, k);
-      } catch (err) {
+      k = dkimKeyAsync(this.config.dataDir, domain, this.config.dkimSelector, () => this.stopped).catch((err) => {
+        if (this.stopped) return null;
         this.log.error({ err, code: 'DKIM_KEY_FAILED', domain }, 'cannot make or read the DKIM key');
+        this.keys.delete(domain);
         return null;
-      }
+      });
+      this.keys.set(domain, k);
     }
     return k;
   }
@@ -198,10 +203,10 @@ export class QueueRunner {
     const from = /^from:[^\r\n]*?([^\s<>"@]+@([^\s<>"]+))/im.exec(headerBlock(raw).toString('latin1').replace(/\r?\n[ \t]+/g, ' '));
     const domain = (from?.[2] ?? parseAddress(e.mailFrom)?.domain ?? '').toLowerCase().replace(/[>.]+$/, '');
     if (!domain || !(await this.store.domains.isLocal(domain))) return raw;
-    const k = this.key(domain);
+    const k = await this.key(domain);
     if (!k) return raw;
     const s = await signMessage(raw, k);
-    events.push({ msgId: e.msgId, agent: AGENT, time: Date.now(), step: s.signed ? 'dkim signed' : 'dkim failed', details: { domain, selector: k.selector, ...(s.error ? { error: s.error } : {}) } });
+    events.push({ msgId: e.msgId, agent: AGENT, time: Date.now(), step: s.signed ? 'dkim signed' : 'dkim failed', details: { queueId: e.id, domain, selector: k.selector, ...(s.error ? { error: s.error } : {}) } });
     return s.raw;
   }
 
@@ -231,8 +236,8 @@ export class QueueRunner {
         ev('mail loop', { received: hops });
         for (const r of pending) results.set(r, { outcome: 'bounced', reply: `too many hops (${hops} Received: header fields): mail loop`, status: '5.4.6', remoteMta: null });
       } else {
-        raw = await this.sign(e, raw, events);
         ev('attempt', { attempt, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
+        raw = await this.sign(e, raw, events);
         const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw });
         for (const s of a.steps) ev(s.step, s.details, s.time);
         for (const [k, v] of a.results) results.set(k, v);
@@ -263,7 +268,8 @@ export class QueueRunner {
       bounced = [...bounced, ...deferred];
       deferred = [];
     }
-    const nextAttempt = now + this.schedule[Math.min(attempt - 1, this.schedule.length - 1)];
+    // the next try per the schedule, but no later than the expiry (which then bounces what is left)
+    const nextAttempt = Math.max(now + 1000, Math.min(now + this.schedule[Math.min(attempt - 1, this.schedule.length - 1)], e.created + this.expireMs));
     if (deferred.length) {
       const x = results.get(deferred[0]);
       ev('deferred', { rcpts: deferred, reply: x?.reply ?? null, attempt, nextAttempt: iso(nextAttempt) });

@@ -459,6 +459,7 @@ export class SqliteStore implements Store {
           const rows = this.ws('SELECT * FROM messages WHERE mailbox_id = ? ORDER BY uid').all(src.id) as Row[];
           const uids: number[] = [];
           for (const m of rows) {
+            this.ws('UPDATE blobs SET refs = refs + 1 WHERE id = ?').run(m.blob_id); // the copy's reference; expunge below drops the old one
             this.insertCopy(dst.id, m.blob_id as number, m.size as number, splitFlags(m.flags as string), m.internal_date as number, m.msg_id as string, changes);
             uids.push(m.uid as number);
           }

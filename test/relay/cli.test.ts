@@ -32,7 +32,7 @@ function tmp(t: { after: (fn: () => void) => void }): string {
   return d;
 }
 
-test('postoffice dns DOMAIN prints MX, SPF, DKIM (strings of at most 255 bytes), DMARC and SRV records', { timeout: 30_000 }, async (t) => {
+test('postoffice dns DOMAIN prints MX, SPF, DKIM (strings of at most 255 bytes), DMARC and SRV records', { timeout: 60_000 }, async (t) => {
   const dataDir = tmp(t);
   const env = labEnv(dataDir, { POSTOFFICE_DOMAINS: '163.test', POSTOFFICE_HOSTNAME: 'mx.163.test' });
   const r = await cli(env, 'dns', '163.test');
@@ -53,7 +53,7 @@ test('postoffice dns DOMAIN prints MX, SPF, DKIM (strings of at most 255 bytes),
   assert.match(bad.stderr, /other\.test is not a local domain/);
 });
 
-test('postoffice doctor: one line per finding with what to do, against a dns2 server', { timeout: 30_000 }, async (t) => {
+test('postoffice doctor: one line per finding with what to do, against a dns2 server', { timeout: 60_000 }, async (t) => {
   const dataDir = tmp(t);
   const sink = await startSink();
   t.after(() => sink.close());
@@ -91,7 +91,7 @@ test('postoffice doctor: one line per finding with what to do, against a dns2 se
   assert.match(bad.stdout, /^FAIL\s+port 25\s+cannot reach 127\.0\.0\.1:1 .*set POSTOFFICE_SMARTHOST/m);
 });
 
-test('postoffice queue list | flush | del', { timeout: 30_000 }, async (t) => {
+test('postoffice queue list | flush | del', { timeout: 60_000 }, async (t) => {
   const dataDir = tmp(t);
   const env = labEnv(dataDir, { POSTOFFICE_DOMAINS: '163.test', POSTOFFICE_HOSTNAME: 'mx.163.test' });
   const store = new SqliteStore({ dataDir });

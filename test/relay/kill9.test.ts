@@ -36,7 +36,7 @@ function kill9(child: ChildProcess): Promise<void> {
 
 const messageIdOf = (raw: Buffer) => /^Message-ID: (\S+)/mi.exec(raw.toString('latin1'))?.[1] ?? '?';
 
-test('kill -9 mid-queue: every message is delivered after restart, none twice unless it was in flight', { timeout: 60_000 }, async (t) => {
+test('kill -9 mid-queue: every message is delivered after restart, none twice unless it was in flight', { timeout: 150_000 }, async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-kill9-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const sink = await startSink();
@@ -66,7 +66,7 @@ test('kill -9 mid-queue: every message is delivered after restart, none twice un
   await sink.down();
   let child = await serve(env);
   t.after(() => kill9(child));
-  await waitFor('attempts on every entry', async () => (await store.queue.list()).every((e) => e.attempts >= 1), 20_000);
+  await waitFor('attempts on every entry', async () => (await store.queue.list()).every((e) => e.attempts >= 1), 40_000);
   await kill9(child);
   assert.equal((await store.queue.list()).length, N, 'nothing lost, nothing delivered');
 
@@ -74,7 +74,7 @@ test('kill -9 mid-queue: every message is delivered after restart, none twice un
   await sink.up();
   sink.dataDelayMs = 100;
   child = await serve(env);
-  await waitFor('some deliveries', async () => sink.received.length >= 8, 20_000);
+  await waitFor('some deliveries', async () => sink.received.length >= 8, 40_000);
   await kill9(child);
   const left = (await store.queue.list()).length;
   assert.ok(left > 0 && left < N, `killed mid-queue (${left} of ${N} left)`);
@@ -82,7 +82,7 @@ test('kill -9 mid-queue: every message is delivered after restart, none twice un
   // 3. restart: the rest goes out
   sink.dataDelayMs = 0;
   child = await serve(env);
-  await waitFor('the queue to empty', async () => (await store.queue.list()).length === 0, 20_000);
+  await waitFor('the queue to empty', async () => (await store.queue.list()).length === 0, 40_000);
   await kill9(child);
 
   const counts = new Map<string, number>();

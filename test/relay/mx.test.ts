@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Resolver, systemServers } from '../../src/relay/mx.js';
 import { startDns } from './dns-server.js';
 
-test('RFC 5321 §5.1: MX sorted by preference, equal preferences shuffled, addresses resolved', { timeout: 20_000 }, async (t) => {
+test('RFC 5321 §5.1: MX sorted by preference, equal preferences shuffled, addresses resolved', { timeout: 60_000 }, async (t) => {
   const dns = await startDns({
     'example.test': { MX: [[20, 'backup.example.test'], [10, 'a.example.test'], [10, 'b.example.test'], [10, 'c.example.test']] },
     'a.example.test': { A: ['127.0.0.11'] },
@@ -31,7 +31,7 @@ test('RFC 5321 §5.1: MX sorted by preference, equal preferences shuffled, addre
   assert.equal(mxAnswer.answers[0].ttl, 300);
 });
 
-test('no MX: the A record is the implicit MX; none at all is permanent', { timeout: 20_000 }, async (t) => {
+test('no MX: the A record is the implicit MX; none at all is permanent', { timeout: 60_000 }, async (t) => {
   const dns = await startDns({ 'plain.test': { A: ['127.0.0.5'] }, 'empty.test': {} });
   t.after(() => dns.close());
   const r = new Resolver({ servers: [dns.server] });
@@ -42,7 +42,7 @@ test('no MX: the A record is the implicit MX; none at all is permanent', { timeo
   assert.equal(none.kind, 'permanent');
 });
 
-test('null MX (RFC 7505) and NXDOMAIN are permanent; SERVFAIL and timeouts are temporary', { timeout: 20_000 }, async (t) => {
+test('null MX (RFC 7505) and NXDOMAIN are permanent; SERVFAIL and timeouts are temporary', { timeout: 60_000 }, async (t) => {
   const dns = await startDns({
     'nullmx.test': { MX: [[0, '']] },
     'broken.test': { servfail: true },

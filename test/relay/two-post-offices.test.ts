@@ -11,7 +11,7 @@ import { startLab } from '../helpers/lab.js';
 import { startDns } from './dns-server.js';
 import { inbox, waitFor } from './util.js';
 
-test('me@163.test -> friend@sina.test through two post offices, DKIM-signed, traced on both', { timeout: 30_000 }, async (t) => {
+test('me@163.test -> friend@sina.test through two post offices, DKIM-signed, traced on both', { timeout: 60_000 }, async (t) => {
   const dns = await startDns({
     '163.test': { MX: [[10, 'mx.163.test']] },
     'mx.163.test': { A: ['127.0.0.2'] },

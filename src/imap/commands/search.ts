@@ -89,8 +89,10 @@ interface Msg { seq: number; r: MessageRecord }
 const fold = (x: string) => x.toLowerCase();
 const day = (ms: number) => { const d = new Date(ms); return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()); };
 
+interface Loaded { tree: MimeTree; text: string; headers: { name: string; value: string }[] }
+
 class Evaluator {
-  private loaded = new Map<number, { tree: MimeTree; text: string; headers: { name: string; value: string }[] }>();
+  private loaded = new Map<number, Loaded>();
   constructor(private readonly s: ImapSession, private readonly sel: Selected) {}
 
   /** which keys need the message's bytes or parsed meta */
@@ -105,7 +107,7 @@ class Evaluator {
     }
   }
 
-  private async load(r: MessageRecord) {
+  private async load(r: MessageRecord): Promise<Loaded> {
     let l = this.loaded.get(r.uid);
     if (!l) {
       const meta = await this.s.ctx.store.messages.meta(r.blobId);
@@ -119,7 +121,13 @@ class Evaluator {
     return l;
   }
 
-  async test(k: Key, m: Msg): Promise<boolean> {
+  /** Does message m match? Loads the message's bytes and meta only when a key needs them. */
+  async matches(k: Key, m: Msg, needs: boolean): Promise<boolean> {
+    const l = needs ? await this.load(m.r) : null;
+    return this.test(k, m, l);
+  }
+
+  private test(k: Key, m: Msg, l: Loaded | null): boolean {
     const r = m.r;
     switch (k.k) {
       case 'all': return true;
@@ -127,9 +135,9 @@ class Evaluator {
       case 'new': return this.sel.recent.has(r.uid) && !r.flags.includes('\\Seen');
       case 'old': return !this.sel.recent.has(r.uid);
       case 'recent': return this.sel.recent.has(r.uid) === k.set;
-      case 'not': return !(await this.test(k.a, m));
-      case 'or': return (await this.test(k.a, m)) || (await this.test(k.b, m));
-      case 'and': for (const x of k.keys) if (!(await this.test(x, m))) return false; return true;
+      case 'not': return !this.test(k.a, m, l);
+      case 'or': return this.test(k.a, m, l) || this.test(k.b, m, l);
+      case 'and': for (const x of k.keys) if (!this.test(x, m, l)) return false; return true;
       case 'seq': return inSet(k.set, m.seq);
       case 'uid': return inSet(k.set, r.uid);
       case 'uidlist': return k.uids.has(r.uid);
@@ -139,23 +147,20 @@ class Evaluator {
         let when: number;
         if (k.field === 'internal') when = day(r.internalDate);
         else {
-          const l = await this.load(r);
-          const t = l.tree.envelope.date ? Date.parse(l.tree.envelope.date.replace(/\([^)]*\)/g, '').trim()) : NaN;
+          const t = l!.tree.envelope.date ? Date.parse(l!.tree.envelope.date.replace(/\([^)]*\)/g, '').trim()) : NaN;
           if (Number.isNaN(t)) return false;
           when = day(t);
         }
         return k.op === 'before' ? when < k.day : k.op === 'on' ? when === k.day : when >= k.day;
       }
       case 'header': {
-        const l = await this.load(r);
         const v = fold(k.value);
-        return l.headers.some((h) => h.name === k.name && (v === '' || fold(h.value).includes(v)));
+        return l!.headers.some((h) => h.name === k.name && (v === '' || fold(h.value).includes(v)));
       }
-      case 'body': return fold((await this.load(r)).text).includes(fold(k.value));
+      case 'body': return fold(l!.text).includes(fold(k.value));
       case 'text': {
-        const l = await this.load(r);
         const v = fold(k.value);
-        return fold(l.text).includes(v) || l.headers.some((h) => fold(h.name + ': ' + h.value).includes(v));
+        return fold(l!.text).includes(v) || l!.headers.some((h) => fold(h.name + ': ' + h.value).includes(v));
       }
     }
   }
@@ -172,17 +177,18 @@ export async function runSearch(s: ImapSession, sel: Selected, toks: Token[]): P
   const byUid = new Map(all.map((r) => [r.uid, r]));
   const ev = new Evaluator(s, sel);
   const out: Msg[] = [];
+  const needs = Evaluator.needs(key);
   let n = 0;
   for (let i = 0; i < sel.uids.length; i++) {
     const r = byUid.get(sel.uids[i]);
     if (!r) continue;
     const m = { seq: i + 1, r };
     try {
-      if (await ev.test(key, m)) out.push(m);
+      if (await ev.matches(key, m, needs)) out.push(m);
     } catch {
       // a message expunged under us: no match
     }
-    if (Evaluator.needs(key) && ++n % 200 === 0) await new Promise((res) => setImmediate(res)); // let others run
+    if (needs && ++n % 200 === 0) await new Promise((res) => setImmediate(res)); // let others run
   }
   return out;
 }
