@@ -157,7 +157,7 @@ export class ImapParser {
 }
 
 function guessTag(line: string): string | null {
-  const m = /^([^\s(){%*"\\\]+]+)/.exec(line);
+  const m = /^([^\x00-\x20\x7f-\uffff(){%*"\\\]+]+)/.exec(line); // printable ASCII only: it is echoed
   return m ? m[1] : null;
 }
 

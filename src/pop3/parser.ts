@@ -53,7 +53,8 @@ export function parseCommand(line: string): Pop3Cmd {
       if (rest === '') throw new Pop3Err('PASS needs a password');
       return { verb: 'PASS', pass: rest };
     case 'AUTH':
-      if (args.length > 2) throw new Pop3Err('AUTH mechanism [initial-response]');
+      // "AUTH" alone lists the mechanisms; "AUTH  x" (empty mechanism) is not that
+      if (args.length > 2 || (args.length > 0 && args[0] === '')) throw new Pop3Err('AUTH mechanism [initial-response]');
       return { verb: 'AUTH', mechanism: args[0] ? args[0].toUpperCase() : null, initial: args[1] ?? null };
     case 'STLS': case 'CAPA': case 'QUIT': case 'STAT': case 'NOOP': case 'RSET':
       noArgs(keyword, args);
@@ -108,18 +109,19 @@ export class Pop3Parser {
         continue;
       }
       if (lf < 0) {
-        if (this.buf.length > this.maxLine) {
+        // the line so far, less a final CR that may be half of its CRLF: the same limit however it arrives
+        if (this.buf.length - (this.buf[this.buf.length - 1] === 0x0d ? 1 : 0) > this.maxLine) {
           this.buf = Buffer.alloc(0);
           this.skipping = true;
           throw new Pop3Err('line too long');
         }
         return needMore;
       }
-      if (lf + 1 > this.maxLine + 2) {
+      const end = lf > 0 && this.buf[lf - 1] === 0x0d ? lf - 1 : lf;
+      if (end > this.maxLine) {
         this.buf = this.buf.subarray(lf + 1);
         throw new Pop3Err('line too long');
       }
-      const end = lf > 0 && this.buf[lf - 1] === 0x0d ? lf - 1 : lf;
       const line = this.buf.toString('utf8', 0, end);
       this.buf = this.buf.subarray(lf + 1);
       if (this.buf.length === 0) this.buf = Buffer.alloc(0);
