@@ -57,12 +57,23 @@ export async function startDns(zones: Record<string, Zone>, ttl = 300): Promise<
     if (q.type === T.CNAME) for (const domain of z.CNAME ?? []) res.answers.push({ ...base, type: T.CNAME, domain } as DNS.Packet.Resource);
     void send(res);
   };
-  const udp = DNS.createUDPServer(handler);
-  await udp.listen(0, '127.0.0.1');
-  fx.port = (udp.address() as AddressInfo).port;
-  // the same port on TCP, for answers too big for UDP (DKIM keys): dns2 retries over TCP on TC=1
-  const tcp = DNS.createTCPServer(handler);
-  await new Promise<void>((resolve, reject) => { tcp.once('error', reject); tcp.listen(fx.port, '127.0.0.1', () => resolve()); });
+  // a UDP port, and the same port on TCP for answers too big for UDP (DKIM keys: dns2 retries over
+  // TCP on TC=1); another test may hold that TCP port, so try again with a new pair
+  let udp!: ReturnType<typeof DNS.createUDPServer>;
+  let tcp!: ReturnType<typeof DNS.createTCPServer>;
+  for (let attempt = 0; ; attempt++) {
+    udp = DNS.createUDPServer(handler);
+    await udp.listen(0, '127.0.0.1');
+    fx.port = (udp.address() as AddressInfo).port;
+    tcp = DNS.createTCPServer(handler);
+    try {
+      await new Promise<void>((resolve, reject) => { tcp.once('error', reject); tcp.listen(fx.port, '127.0.0.1', () => resolve()); });
+      break;
+    } catch (err) {
+      await new Promise<void>((r) => udp.close(() => r()));
+      if (attempt >= 10) throw err;
+    }
+  }
   fx.server = `127.0.0.1:${fx.port}`;
   fx.close = async () => {
     await new Promise<void>((r) => udp.close(() => r()));
