@@ -41,7 +41,10 @@ export interface StartOptions {
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
   const bindPort = (name: keyof Ports) => (opts.ephemeralPorts ? 0 : config.ports[name]);
-  const store = await openStore(config.dataDir, { commitDelayMs: config.commitDelayMs });
+  const store = await openStore(config.dataDir, {
+    commitDelayMs: config.commitDelayMs,
+    mimeLimits: { maxDepth: config.mimeMaxDepth, maxParts: config.mimeMaxParts, maxHeaders: config.mimeMaxHeaders },
+  });
   const closers: (() => Promise<void>)[] = [];
   try {
     for (const d of config.domains) await store.domains.add(d);

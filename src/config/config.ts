@@ -44,6 +44,14 @@ export interface Config {
   imapMaxPreauthCommands: number;
   /** POP3: ms of silence before autologout (RFC 1939 §3: at least 10 min) */
   pop3IdleTimeoutMs: number;
+  /** longest command line, per protocol (bytes) */
+  smtpMaxLineBytes: number;
+  imapMaxLineBytes: number;
+  pop3MaxLineBytes: number;
+  /** MIME parsing limits at delivery: nesting depth, parts, header fields */
+  mimeMaxDepth: number;
+  mimeMaxParts: number;
+  mimeMaxHeaders: number;
   /** ms the port-25 greeting waits to catch clients that talk first */
   smtpGreetDelayMs: number;
   /** ms before an idle SMTP client is dropped */
@@ -111,6 +119,12 @@ export const KEYS: Key[] = [
   { key: 'imapPreauthTimeoutMs', env: 'POSTOFFICE_IMAP_PREAUTH_TIMEOUT_MS', kind: 'int', help: 'IMAP: silence before a client that has not logged in is dropped' },
   { key: 'imapMaxPreauthCommands', env: 'POSTOFFICE_IMAP_MAX_PREAUTH_COMMANDS', kind: 'int', help: 'IMAP: commands allowed before login' },
   { key: 'pop3IdleTimeoutMs', env: 'POSTOFFICE_POP3_IDLE_TIMEOUT_MS', kind: 'int', help: 'POP3: silence before autologout' },
+  { key: 'smtpMaxLineBytes', env: 'POSTOFFICE_SMTP_MAX_LINE_BYTES', kind: 'int', help: 'SMTP: longest command line' },
+  { key: 'imapMaxLineBytes', env: 'POSTOFFICE_IMAP_MAX_LINE_BYTES', kind: 'int', help: 'IMAP: longest command line (literals apart)' },
+  { key: 'pop3MaxLineBytes', env: 'POSTOFFICE_POP3_MAX_LINE_BYTES', kind: 'int', help: 'POP3: longest command line' },
+  { key: 'mimeMaxDepth', env: 'POSTOFFICE_MIME_MAX_DEPTH', kind: 'int', help: 'MIME: nesting depth parsed at delivery; deeper parts stay opaque' },
+  { key: 'mimeMaxParts', env: 'POSTOFFICE_MIME_MAX_PARTS', kind: 'int', help: 'MIME: parts parsed at delivery' },
+  { key: 'mimeMaxHeaders', env: 'POSTOFFICE_MIME_MAX_HEADERS', kind: 'int', help: 'MIME: header fields parsed per part' },
   { key: 'smtpGreetDelayMs', env: 'POSTOFFICE_SMTP_GREET_DELAY_MS', kind: 'int', help: 'port 25: ms the greeting waits, to catch clients that talk first' },
   { key: 'smtpSocketTimeoutMs', env: 'POSTOFFICE_SMTP_TIMEOUT_MS', kind: 'int', help: 'idle SMTP client timeout' },
   { key: 'commitDelayMs', env: 'POSTOFFICE_COMMIT_DELAY_MS', kind: 'int', help: 'how long a delivery may wait to share a group commit' },

@@ -126,7 +126,7 @@ export class ImapSession {
     this.log = ctx.log.child({ sid: this.sid, proto: ctx.listener, remote: remoteAddress });
     this.sock = sock;
     this.secure = ctx.listener === 'imaps';
-    this.parser = new ImapParser({ maxAppendLiteral: ctx.config.maxMessageBytes });
+    this.parser = new ImapParser({ maxAppendLiteral: ctx.config.maxMessageBytes, maxLine: ctx.config.imapMaxLineBytes });
     this.attach(sock);
   }
 

@@ -37,7 +37,7 @@ export class Pop3Session {
   maildrop!: Maildrop;
 
   private sock: net.Socket;
-  private parser = new Pop3Parser();
+  private parser: Pop3Parser;
   private busy = false;
   private closed = false;
   private closing = false;
@@ -58,6 +58,7 @@ export class Pop3Session {
     socket: net.Socket,
   ) {
     this.sock = socket;
+    this.parser = new Pop3Parser(ctx.config.pop3MaxLineBytes);
     this.secure = socket instanceof tls.TLSSocket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.log = ctx.log.child({ sid: this.sid, proto: listener, remote: this.remoteAddress });

@@ -98,6 +98,7 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
     disabledCommands: submission ? [] : ['AUTH'],
     disableReverseLookup: true,
     maxRecipients: config.maxRecipients,
+    maxCommandLength: config.smtpMaxLineBytes,
     socketTimeout: config.smtpSocketTimeoutMs,
     closeTimeout: 5000,
     logger: false,

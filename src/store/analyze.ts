@@ -1,14 +1,14 @@
 // MDA: what IMAP needs again and again is parsed once, when the bytes first arrive.
 import { simpleParser } from 'mailparser';
-import { parseMime, type MimeTree } from '../mail/mime.js';
+import { parseMime, type MimeLimits, type MimeTree } from '../mail/mime.js';
 import { decodeCharset, decodeTransferEncoding } from '../mail/transfer-encoding.js';
 import type { BlobMeta } from './types.js';
 
 const SEARCH_TEXT_MAX = 1 << 20; // keep at most 1 MiB of decoded text per message for SEARCH
 
 /** Body structure + envelope (mail/mime.ts) and the decoded text (mailparser) of a raw message. */
-export async function analyze(raw: Buffer): Promise<BlobMeta> {
-  const mime = parseMime(raw);
+export async function analyze(raw: Buffer, limits?: Partial<MimeLimits>): Promise<BlobMeta> {
+  const mime = parseMime(raw, limits);
   const simple = plainText(raw, mime);
   if (simple !== null) return { mime, searchText: simple.slice(0, SEARCH_TEXT_MAX), messageId: mime.envelope.messageId?.trim() ?? null, subject: mime.envelope.subject };
   let searchText = '';

@@ -13,6 +13,7 @@ import { parseAddress, normalizeDomain } from '../mail/address.js';
 import { toCrlf } from '../mail/dot-stuffing.js';
 import { InternalError } from '../mail/errors.js';
 import { analyze } from './analyze.js';
+import type { MimeLimits } from '../mail/mime.js';
 import type {
   AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, JourneyEvent, JourneyRow,
   MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueRcpt, Resolution, Store, StoreEvents, UserRecord,
@@ -52,6 +53,8 @@ export interface SqliteStoreOptions {
   commitDelayMs?: number;
   /** read-only tools (CLI) may skip the writer's group commit */
   readonly?: boolean;
+  /** MIME parsing limits at delivery (config mimeMax*) */
+  mimeLimits?: Partial<MimeLimits>;
 }
 
 export class SqliteStore implements Store {
@@ -63,6 +66,7 @@ export class SqliteStore implements Store {
   private scheduled = false;
   private current: Job | null = null;
   private readonly commitDelayMs: number;
+  private readonly mimeLimits: Partial<MimeLimits> | undefined;
   private closed = false;
   /** for tests and the bench: how many transactions and jobs have been committed */
   readonly stats = { commits: 0, jobs: 0 };
@@ -71,6 +75,7 @@ export class SqliteStore implements Store {
     mkdirSync(opts.dataDir, { recursive: true });
     this.file = path.join(opts.dataDir, 'postoffice.sqlite');
     this.commitDelayMs = opts.commitDelayMs ?? 0;
+    this.mimeLimits = opts.mimeLimits;
     try {
       this.w = new Database(this.file, { timeout: 10_000 });
       this.w.pragma('journal_mode = WAL');
@@ -569,7 +574,7 @@ export class SqliteStore implements Store {
     },
     append: async (mailboxId: number, given: Buffer, opts: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] } = {}) => {
       const raw = toCrlf(given); // stored line ends are always CRLF: sizes are what IMAP and POP3 send
-      const meta = await analyze(raw);
+      const meta = await analyze(raw, this.mimeLimits);
       return this.write((changes) => {
         const mb = this.ws('SELECT uidvalidity FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
         if (!mb) throw new StoreError('notfound', 'no such mailbox');
@@ -623,9 +628,9 @@ export class SqliteStore implements Store {
   async deliver(given: Delivery): Promise<DeliveryResult> {
     // stored line ends are always CRLF (RFC 5322 §2.3), so a copy's size is what IMAP and POP3 send
     const d = { ...given, raw: toCrlf(given.raw), relayRaw: given.relayRaw && toCrlf(given.relayRaw) };
-    const meta = await analyze(d.raw);
+    const meta = await analyze(d.raw, this.mimeLimits);
     const relayRaw = d.remote.length ? d.relayRaw ?? d.raw : null;
-    const relayMeta = relayRaw && relayRaw !== d.raw ? await analyze(relayRaw) : meta;
+    const relayMeta = relayRaw && relayRaw !== d.raw ? await analyze(relayRaw, this.mimeLimits) : meta;
     return this.write((changes) => {
       const result: DeliveryResult = { stored: [], queued: [], messageId: meta.messageId };
       const now = this.now();

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { InternalError } from '../mail/errors.js';
+import type { MimeLimits } from '../mail/mime.js';
 import { SqliteStore, StoreError } from './sqlite-store.js';
 import type { MailboxChange, Store, StoreEvents } from './types.js';
 import type { WorkerCall, WorkerReply } from './worker.js';
@@ -59,8 +60,8 @@ export class WorkerStore {
     }
   }
 
-  static async open(dataDir: string, commitDelayMs = 0): Promise<Store> {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { dataDir, commitDelayMs } });
+  static async open(dataDir: string, commitDelayMs = 0, mimeLimits?: Partial<MimeLimits>): Promise<Store> {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { dataDir, commitDelayMs, mimeLimits } });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: WorkerReply) => {
         if ('event' in m && m.event === 'ready') { worker.off('message', onMsg); resolve(); }
@@ -70,7 +71,7 @@ export class WorkerStore {
       worker.once('error', reject);
     });
     // the writer has applied the migrations; this thread only reads (and never migrates again)
-    const reader = new SqliteStore({ dataDir, commitDelayMs });
+    const reader = new SqliteStore({ dataDir, commitDelayMs, mimeLimits });
     return new WorkerStore(worker, reader) as unknown as Store;
   }
 

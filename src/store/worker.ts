@@ -15,7 +15,7 @@ export type WorkerReply =
   | { event: 'closed' };
 
 const port = parentPort!;
-const { dataDir, commitDelayMs } = workerData as { dataDir: string; commitDelayMs: number };
+const { dataDir, commitDelayMs, mimeLimits } = workerData as { dataDir: string; commitDelayMs: number; mimeLimits?: Record<string, number> };
 
 /** Buffers cross threads as Uint8Arrays: make them Buffers again. */
 function revive(v: unknown): unknown {
@@ -29,7 +29,7 @@ function revive(v: unknown): unknown {
 
 let store: SqliteStore;
 try {
-  store = new SqliteStore({ dataDir, commitDelayMs });
+  store = new SqliteStore({ dataDir, commitDelayMs, mimeLimits });
 } catch (err) {
   const e = err as Error & { code?: string };
   port.postMessage({ event: 'failed', message: e.message, code: e.code } satisfies WorkerReply);

@@ -61,3 +61,33 @@ test('recipients per message are bounded (maxRecipients)', async (t) => {
   assert.deepEqual(got.map((l) => l.slice(0, 9)), ['250 2.1.5', '250 2.1.5', '250 2.1.5', '452 4.5.3', '452 4.5.3'], got.join(' | '));
   sock.destroy();
 });
+
+test('MIME bombs over SMTP: 1,000-deep multiparts and 20,000 parts are stored, parsed within the limits, served', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' }, env: { POSTOFFICE_MIME_MAX_DEPTH: '32', POSTOFFICE_MIME_MAX_PARTS: '5000' } });
+  let deep = 'Subject: deep\r\nContent-Type: multipart/mixed; boundary="b0"\r\n\r\n';
+  for (let i = 1; i < 1000; i++) deep += `--b${i - 1}\r\nContent-Type: multipart/mixed; boundary="b${i}"\r\n\r\n`;
+  deep += '--b999\r\nContent-Type: text/plain\r\n\r\ncore\r\n';
+  let wide = 'Subject: wide\r\nContent-Type: multipart/mixed; boundary="w"\r\n\r\n';
+  for (let i = 0; i < 20000; i++) wide += `--w\r\nContent-Type: text/plain\r\n\r\npart ${i}\r\n`;
+  wide += '--w--\r\n';
+  for (const raw of [deep, wide]) {
+    const sock = await lab.connect('smtp');
+    const r = lineReader(sock);
+    const reply = async () => { for (;;) { const l = await r.next(); if (l[3] !== '-') return l; } };
+    await reply();
+    sock.write('EHLO bomber.test\r\nMAIL FROM:<a@bomber.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n');
+    await reply(); await reply(); await reply(); assert.match(await reply(), /^354/);
+    sock.write(raw + '.\r\n');
+    assert.match(await reply(), /^250 2\.6\.0 /);
+    sock.destroy();
+  }
+  const u = (await lab.po.store.users.get('bob@example.test'))!;
+  const mb = (await lab.po.store.mailboxes.get(u.id, 'INBOX'))!;
+  const msgs = await lab.po.store.messages.list(mb.id);
+  assert.equal(msgs.length, 2);
+  for (const m of msgs) {
+    const tree = (await lab.po.store.messages.meta(m.blobId)).mime as { truncated: boolean; partCount: number };
+    assert.equal(tree.truncated, true, 'parsing stopped at the configured limit');
+    assert.ok(tree.partCount <= 5000);
+  }
+});
