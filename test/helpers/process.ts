@@ -42,7 +42,7 @@ export async function startServe(dataDir: string, env: Record<string, string> = 
   };
   let out = '';
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { ...process.env, POSTOFFICE_DATA_DIR: dataDir, POSTOFFICE_LOG_LEVEL: 'warn', ...portEnv, ...env },
+    env: { ...process.env, POSTOFFICE_DATA_DIR: dataDir, POSTOFFICE_LOG_LEVEL: 'warn', POSTOFFICE_DNS_SERVERS: '127.0.0.1:9', POSTOFFICE_INBOUND_AUTH: 'false', ...portEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => { out += d; });

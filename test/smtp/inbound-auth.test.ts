@@ -60,7 +60,7 @@ function head(raw: Buffer): string {
 }
 
 async function lab(t: Parameters<typeof startLab>[0], dns: DnsFixture | string, env: Record<string, string> = {}): Promise<Lab> {
-  return startLab(t, { users: USERS, env: { POSTOFFICE_DNS_SERVERS: typeof dns === 'string' ? dns : dns.server, ...env } });
+  return startLab(t, { users: USERS, env: { POSTOFFICE_DNS_SERVERS: typeof dns === 'string' ? dns : dns.server, POSTOFFICE_INBOUND_AUTH: 'true', ...env } });
 }
 
 test('SPF, DKIM and DMARC pass: Authentication-Results under our Received:, verdicts in the journey; forged results removed', { timeout: 20_000 }, async (t) => {
