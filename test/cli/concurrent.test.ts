@@ -1,15 +1,10 @@
 // The CLI works on the same database while the server is delivering mail (WAL, busy timeout).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
-import { SqliteStore } from '../../src/store/index.js';
 import { lineReader } from '../helpers/lab.js';
-import { CLI, startServe } from '../helpers/process.js';
+import { CLI, seedDataDir, startServe } from '../helpers/process.js';
 
 function cli(dataDir: string, ...args: string[]): Promise<number> {
   return new Promise((resolve) => {
@@ -19,12 +14,7 @@ function cli(dataDir: string, ...args: string[]): Promise<number> {
 }
 
 test('CLI commands succeed while 4 SMTP sessions deliver; no delivery fails', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-cli-live-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const setup = new SqliteStore({ dataDir });
-  await setup.domains.add('example.test');
-  await setup.users.add('bob@example.test', await hashPassword('pw'));
-  await setup.close();
+  const dataDir = await seedDataDir(t, 'cli-live', { 'bob@example.test': 'pw' });
   const srv = await startServe(dataDir);
   t.after(() => srv.stop('SIGKILL'));
 

@@ -2,7 +2,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import type { TestContext } from 'node:test';
+import { hashPassword } from '../../src/auth/password.js';
+import { SqliteStore } from '../../src/store/index.js';
 import { ROOT } from './lab.js';
+
+/** A fresh data dir (removed after the test) with example.test and the given users, for `serve` processes. */
+export async function seedDataDir(t: TestContext, prefix: string, users: Record<string, string>): Promise<string> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `postoffice-${prefix}-`));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const store = new SqliteStore({ dataDir });
+  await store.domains.add('example.test');
+  for (const [address, pw] of Object.entries(users)) await store.users.add(address, await hashPassword(pw));
+  await store.close();
+  return dataDir;
+}
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {

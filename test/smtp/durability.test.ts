@@ -1,15 +1,11 @@
 // "A 250 means the mail survives a crash": kill -9 the server while 8 sessions deliver,
 // restart it, and find every acknowledged message exactly once, none half-stored.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { lineReader } from '../helpers/lab.js';
-import { freePort, startServe } from '../helpers/process.js';
+import { freePort, seedDataDir, startServe } from '../helpers/process.js';
 
 /** One SMTP session sending messages until the connection dies; returns the Message-IDs acknowledged with 250. */
 async function sender(port: number, worker: number, acked: Set<string>, stopAt: number): Promise<void> {
@@ -38,12 +34,7 @@ async function sender(port: number, worker: number, acked: Set<string>, stopAt: 
 }
 
 test('SIGKILL during delivery: every acknowledged message is there exactly once after restart', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-crash-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const setup = new SqliteStore({ dataDir });
-  await setup.domains.add('example.test');
-  await setup.users.add('bob@example.test', await hashPassword('pw'));
-  await setup.close();
+  const dataDir = await seedDataDir(t, 'crash', { 'bob@example.test': 'pw' });
 
   const srv = await startServe(dataDir);
   t.after(() => srv.stop('SIGKILL'));

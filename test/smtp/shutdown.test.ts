@@ -1,23 +1,14 @@
 // SIGTERM: stop accepting, let the SMTP transaction in flight finish, say BYE to IMAP clients,
 // exit within 10 s, and keep what was acknowledged.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { lineReader } from '../helpers/lab.js';
-import { freePort, startServe } from '../helpers/process.js';
+import { freePort, seedDataDir, startServe } from '../helpers/process.js';
 
 test('SIGTERM: the transaction in flight completes, IMAP gets BYE, exit within 10 s', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-term-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const setup = new SqliteStore({ dataDir });
-  await setup.domains.add('example.test');
-  await setup.users.add('bob@example.test', await hashPassword('pw'));
-  await setup.close();
+  const dataDir = await seedDataDir(t, 'term', { 'bob@example.test': 'pw' });
   const ports = { smtp: await freePort(), imap: await freePort() };
   const srv = await startServe(dataDir, { POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK: 'true' }, ports);
   t.after(() => srv.stop('SIGKILL'));

@@ -2,16 +2,21 @@ import type { ImapCommand } from '../session.js';
 import { ImapNo, mailboxArg, noMoreArgs } from '../wire.js';
 import { user } from './util.js';
 
+/** SUBSCRIBE and UNSUBSCRIBE differ only in the flag they set. */
+export function subscription(on: boolean, verb: string): ImapCommand {
+  return {
+    states: ['authenticated', 'selected'],
+    async run(s, cmd) {
+      const u = user(s);
+      const name = mailboxArg(cmd.args[0], s.utf8Names);
+      noMoreArgs(cmd.args, 1);
+      const mb = await s.ctx.store.mailboxes.get(u.id, name);
+      if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
+      await s.ctx.store.mailboxes.subscribe(mb.id, on);
+      return `${verb} completed`;
+    },
+  };
+}
+
 // RFC 3501 §6.3.6 SUBSCRIBE: add a mailbox to the subscribed list (LSUB, LIST (SUBSCRIBED)).
-export const subscribe: ImapCommand = {
-  states: ['authenticated', 'selected'],
-  async run(s, cmd) {
-    const u = user(s);
-    const name = mailboxArg(cmd.args[0], s.utf8Names);
-    noMoreArgs(cmd.args, 1);
-    const mb = await s.ctx.store.mailboxes.get(u.id, name);
-    if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
-    await s.ctx.store.mailboxes.subscribe(mb.id, true);
-    return 'SUBSCRIBE completed';
-  },
-};
+export const subscribe = subscription(true, 'SUBSCRIBE');
