@@ -43,6 +43,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
   const bindPort = (name: keyof Ports) => (opts.ephemeralPorts ? 0 : config.ports[name]);
   const store = await openStore(config.dataDir, {
     commitDelayMs: config.commitDelayMs,
+    bodyCacheBytes: config.bodyCacheBytes,
     mimeLimits: { maxDepth: config.mimeMaxDepth, maxParts: config.mimeMaxParts, maxHeaders: config.mimeMaxHeaders },
   });
   const closers: (() => Promise<void>)[] = [];

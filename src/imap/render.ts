@@ -65,6 +65,21 @@ function renderPart(p: MimePart, ext: boolean, done: Map<MimePart, string>): str
   return s + ')';
 }
 
+/**
+ * ENVELOPE, BODY and BODYSTRUCTURE of a stored (immutable, shared) tree, rendered once: the
+ * store keeps parsed trees in a cache, and every session that fetches the message reuses the text.
+ */
+const rendered = new WeakMap<MimeTree, { envelope?: string; body?: string; bodystructure?: string }>();
+export function renderedItem(tree: MimeTree, item: 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE'): string {
+  let r = rendered.get(tree);
+  if (!r) rendered.set(tree, (r = {}));
+  switch (item) {
+    case 'ENVELOPE': return (r.envelope ??= envelope(tree.envelope));
+    case 'BODY': return (r.body ??= bodyStructure(tree.root, false));
+    case 'BODYSTRUCTURE': return (r.bodystructure ??= bodyStructure(tree.root, true));
+  }
+}
+
 // ------------------------------------------------------------------ sections (RFC 3501 §6.4.5)
 
 export interface Section {

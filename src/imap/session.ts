@@ -9,7 +9,7 @@ import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
-import type { MailboxChange, MailboxRecord, Store, UserRecord } from '../store/index.js';
+import type { AccessStep, MailboxChange, MailboxRecord, Store, UserRecord } from '../store/index.js';
 import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
 import { COMMANDS } from './commands/index.js';
 import { ImapParser, type ParsedCommand } from './parser.js';
@@ -34,6 +34,20 @@ export interface ImapOptions {
 
 /** size of an output buffer; responses are encoded into it and written when 256 KiB are queued */
 const OUT_CHUNK = 300 * 1024;
+/** the first buffer of a reply: most replies are short */
+const SMALL_CHUNK = 16 * 1024;
+/** output buffers (of those two sizes) whose bytes the kernel has taken, ready for reuse by any session */
+const freeChunks = new Map<number, Buffer[]>([[OUT_CHUNK, []], [SMALL_CHUNK, []]]);
+const MAX_FREE_CHUNKS = 16;
+/** literals at least this big are written as they are (message bytes are immutable), not copied */
+const NO_COPY_BYTES = 2048;
+
+function recycle(chunks: Buffer[]): void {
+  for (const c of chunks) {
+    const free = freeChunks.get(c.length)!;
+    if (free.length < MAX_FREE_CHUNKS) free.push(c);
+  }
+}
 
 export const DEFAULT_OPTIONS: ImapOptions = {
   idleTimeoutMs: 30 * 60_000, preauthTimeoutMs: 60_000, maxErrors: 10, maxPreauthCommands: 25, maxLoginFailures: 3,
@@ -92,7 +106,7 @@ export class ImapSession {
   /** RFC 5182 SEARCHRES: the UIDs saved by SEARCH RETURN (SAVE), named "$" */
   searchRes: number[] = [];
   /** messages whose body this session fetched already (journey: first fetch only) */
-  readonly fetchedBodies = new Set<string>();
+  readonly fetchedBodies = new Set<number>();
   loginFailures = 0;
   /** the command wrote its own tagged reply (STARTTLS) */
   suppressTagged = false;
@@ -104,8 +118,12 @@ export class ImapSession {
   private preauthCommands = 0;
   /** Queued output: finished segments, and the buffer being filled (strings are encoded straight into it). */
   private segs: Buffer[] = [];
+  /** full-size output buffers in `segs`: back to freeChunks once written */
+  private chunks: Buffer[] = [];
   private cur: Buffer = Buffer.allocUnsafe(0);
   private off = 0;
+  /** where the bytes not yet in a segment begin in `cur` */
+  private segStart = 0;
   private outBytes = 0;
   private busy = false;
   private closed = false;
@@ -209,9 +227,9 @@ export class ImapSession {
       const max = piece.length * 3; // UTF-8 bytes of a JS string are at most 3 per UTF-16 unit
       if (this.cur.length - this.off < max) this.rotate(max);
       this.off += this.cur.write(piece, this.off);
-    } else if (piece.length >= 16 * 1024) {
-      this.rotate(0);
-      this.segs.push(piece); // a big literal goes out as it is, never copied
+    } else if (piece.length >= NO_COPY_BYTES) {
+      this.cut();
+      this.segs.push(piece); // a literal goes out as it is, never copied
     } else {
       if (this.cur.length - this.off < piece.length) this.rotate(piece.length);
       this.off += piece.copy(this.cur, this.off);
@@ -219,15 +237,28 @@ export class ImapSession {
     this.outBytes += piece.length;
   }
 
+  /** What was encoded since the last segment becomes one; the buffer goes on filling after it. */
+  private cut(): void {
+    if (this.off > this.segStart) {
+      this.segs.push(this.cur.subarray(this.segStart, this.off));
+      this.segStart = this.off;
+    }
+  }
+
   /** Close the buffer being filled (it becomes a segment) and start one with room for `need` bytes. */
   private rotate(need: number): void {
+    this.cut();
     if (this.off > 0) {
-      this.segs.push(this.cur.subarray(0, this.off));
+      if (freeChunks.has(this.cur.length)) this.chunks.push(this.cur);
       this.cur = Buffer.allocUnsafe(0);
       this.off = 0;
+      this.segStart = 0;
     }
     // a short reply gets a small buffer; a response that outgrows it continues in big ones
-    if (need > this.cur.length) this.cur = Buffer.allocUnsafe(Math.max(this.segs.length ? OUT_CHUNK : 16 * 1024, need));
+    if (need > this.cur.length) {
+      const size = Math.max(this.segs.length ? OUT_CHUNK : SMALL_CHUNK, need);
+      this.cur = freeChunks.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+    }
   }
 
   /** Write what is queued once it is big, waiting for 'drain' (back-pressure). */
@@ -238,7 +269,9 @@ export class ImapSession {
   async flush(): Promise<void> {
     this.rotate(0);
     const segs = this.segs;
+    const chunks = this.chunks;
     this.segs = [];
+    this.chunks = [];
     this.outBytes = 0;
     if (!segs.length || this.closed) return;
     if (this.deflate) {
@@ -251,7 +284,9 @@ export class ImapSession {
     // one writev for all segments, no concatenation
     this.sock.cork();
     let ok = true;
-    for (const seg of segs) ok = this.sock.write(seg) && ok;
+    for (let i = 0; i < segs.length - 1; i++) ok = this.sock.write(segs[i]) && ok;
+    // once the last piece is written (or the socket is gone) the output buffers can be used again
+    ok = this.sock.write(segs[segs.length - 1], chunks.length ? () => recycle(chunks) : undefined) && ok;
     this.sock.uncork();
     if (!ok) return this.drained();
   }
@@ -386,9 +421,22 @@ export class ImapSession {
     return false;
   }
 
+  /**
+   * Journey events are written after the reply that caused them (the tagged OK does not wait
+   * for that commit); the session's next command waits for it, so its own view is in order.
+   */
+  private journeyWrite: Promise<void> | null = null;
+  recordFetched(messages: AccessStep[]): void {
+    const prev = this.journeyWrite;
+    const session = { sid: this.sid, user: this.user!.address, protocol: this.ctx.listener, client: this.clientId?.name ?? this.remoteAddress };
+    const next = this.ctx.store.journey.accessed(session, 'fetched', messages).catch((err: unknown) => this.log.error({ err }, 'journey record failed'));
+    this.journeyWrite = prev ? prev.then(() => next) : next;
+  }
+
   private async execute(cmd: ParsedCommand): Promise<void> {
     // no idle timeout while a command runs (a slow login or a big FETCH is not idleness)
     if (this.timer) clearTimeout(this.timer);
+    if (this.journeyWrite) { const w = this.journeyWrite; this.journeyWrite = null; await w; }
     try {
       await this.executeInner(cmd);
     } finally {

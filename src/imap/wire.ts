@@ -118,10 +118,19 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** RFC 3501 §9 date-time: "17-Jul-1996 02:44:25 +0000" (we speak UTC). */
 export function formatDateTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `"${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000"`;
+  // mail arrives in bursts: many messages share a second, and every session formats them again
+  const sec = Math.floor(ms / 1000);
+  let s = dateTimes.get(sec);
+  if (s === undefined) {
+    const d = new Date(sec * 1000);
+    const p = (n: number) => String(n).padStart(2, '0');
+    s = `"${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000"`;
+    if (dateTimes.size >= 4096) dateTimes.clear();
+    dateTimes.set(sec, s);
+  }
+  return s;
 }
+const dateTimes = new Map<number, string>();
 
 /** RFC 3501 §9 date-time -> ms since epoch. */
 export function parseDateTime(s: string): number {

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { sleep } from '../auth/authenticate.js';
 import type { Logger } from '../log/log.js';
-import type { JourneyEvent, UserRecord } from '../store/index.js';
+import type { AccessStep, UserRecord } from '../store/index.js';
 import { TLS_POLICY } from '../tls/tls.js';
 import { DotStuffer } from './body.js';
 import { COMMANDS } from './commands/index.js';
@@ -49,7 +49,7 @@ export class Pop3Session {
   private lockedMailbox: number | null = null;
   private writes = new Set<Promise<unknown>>();
   private seenQueue: number[] = [];
-  private journeyQueue: JourneyEvent[] = [];
+  private journeyQueue: AccessStep[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -349,10 +349,7 @@ export class Pop3Session {
       this.seenQueue.push(m.uid);
     }
     if (m.msgId) {
-      this.journeyQueue.push({
-        msgId: m.msgId, agent: 'MUA access', step: 'retrieved',
-        details: { user: this.user?.address, proto: 'pop3', client: this.remoteAddress, uid: m.uid },
-      });
+      this.journeyQueue.push({ msgId: m.msgId, uid: m.uid, mailbox: this.maildrop?.mailbox.name ?? null });
     }
     if (this.seenQueue.length + this.journeyQueue.length >= 512) this.flush();
     else if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), 250).unref();
@@ -363,7 +360,10 @@ export class Pop3Session {
     if (!this.maildrop) return;
     const mailboxId = this.maildrop.mailbox.id;
     if (this.seenQueue.length) this.track(this.store.messages.setFlags(mailboxId, this.seenQueue.splice(0), 'add', ['\\Seen'], { origin: this }));
-    if (this.journeyQueue.length) this.track(this.store.journey.record(this.journeyQueue.splice(0)));
+    if (this.journeyQueue.length && this.user) {
+      const session = { sid: this.sid, user: this.user.address, protocol: this.listener, client: this.remoteAddress };
+      this.track(this.store.journey.accessed(session, 'retrieved', this.journeyQueue.splice(0)));
+    }
   }
 
   /** Flush and wait for the background writes (before UPDATE). */

@@ -7,6 +7,6 @@ export * from './types.js';
 export { SqliteStore, StoreError, DEFAULT_MAILBOXES } from './sqlite-store.js';
 
 /** The server's store: a writer thread that group-commits, reads on the calling thread. */
-export function openStore(dataDir: string, opts: { commitDelayMs?: number; mimeLimits?: Partial<MimeLimits> } = {}): Promise<Store> {
-  return WorkerStore.open(dataDir, opts.commitDelayMs, opts.mimeLimits);
+export function openStore(dataDir: string, opts: { commitDelayMs?: number; mimeLimits?: Partial<MimeLimits>; bodyCacheBytes?: number } = {}): Promise<Store> {
+  return WorkerStore.open(dataDir, opts.commitDelayMs, opts.mimeLimits, opts.bodyCacheBytes);
 }

@@ -15,7 +15,7 @@ import { InternalError } from '../mail/errors.js';
 import { analyze } from './analyze.js';
 import type { MimeLimits } from '../mail/mime.js';
 import type {
-  AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, JourneyEvent, JourneyRow,
+  AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, JourneyEvent, JourneyRow,
   MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueRcpt, Resolution, Store, StoreEvents, UserRecord,
 } from './types.js';
 
@@ -26,6 +26,10 @@ export const DEFAULT_MAILBOXES: [string, string | null][] = [
 
 /** parsed MIME structures kept in memory (a few KiB each) */
 const META_CACHE_ENTRIES = 20_000;
+/** message records kept in memory, all cached mailboxes together (about 200 bytes each) */
+const LIST_CACHE_ROWS = 500_000;
+/** default memory for recently read message bytes (config bodyCacheBytes) */
+export const DEFAULT_BODY_CACHE_BYTES = 32 * 1024 * 1024;
 
 const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'src', 'store', 'migrations');
 
@@ -47,6 +51,16 @@ function joinFlags(flags: Iterable<string>): string {
   return [...new Set(flags)].join(' ');
 }
 
+/** A blob's parsed structure, shared by every reader (read-only). */
+class CachedMeta implements BlobMeta {
+  constructor(readonly mime: unknown, readonly messageId: string | null, readonly subject: string | null,
+    private readonly blobId: number, private readonly textSt: Database.Statement) {}
+  /** the decoded text (up to 1 MiB) is read only by SEARCH, when it asks for it, and never kept here */
+  get searchText(): string {
+    return ((this.textSt.get(this.blobId) as Row | undefined)?.search_text as string) ?? '';
+  }
+}
+
 export interface SqliteStoreOptions {
   dataDir: string;
   /** ms a write may wait for others to share its commit (0: whatever arrived by the next tick) */
@@ -55,6 +69,8 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /** MIME parsing limits at delivery (config mimeMax*) */
   mimeLimits?: Partial<MimeLimits>;
+  /** memory for recently read message bytes, shared by every session (0: none) */
+  bodyCacheBytes?: number;
 }
 
 export class SqliteStore implements Store {
@@ -68,14 +84,16 @@ export class SqliteStore implements Store {
   private readonly commitDelayMs: number;
   private readonly mimeLimits: Partial<MimeLimits> | undefined;
   private closed = false;
-  /** for tests and the bench: how many transactions and jobs have been committed */
-  readonly stats = { commits: 0, jobs: 0 };
+  /** for tests and the bench: commits, jobs, and reads of message bytes (from the cache or the database) */
+  readonly stats = { commits: 0, jobs: 0, bodyReads: 0, bodyCacheHits: 0 };
+  private readonly bodyCacheMax: number;
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
     this.file = path.join(opts.dataDir, 'postoffice.sqlite');
     this.commitDelayMs = opts.commitDelayMs ?? 0;
     this.mimeLimits = opts.mimeLimits;
+    this.bodyCacheMax = opts.bodyCacheBytes ?? DEFAULT_BODY_CACHE_BYTES;
     try {
       this.w = new Database(this.file, { timeout: 10_000 });
       this.w.pragma('journal_mode = WAL');
@@ -179,8 +197,21 @@ export class SqliteStore implements Store {
   // ------------------------------------------------------------------ helpers
   private readonly wCache = new Map<string, Database.Statement>();
   /** parsed MIME structures by blob id (read-only for callers) */
-  private readonly metaCache = new Map<number, Omit<BlobMeta, 'searchText'>>();
+  private readonly metaCache = new Map<number, CachedMeta>();
   private readonly rCache = new Map<string, Database.Statement>();
+  /**
+   * Message lists by mailbox, each valid while the mailbox keeps its UIDVALIDITY and
+   * HIGHESTMODSEQ: every change to a mailbox's messages (new, flags, expunge) raises its
+   * MODSEQ in the same transaction. Several sessions on one mailbox share one list.
+   */
+  private readonly listCache = new Map<number, { uidValidity: number; modseq: number; rows: readonly MessageRecord[] }>();
+  private listCacheRows = 0;
+  /**
+   * Recently read message bytes by blob id (least recently used first). A blob's bytes never
+   * change and its id is never reused, so an entry is never stale; it only ages out.
+   */
+  private readonly bodyCache = new Map<number, Buffer>();
+  private bodyCacheBytes = 0;
   /** A prepared statement on the writer, compiled once. */
   private ws(sql: string): Database.Statement {
     let st = this.wCache.get(sql);
@@ -537,17 +568,61 @@ export class SqliteStore implements Store {
   }
 
   messages = {
-    list: async (mailboxId: number): Promise<MessageRecord[]> =>
-      (this.rs('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Row[])
-        .map((r) => this.messageRow(r)),
+    list: async (mailboxId: number): Promise<readonly MessageRecord[]> => {
+      // the mailbox row first: rows read after it are at least as new as the MODSEQ they are kept under
+      const mb = this.rs('SELECT uidvalidity, highestmodseq FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
+      if (!mb) return [];
+      const hit = this.listCache.get(mailboxId);
+      if (hit) {
+        this.listCache.delete(mailboxId);
+        this.listCacheRows -= hit.rows.length;
+        if (hit.uidValidity === mb.uidvalidity && hit.modseq === mb.highestmodseq) {
+          this.listCache.set(mailboxId, hit);
+          this.listCacheRows += hit.rows.length;
+          return hit.rows;
+        }
+      }
+      // shared between sessions: frozen, so a caller that tries to change one fails loudly
+      const rows = Object.freeze((this.rs('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Row[])
+        .map((r) => { const m = this.messageRow(r); Object.freeze(m.flags); return Object.freeze(m); }));
+      if (rows.length <= LIST_CACHE_ROWS) {
+        while (this.listCacheRows + rows.length > LIST_CACHE_ROWS) {
+          const [oldId, old] = this.listCache.entries().next().value as [number, { rows: readonly MessageRecord[] }];
+          this.listCache.delete(oldId);
+          this.listCacheRows -= old.rows.length;
+        }
+        this.listCache.set(mailboxId, { uidValidity: mb.uidvalidity as number, modseq: mb.highestmodseq as number, rows });
+        this.listCacheRows += rows.length;
+      }
+      return rows;
+    },
     get: async (mailboxId: number, uid: number): Promise<MessageRecord | null> => {
       const r = this.rs('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = ? AND uid = ?').get(mailboxId, uid) as Row | undefined;
       return r ? this.messageRow(r) : null;
     },
     raw: async (blobId: number): Promise<Buffer> => {
+      this.stats.bodyReads++;
+      const hit = this.bodyCache.get(blobId);
+      if (hit) {
+        this.stats.bodyCacheHits++;
+        this.bodyCache.delete(blobId);
+        this.bodyCache.set(blobId, hit);
+        return hit;
+      }
       const r = this.rs('SELECT raw FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
       if (!r) throw new StoreError('notfound', 'message bytes are gone');
-      return r.raw as Buffer;
+      const raw = r.raw as Buffer;
+      // big messages would push out many small ones for one read: only those up to 1/16 of the cache
+      if (raw.length <= this.bodyCacheMax / 16) {
+        this.bodyCache.set(blobId, raw);
+        this.bodyCacheBytes += raw.length;
+        while (this.bodyCacheBytes > this.bodyCacheMax) {
+          const [oldId, old] = this.bodyCache.entries().next().value as [number, Buffer];
+          this.bodyCache.delete(oldId);
+          this.bodyCacheBytes -= old.length;
+        }
+      }
+      return raw;
     },
     meta: async (blobId: number): Promise<BlobMeta> => {
       // Blobs never change and their ids are never reused (AUTOINCREMENT), so parsed structures
@@ -558,19 +633,11 @@ export class SqliteStore implements Store {
       } else {
         const r = this.rs('SELECT mime, message_id, subject FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
         if (!r) throw new StoreError('notfound', 'message is gone');
-        m = { mime: JSON.parse(r.mime as string), messageId: (r.message_id as string) ?? null, subject: (r.subject as string) ?? null };
+        m = new CachedMeta(JSON.parse(r.mime as string), (r.message_id as string) ?? null, (r.subject as string) ?? null, blobId, this.rs('SELECT search_text FROM blobs WHERE id = ?'));
         if (this.metaCache.size >= META_CACHE_ENTRIES) this.metaCache.delete(this.metaCache.keys().next().value as number);
       }
       this.metaCache.set(blobId, m);
-      const textSt = this.rs('SELECT search_text FROM blobs WHERE id = ?');
-      let text: string | undefined;
-      // the decoded text (up to 1 MiB) is read only by SEARCH, when it asks for it
-      return {
-        ...m,
-        get searchText(): string {
-          return (text ??= ((textSt.get(blobId) as Row | undefined)?.search_text as string) ?? '');
-        },
-      };
+      return m;
     },
     append: async (mailboxId: number, given: Buffer, opts: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] } = {}) => {
       const raw = toCrlf(given); // stored line ends are always CRLF: sizes are what IMAP and POP3 send
@@ -721,6 +788,14 @@ export class SqliteStore implements Store {
   // ------------------------------------------------------------------ journey
   journey = {
     record: (events: JourneyEvent[]): Promise<void> => this.write(() => this.insertJourney(events)),
+    accessed: (session: AccessSession, step: 'fetched' | 'retrieved', messages: AccessStep[]): Promise<void> =>
+      this.write(() => {
+        const s = this.ws(`INSERT INTO access_sessions (sid, user, protocol, client, started) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (sid) DO UPDATE SET client = excluded.client RETURNING id`).get(session.sid, session.user, session.protocol, session.client, this.now()) as Row;
+        const st = this.ws('INSERT OR IGNORE INTO journey_access (msg_id, session_id, step, time, mailbox, uid) VALUES (?, ?, ?, ?, ?, ?)');
+        const now = this.now();
+        for (const m of messages) st.run(m.msgId, s.id, step, m.time ?? now, m.mailbox, m.uid);
+      }),
     trace: async (id: string): Promise<JourneyRow[]> => {
       const bare = id.trim().replace(/^<|>$/g, '');
       const ids = new Set<string>();
@@ -728,13 +803,24 @@ export class SqliteStore implements Store {
       for (const r of this.rs('SELECT DISTINCT msg_id FROM journey WHERE message_id IN (?, ?)').all(bare, `<${bare}>`) as Row[]) ids.add(r.msg_id as string);
       const rows: JourneyRow[] = [];
       const st = this.rs('SELECT * FROM journey WHERE msg_id = ? ORDER BY time, id');
+      const acc = this.rs(`SELECT a.msg_id, a.step, a.time, a.mailbox, a.uid, s.sid, s.user, s.protocol, s.client
+        FROM journey_access a JOIN access_sessions s ON s.id = a.session_id WHERE a.msg_id = ?`);
       for (const m of ids) {
         for (const r of st.all(m) as Row[]) {
           rows.push({ id: r.id as number, msgId: r.msg_id as string, messageId: (r.message_id as string) ?? null, time: r.time as number,
             agent: r.agent as JourneyRow['agent'], step: r.step as string, details: JSON.parse(r.details as string) as Record<string, unknown> });
         }
+        for (const r of acc.all(m) as Row[]) {
+          const pop = (r.protocol as string).startsWith('pop3');
+          const details: Record<string, unknown> = pop
+            ? { user: r.user, proto: 'pop3', session: r.sid, client: r.client, uid: r.uid }
+            : { user: r.user, session: r.sid, client: r.client, mailbox: r.mailbox, uid: r.uid };
+          // id 0: a step kept in journey_access (sorted after the journey rows of its millisecond)
+          rows.push({ id: 0, msgId: r.msg_id as string, messageId: null, time: r.time as number, agent: 'MUA access', step: r.step as string, details });
+        }
       }
-      return rows.sort((a, b) => a.time - b.time || a.id - b.id);
+      const order = (r: JourneyRow) => r.id || Number.MAX_SAFE_INTEGER;
+      return rows.sort((a, b) => a.time - b.time || order(a) - order(b));
     },
   };
 }

@@ -56,6 +56,11 @@ export interface JourneyEvent {
   details?: Record<string, unknown>;
   time?: number;
 }
+/** A reading session (IMAP or POP3) as the journey names it. */
+export interface AccessSession { sid: string; user: string; protocol: string; client: string | null }
+/** A message a reading session fetched (IMAP) or retrieved (POP3): the "MDA <- MUA" step. */
+export interface AccessStep { msgId: string; uid: number; mailbox: string | null; time?: number }
+
 export interface JourneyRow extends Required<Omit<JourneyEvent, 'details'>> { id: number; details: Record<string, unknown> }
 
 /** A local recipient of a delivery: the user and the mailbox (default INBOX). */
@@ -162,8 +167,10 @@ export interface Store {
   };
   messages: {
     /** Every live copy in the mailbox, by UID: metadata only, never bodies. */
-    list(mailboxId: number): Promise<MessageRecord[]>;
+    /** every message of the mailbox by UID; shared and frozen: callers must not change it */
+    list(mailboxId: number): Promise<readonly MessageRecord[]>;
     get(mailboxId: number, uid: number): Promise<MessageRecord | null>;
+    /** the message bytes; possibly shared with other readers (a cache): callers must not change them */
     raw(blobId: number): Promise<Buffer>;
     meta(blobId: number): Promise<BlobMeta>;
     append(mailboxId: number, raw: Buffer, opts?: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] }): Promise<{ uid: number; uidValidity: number }>;
@@ -189,6 +196,8 @@ export interface Store {
   };
   journey: {
     record(events: JourneyEvent[]): Promise<void>;
+    /** "MDA <- MUA" steps of one session (compact: one row each, a message at most once per session and step). */
+    accessed(session: AccessSession, step: 'fetched' | 'retrieved', messages: AccessStep[]): Promise<void>;
     /** Every event of a message, by our id or by its Message-ID header (with or without <>). */
     trace(id: string): Promise<JourneyRow[]>;
   };

@@ -21,7 +21,7 @@ export const WRITE_METHODS = new Set([
   'mailboxes.create', 'mailboxes.delete', 'mailboxes.rename', 'mailboxes.subscribe', 'mailboxes.claimRecent',
   'messages.append', 'messages.setFlags', 'messages.expunge', 'messages.copy', 'messages.move',
   'queue.del', 'queue.flush', 'queue.update',
-  'journey.record',
+  'journey.record', 'journey.accessed',
 ]);
 
 const NAMESPACES = ['domains', 'users', 'aliases', 'mailboxes', 'messages', 'queue', 'journey'] as const;
@@ -60,7 +60,7 @@ export class WorkerStore {
     }
   }
 
-  static async open(dataDir: string, commitDelayMs = 0, mimeLimits?: Partial<MimeLimits>): Promise<Store> {
+  static async open(dataDir: string, commitDelayMs = 0, mimeLimits?: Partial<MimeLimits>, bodyCacheBytes?: number): Promise<Store> {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { dataDir, commitDelayMs, mimeLimits } });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: WorkerReply) => {
@@ -71,7 +71,7 @@ export class WorkerStore {
       worker.once('error', reject);
     });
     // the writer has applied the migrations; this thread only reads (and never migrates again)
-    const reader = new SqliteStore({ dataDir, commitDelayMs, mimeLimits });
+    const reader = new SqliteStore({ dataDir, commitDelayMs, mimeLimits, bodyCacheBytes });
     return new WorkerStore(worker, reader) as unknown as Store;
   }
 

@@ -29,7 +29,8 @@ function revive(v: unknown): unknown {
 
 let store: SqliteStore;
 try {
-  store = new SqliteStore({ dataDir, commitDelayMs, mimeLimits });
+  // the writer reads no message bytes for clients: no body cache there
+  store = new SqliteStore({ dataDir, commitDelayMs, mimeLimits, bodyCacheBytes: 0 });
 } catch (err) {
   const e = err as Error & { code?: string };
   port.postMessage({ event: 'failed', message: e.message, code: e.code } satisfies WorkerReply);

@@ -26,7 +26,7 @@ test('RETR sends the stored bytes, byte-stuffed, sets \\Seen and records the jou
   const step = trace.find((r) => r.step === 'retrieved');
   assert.ok(step, 'retrieved step recorded');
   assert.equal(step.agent, 'MUA access');
-  assert.deepEqual({ ...step.details, client: 'x' }, { user: 'bob@example.test', proto: 'pop3', client: 'x', uid });
+  assert.deepEqual({ ...step.details, client: 'x', session: 'x' }, { user: 'bob@example.test', proto: 'pop3', session: 'x', client: 'x', uid });
 });
 
 test('a message stored with bare LF: LIST counts the CRLF RETR sends', { timeout: 30_000 }, async (t) => {

@@ -1,7 +1,7 @@
 import type { MimeTree } from '../../mail/mime.js';
-import type { JourneyEvent, MessageRecord } from '../../store/index.js';
+import type { AccessStep, MessageRecord } from '../../store/index.js';
 import type { Token } from '../parser.js';
-import { binaryBytes, bodyStructure, envelope, parseSection, sectionBytes, type Section } from '../render.js';
+import { binaryBytes, parseSection, renderedItem, sectionBytes, type Section } from '../render.js';
 import type { ImapCommand, ImapSession } from '../session.js';
 import { compactSet, formatDateTime, ImapBad, inSet, parseSeqSet, resolveStar, tokAtom, tokList, tokNumber } from '../wire.js';
 import { clientFlags, records, resolveSet, selected, type Target } from './util.js';
@@ -98,13 +98,16 @@ export const fetch: ImapCommand = {
     let targets: Target[] = targetsAll;
     if (changedSince !== null) targets = targets.filter((t) => (recs.get(t.uid)?.modseq ?? 0) > changedSince!);
 
-    const needMeta = items.some((i) => i.k === 'ENVELOPE' || i.k === 'BODY' || i.k === 'BODYSTRUCTURE' || i.k === 'SECTION');
+    // the parsed structure is needed for ENVELOPE/BODY(STRUCTURE) and for parts of the message, not for all of it
+    const needMeta = items.some((i) => i.k === 'ENVELOPE' || i.k === 'BODY' || i.k === 'BODYSTRUCTURE' ||
+      i.k === 'RFC822.HEADER' || i.k === 'RFC822.TEXT' || (i.k === 'SECTION' && (i.section.path.length > 0 || i.section.kind !== '')));
     const needRaw = items.some((i) => i.k === 'SECTION' || i.k.startsWith('RFC822') && i.k !== 'RFC822.SIZE');
     const kinds = items.map(bodyItem);
     const setsSeen = !sel.readOnly && kinds.some((k) => k.seen);
     const isBodyFetch = kinds.some((k) => k.body);
 
     // §6.4.5: BODY[...] without .PEEK sets \Seen; the FETCH then includes the new FLAGS
+    // (records are shared and read-only: a message whose flags change here gets a copy)
     const seenNow = new Set<number>();
     if (setsSeen) {
       const unseen = targets.filter((t) => { const r = recs.get(t.uid); return r && !r.flags.includes('\\Seen'); }).map((t) => t.uid);
@@ -112,13 +115,13 @@ export const fetch: ImapCommand = {
         const res = await s.ctx.store.messages.setFlags(sel.mailbox.id, unseen, 'add', ['\\Seen'], { origin: s });
         for (const c of res.changed) {
           const r = recs.get(c.uid);
-          if (r) { r.flags = c.flags; r.modseq = c.modseq; }
+          if (r) recs.set(c.uid, { ...r, flags: c.flags, modseq: c.modseq });
           seenNow.add(c.uid);
         }
       }
     }
 
-    const journey: JourneyEvent[] = [];
+    const journey: AccessStep[] = [];
     let missing = 0;
     for (const t of targets) {
       const r = recs.get(t.uid);
@@ -133,31 +136,27 @@ export const fetch: ImapCommand = {
         continue; // expunged under us: the bytes are gone
       }
       s.write(`* ${t.seq} FETCH (`);
-      let first = true;
-      const sep = () => { if (!first) s.write(' '); first = false; };
       let flagsSent = false;
-      for (const it of items) {
-        sep();
-        writeItem(s, sel, it, r, tree, raw);
-        if (it.k === 'FLAGS') flagsSent = true;
+      for (let i = 0; i < items.length; i++) {
+        if (i > 0) s.write(' ');
+        writeItem(s, sel, items[i], r, tree, raw);
+        if (items[i].k === 'FLAGS') flagsSent = true;
       }
-      if (seenNow.has(r.uid) && !flagsSent) { sep(); s.write(`FLAGS ${clientFlags(s, sel, r)}`); }
+      if (seenNow.has(r.uid) && !flagsSent) s.write(` FLAGS ${clientFlags(s, sel, r)}`);
       // RFC 7162 §3.1.4: an implicit flag change reports its MODSEQ when CONDSTORE is on
-      if (seenNow.has(r.uid) && s.condstore && !items.some((i) => i.k === 'MODSEQ')) { sep(); s.write(`MODSEQ (${r.modseq})`); }
+      if (seenNow.has(r.uid) && s.condstore && !items.some((i) => i.k === 'MODSEQ')) s.write(` MODSEQ (${r.modseq})`);
       s.write(')\r\n');
       await s.maybeFlush();
       if (isBodyFetch && r.msgId) {
-        const key = `${sel.mailbox.id}:${r.uid}`;
-        if (!s.fetchedBodies.has(key) && s.fetchedBodies.size < 100_000) {
-          s.fetchedBodies.add(key);
-          journey.push({
-            msgId: r.msgId, agent: 'MUA access', step: 'fetched',
-            details: { user: s.user!.address, session: s.sid, client: s.clientId?.name ?? s.remoteAddress, mailbox: sel.mailbox.name, uid: r.uid },
-          });
+        // the session remembers what it has recorded (up to a bound; the store ignores repeats anyway)
+        const key = sel.mailbox.id * 2 ** 32 + r.uid;
+        if (!s.fetchedBodies.has(key)) {
+          if (s.fetchedBodies.size < 100_000) s.fetchedBodies.add(key);
+          journey.push({ msgId: r.msgId, uid: r.uid, mailbox: sel.mailbox.name });
         }
       }
     }
-    if (journey.length) await s.ctx.store.journey.record(journey).catch((err) => s.log.error({ err }, 'journey record failed'));
+    if (journey.length) s.recordFetched(journey);
     return missing ? 'FETCH completed (some messages were expunged)' : 'FETCH completed';
   },
 };
@@ -169,9 +168,7 @@ function writeItem(s: ImapSession, sel: NonNullable<ImapSession['selected']>, it
     case 'INTERNALDATE': s.write(`INTERNALDATE ${formatDateTime(r.internalDate)}`); return;
     case 'RFC822.SIZE': s.write(`RFC822.SIZE ${r.size}`); return;
     case 'MODSEQ': s.write(`MODSEQ (${r.modseq})`); return;
-    case 'ENVELOPE': s.write(`ENVELOPE ${envelope(tree!.envelope)}`); return;
-    case 'BODY': s.write(`BODY ${bodyStructure(tree!.root, false)}`); return;
-    case 'BODYSTRUCTURE': s.write(`BODYSTRUCTURE ${bodyStructure(tree!.root, true)}`); return;
+    case 'ENVELOPE': case 'BODY': case 'BODYSTRUCTURE': s.write(`${it.k} `); s.write(renderedItem(tree!, it.k)); return;
     case 'RFC822': s.write('RFC822 '); literal(s, raw!, false); return;
     case 'RFC822.HEADER': {
       const root = tree ? tree.root : null;
@@ -187,8 +184,9 @@ function writeItem(s: ImapSession, sel: NonNullable<ImapSession['selected']>, it
     }
     case 'SECTION': {
       let bytes: Buffer | null;
-      if (it.binary) bytes = binaryBytes(raw!, tree!, it.section.path);
-      else bytes = sectionBytes(raw!, tree!, it.section);
+      if (!tree) bytes = raw!; // BODY[] / BINARY[]: the whole message, no structure needed
+      else if (it.binary) bytes = binaryBytes(raw!, tree, it.section.path);
+      else bytes = sectionBytes(raw!, tree, it.section);
       if (it.sizeOnly) { s.write(`${it.label} ${bytes ? bytes.length : 0}`); return; }
       s.write(`${it.label} `);
       if (!bytes) bytes = Buffer.alloc(0); // a part that does not exist is empty (as Dovecot answers)

@@ -114,7 +114,9 @@ class Evaluator {
       const tree = meta.mime as MimeTree;
       const raw = await this.s.ctx.store.messages.raw(r.blobId);
       const headers = headerBlock(raw, tree).map((h) => ({ name: h.name, value: decodeMimeWords(h.value) }));
-      l = { tree, text: meta.searchText, headers };
+      let text: string | undefined;
+      // the decoded body text is read only when a TEXT or BODY key asks for it
+      l = { tree, headers, get text() { return (text ??= meta.searchText); } };
       this.loaded.clear(); // one message at a time: bounded memory
       this.loaded.set(r.uid, l);
     }

@@ -53,7 +53,10 @@ export function resolveSet(sel: Selected, text: string, uid: boolean, saved: num
   return out;
 }
 
-/** Metadata (never bodies) of the targets: one query for many, single look-ups for few. */
+/**
+ * Metadata (never bodies) of the targets: the mailbox's (cached, shared, frozen) list for many,
+ * single look-ups for few. Records are read-only.
+ */
 export async function records(s: ImapSession, sel: Selected, targets: Target[]): Promise<Map<number, MessageRecord>> {
   const out = new Map<number, MessageRecord>();
   if (targets.length <= 64) {
@@ -61,9 +64,15 @@ export async function records(s: ImapSession, sel: Selected, targets: Target[]):
       const r = await s.ctx.store.messages.get(sel.mailbox.id, t.uid);
       if (r) out.set(t.uid, r);
     }
-  } else {
-    const want = new Set(targets.map((t) => t.uid));
-    for (const r of await s.ctx.store.messages.list(sel.mailbox.id)) if (want.has(r.uid)) out.set(r.uid, r);
+    return out;
+  }
+  const list = await s.ctx.store.messages.list(sel.mailbox.id);
+  // both are in UID order (targets follow the view's sequence numbers): one merge
+  let i = 0;
+  for (const t of targets) {
+    if (i > 0 && i <= list.length && list[i - 1].uid > t.uid) i = 0; // out of order: start over
+    while (i < list.length && list[i].uid < t.uid) i++;
+    if (i < list.length && list[i].uid === t.uid) out.set(t.uid, list[i]);
   }
   return out;
 }
