@@ -51,7 +51,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     for (const d of config.domains) await store.domains.add(d);
     const tls = await TlsManager.create({ dataDir: config.dataDir, hostname: config.hostname, cert: config.tlsCert, key: config.tlsKey, log });
     closers.push(async () => tls.close());
-    const auth = new Authenticator(store);
+    const auth = new Authenticator(store, { cacheTtlMs: config.authCacheTtlMs });
     const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
     const listeners: ListenerInfo[] = [];
 

@@ -1,6 +1,7 @@
 // One login check for SMTP AUTH, IMAP LOGIN/AUTHENTICATE and POP3 USER/PASS/AUTH:
 // scrypt verification plus a failure penalty per client IP and per account that grows
 // exponentially (capped). It only delays: the real user is never locked out.
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Store, UserRecord } from '../store/index.js';
 import { dummyHash, verifyPassword } from './password.js';
 
@@ -11,11 +12,27 @@ export interface AuthResult { user: UserRecord | null; /** ms the caller should 
 export class Authenticator {
   private byIp = new Map<string, Penalty>();
   private byAccount = new Map<string, Penalty>();
+  /**
+   * Logins verified recently, as Dovecot's auth cache: a client that opens several connections
+   * (Thunderbird opens up to five) or reconnects costs one scrypt, not one per connection.
+   * Keyed by an HMAC, under a secret of this process, of account, stored hash and password: no
+   * password is kept, and a changed password (a new stored hash) never matches. Value: expiry.
+   */
+  private verified = new Map<string, number>();
+  /** verifications under way by the same key: connections opened together share one scrypt */
+  private verifying = new Map<string, Promise<boolean>>();
+  private readonly secret = randomBytes(32);
+  /** for tests: password hashes computed, and logins answered from the cache */
+  readonly stats = { scrypt: 0, cacheHits: 0 };
 
   constructor(
     private readonly store: Store,
-    private readonly opts: { baseDelayMs?: number; maxDelayMs?: number; forgetAfterMs?: number } = {},
+    private readonly opts: { baseDelayMs?: number; maxDelayMs?: number; forgetAfterMs?: number; cacheTtlMs?: number } = {},
   ) {}
+
+  private verifiedKey(account: string, storedHash: string, password: string): string {
+    return createHmac('sha256', this.secret).update(account).update('\0').update(storedHash).update('\0').update(password).digest('base64');
+  }
 
   private penalty(map: Map<string, Penalty>, key: string, now: number): number {
     const p = map.get(key);
@@ -40,11 +57,31 @@ export class Authenticator {
   async login(username: string, password: string, ip: string): Promise<AuthResult> {
     const account = username.trim().toLowerCase();
     const rec = account.length <= 320 ? await this.store.users.passwordHash(account) : null;
-    const ok = await verifyPassword(password, rec ? rec.hash : await dummyHash());
+    const ttl = this.opts.cacheTtlMs ?? 3_600_000;
+    const key = rec && ttl > 0 ? this.verifiedKey(account, rec.hash, password) : null;
+    const cached = key !== null && (this.verified.get(key) ?? 0) > Date.now();
+    let ok = cached;
+    if (cached) this.stats.cacheHits++;
+    else if (key !== null) {
+      let p = this.verifying.get(key);
+      if (!p) {
+        this.stats.scrypt++;
+        p = verifyPassword(password, rec!.hash).finally(() => this.verifying.delete(key));
+        this.verifying.set(key, p);
+      }
+      ok = await p;
+    } else {
+      this.stats.scrypt++;
+      ok = await verifyPassword(password, rec ? rec.hash : await dummyHash());
+    }
     const now = Date.now();
     if (ok && rec) {
       this.byIp.delete(ip);
       this.byAccount.delete(account);
+      if (key !== null && !cached) {
+        this.verified.set(key, now + ttl);
+        if (this.verified.size > 10_000) this.verified.delete(this.verified.keys().next().value as string); // bounded memory
+      }
       return { user: rec.user, delayMs: 0 };
     }
     this.fail(this.byIp, ip, now);

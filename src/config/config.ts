@@ -60,6 +60,8 @@ export interface Config {
   commitDelayMs: number;
   /** bytes of recently read messages kept in memory for IMAP/POP3 (0 = none) */
   bodyCacheBytes: number;
+  /** ms a verified login is remembered, so the next connection skips scrypt (0 = never) */
+  authCacheTtlMs: number;
   /** DKIM selector for outgoing mail (key in dataDir/dkim/<domain>.<selector>.key) */
   dkimSelector: string;
   /** relay: concurrent outbound deliveries, in all and per destination domain */
@@ -130,6 +132,7 @@ export const KEYS: Key[] = [
   { key: 'smtpGreetDelayMs', env: 'POSTOFFICE_SMTP_GREET_DELAY_MS', kind: 'int', help: 'port 25: ms the greeting waits, to catch clients that talk first' },
   { key: 'smtpSocketTimeoutMs', env: 'POSTOFFICE_SMTP_TIMEOUT_MS', kind: 'int', help: 'idle SMTP client timeout' },
   { key: 'commitDelayMs', env: 'POSTOFFICE_COMMIT_DELAY_MS', kind: 'int', help: 'how long a delivery may wait to share a group commit' },
+  { key: 'authCacheTtlMs', env: 'POSTOFFICE_AUTH_CACHE_TTL_MS', kind: 'int', help: 'how long a verified login is remembered (keyed by a hash, never the password), so further connections skip scrypt (0 = never)' },
   { key: 'bodyCacheBytes', env: 'POSTOFFICE_BODY_CACHE_BYTES', kind: 'int', help: 'memory for recently read message bytes, shared by IMAP and POP3 sessions (0 = none)' },
   { key: 'dkimSelector', env: 'POSTOFFICE_DKIM_SELECTOR', kind: 'string', help: 'DKIM selector of outgoing mail (TXT at <selector>._domainkey.<domain>)' },
   { key: 'relayConcurrency', env: 'POSTOFFICE_RELAY_CONCURRENCY', kind: 'int', help: 'outbound SMTP deliveries at once, in all' },
