@@ -261,9 +261,15 @@ export class ImapSession {
     }
   }
 
-  /** Write what is queued once it is big, waiting for 'drain' (back-pressure). */
+  /**
+   * Write what is queued once it is big, waiting for 'drain' (back-pressure). Then let the
+   * event loop run: other sessions take turns with a long FETCH instead of waiting for its end.
+   */
   async maybeFlush(): Promise<void> {
-    if (this.outBytes >= 256 * 1024) await this.flush();
+    if (this.outBytes >= 256 * 1024) {
+      await this.flush();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   async flush(): Promise<void> {
