@@ -66,17 +66,18 @@ function renderPart(p: MimePart, ext: boolean, done: Map<MimePart, string>): str
 }
 
 /**
- * ENVELOPE, BODY and BODYSTRUCTURE of a stored (immutable, shared) tree, rendered once: the
- * store keeps parsed trees in a cache, and every session that fetches the message reuses the text.
+ * ENVELOPE, BODY and BODYSTRUCTURE of a stored (immutable, shared) tree, rendered once and kept
+ * as the UTF-8 bytes sent: the store keeps parsed trees in a cache, and every session that
+ * fetches the message copies these bytes instead of rendering and encoding the text again.
  */
-const rendered = new WeakMap<MimeTree, { envelope?: string; body?: string; bodystructure?: string }>();
-export function renderedItem(tree: MimeTree, item: 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE'): string {
+const rendered = new WeakMap<MimeTree, { envelope?: Buffer; body?: Buffer; bodystructure?: Buffer }>();
+export function renderedItem(tree: MimeTree, item: 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE'): Buffer {
   let r = rendered.get(tree);
   if (!r) rendered.set(tree, (r = {}));
   switch (item) {
-    case 'ENVELOPE': return (r.envelope ??= envelope(tree.envelope));
-    case 'BODY': return (r.body ??= bodyStructure(tree.root, false));
-    case 'BODYSTRUCTURE': return (r.bodystructure ??= bodyStructure(tree.root, true));
+    case 'ENVELOPE': return (r.envelope ??= Buffer.from(envelope(tree.envelope)));
+    case 'BODY': return (r.body ??= Buffer.from(bodyStructure(tree.root, false)));
+    case 'BODYSTRUCTURE': return (r.bodystructure ??= Buffer.from(bodyStructure(tree.root, true)));
   }
 }
 

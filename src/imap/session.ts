@@ -122,6 +122,8 @@ export class ImapSession {
   private chunks: Buffer[] = [];
   private cur: Buffer = Buffer.allocUnsafe(0);
   private off = 0;
+  /** text written since the last bytes, encoded together (see write) */
+  private text = '';
   /** where the bytes not yet in a segment begin in `cur` */
   private segStart = 0;
   private outBytes = 0;
@@ -221,20 +223,33 @@ export class ImapSession {
     this.write('\r\n');
   }
 
-  /** Queue raw pieces (literals inside a response). */
+  /**
+   * Queue raw pieces (literals inside a response). Text is gathered and encoded in one go when
+   * bytes follow or the output is flushed: a FETCH line is a handful of short strings.
+   */
   write(piece: string | Buffer): void {
+    this.outBytes += piece.length;
     if (typeof piece === 'string') {
-      const max = piece.length * 3; // UTF-8 bytes of a JS string are at most 3 per UTF-16 unit
-      if (this.cur.length - this.off < max) this.rotate(max);
-      this.off += this.cur.write(piece, this.off);
-    } else if (piece.length >= NO_COPY_BYTES) {
+      this.text += piece;
+      if (this.text.length >= 4096) this.encodeText();
+      return;
+    }
+    if (this.text) this.encodeText();
+    if (piece.length >= NO_COPY_BYTES) {
       this.cut();
       this.segs.push(piece); // a literal goes out as it is, never copied
     } else {
       if (this.cur.length - this.off < piece.length) this.rotate(piece.length);
       this.off += piece.copy(this.cur, this.off);
     }
-    this.outBytes += piece.length;
+  }
+
+  private encodeText(): void {
+    const t = this.text;
+    this.text = '';
+    const max = t.length * 3; // UTF-8 bytes of a JS string are at most 3 per UTF-16 unit
+    if (this.cur.length - this.off < max) this.rotate(max);
+    this.off += this.cur.write(t, this.off);
   }
 
   /** What was encoded since the last segment becomes one; the buffer goes on filling after it. */
@@ -265,14 +280,18 @@ export class ImapSession {
    * Write what is queued once it is big, waiting for 'drain' (back-pressure). Then let the
    * event loop run: other sessions take turns with a long FETCH instead of waiting for its end.
    */
-  async maybeFlush(): Promise<void> {
-    if (this.outBytes >= 256 * 1024) {
-      await this.flush();
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+  maybeFlush(): Promise<void> | undefined {
+    // no promise when there is nothing to do: a FETCH of 5,000 messages awaits only what it must
+    return this.outBytes >= 256 * 1024 ? this.flushAndYield() : undefined;
+  }
+
+  private async flushAndYield(): Promise<void> {
+    await this.flush();
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   async flush(): Promise<void> {
+    if (this.text) this.encodeText();
     this.rotate(0);
     const segs = this.segs;
     const chunks = this.chunks;

@@ -77,8 +77,10 @@ export function parseCommand(line: string): Pop3Cmd {
  * Incremental line splitter: push() bytes as they arrive, next() yields commands in order.
  * The buffer is bounded: a line longer than MAX_LINE is dropped up to its LF and reported once.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class Pop3Parser {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private skipping = false; // inside an overlong line: drop bytes until LF
 
   constructor(private readonly maxLine = MAX_LINE) {}
@@ -94,7 +96,7 @@ export class Pop3Parser {
 
   /** Forget everything buffered (STLS: plaintext pipelined after the command is discarded). */
   reset(): void {
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
     this.skipping = false;
   }
 
@@ -103,7 +105,7 @@ export class Pop3Parser {
     for (;;) {
       const lf = this.buf.indexOf(0x0a);
       if (this.skipping) {
-        if (lf < 0) { this.buf = Buffer.alloc(0); return needMore; }
+        if (lf < 0) { this.buf = EMPTY; return needMore; }
         this.buf = this.buf.subarray(lf + 1);
         this.skipping = false;
         continue;
@@ -111,7 +113,7 @@ export class Pop3Parser {
       if (lf < 0) {
         // the line so far, less a final CR that may be half of its CRLF: the same limit however it arrives
         if (this.buf.length - (this.buf[this.buf.length - 1] === 0x0d ? 1 : 0) > this.maxLine) {
-          this.buf = Buffer.alloc(0);
+          this.buf = EMPTY;
           this.skipping = true;
           throw new Pop3Err('line too long');
         }
@@ -124,7 +126,7 @@ export class Pop3Parser {
       }
       const line = this.buf.toString('utf8', 0, end);
       this.buf = this.buf.subarray(lf + 1);
-      if (this.buf.length === 0) this.buf = Buffer.alloc(0);
+      if (this.buf.length === 0) this.buf = EMPTY;
       return line;
     }
   }

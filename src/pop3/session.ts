@@ -17,6 +17,12 @@ import type { Pop3Context } from './server.js';
 import type { Pop3Reply, Pop3State } from './types.js';
 
 const CHUNK = 64 * 1024;
+/** while a command runs, the socket is paused only once this much input waits (pipelining) */
+const PAUSE_AT = 16 * 1024;
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+const LF_DOT = Buffer.from('\n.');
 
 /** 127.0.0.0/8 and ::1 (also as IPv4-mapped IPv6). */
 export function isLoopback(addr: string | undefined): boolean {
@@ -39,6 +45,7 @@ export class Pop3Session {
   private sock: net.Socket;
   private parser: Pop3Parser;
   private busy = false;
+  private paused = false;
   private closed = false;
   private closing = false;
   private upgrading = false;
@@ -87,7 +94,9 @@ export class Pop3Session {
   // ------------------------------------------------------------------ socket
   private onData = (chunk: Buffer) => {
     this.parser.push(chunk);
-    void this.pump();
+    if (!this.busy) { void this.pump(); return; }
+    // a command is running: the loop reads this when it is done; a flood waits in the kernel
+    if (!this.paused && this.parser.buffered > PAUSE_AT) { this.paused = true; this.sock.pause(); }
   };
   private onClose = () => this.cleanup();
   private onError = (err: Error) => this.log.debug({ err: err.message }, 'pop3 socket error');
@@ -150,7 +159,6 @@ export class Pop3Session {
   private async pump(): Promise<void> {
     if (this.busy || this.closed || this.upgrading) return;
     this.busy = true;
-    this.sock.pause();
     try {
       while (!this.closed && !this.closing && !this.upgrading) {
         const reply = await this.step();
@@ -165,7 +173,7 @@ export class Pop3Session {
       this.sock.destroy();
     } finally {
       this.busy = false;
-      if (!this.closed && !this.closing && !this.upgrading) this.sock.resume();
+      if (this.paused && !this.closed && !this.closing && !this.upgrading) { this.paused = false; this.sock.resume(); }
     }
   }
 
@@ -246,23 +254,34 @@ export class Pop3Session {
     this.close();
   }
 
-  /** A multi-line message response, chunk by chunk with back-pressure. */
+  /**
+   * A multi-line message response. The store keeps every message with CRLF line ends, so when no
+   * line starts with "." (no LF followed by a dot: one native scan) the stored bytes go out as
+   * they are, in one writev with the status line and the terminator. Otherwise they are
+   * byte-stuffed chunk by chunk, with back-pressure.
+   */
   private async sendMessage(ok: string, raw: Buffer): Promise<void> {
-    const stuffer = new DotStuffer();
-    const head = Buffer.from(`+OK ${ok}\r\n`);
-    if (raw.length <= CHUNK) {
-      // small messages (the common case) go out in one write
-      this.write(Buffer.concat([head, ...stuffer.push(raw), stuffer.end()]));
+    const head = `+OK ${ok}\r\n`;
+    if (raw.length === 0 || (raw[0] !== DOT && raw.indexOf(LF_DOT) === -1)) {
+      const crlfEnded = raw.length >= 2 && raw[raw.length - 2] === CR && raw[raw.length - 1] === LF;
+      this.sock.cork();
+      this.write(head);
+      if (raw.length) this.write(raw);
+      this.write(crlfEnded || raw.length === 0 ? '.\r\n' : '\r\n.\r\n');
+      this.sock.uncork();
       await this.drain();
       return;
     }
+    const stuffer = new DotStuffer();
+    this.sock.cork();
     this.write(head);
     for (let off = 0; off < raw.length && !this.closed; off += CHUNK) {
       let full = false;
       for (const piece of stuffer.push(raw.subarray(off, off + CHUNK))) if (!this.write(piece)) full = true;
-      if (full) await this.drain();
+      if (full) { this.sock.uncork(); await this.drain(); this.sock.cork(); }
     }
     this.write(stuffer.end());
+    this.sock.uncork();
     await this.drain();
   }
 
@@ -284,6 +303,7 @@ export class Pop3Session {
     plain.pause();
     this.detach(plain);
     this.parser.reset();
+    this.paused = false;
     this.pendingUser = null;
     plain.write(ok);
     const secure = new tls.TLSSocket(plain, {

@@ -4,8 +4,9 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { InternalError } from '../mail/errors.js';
 import type { MimeLimits } from '../mail/mime.js';
+import { packSteps } from './packed-steps.js';
 import { SqliteStore, StoreError } from './sqlite-store.js';
-import type { MailboxChange, Store, StoreEvents } from './types.js';
+import type { AccessStep, MailboxChange, Store, StoreEvents } from './types.js';
 import type { WorkerCall, WorkerReply } from './worker.js';
 
 /**
@@ -55,6 +56,9 @@ export class WorkerStore {
       for (const name of Object.keys(local)) {
         const path = `${ns}.${name}`;
         api[name] = WRITE_METHODS.has(path) ? (...args: unknown[]) => this.call(path, args) : local[name].bind(local);
+      }
+      if (ns === 'journey') {
+        api.accessed = (session: unknown, step: unknown, steps: AccessStep[]) => this.call('journey.accessed', [session, step, packSteps(steps)]);
       }
       (this as unknown as Record<string, unknown>)[ns] = api;
     }

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InternalError } from '../mail/errors.js';
 import { SqliteStore, StoreError } from './sqlite-store.js';
+import { isPackedSteps, unpackSteps } from './packed-steps.js';
 
 export interface WorkerCall { id: number; path: string; args: unknown[] }
 export type WorkerReply =
@@ -19,6 +20,7 @@ const { dataDir, commitDelayMs, mimeLimits } = workerData as { dataDir: string; 
 
 /** Buffers cross threads as Uint8Arrays: make them Buffers again. */
 function revive(v: unknown): unknown {
+  if (isPackedSteps(v)) return unpackSteps(v);
   if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   if (Array.isArray(v)) return v.map(revive);
   if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {

@@ -43,3 +43,28 @@ test('a message stored with bare LF: LIST counts the CRLF RETR sends', { timeout
   assert.equal(body.toString('latin1'), crlf.toString('latin1').replace(/\r\n\./g, '\r\n..') + '.\r\n');
   c.close();
 });
+
+test('RETR without lines to stuff: the stored bytes as they are, a final CRLF added where missing, pipelined in order', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: BOB });
+  const noDots = Buffer.from('Subject: a\r\n\r\nno line here starts with a dot.\r\nnor here .\r\n');
+  const noFinalCrlf = Buffer.from('Subject: b\r\n\r\nthe last line has no end');
+  const big = Buffer.from('Subject: c\r\n\r\n' + 'x'.repeat(76).concat('\r\n').repeat(3000));
+  const firstDot = Buffer.from('Subject: d\r\n\r\n.starts with a dot\r\n');
+  for (const m of [noDots, noFinalCrlf, big, firstDot]) await lab.deliver('bob@example.test', m);
+  const c = await Pop3Client.connect(lab.port('pop3s'), { tls: true });
+  await c.line();
+  await c.login('bob@example.test', 'pw');
+  // all four RETRs in one packet: the answers come back whole and in order
+  c.write('RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\n');
+  const want = [
+    noDots.toString('latin1') + '.\r\n',
+    noFinalCrlf.toString('latin1') + '\r\n.\r\n',
+    big.toString('latin1') + '.\r\n',
+    'Subject: d\r\n\r\n..starts with a dot\r\n.\r\n',
+  ];
+  for (const [i, m] of [noDots, noFinalCrlf, big, firstDot].entries()) {
+    assert.match(await c.line(), new RegExp(`^\\+OK ${m.length} octets$`));
+    assert.equal((await c.multi()).toString('latin1'), want[i], `message ${i + 1}`);
+  }
+  c.close();
+});

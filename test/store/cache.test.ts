@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore, type AccessStep } from '../../src/store/index.js';
+import { packSteps, unpackSteps } from '../../src/store/packed-steps.js';
 
 function open(t: { after(fn: () => unknown): void }, bodyCacheBytes?: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-cache-'));
@@ -101,4 +102,12 @@ test('fetch and retrieve steps: once per message per session, in the trace with 
     ['retrieved', { user: 'bob@example.test', proto: 'pop3', session: 'p1', client: '127.0.0.1', uid: 1 }],
   ]);
   assert.equal(rows[rows.length - 1].agent, 'MUA access', 'reading comes after delivery');
+});
+
+test('access steps cross to the writer thread packed, and come back the same', () => {
+  const same: AccessStep[] = [{ msgId: 'a.1', uid: 1, mailbox: 'INBOX' }, { msgId: 'a.2', uid: 7, mailbox: 'INBOX' }];
+  assert.deepEqual(unpackSteps(structuredClone(packSteps(same))), same);
+  const mixed: AccessStep[] = [{ msgId: 'b.1', uid: 3, mailbox: null, time: 1700000000123 }, { msgId: 'b.2', uid: 4, mailbox: '已发送' }];
+  assert.deepEqual(unpackSteps(structuredClone(packSteps(mixed))), mixed);
+  assert.deepEqual(unpackSteps(packSteps([])), []);
 });

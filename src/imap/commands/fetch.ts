@@ -146,7 +146,8 @@ export const fetch: ImapCommand = {
       // RFC 7162 §3.1.4: an implicit flag change reports its MODSEQ when CONDSTORE is on
       if (seenNow.has(r.uid) && s.condstore && !items.some((i) => i.k === 'MODSEQ')) s.write(` MODSEQ (${r.modseq})`);
       s.write(')\r\n');
-      await s.maybeFlush();
+      const flushing = s.maybeFlush();
+      if (flushing) await flushing;
       if (isBodyFetch && r.msgId) {
         // the session remembers what it has recorded (up to a bound; the store ignores repeats anyway)
         const key = sel.mailbox.id * 2 ** 32 + r.uid;
@@ -168,7 +169,9 @@ function writeItem(s: ImapSession, sel: NonNullable<ImapSession['selected']>, it
     case 'INTERNALDATE': s.write(`INTERNALDATE ${formatDateTime(r.internalDate)}`); return;
     case 'RFC822.SIZE': s.write(`RFC822.SIZE ${r.size}`); return;
     case 'MODSEQ': s.write(`MODSEQ (${r.modseq})`); return;
-    case 'ENVELOPE': case 'BODY': case 'BODYSTRUCTURE': s.write(`${it.k} `); s.write(renderedItem(tree!, it.k)); return;
+    case 'ENVELOPE': s.write('ENVELOPE '); s.write(renderedItem(tree!, it.k)); return;
+    case 'BODY': s.write('BODY '); s.write(renderedItem(tree!, it.k)); return;
+    case 'BODYSTRUCTURE': s.write('BODYSTRUCTURE '); s.write(renderedItem(tree!, it.k)); return;
     case 'RFC822': s.write('RFC822 '); literal(s, raw!, false); return;
     case 'RFC822.HEADER': {
       const root = tree ? tree.root : null;
