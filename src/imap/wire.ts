@@ -217,11 +217,20 @@ export function orderedSet(nums: number[]): string {
   return out.join(',');
 }
 
+/**
+ * Keywords are bounded as Dovecot bounds them (mail_max_keyword_length = 50, answered
+ * NO [CANNOT]); RFC 3501 sets no limit, but every message carries its keywords and SELECT lists
+ * them all. One command sets at most MAX_KEYWORDS of them (RFC 5530 LIMIT).
+ */
+export const MAX_KEYWORD_LENGTH = 50;
+export const MAX_KEYWORDS = 64;
+
 /** Flag list argument: "(\Seen foo)" or a single flag atom. */
 export function flagList(t: Token | undefined): string[] {
   if (!t) throw new ImapBad('missing flags');
   const items = t.t === 'list' ? t.v : [t];
-  const out: string[] = [];
+  const out = new Set<string>();
+  let keywords = 0;
   for (const i of items) {
     if (i.t !== 'atom') throw new ImapBad('invalid flag');
     let f = i.v;
@@ -230,7 +239,10 @@ export function flagList(t: Token | undefined): string[] {
       if (!sys) throw new ImapBad(`invalid system flag ${f}`);
       f = sys;
     } else if (!/^[\x21-\x7e]+$/.test(f) || /[(){%*"\\\]]/.test(f)) throw new ImapBad('invalid keyword');
-    if (!out.includes(f)) out.push(f);
+    else if (f.length > MAX_KEYWORD_LENGTH) throw new ImapNo('CANNOT', `keyword longer than ${MAX_KEYWORD_LENGTH} characters`);
+    if (out.has(f)) continue;
+    out.add(f);
+    if (!f.startsWith('\\') && ++keywords > MAX_KEYWORDS) throw new ImapNo('LIMIT', `at most ${MAX_KEYWORDS} keywords at once`);
   }
-  return out;
+  return [...out];
 }

@@ -186,3 +186,38 @@ test('a client that stops reading a big FETCH is dropped (back-pressure, bounded
   assert.ok(closed, 'the server gave up on the client');
   assert.ok((got.match(/\r\nc OK/g) ?? []).length < 10, 'not every FETCH was answered');
 });
+
+test('keywords are bounded: 50 characters each (as Dovecot), 64 in one command; the mailbox is unchanged', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  await lab.deliver('bob@example.test', fixture('plain.eml'));
+  const k50 = 'k'.repeat(50);
+  const many = Array.from({ length: 65 }, (_, i) => `kw${i}`).join(' ');
+  await transcript(await lab.connect('imaps'), `
+    S: * OK ...
+    C: a LOGIN bob@example.test pw
+    S: a OK ...
+    C: b SELECT INBOX
+    S: * FLAGS ...
+    S: * OK ...
+    S: * 1 EXISTS
+    S: * 1 RECENT
+    S: * OK [UNSEEN 1] ...
+    S: * OK ...
+    S: * OK ...
+    S: * OK ...
+    S: b OK [READ-WRITE] SELECT completed
+    C: c STORE 1 +FLAGS (${k50})
+    S: * 1 FETCH (FLAGS (${k50} \\Recent))
+    S: c OK STORE completed
+    C: d STORE 1 +FLAGS (${k50}x)
+    S: d NO [CANNOT] keyword longer than 50 characters
+    C: e STORE 1 FLAGS (${many})
+    S: e NO [LIMIT] at most 64 keywords at once
+    C: f APPEND INBOX (${k50}y) {1+}
+    C: x
+    S: f NO [CANNOT] keyword longer than 50 characters
+    C: g FETCH 1 FLAGS
+    S: * 1 FETCH (FLAGS (${k50} \\Recent))
+    S: g OK FETCH completed
+  `);
+});
