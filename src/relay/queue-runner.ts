@@ -75,6 +75,7 @@ export class QueueRunner {
   private readyAt = 0;
   private ticking = false;
   private again = false;
+  private wakePending = false;
   private stopped = false;
   /** for the bench and tests */
   readonly stats = { attempts: 0, delivered: 0, deferred: 0, bounced: 0 };
@@ -102,9 +103,22 @@ export class QueueRunner {
   start(): this {
     // not unref'd: a relay-only server (every listener disabled) keeps running
     this.timer = setInterval(() => this.kick(), this.pollMs);
+    // mail queued by this process is taken at once; the poll finds what other processes queue
+    this.store.events.on('queued', this.onQueued);
     this.kick();
     return this;
   }
+
+  /** New due entries: read the queue again now (once per turn of the event loop, however many). */
+  private readonly onQueued = (): void => {
+    if (this.wakePending || this.stopped) return;
+    this.wakePending = true;
+    setImmediate(() => {
+      this.wakePending = false;
+      this.readyAt = 0;
+      this.kick();
+    });
+  };
 
   /** Make the DKIM keys of the local domains now (`serve` does, on first start) rather than on
    *  the first message; in the thread pool, so listeners keep answering meanwhile. */
@@ -116,6 +130,7 @@ export class QueueRunner {
   async stop(waitMs = 5000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.store.events.off('queued', this.onQueued);
     let t: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => { t = setTimeout(r, waitMs); })]);
     clearTimeout(t);

@@ -736,6 +736,9 @@ export class SqliteStore implements Store {
       }
       this.insertJourney(journey);
       return result;
+    }).then((result) => {
+      if (result.queued.length) this.events.emit('queued');
+      return result;
     });
   }
 
@@ -766,8 +769,11 @@ export class SqliteStore implements Store {
     due: async (now: number, limit: number): Promise<QueueEntry[]> =>
       (this.rs(`SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.status = 'queued' AND q.next_attempt <= ? ORDER BY q.next_attempt, q.id LIMIT ?`)
         .all(now, limit) as Row[]).map((r) => this.queueRow(r)),
-    flush: (): Promise<number> =>
-      this.write(() => this.ws(`UPDATE queue SET next_attempt = ? WHERE status = 'queued'`).run(this.now()).changes),
+    flush: async (): Promise<number> => {
+      const n = await this.write(() => this.ws(`UPDATE queue SET next_attempt = ? WHERE status = 'queued'`).run(this.now()).changes);
+      if (n) this.events.emit('queued');
+      return n;
+    },
     update: (id: number, patch: Partial<Pick<QueueEntry, 'rcpts' | 'attempts' | 'nextAttempt' | 'lastReply' | 'status' | 'data'>>, journey?: JourneyEvent[]) =>
       this.write(() => {
         const cur = this.ws('SELECT * FROM queue WHERE id = ?').get(id) as Row | undefined;

@@ -119,6 +119,10 @@ export interface StoreEvents extends EventEmitter {
   on(event: 'change', listener: (c: MailboxChange) => void): this;
   off(event: 'change', listener: (c: MailboxChange) => void): this;
   emit(event: 'change', c: MailboxChange): boolean;
+  /** queue entries became due now (a delivery with remote recipients, `queue flush`) in this process */
+  on(event: 'queued', listener: () => void): this;
+  off(event: 'queued', listener: () => void): this;
+  emit(event: 'queued'): boolean;
 }
 
 export interface Store {

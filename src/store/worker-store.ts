@@ -57,6 +57,9 @@ export class WorkerStore {
         const path = `${ns}.${name}`;
         api[name] = WRITE_METHODS.has(path) ? (...args: unknown[]) => this.call(path, args) : local[name].bind(local);
       }
+      if (ns === 'queue') {
+        api.flush = async () => { const n = (await this.call('queue.flush', [])) as number; if (n) this.events.emit('queued'); return n; };
+      }
       if (ns === 'journey') {
         api.accessed = (session: unknown, step: unknown, steps: AccessStep[]) => this.call('journey.accessed', [session, step, packSteps(steps)]);
       }
@@ -121,7 +124,9 @@ export class WorkerStore {
   }
 
   async deliver(d: Parameters<Store['deliver']>[0]): ReturnType<Store['deliver']> {
-    return this.call('deliver', [d]) as ReturnType<Store['deliver']>;
+    const result = await (this.call('deliver', [d]) as ReturnType<Store['deliver']>);
+    if (result.queued.length) this.events.emit('queued');
+    return result;
   }
 
   async close(): Promise<void> {

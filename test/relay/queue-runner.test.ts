@@ -203,3 +203,20 @@ test('several messages to one MX share a session (connection cache); the trace s
   const last = formatTrace(await lab.po.store.journey.trace(ids[4]));
   assert.match(last, /connected\s+.*reused=\d/);
 });
+
+test('new mail and `queue flush` wake the runner at once, without waiting for the poll', { timeout: 60_000 }, async (t) => {
+  // a 10-minute poll: only the wake-up can deliver within the waits below
+  const { lab, sink } = await setup(t, { POSTOFFICE_RELAY_POLL_MS: '600000', POSTOFFICE_RELAY_RETRY_SCHEDULE: '1h' });
+  await new Promise((r) => setTimeout(r, 300)); // the runner's first look at the (empty) queue is over
+  await enqueue(lab, 'me@163.test', ['now@remote.test']);
+  await waitFor('the queue to empty', async () => (await lab.po.store.queue.list()).length === 0, 10_000);
+  assert.equal(sink.received.length, 1);
+  // deferred for an hour; `queue flush` makes it due, and the runner takes it at once
+  await sink.down();
+  await enqueue(lab, 'me@163.test', ['later@remote.test']);
+  await waitFor('a failed attempt', async () => (await lab.po.store.queue.list()).find((x) => x.attempts >= 1), 10_000);
+  await sink.up();
+  assert.equal(await lab.po.store.queue.flush(), 1);
+  await waitFor('the queue to empty', async () => (await lab.po.store.queue.list()).length === 0, 10_000);
+  assert.equal(sink.received.length, 2);
+});
