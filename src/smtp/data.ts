@@ -53,10 +53,11 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   if (user) await checkHeaderFrom(ctx, user, body);
   // Port 25: RFC 7208 SPF, RFC 6376 DKIM, RFC 7489 DMARC (and ARC) on the bytes as received
   let verdicts: InboundAuthResult | null = null;
+  let disposition: 'deliver' | 'quarantine' = 'deliver';
   if (ctx.inboundAuth && ctx.listener === 'smtp' && !user) {
     verdicts = await ctx.inboundAuth.check(body, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom });
-    await enforce(verdicts, mailFrom, {
-      dmarcReject: ctx.config.dmarcReject, spfRejectLocalDomains: ctx.config.spfRejectLocalDomains,
+    disposition = await enforce(verdicts, mailFrom, {
+      dmarcReject: ctx.config.dmarcReject, dmarcQuarantine: ctx.config.dmarcQuarantine, spfRejectLocalDomains: ctx.config.spfRejectLocalDomains,
       isLocalDomain: (d) => ctx.store.domains.isLocal(d),
     });
     // RFC 8601 §5: verdicts claiming to be ours that we did not write are removed
@@ -69,7 +70,8 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   for (const rcpt of rcpts) {
     const r = state.rcpts.get(rcpt) ?? (await ctx.store.users.resolve(rcpt));
     if (r.kind === 'local') {
-      for (const u of r.users) if (!local.has(u.userId)) local.set(u.userId, { userId: u.userId, address: u.address, rcptTo: rcpt });
+      // a quarantined message goes to each user's \Junk mailbox (RFC 6154), or INBOX if there is none
+      for (const u of r.users) if (!local.has(u.userId)) local.set(u.userId, { userId: u.userId, address: u.address, rcptTo: rcpt, ...(disposition === 'quarantine' ? { mailbox: '\\Junk' } : {}) });
       for (const x of r.remote) remote.add(x);
     } else if (r.kind === 'remote') remote.add(rcpt);
   }
@@ -101,6 +103,7 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
       listener: ctx.listener, client: session.remoteAddress, helo: session.hostNameAppearsAs || null, tls: tls ? `${tls.version} ${tls.cipher}` : null,
       user: user?.address ?? null, mailFrom, rcptTo: rcpts, size: raw.length, reply: `250 2.6.0 Ok: queued as ${msgId}`,
       ...(normalised ? { bareLineEndsNormalised: true } : {}),
+      ...(disposition === 'quarantine' ? { quarantined: 'DMARC' } : {}),
       ...(verdicts ? { auth: { spf: verdicts.spf, dkim: verdicts.dkim, dmarc: verdicts.dmarc, arc: verdicts.arc, spfDomain: verdicts.spfDomain, dkimDomains: verdicts.dkimDomains, fromDomain: verdicts.fromDomain, dmarcPolicy: verdicts.dmarcPolicy, dnsUnavailable: verdicts.dnsUnavailable } } : {}),
     },
   });

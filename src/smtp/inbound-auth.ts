@@ -176,25 +176,36 @@ function summarise(res: AuthenticateResult | null, hostname: string, env: { mail
 
 export interface InboundPolicy {
   dmarcReject: boolean;
+  dmarcQuarantine: boolean;
   spfRejectLocalDomains: boolean;
   isLocalDomain(domain: string): Promise<boolean>;
 }
 
-/** Refuse what the verdicts condemn; a temperror or missing record never refuses. */
-export async function enforce(r: InboundAuthResult, mailFrom: string, policy: InboundPolicy): Promise<void> {
+/**
+ * Refuse what the verdicts condemn, and say what is to be quarantined; a temperror or missing
+ * record never refuses. The answer is 'quarantine' (file into the recipient's Junk) or 'deliver'.
+ */
+export async function enforce(r: InboundAuthResult, mailFrom: string, policy: InboundPolicy): Promise<'deliver' | 'quarantine'> {
   // RFC 7208 §8.4: "fail" means the domain owner says this host may not send for it. For our own
   // domains we know no one else may: refuse (RFC 7372 §3.2: 5.7.23 SPF validation failed).
   const senderDomain = domainOf(mailFrom);
   if (policy.spfRejectLocalDomains && r.spf === 'fail' && senderDomain && (await policy.isLocalDomain(senderDomain))) {
     throw new SmtpReply(550, '5.7.23', `SPF validation failed: this host may not send mail from ${senderDomain}`);
   }
-  // RFC 7489 §6.6.4 + §6.3 pct: a failing message under p=reject is refused (pct% of them; the rest quarantined).
-  if (policy.dmarcReject && r.dmarc === 'fail' && r.dmarcPolicy === 'reject') {
-    const pct = r.dmarcPct ?? 100;
-    if (pct >= 100 || Math.random() * 100 < pct) {
+  if (r.dmarc !== 'fail') return 'deliver';
+  // RFC 7489 §6.3 pct: the policy applies to pct% of failing mail; the rest gets the next policy
+  // down (reject -> quarantine -> none)
+  const sampled = () => { const pct = r.dmarcPct ?? 100; return pct >= 100 || Math.random() * 100 < pct; };
+  if (r.dmarcPolicy === 'reject') {
+    // §6.6.4: refused; an operator who turned refusals off still gets it in Junk (§6.7 local policy)
+    if (policy.dmarcReject && sampled()) {
       throw new SmtpReply(550, '5.7.1', `DMARC policy of ${r.fromDomain ?? 'the From: domain'} rejects this message (SPF and DKIM not aligned)`);
     }
+    return policy.dmarcQuarantine ? 'quarantine' : 'deliver';
   }
+  // §6.3 p=quarantine: "treat with suspicion": the recipient's Junk mailbox
+  if (r.dmarcPolicy === 'quarantine' && policy.dmarcQuarantine && sampled()) return 'quarantine';
+  return 'deliver';
 }
 
 /**

@@ -705,7 +705,10 @@ export class SqliteStore implements Store {
         const blobId = this.putBlob(d.raw, meta, d.local.length);
         for (const rcpt of d.local) {
           const want = rcpt.mailbox ?? 'INBOX';
-          let mb = this.ws('SELECT id, name FROM mailboxes WHERE user_id = ? AND name = ?').get(rcpt.userId, want) as Row | undefined;
+          // a name, or a special use (\Junk: whatever the user's junk mailbox is called now)
+          let mb = (want.startsWith('\\')
+            ? this.ws('SELECT id, name FROM mailboxes WHERE user_id = ? AND special_use = ? ORDER BY id LIMIT 1').get(rcpt.userId, want)
+            : this.ws('SELECT id, name FROM mailboxes WHERE user_id = ? AND name = ?').get(rcpt.userId, want)) as Row | undefined;
           mb ??= this.ws(`SELECT id, name FROM mailboxes WHERE user_id = ? AND name = 'INBOX'`).get(rcpt.userId) as Row | undefined;
           if (!mb) mb = { id: this.createMailboxTx(rcpt.userId, 'INBOX', null).id, name: 'INBOX' };
           const uid = this.insertCopy(mb.id as number, blobId, d.raw.length, d.flags ?? [], d.internalDate ?? now, d.msgId, changes);

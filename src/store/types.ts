@@ -64,7 +64,7 @@ export interface AccessStep { msgId: string; uid: number; mailbox: string | null
 export interface JourneyRow extends Required<Omit<JourneyEvent, 'details'>> { id: number; details: Record<string, unknown> }
 
 /** A local recipient of a delivery: the user and the mailbox (default INBOX). */
-export interface LocalRecipient { userId: number; address: string; rcptTo: string; mailbox?: string }
+export interface LocalRecipient { userId: number; address: string; rcptTo: string; /** a mailbox name or a special use such as "\\Junk" (default INBOX; INBOX when missing) */ mailbox?: string }
 
 export interface Delivery {
   msgId: string;            // our transaction id, e.g. "k3f9a.1"

@@ -27,6 +27,9 @@ function zones(): Parameters<typeof startDns>[0] {
     'bank.test': { TXT: [['v=spf1 ip4:192.0.2.7 -all']] },
     '_dmarc.bank.test': { TXT: [['v=DMARC1; p=reject']] },
     'evil.test': { TXT: [['v=spf1 ip4:127.0.0.1 -all']] },
+    // a shop that asks for failing mail to be quarantined
+    'shop.test': { TXT: [['v=spf1 ip4:192.0.2.9 -all']] },
+    '_dmarc.shop.test': { TXT: [['v=DMARC1; p=quarantine']] },
   };
 }
 
@@ -176,4 +179,37 @@ test('inboundAuth off: no checks, no header', { timeout: 20_000 }, async (t) => 
   assert.ok(r.ok, JSON.stringify(r));
   assert.doesNotMatch(head((await inbox(l.po.store, 'alice@example.test'))[0]), /Authentication-Results/);
   assert.equal(dns.queries.length, 0);
+});
+
+test('DMARC p=quarantine: accepted, filed into the recipient\'s Junk (whatever it is called now); p=reject not refused goes there too', { timeout: 30_000 }, async (t) => {
+  const dns = await startDns(zones());
+  t.after(() => dns.close());
+  const l = await lab(t, dns);
+  const alice = (await l.po.store.users.get('alice@example.test'))!;
+  // the user renamed Junk: the special use still finds it
+  await l.po.store.mailboxes.rename(alice.id, 'Junk', 'Spam');
+  const r = await send(l, 'deals@evil.test', message('deals@shop.test', 'cheap watches'), 'evil.test');
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.equal((await inbox(l.po.store, 'alice@example.test')).length, 0, 'not in INBOX');
+  const spam = await inbox(l.po.store, 'alice@example.test', 'Spam');
+  assert.equal(spam.length, 1);
+  assert.match(head(spam[0]), /dmarc=fail/);
+  const id = /queued as (\S+)/.exec(r.response)![1];
+  const trace = await l.po.store.journey.trace(id);
+  assert.equal(trace.find((e) => e.step === 'received')!.details.quarantined, 'DMARC');
+  assert.equal(trace.find((e) => e.step === 'stored')!.details.mailbox, 'Spam');
+  // a mail that passes still goes to INBOX
+  const plain = message('news@sender.test', 'newsletter');
+  const signed = await sign(plain);
+  assert.ok((await send(l, 'news@sender.test', Buffer.concat([Buffer.from(signed.signatures), plain]))).ok);
+  assert.equal((await inbox(l.po.store, 'alice@example.test')).length, 1);
+
+  // refusals off: p=reject is quarantined instead; quarantine off: INBOX
+  const noReject = await lab(t, dns, { POSTOFFICE_DMARC_REJECT: 'false' });
+  assert.ok((await send(noReject, 'phish@evil.test', message('security@bank.test', 'verify'), 'evil.test')).ok);
+  assert.equal((await inbox(noReject.po.store, 'alice@example.test', 'Junk')).length, 1);
+  const off = await lab(t, dns, { POSTOFFICE_DMARC_QUARANTINE: 'false' });
+  assert.ok((await send(off, 'deals@evil.test', message('deals@shop.test', 'cheap watches again'), 'evil.test')).ok);
+  assert.equal((await inbox(off.po.store, 'alice@example.test')).length, 1);
+  assert.equal((await inbox(off.po.store, 'alice@example.test', 'Junk')).length, 0);
 });
