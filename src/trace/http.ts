@@ -1,10 +1,12 @@
-// Lab: the HTTP listener. For now: health and a message's journey as JSON (the dashboard builds on these).
+// Lab: the HTTP listener. For now: health, a message's journey as JSON (the dashboard builds on
+// these), and the autoconfiguration mail clients ask for (trace/autoconfig.ts).
 import http from 'node:http';
 import type { Store } from '../store/index.js';
+import { autoconfigXml, type AutoconfigInput } from './autoconfig.js';
 
 export interface HttpHandle { port: number; close(): Promise<void> }
 
-export async function startHttp(store: Store, info: () => Record<string, unknown>, port: number, host: string): Promise<HttpHandle> {
+export async function startHttp(store: Store, info: () => Omit<AutoconfigInput, 'domains'>, port: number, host: string): Promise<HttpHandle> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const send = (code: number, body: unknown) => {
@@ -13,6 +15,13 @@ export async function startHttp(store: Store, info: () => Record<string, unknown
     };
     if (req.method !== 'GET') return send(405, { error: 'method not allowed' });
     if (url.pathname === '/health' || url.pathname === '/') return send(200, { status: 'ok', ...info() });
+    if (url.pathname === '/mail/config-v1.1.xml' || url.pathname === '/.well-known/autoconfig/mail/config-v1.1.xml') {
+      store.domains.list().then((ds) => {
+        res.writeHead(200, { 'content-type': 'application/xml; charset=utf-8' });
+        res.end(autoconfigXml({ ...info(), domains: ds.map((d) => d.name) }));
+      }, () => send(500, { error: 'internal error' }));
+      return;
+    }
     const m = /^\/api\/trace\/(.+)$/.exec(url.pathname);
     if (m) {
       store.journey.trace(decodeURIComponent(m[1])).then((rows) => send(rows.length ? 200 : 404, rows), () => send(500, { error: 'internal error' }));

@@ -1,0 +1,34 @@
+// The lab's HTTP listener: health, a message's journey as JSON, and the autoconfiguration file
+// that Thunderbird-like clients fetch to set an account up from the address alone.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fixture, startLab } from '../helpers/lab.js';
+
+test('GET /health, /api/trace/ID, and Mozilla autoconfig with the listeners that are on', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' }, env: { POSTOFFICE_POP3_PORT: '0' } });
+  const base = `http://127.0.0.1:${lab.port('http')}`;
+  const health = await fetch(`${base}/health`);
+  assert.equal(health.status, 200);
+  assert.equal(((await health.json()) as { status: string }).status, 'ok');
+
+  const { msgId } = await lab.deliver('bob@example.test', fixture('plain.eml'));
+  const trace = (await (await fetch(`${base}/api/trace/${encodeURIComponent(msgId)}`)).json()) as { step: string }[];
+  assert.ok(trace.some((r) => r.step === 'stored'));
+  assert.equal((await fetch(`${base}/api/trace/nope`)).status, 404);
+
+  for (const p of ['/mail/config-v1.1.xml?emailaddress=bob%40example.test', '/.well-known/autoconfig/mail/config-v1.1.xml']) {
+    const r = await fetch(base + p);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^application\/xml/);
+    const xml = await r.text();
+    assert.match(xml, /<domain>example\.test<\/domain>/);
+    const servers = [...xml.matchAll(/<(incoming|outgoing)Server type="(\w+)">\s*<hostname>([^<]+)<\/hostname>\s*<port>(\d+)<\/port>\s*<socketType>(\w+)<\/socketType>\s*<username>%EMAILADDRESS%<\/username>/g)]
+      .map((m) => `${m[2]} ${m[3]}:${m[4]} ${m[5]}`);
+    // implicit TLS first; plain POP3 (STLS) is off in this lab, so it is not offered
+    assert.deepEqual(servers, [
+      `imap mail.example.test:${lab.port('imaps')} SSL`, `imap mail.example.test:${lab.port('imap')} STARTTLS`,
+      `pop3 mail.example.test:${lab.port('pop3s')} SSL`,
+      `smtp mail.example.test:${lab.port('smtps')} SSL`, `smtp mail.example.test:${lab.port('submission')} STARTTLS`,
+    ]);
+  }
+});
