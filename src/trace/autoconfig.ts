@@ -50,3 +50,47 @@ export function autoconfigXml(o: AutoconfigInput): string {
   lines.push('  </emailProvider>', '</clientConfig>', '');
   return lines.join('\n');
 }
+
+/**
+ * Outlook's "POX" Autodiscover (the answer to a POST of <EMailAddress> to
+ * /autodiscover/autodiscover.xml, which Outlook asks over HTTPS: put a TLS proxy in front):
+ * the same servers, with the address as login name. `postoffice dns` prints the names it looks up.
+ */
+export function autodiscoverXml(o: AutoconfigInput, email: string): string {
+  const host = esc(o.hostname);
+  const login = esc(email);
+  const out = [
+    '<?xml version="1.0" encoding="utf-8"?>',
+    '<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">',
+    '  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">',
+    '    <Account>',
+    '      <AccountType>email</AccountType>',
+    '      <Action>settings</Action>',
+  ];
+  for (const s of SERVERS) {
+    const l = o.listeners.find((x) => x.name === s.listener && x.state === 'listening');
+    if (!l) continue;
+    out.push(
+      '      <Protocol>',
+      `        <Type>${s.type.toUpperCase()}</Type>`,
+      `        <Server>${host}</Server>`,
+      `        <Port>${l.port}</Port>`,
+      '        <DomainRequired>off</DomainRequired>',
+      `        <LoginName>${login}</LoginName>`,
+      '        <SPA>off</SPA>',
+      // implicit TLS is SSL=on; STARTTLS is Encryption=TLS
+      s.socket === 'SSL' ? '        <SSL>on</SSL>' : '        <Encryption>TLS</Encryption>',
+      '        <AuthRequired>on</AuthRequired>',
+      ...(s.type === 'smtp' ? ['        <UsePOPAuth>off</UsePOPAuth>', '        <SMTPLast>off</SMTPLast>'] : []),
+      '      </Protocol>',
+    );
+  }
+  out.push('    </Account>', '  </Response>', '</Autodiscover>', '');
+  return out.join('\n');
+}
+
+/** The address in an Autodiscover request body (<EMailAddress>), or null. */
+export function autodiscoverEmail(body: string): string | null {
+  const m = /<EMailAddress>\s*([^<\s]{1,320})\s*<\/EMailAddress>/i.exec(body);
+  return m ? m[1] : null;
+}

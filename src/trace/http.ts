@@ -2,7 +2,7 @@
 // these), and the autoconfiguration mail clients ask for (trace/autoconfig.ts).
 import http from 'node:http';
 import type { Store } from '../store/index.js';
-import { autoconfigXml, type AutoconfigInput } from './autoconfig.js';
+import { autoconfigXml, autodiscoverEmail, autodiscoverXml, type AutoconfigInput } from './autoconfig.js';
 
 export interface HttpHandle { port: number; close(): Promise<void> }
 
@@ -13,6 +13,7 @@ export async function startHttp(store: Store, info: () => Omit<AutoconfigInput, 
       res.writeHead(code, { 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify(body, null, 2) + '\n');
     };
+    if (/^\/autodiscover\/autodiscover\.xml$/i.test(url.pathname)) return autodiscover(req, res);
     if (req.method !== 'GET') return send(405, { error: 'method not allowed' });
     if (url.pathname === '/health' || url.pathname === '/') return send(200, { status: 'ok', ...info() });
     if (url.pathname === '/mail/config-v1.1.xml' || url.pathname === '/.well-known/autoconfig/mail/config-v1.1.xml') {
@@ -29,6 +30,25 @@ export async function startHttp(store: Store, info: () => Omit<AutoconfigInput, 
     }
     send(404, { error: 'not found' });
   });
+  /** Outlook POSTs its request (a few hundred bytes: anything over 16 KiB is refused). */
+  const autodiscover = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > 16 * 1024) { res.writeHead(413).end(); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (res.writableEnded) return;
+      const email = autodiscoverEmail(Buffer.concat(chunks).toString('utf8'));
+      if (!email) { res.writeHead(400, { 'content-type': 'text/plain' }).end('no <EMailAddress> in the request\n'); return; }
+      store.domains.list().then((ds) => {
+        res.writeHead(200, { 'content-type': 'application/xml; charset=utf-8' });
+        res.end(autodiscoverXml({ ...info(), domains: ds.map((d) => d.name) }, email));
+      }, () => res.writeHead(500).end());
+    });
+  };
   server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -32,3 +32,22 @@ test('GET /health, /api/trace/ID, and Mozilla autoconfig with the listeners that
     ]);
   }
 });
+
+test('Outlook Autodiscover (POX): the POSTed address comes back as login name with every server; bad requests are refused', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  const url = `http://127.0.0.1:${lab.port('http')}/Autodiscover/Autodiscover.xml`;
+  const body = '<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">' +
+    '<Request><EMailAddress>bob@example.test</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>';
+  const r = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
+  assert.equal(r.status, 200);
+  const xml = await r.text();
+  const protocols = [...xml.matchAll(/<Protocol>\s*<Type>(\w+)<\/Type>\s*<Server>([^<]+)<\/Server>\s*<Port>(\d+)<\/Port>[^]*?<LoginName>([^<]+)<\/LoginName>[^]*?<(SSL|Encryption)>(\w+)<\/\5>[^]*?<\/Protocol>/g)]
+    .map((m) => `${m[1]} ${m[3]} ${m[4]} ${m[5]}=${m[6]}`);
+  assert.deepEqual(protocols, [
+    `IMAP ${lab.port('imaps')} bob@example.test SSL=on`, `IMAP ${lab.port('imap')} bob@example.test Encryption=TLS`,
+    `POP3 ${lab.port('pop3s')} bob@example.test SSL=on`, `POP3 ${lab.port('pop3')} bob@example.test Encryption=TLS`,
+    `SMTP ${lab.port('smtps')} bob@example.test SSL=on`, `SMTP ${lab.port('submission')} bob@example.test Encryption=TLS`,
+  ]);
+  assert.equal((await fetch(url, { method: 'POST', body: '<Autodiscover/>' })).status, 400);
+  assert.equal((await fetch(url, { method: 'POST', body: 'x'.repeat(100_000) }).catch(() => ({ status: 413 }))).status, 413);
+});
