@@ -14,7 +14,7 @@ import { parseAddress } from '../mail/address.js';
 import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
 import { dkimKeyAsync, signMessage, type DkimKey } from './dkim.js';
 import { ConnectionCache, relay, type RcptResult, type RelayContext } from './deliver.js';
-import { buildDsn, headerBlock, type DsnRecipient } from './dsn.js';
+import { headerBlock, reportId, sendReport, type DsnRecipient, type ReportKind } from './dsn.js';
 import { Resolver } from './mx.js';
 
 /** "90", "90s", "5m", "1h", "5d", "250ms" -> milliseconds */
@@ -271,6 +271,15 @@ export class QueueRunner {
       ev('delivered', { rcpt: r, host: x.remoteMta, reply: x.reply });
     }
     this.stats.delivered += delivered.length;
+    // RFC 3461 §6.2.1 d: NOTIFY=SUCCESS, and the next hop is not told of it (no DSN parameters are
+    // passed on): a "relayed" report, as Postfix sends
+    if (delivered.length && Object.values((e.data.notify ?? {}) as Record<string, string[]>).some((n) => n.includes('SUCCESS'))) {
+      const dsn = await this.report(e, delivered.map((r) => {
+        const x = results.get(r)!;
+        return { address: r, action: 'relayed', status: x.status.startsWith('2') ? x.status : '2.0.0', remoteMta: x.remoteMta, diagnostic: x.reply };
+      }), 'success', now);
+      if (dsn.step !== 'not reported') ev(dsn.step, dsn.details);
+    }
 
     // RFC 5321 §4.5.4.1: give up after the queue lifetime; what is left is bounced (4.4.7)
     const age = now - e.created;
@@ -328,33 +337,16 @@ export class QueueRunner {
     this.log.info({ id: e.msgId, queueId: e.id, domain: e.domain, attempt, delivered, deferred, bounced, reply: lastReply }, 'relay attempt');
   }
 
-  /** Send an RFC 3464 report to the sender: to its local INBOX, or queued to its domain. */
-  private async report(e: QueueEntry, recipients: DsnRecipient[], kind: 'failure' | 'delay', now: number): Promise<{ step: string; details: Record<string, unknown> } | null> {
-    // RFC 5321 §6.1 / RFC 3464 §1: never report on a report (null reverse-path)
-    if (!e.mailFrom) return { step: 'not reported', details: { why: 'null reverse-path: a report is never sent about a report', rcpts: recipients.map((r) => r.address) } };
-    // RFC 3461 §4.1 NOTIFY: the sender may have asked for NEVER, or not for this kind
-    const notify = (e.data.notify ?? {}) as Record<string, string[] | undefined>;
-    const wanted = recipients.filter((r) => {
-      const n = notify[r.address];
-      return !n || (!n.includes('NEVER') && n.includes(kind === 'failure' ? 'FAILURE' : 'DELAY'));
-    });
-    if (!wanted.length) return { step: 'not reported', details: { why: 'NOTIFY parameter', kind } };
-    const original = await this.store.messages.raw(e.blobId);
-    const dsnId = `${e.msgId}.${kind === 'failure' ? 'bounce' : 'delay'}${e.id}-${e.attempts + 1}`;
-    const { raw } = buildDsn({
-      reportingMta: this.config.hostname, mailFrom: e.mailFrom, originalMsgId: e.msgId, arrivalDate: new Date(e.created), envid: (e.data.envid as string) ?? null,
-      recipients: wanted, original, returnFull: e.data.ret === 'FULL', lastAttempt: new Date(now),
+  /** An RFC 3464 report on this entry to its sender (see sendReport). */
+  private report(e: QueueEntry, recipients: DsnRecipient[], kind: ReportKind, now: number): Promise<{ step: string; details: Record<string, unknown> }> {
+    return sendReport(this.store, {
+      reportingMta: this.config.hostname, kind, agent: AGENT, recipients, lastAttempt: new Date(now),
+      dsnId: reportId(e.msgId, kind, `${e.id}-${e.attempts + 1}`),
       willRetryUntil: kind === 'delay' ? new Date(e.created + this.expireMs) : undefined,
+      about: {
+        msgId: e.msgId, mailFrom: e.mailFrom, arrival: new Date(e.created), envid: (e.data.envid as string) ?? null, ret: (e.data.ret as string) ?? null,
+        notify: (e.data.notify ?? {}) as Record<string, string[] | undefined>, original: () => this.store.messages.raw(e.blobId),
+      },
     });
-    const res = await this.store.users.resolve(e.mailFrom);
-    const local = res.kind === 'local' ? res.users.map((u) => ({ userId: u.userId, address: u.address, rcptTo: e.mailFrom })) : [];
-    const remote = res.kind === 'local' ? res.remote : res.kind === 'remote' ? [e.mailFrom] : [];
-    if (!local.length && !remote.length) return { step: 'not reported', details: { why: `the sender ${e.mailFrom} is no local user`, kind } };
-    await this.store.deliver({
-      msgId: dsnId, mailFrom: '', raw: Buffer.concat([Buffer.from('Return-Path: <>\r\n'), raw]), relayRaw: raw, local, remote,
-      journey: [{ msgId: dsnId, agent: AGENT, step: kind === 'failure' ? 'bounce created' : 'delay warning created', details: { about: e.msgId, to: e.mailFrom, rcpts: wanted.map((r) => r.address) } }],
-      queueData: { reportFor: e.msgId },
-    });
-    return { step: kind === 'failure' ? 'bounce sent' : 'delay warning sent', details: { dsn: dsnId, to: e.mailFrom, rcpts: wanted.map((r) => `${r.address} ${r.status}`) } };
   }
 }

@@ -10,6 +10,7 @@ import type { JourneyEvent, LocalRecipient } from '../store/index.js';
 import { resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
 import { enforce, stripForgedResults, type InboundAuthResult } from './inbound-auth.js';
 import { ownsAddress } from './mail-from.js';
+import { sendReport } from '../relay/dsn.js';
 
 export interface DataOutcome { msgId: string; stored: number; queued: number; size: number }
 
@@ -67,9 +68,11 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   // Who gets it: local users (deduplicated; aliases expanded) and remote recipients.
   const local = new Map<number, LocalRecipient>();
   const remote = new Set<string>();
+  const storedFor = new Set<string>(); // RCPT TO addresses that reach a local mailbox
   for (const rcpt of rcpts) {
     const r = state.rcpts.get(rcpt) ?? (await ctx.store.users.resolve(rcpt));
     if (r.kind === 'local') {
+      if (r.users.length) storedFor.add(rcpt);
       // a quarantined message goes to each user's \Junk mailbox (RFC 6154), or INBOX if there is none
       for (const u of r.users) if (!local.has(u.userId)) local.set(u.userId, { userId: u.userId, address: u.address, rcptTo: rcpt, ...(disposition === 'quarantine' ? { mailbox: '\\Junk' } : {}) });
       for (const x of r.remote) remote.add(x);
@@ -116,6 +119,21 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
       notify: Object.fromEntries(env.rcptTo.filter((r) => r.dsn?.notify).map((r) => [r.address, r.dsn!.notify])),
     },
   });
+  // RFC 3461 §6.2.1 a: NOTIFY=SUCCESS for a recipient stored here: a "delivered" report to the
+  // sender, sent after the 250 (the mail is committed; the report is a courtesy, logged if it fails)
+  const success = env.rcptTo.filter((r) => storedFor.has(r.address) && r.dsn?.notify?.includes('SUCCESS')).map((r) => r.address);
+  if (success.length && result.stored.length) {
+    void sendReport(ctx.store, {
+      reportingMta: ctx.config.hostname, kind: 'success', agent: 'MDA', dsnId: `${msgId}.success`,
+      recipients: success.map((address) => ({ address, action: 'delivered', status: '2.0.0' })),
+      about: {
+        msgId, mailFrom, arrival: now, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null,
+        notify: Object.fromEntries(env.rcptTo.map((r) => [r.address, r.dsn?.notify])), original: async () => raw,
+      },
+    }).then(
+      (step) => step.step === 'not reported' ? undefined : ctx.store.journey.record([{ msgId, agent: 'MDA', step: step.step, details: step.details }]),
+    ).catch((err) => ctx.log.error({ err, id: msgId, code: 'DSN_FAILED' }, 'success report failed'));
+  }
   return { msgId, stored: result.stored.length, queued: result.queued.length, size: raw.length };
 }
 
