@@ -83,7 +83,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       listeners.push({ name, port: h.port, state: 'listening' });
     }
     if (config.ports.http) {
-      const h = await startHttp(store, () => ({ hostname: config.hostname, listeners }), bindPort('http'), config.listen);
+      const h = await startHttp(store, () => ({ hostname: config.hostname, listeners }), bindPort('http'), config.listen, config.httpTraceToken ?? '');
       closers.push(h.close);
       listeners.push({ name: 'http', port: h.port, state: 'listening' });
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' });

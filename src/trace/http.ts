@@ -1,12 +1,31 @@
 // Lab: the HTTP listener. For now: health, a message's journey as JSON (the dashboard builds on
 // these), and the autoconfiguration mail clients ask for (trace/autoconfig.ts).
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Store } from '../store/index.js';
 import { autoconfigXml, autodiscoverEmail, autodiscoverXml, type AutoconfigInput } from './autoconfig.js';
 
 export interface HttpHandle { port: number; close(): Promise<void> }
 
-export async function startHttp(store: Store, info: () => Omit<AutoconfigInput, 'domains'>, port: number, host: string): Promise<HttpHandle> {
+/** 127.0.0.0/8 and ::1 (also as IPv4-mapped IPv6). */
+function loopback(addr: string | undefined): boolean {
+  return !!addr && /^(127\.|::1$|::ffff:127\.)/.test(addr);
+}
+
+/**
+ * A journey names users, mailboxes and client addresses: it is shown to loopback clients (the lab),
+ * and to others only with `Authorization: Bearer <httpTraceToken>`.
+ */
+export function traceAllowed(req: http.IncomingMessage, token: string): boolean {
+  if (loopback(req.socket.remoteAddress)) return true;
+  if (!token) return false;
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return false;
+  const h = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(h(m[1]), h(token));
+}
+
+export async function startHttp(store: Store, info: () => Omit<AutoconfigInput, 'domains'>, port: number, host: string, traceToken = ''): Promise<HttpHandle> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const send = (code: number, body: unknown) => {
@@ -24,6 +43,7 @@ export async function startHttp(store: Store, info: () => Omit<AutoconfigInput, 
       return;
     }
     const m = /^\/api\/trace\/(.+)$/.exec(url.pathname);
+    if (m && !traceAllowed(req, traceToken)) return send(403, { error: 'journeys are shown to loopback clients, or with Authorization: Bearer <httpTraceToken>' });
     if (m) {
       store.journey.trace(decodeURIComponent(m[1])).then((rows) => send(rows.length ? 200 : 404, rows), () => send(500, { error: 'internal error' }));
       return;

@@ -1,7 +1,9 @@
 // The lab's HTTP listener: health, a message's journey as JSON, and the autoconfiguration file
 // that Thunderbird-like clients fetch to set an account up from the address alone.
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
+import { traceAllowed } from '../../src/trace/http.js';
 import { fixture, startLab } from '../helpers/lab.js';
 
 test('GET /health, /api/trace/ID, and Mozilla autoconfig with the listeners that are on', { timeout: 30_000 }, async (t) => {
@@ -50,4 +52,17 @@ test('Outlook Autodiscover (POX): the POSTed address comes back as login name wi
   ]);
   assert.equal((await fetch(url, { method: 'POST', body: '<Autodiscover/>' })).status, 400);
   assert.equal((await fetch(url, { method: 'POST', body: 'x'.repeat(100_000) }).catch(() => ({ status: 413 }))).status, 413);
+});
+
+test('journeys: loopback clients see them; others only with the bearer token (httpTraceToken)', () => {
+  const req = (remoteAddress: string, authorization?: string) => ({ socket: { remoteAddress }, headers: authorization ? { authorization } : {} }) as unknown as IncomingMessage;
+  assert.equal(traceAllowed(req('127.0.0.1'), ''), true);
+  assert.equal(traceAllowed(req('::ffff:127.0.0.1'), ''), true);
+  assert.equal(traceAllowed(req('::1'), ''), true);
+  assert.equal(traceAllowed(req('203.0.113.9'), ''), false, 'no token configured: loopback only');
+  assert.equal(traceAllowed(req('203.0.113.9', 'Bearer s3cret'), ''), false);
+  assert.equal(traceAllowed(req('203.0.113.9'), 's3cret'), false);
+  assert.equal(traceAllowed(req('203.0.113.9', 'Bearer wrong'), 's3cret'), false);
+  assert.equal(traceAllowed(req('203.0.113.9', 'Bearer s3cret'), 's3cret'), true);
+  assert.equal(traceAllowed(req('172.17.0.1', 'bearer s3cret'), 's3cret'), true);
 });
