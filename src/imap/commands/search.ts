@@ -84,7 +84,7 @@ class KeyParser {
   }
 }
 
-interface Msg { seq: number; r: MessageRecord }
+export interface Msg { seq: number; r: MessageRecord }
 
 const fold = (x: string) => x.toLowerCase();
 const day = (ms: number) => { const d = new Date(ms); return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()); };

@@ -1,0 +1,123 @@
+import { decodeMimeWords, type Address, type MimeTree } from '../../mail/mime.js';
+import type { ImapCommand } from '../session.js';
+import { ImapBad, ImapNo, tokAtom, tokString } from '../wire.js';
+import { runSearch, type Msg } from './search.js';
+
+type Criterion = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
+const CRITERIA = new Set<Criterion>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO']);
+
+/**
+ * RFC 5256 §2.1 base subject: encoded words decoded, white space folded, "Re:"/"Fw:"/"Fwd:"
+ * leaders, "[blob]" prefixes, "(fwd)" trailers and a "[fwd: ...]" wrapper removed; then compared
+ * case-insensitively (an approximation of i;unicode-casemap: NFKD, upper case).
+ */
+export function baseSubject(subject: string | null): string {
+  let s = decodeMimeWords(subject ?? '').replace(/[\t\r\n ]+/g, ' ');
+  for (;;) {
+    // (2) trailing "(fwd)" and white space
+    for (;;) {
+      const t = s.replace(/ +$/, '');
+      const u = /\(fwd\)$/i.test(t) ? t.slice(0, -5) : t;
+      if (u === s) break;
+      s = u;
+    }
+    // (3) leaders "*[blob] re|fw|fwd *WSP [blob] :", (4) a "[blob]" prefix if text remains; (5) repeat
+    for (;;) {
+      const lead = /^ +/.exec(s) ?? /^(?:\[[^[\]]*\] *)*(?:re|fwd?) *(?:\[[^[\]]*\] *)?:/i.exec(s);
+      if (lead) { s = s.slice(lead[0].length); continue; }
+      const blob = /^\[[^[\]]*\] */.exec(s);
+      if (blob && s.length > blob[0].length) { s = s.slice(blob[0].length); continue; }
+      break;
+    }
+    // (6) "[fwd: subject]": unwrap and start again at (2)
+    const fwd = /^\[fwd:(.*)\]$/i.exec(s);
+    if (!fwd) break;
+    s = fwd[1];
+  }
+  return s.normalize('NFKD').toUpperCase();
+}
+
+/**
+ * RFC 5256 §3: the addr-mailbox of the first address, for FROM/TO/CC. A group's first entry is
+ * its name (as in ENVELOPE), so "undisclosed-recipients:;" sorts by that name, as Dovecot does.
+ */
+function firstMailbox(list: Address[] | null): string {
+  const a = list?.[0];
+  return a?.mailbox ? decodeMimeWords(a.mailbox).normalize('NFKD').toUpperCase() : '';
+}
+
+/** RFC 5256 §2.2 sent date: the Date: header, or INTERNALDATE when it is missing or unparseable. */
+function sentDate(tree: MimeTree, internal: number): number {
+  const t = tree.envelope.date ? Date.parse(tree.envelope.date.replace(/\([^)]*\)/g, '').trim()) : NaN;
+  return Number.isNaN(t) ? internal : t;
+}
+
+const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+
+// RFC 5256 §3 SORT / UID SORT: the messages SEARCH would find, in the order of the criteria
+// (REVERSE flips the one after it); ties in sequence order.
+export const sort: ImapCommand = {
+  states: ['selected'],
+  noExpunge: true,
+  async run(s, cmd) {
+    const sel = s.selected!;
+    const [list, charset, ...keys] = cmd.args;
+    if (!list || list.t !== 'list' || !list.v.length) throw new ImapBad('SORT needs a list of sort criteria');
+    const criteria: { key: Criterion; reverse: boolean }[] = [];
+    let reverse = false;
+    for (const t of list.v) {
+      const u = tokAtom(t, 'sort criterion').toUpperCase();
+      if (u === 'REVERSE') {
+        if (reverse) throw new ImapBad('REVERSE REVERSE');
+        reverse = true;
+        continue;
+      }
+      if (!CRITERIA.has(u as Criterion)) throw new ImapBad(`unknown sort criterion ${u.slice(0, 40)}`);
+      criteria.push({ key: u as Criterion, reverse });
+      reverse = false;
+    }
+    if (reverse || !criteria.length) throw new ImapBad('REVERSE needs a sort criterion after it');
+    const cs = tokString(charset, 'charset').toUpperCase();
+    if (cs !== 'UTF-8' && cs !== 'US-ASCII' && cs !== 'UTF8') throw new ImapNo('BADCHARSET (UTF-8 US-ASCII)', `charset ${cs} is not supported`);
+    if (!keys.length) throw new ImapBad('missing search key');
+    const found = await runSearch(s, sel, keys);
+
+    const needMeta = criteria.some((c) => c.key !== 'ARRIVAL' && c.key !== 'SIZE');
+    const rows: { m: Msg; v: (string | number)[] }[] = [];
+    for (const m of found) {
+      let tree: MimeTree | null = null;
+      if (needMeta) {
+        try {
+          tree = (await s.ctx.store.messages.meta(m.r.blobId)).mime as MimeTree;
+        } catch {
+          continue; // expunged under us
+        }
+      }
+      const env = tree?.envelope;
+      rows.push({
+        m,
+        v: criteria.map(({ key }) => {
+          switch (key) {
+            case 'ARRIVAL': return m.r.internalDate;
+            case 'SIZE': return m.r.size;
+            case 'DATE': return sentDate(tree!, m.r.internalDate);
+            case 'SUBJECT': return baseSubject(env!.subject);
+            case 'FROM': return firstMailbox(env!.from);
+            case 'TO': return firstMailbox(env!.to);
+            case 'CC': return firstMailbox(env!.cc);
+          }
+        }),
+      });
+    }
+    rows.sort((a, b) => {
+      for (let i = 0; i < criteria.length; i++) {
+        const c = cmp(a.v[i], b.v[i]);
+        if (c) return criteria[i].reverse ? -c : c;
+      }
+      return a.m.seq - b.m.seq;
+    });
+    const nums = rows.map((r) => (cmd.uid ? r.m.r.uid : r.m.seq));
+    s.send(`* SORT${nums.length ? ' ' + nums.join(' ') : ''}`);
+    return 'SORT completed';
+  },
+};

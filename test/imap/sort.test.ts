@@ -1,0 +1,78 @@
+// RFC 5256 SORT, driven by Python's imaplib, against what Dovecot 2.3 answered to the same script.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { baseSubject } from '../../src/imap/commands/sort.js';
+import { fixture, ROOT, startLab, transcript } from '../helpers/lab.js';
+
+// test/imap/py/sort_client.py against the anchor's Dovecot, 2026-11-30
+const DOVECOT = `(SUBJECT) [b'3 5 4 1 2 6']
+(REVERSE SUBJECT) [b'6 1 2 4 5 3']
+(FROM) [b'2 1 6 4 5 3']
+(TO) [b'4 3 5 2 1 6']
+(CC) [b'1 3 6 5 4 2']
+(DATE) [b'3 4 1 6 2 5']
+(REVERSE DATE) [b'5 2 1 6 4 3']
+(ARRIVAL) [b'1 2 3 4 5 6']
+(SIZE) [b'2 4 6 1 5 3']
+(REVERSE SIZE SUBJECT) [b'3 5 1 6 4 2']
+(SUBJECT DATE) [b'3 5 4 1 2 6']
+UID SORT (FROM) LARGER 250 [b'1 6 4 5 3']`;
+
+test('SORT and UID SORT: every criterion, REVERSE, several keys, a search key: the same order as Dovecot', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  const child = spawn('python3', [path.join(ROOT, 'test', 'imap', 'py', 'sort_client.py'), String(lab.port('imap')), 'bob@example.test', 'pw']);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, err);
+  assert.equal(out.trim(), DOVECOT);
+});
+
+test('RFC 5256 §2.1 base subject', () => {
+  const cases: [string, string][] = [
+    ['Re: [list] Hello', 'HELLO'], ['RE:re: fwd:Hello', 'HELLO'], ['[a][b] Re: [c] Fw: hi', 'HI'], ['hello (fwd) (FWD)  ', 'HELLO'],
+    ['[fwd: Re: Apple]', 'APPLE'], ['[blob]', '[BLOB]'], ['[x] [y]', '[Y]'], ['  Re:\t spaced   out ', 'SPACED OUT'],
+    ['=?UTF-8?Q?Re=3A_=C3=A9t=C3=A9?=', 'E\u0301TE\u0301'], ['Rebate: yes', 'REBATE: YES'],
+  ];
+  for (const [given, want] of cases) assert.equal(baseSubject(given), want, given);
+});
+
+test('SORT: bad criteria get BAD, an unknown charset NO [BADCHARSET]; an empty result is a bare * SORT', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  await lab.deliver('bob@example.test', fixture('plain.eml'));
+  await transcript(await lab.connect('imaps'), `
+    S: * OK ...
+    C: a LOGIN bob@example.test pw
+    S: a OK ...
+    C: b SELECT INBOX
+    S: * FLAGS ...
+    S: * OK ...
+    S: * 1 EXISTS
+    S: * 1 RECENT
+    S: * OK [UNSEEN 1] ...
+    S: * OK ...
+    S: * OK ...
+    S: * OK ...
+    S: b OK [READ-WRITE] SELECT completed
+    C: c SORT (COLOR) UTF-8 ALL
+    S: c BAD unknown sort criterion COLOR
+    C: d SORT (DATE REVERSE) UTF-8 ALL
+    S: d BAD REVERSE needs a sort criterion after it
+    C: e SORT () UTF-8 ALL
+    S: e BAD SORT needs a list of sort criteria
+    C: f SORT (DATE) KOI8-R ALL
+    S: f NO [BADCHARSET (UTF-8 US-ASCII)] charset KOI8-R is not supported
+    C: g SORT (DATE) UTF-8
+    S: g BAD missing search key
+    C: h UID SORT (SIZE) US-ASCII LARGER 100000000
+    S: * SORT
+    S: h OK SORT completed
+    C: i SORT (REVERSE ARRIVAL) UTF-8 ALL
+    S: * SORT 1
+    S: i OK SORT completed
+  `);
+});
