@@ -5,7 +5,7 @@ import type { ImapSession } from './session.js';
 export const EXTENSIONS = [
   'LITERAL+', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN',
   'SPECIAL-USE', 'CREATE-SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS', 'ESEARCH', 'CONDSTORE', 'QRESYNC',
-  'BINARY', 'STATUS=SIZE', 'SEARCHRES', 'SORT', 'COMPRESS=DEFLATE',
+  'BINARY', 'STATUS=SIZE', 'SEARCHRES', 'SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'COMPRESS=DEFLATE',
 ];
 
 export function capabilities(s: ImapSession): string {

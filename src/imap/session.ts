@@ -476,7 +476,7 @@ export class ImapSession {
       return;
     }
     const handler = COMMANDS[cmd.name];
-    const uidOk = ['FETCH', 'STORE', 'SEARCH', 'SORT', 'COPY', 'MOVE', 'EXPUNGE'];
+    const uidOk = ['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD', 'COPY', 'MOVE', 'EXPUNGE'];
     let okText: string | null = null;
     try {
       if (!handler || (cmd.uid && !uidOk.includes(cmd.name))) throw new ImapBad(`unknown command ${cmd.uid ? 'UID ' : ''}${cmd.name}`);

@@ -41,7 +41,7 @@ test('RFC 5256 §2.1 base subject', () => {
   for (const [given, want] of cases) assert.equal(baseSubject(given), want, given);
 });
 
-test('SORT: bad criteria get BAD, an unknown charset NO [BADCHARSET]; an empty result is a bare * SORT', { timeout: 30_000 }, async (t) => {
+test('SORT and THREAD: bad criteria or algorithms get BAD, an unknown charset NO [BADCHARSET]; an empty result is a bare * SORT', { timeout: 30_000 }, async (t) => {
   const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
   await lab.deliver('bob@example.test', fixture('plain.eml'));
   await transcript(await lab.connect('imaps'), `
@@ -74,5 +74,45 @@ test('SORT: bad criteria get BAD, an unknown charset NO [BADCHARSET]; an empty r
     C: i SORT (REVERSE ARRIVAL) UTF-8 ALL
     S: * SORT 1
     S: i OK SORT completed
+    C: j THREAD FOO UTF-8 ALL
+    S: j BAD unknown threading algorithm FOO
+    C: k THREAD REFERENCES ISO-2022-JP ALL
+    S: k NO [BADCHARSET (UTF-8 US-ASCII)] charset ISO-2022-JP is not supported
+    C: l THREAD REFERENCES UTF-8 ALL
+    S: * THREAD (1)
+    S: l OK THREAD completed
+    C: m THREAD ORDEREDSUBJECT UTF-8 DELETED
+    S: * THREAD
+    S: m OK THREAD completed
   `);
+});
+
+// test/imap/py/thread_client.py against the anchor's Dovecot, 2026-11-30
+const DOVECOT_THREADS = `ORDEREDSUBJECT ALL [b'(8 12)(5 6)(1 (4)(2)(3)(7))(9 10)(11)']
+REFERENCES ALL [b'((8)(12))((5)(6))(1 (4)(2 3)(7))(10 9)(11)']
+REFERENCES NOT SUBJECT Lunch [b'((5)(6))(1 (4)(2 3)(7))(10 9)(11)']
+UID REFERENCES ((8)(12))((5)(6))(1 (4)(2 3)(7))(10 9)(11)`;
+
+// the same script's "subjects" scenario (RFC 5256 §4 step 5, gathering threads by subject)
+const DOVECOT_SUBJECTS = `ORDEREDSUBJECT ALL [b'(7 6)(3 (1)(2)(4)(5)(8))(9)']
+REFERENCES ALL [b'(7)((3)(1)(2 9)(4)(5)(8))(6)']
+REFERENCES NOT SUBJECT Lunch [b'(7)((3)(1)(2 9)(4)(5)(8))(6)']
+UID REFERENCES (7)((3)(1)(2 9)(4)(5)(8))(6)`;
+
+async function python(script: string, args: string[]): Promise<string> {
+  const child = spawn('python3', [path.join(ROOT, 'test', 'imap', 'py', script), ...args]);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, err);
+  return out.trim();
+}
+
+test('THREAD ORDEREDSUBJECT and REFERENCES (missing parents, replies by subject, a References loop, a duplicate Message-ID, two originals with one subject): the same threads as Dovecot', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  const login = [String(lab.port('imap')), 'bob@example.test', 'pw'];
+  assert.equal(await python('thread_client.py', login), DOVECOT_THREADS);
+  assert.equal(await python('thread_client.py', [...login, 'subjects']), DOVECOT_SUBJECTS);
 });

@@ -27,6 +27,7 @@ import { rename } from './rename.js';
 import { search } from './search.js';
 import { select } from './select.js';
 import { sort } from './sort.js';
+import { thread } from './thread.js';
 import { starttls } from './starttls.js';
 import { status } from './status.js';
 import { store } from './store.js';
@@ -40,6 +41,6 @@ export const COMMANDS: Record<string, ImapCommand> = {
   SELECT: select, EXAMINE: examine, CREATE: create, DELETE: del, RENAME: rename,
   SUBSCRIBE: subscribe, UNSUBSCRIBE: unsubscribe, LIST: list, LSUB: lsub, STATUS: status, APPEND: append,
   NAMESPACE: namespace, ID: id, ENABLE: enable, IDLE: idle, GETQUOTA: getquota, GETQUOTAROOT: getquotaroot,
-  CHECK: check, CLOSE: close, UNSELECT: unselect, EXPUNGE: expunge, SEARCH: search, SORT: sort, FETCH: fetch,
+  CHECK: check, CLOSE: close, UNSELECT: unselect, EXPUNGE: expunge, SEARCH: search, SORT: sort, THREAD: thread, FETCH: fetch,
   STORE: store, COPY: copy, MOVE: move, COMPRESS: compress,
 };

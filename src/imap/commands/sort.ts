@@ -9,22 +9,27 @@ const CRITERIA = new Set<Criterion>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'S
 /**
  * RFC 5256 §2.1 base subject: encoded words decoded, white space folded, "Re:"/"Fw:"/"Fwd:"
  * leaders, "[blob]" prefixes, "(fwd)" trailers and a "[fwd: ...]" wrapper removed; then compared
- * case-insensitively (an approximation of i;unicode-casemap: NFKD, upper case).
+ * case-insensitively (an approximation of i;unicode-casemap: NFKD, upper case). `reply`: a leader,
+ * trailer or wrapper was removed (§4 REFERENCES step 5 treats the message as a reply or forward).
  */
-export function baseSubject(subject: string | null): string {
+export function subjectInfo(subject: string | null): { base: string; reply: boolean } {
   let s = decodeMimeWords(subject ?? '').replace(/[\t\r\n ]+/g, ' ');
+  let reply = false;
   for (;;) {
     // (2) trailing "(fwd)" and white space
     for (;;) {
       const t = s.replace(/ +$/, '');
       const u = /\(fwd\)$/i.test(t) ? t.slice(0, -5) : t;
+      if (u.length < t.length) reply = true;
       if (u === s) break;
       s = u;
     }
     // (3) leaders "*[blob] re|fw|fwd *WSP [blob] :", (4) a "[blob]" prefix if text remains; (5) repeat
     for (;;) {
-      const lead = /^ +/.exec(s) ?? /^(?:\[[^[\]]*\] *)*(?:re|fwd?) *(?:\[[^[\]]*\] *)?:/i.exec(s);
-      if (lead) { s = s.slice(lead[0].length); continue; }
+      const space = /^ +/.exec(s);
+      if (space) { s = s.slice(space[0].length); continue; }
+      const lead = /^(?:\[[^[\]]*\] *)*(?:re|fwd?) *(?:\[[^[\]]*\] *)?:/i.exec(s);
+      if (lead) { s = s.slice(lead[0].length); reply = true; continue; }
       const blob = /^\[[^[\]]*\] */.exec(s);
       if (blob && s.length > blob[0].length) { s = s.slice(blob[0].length); continue; }
       break;
@@ -33,8 +38,13 @@ export function baseSubject(subject: string | null): string {
     const fwd = /^\[fwd:(.*)\]$/i.exec(s);
     if (!fwd) break;
     s = fwd[1];
+    reply = true;
   }
-  return s.normalize('NFKD').toUpperCase();
+  return { base: s.normalize('NFKD').toUpperCase(), reply };
+}
+
+export function baseSubject(subject: string | null): string {
+  return subjectInfo(subject).base;
 }
 
 /**
@@ -47,7 +57,7 @@ function firstMailbox(list: Address[] | null): string {
 }
 
 /** RFC 5256 §2.2 sent date: the Date: header, or INTERNALDATE when it is missing or unparseable. */
-function sentDate(tree: MimeTree, internal: number): number {
+export function sentDate(tree: MimeTree, internal: number): number {
   const t = tree.envelope.date ? Date.parse(tree.envelope.date.replace(/\([^)]*\)/g, '').trim()) : NaN;
   return Number.isNaN(t) ? internal : t;
 }
