@@ -94,7 +94,9 @@ export const sort: ImapCommand = {
 
     const needMeta = criteria.some((c) => c.key !== 'ARRIVAL' && c.key !== 'SIZE');
     const rows: { m: Msg; v: (string | number)[] }[] = [];
+    let n = 0;
     for (const m of found) {
+      if (needMeta && ++n % 200 === 0) await new Promise((res) => setImmediate(res)); // other sessions take turns
       let tree: MimeTree | null = null;
       if (needMeta) {
         try {
