@@ -9,6 +9,7 @@ import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
+import { isLoopback } from '../mail/address.js';
 import type { AccessStep, MailboxChange, MailboxRecord, Store, UserRecord } from '../store/index.js';
 import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
 import { COMMANDS } from './commands/index.js';
@@ -151,7 +152,7 @@ export class ImapSession {
   }
 
   get isLoopback(): boolean {
-    return /^(127\.|::1$|::ffff:127\.)/.test(this.remoteAddress);
+    return isLoopback(this.remoteAddress);
   }
 
   /** RFC 3501 §6.2.3: LOGINDISABLED until TLS, unless the operator allows plaintext on loopback. */

@@ -246,3 +246,14 @@ export function flagList(t: Token | undefined): string[] {
   }
   return [...out];
 }
+
+/** RFC 3501 §6.4.4 (and RFC 5256 SORT/THREAD): the charsets we search in; any other is NO [BADCHARSET]. */
+export function checkCharset(t: Token | undefined): void {
+  const cs = tokString(t, 'charset').toUpperCase();
+  if (cs !== 'UTF-8' && cs !== 'US-ASCII' && cs !== 'UTF8') throw new ImapNo('BADCHARSET (UTF-8 US-ASCII)', `charset ${cs} is not supported`);
+}
+
+/** A Date: header as milliseconds (comments dropped), NaN when there is none or it cannot be parsed. */
+export function headerDate(date: string | null): number {
+  return date ? Date.parse(date.replace(/\([^)]*\)/g, '').trim()) : NaN;
+}

@@ -30,3 +30,10 @@ export function normalizeDomain(domain: string): string | null {
   const d = domain.trim().toLowerCase().replace(/\.$/, '');
   return isValidDomain(d) ? d : null;
 }
+
+/** 127.0.0.0/8 and ::1 (also as IPv4-mapped IPv6): a client on this machine. */
+export function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return false;
+  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}

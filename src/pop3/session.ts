@@ -6,6 +6,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { sleep } from '../auth/authenticate.js';
 import type { Logger } from '../log/log.js';
+import { isLoopback } from '../mail/address.js';
 import type { AccessStep, UserRecord } from '../store/index.js';
 import { TLS_POLICY } from '../tls/tls.js';
 import { DotStuffer } from './body.js';
@@ -23,13 +24,6 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 const LF_DOT = Buffer.from('\n.');
-
-/** 127.0.0.0/8 and ::1 (also as IPv4-mapped IPv6). */
-export function isLoopback(addr: string | undefined): boolean {
-  if (!addr) return false;
-  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
-}
 
 export class Pop3Session {
   readonly sid = randomBytes(5).toString('hex');

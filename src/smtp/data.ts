@@ -111,24 +111,26 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     },
   });
   const dsn = env.dsn;
+  // RFC 3461 NOTIFY per recipient (absent: the default), kept with queued mail and used below
+  const notify = Object.fromEntries(env.rcptTo.filter((r) => r.dsn?.notify).map((r) => [r.address, r.dsn!.notify!]));
   const result = await ctx.store.deliver({
     msgId, mailFrom, raw, relayRaw, local: [...local.values()], remote: [...remote], journey,
     queueData: {
       user: user?.address ?? null,
       ...(dsn ? { ret: dsn.ret, envid: dsn.envid } : {}),
-      notify: Object.fromEntries(env.rcptTo.filter((r) => r.dsn?.notify).map((r) => [r.address, r.dsn!.notify])),
+      notify,
     },
   });
   // RFC 3461 §6.2.1 a: NOTIFY=SUCCESS for a recipient stored here: a "delivered" report to the
   // sender, sent after the 250 (the mail is committed; the report is a courtesy, logged if it fails)
-  const success = env.rcptTo.filter((r) => storedFor.has(r.address) && r.dsn?.notify?.includes('SUCCESS')).map((r) => r.address);
+  const success = rcpts.filter((r) => storedFor.has(r) && notify[r]?.includes('SUCCESS'));
   if (success.length && result.stored.length) {
     void sendReport(ctx.store, {
       reportingMta: ctx.config.hostname, kind: 'success', agent: 'MDA', dsnId: `${msgId}.success`,
       recipients: success.map((address) => ({ address, action: 'delivered', status: '2.0.0' })),
       about: {
         msgId, mailFrom, arrival: now, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null,
-        notify: Object.fromEntries(env.rcptTo.map((r) => [r.address, r.dsn?.notify])), original: async () => raw,
+        notify, original: async () => raw,
       },
     }).then(
       (step) => step.step === 'not reported' ? undefined : ctx.store.journey.record([{ msgId, agent: 'MDA', step: step.step, details: step.details }]),

@@ -56,7 +56,7 @@ export function autoconfigXml(o: AutoconfigInput): string {
  * /autodiscover/autodiscover.xml, which Outlook asks over HTTPS: put a TLS proxy in front):
  * the same servers, with the address as login name. `postoffice dns` prints the names it looks up.
  */
-export function autodiscoverXml(o: AutoconfigInput, email: string): string {
+export function autodiscoverXml(o: Omit<AutoconfigInput, 'domains'>, email: string): string {
   const host = esc(o.hostname);
   const login = esc(email);
   const out = [

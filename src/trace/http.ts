@@ -2,22 +2,18 @@
 // these), and the autoconfiguration mail clients ask for (trace/autoconfig.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import { isLoopback } from '../mail/address.js';
 import type { Store } from '../store/index.js';
 import { autoconfigXml, autodiscoverEmail, autodiscoverXml, type AutoconfigInput } from './autoconfig.js';
 
 export interface HttpHandle { port: number; close(): Promise<void> }
-
-/** 127.0.0.0/8 and ::1 (also as IPv4-mapped IPv6). */
-function loopback(addr: string | undefined): boolean {
-  return !!addr && /^(127\.|::1$|::ffff:127\.)/.test(addr);
-}
 
 /**
  * A journey names users, mailboxes and client addresses: it is shown to loopback clients (the lab),
  * and to others only with `Authorization: Bearer <httpTraceToken>`.
  */
 export function traceAllowed(req: http.IncomingMessage, token: string): boolean {
-  if (loopback(req.socket.remoteAddress)) return true;
+  if (isLoopback(req.socket.remoteAddress)) return true;
   if (!token) return false;
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   if (!m) return false;
@@ -63,10 +59,8 @@ export async function startHttp(store: Store, info: () => Omit<AutoconfigInput, 
       if (res.writableEnded) return;
       const email = autodiscoverEmail(Buffer.concat(chunks).toString('utf8'));
       if (!email) { res.writeHead(400, { 'content-type': 'text/plain' }).end('no <EMailAddress> in the request\n'); return; }
-      store.domains.list().then((ds) => {
-        res.writeHead(200, { 'content-type': 'application/xml; charset=utf-8' });
-        res.end(autodiscoverXml({ ...info(), domains: ds.map((d) => d.name) }, email));
-      }, () => res.writeHead(500).end());
+      res.writeHead(200, { 'content-type': 'application/xml; charset=utf-8' });
+      res.end(autodiscoverXml(info(), email));
     });
   };
   server.requestTimeout = 10_000;

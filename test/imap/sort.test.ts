@@ -20,16 +20,21 @@ const DOVECOT = `(SUBJECT) [b'3 5 4 1 2 6']
 (SUBJECT DATE) [b'3 5 4 1 2 6']
 UID SORT (FROM) LARGER 250 [b'1 6 4 5 3']`;
 
-test('SORT and UID SORT: every criterion, REVERSE, several keys, a search key: the same order as Dovecot', { timeout: 30_000 }, async (t) => {
-  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
-  const child = spawn('python3', [path.join(ROOT, 'test', 'imap', 'py', 'sort_client.py'), String(lab.port('imap')), 'bob@example.test', 'pw']);
+/** Run a script of test/imap/py; its output, once it exits 0. */
+async function python(script: string, args: string[]): Promise<string> {
+  const child = spawn('python3', [path.join(ROOT, 'test', 'imap', 'py', script), ...args]);
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 0, err);
-  assert.equal(out.trim(), DOVECOT);
+  return out.trim();
+}
+
+test('SORT and UID SORT: every criterion, REVERSE, several keys, a search key: the same order as Dovecot', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  assert.equal(await python('sort_client.py', [String(lab.port('imap')), 'bob@example.test', 'pw']), DOVECOT);
 });
 
 test('RFC 5256 §2.1 base subject', () => {
@@ -98,17 +103,6 @@ const DOVECOT_SUBJECTS = `ORDEREDSUBJECT ALL [b'(7 6)(3 (1)(2)(4)(5)(8))(9)']
 REFERENCES ALL [b'(7)((3)(1)(2 9)(4)(5)(8))(6)']
 REFERENCES NOT SUBJECT Lunch [b'(7)((3)(1)(2 9)(4)(5)(8))(6)']
 UID REFERENCES (7)((3)(1)(2 9)(4)(5)(8))(6)`;
-
-async function python(script: string, args: string[]): Promise<string> {
-  const child = spawn('python3', [path.join(ROOT, 'test', 'imap', 'py', script), ...args]);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  assert.equal(code, 0, err);
-  return out.trim();
-}
 
 test('THREAD ORDEREDSUBJECT and REFERENCES (missing parents, replies by subject, a References loop, a duplicate Message-ID, two originals with one subject): the same threads as Dovecot', { timeout: 30_000 }, async (t) => {
   const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });

@@ -4,7 +4,7 @@ import type { MessageRecord } from '../../store/index.js';
 import type { Token } from '../parser.js';
 import { headerBlock } from '../render.js';
 import type { ImapCommand, ImapSession, Selected } from '../session.js';
-import { compactSet, ImapBad, ImapNo, inSet, parseDate, parseSeqSet, resolveStar, tokAtom, tokNumber, tokString, type SeqSet } from '../wire.js';
+import { checkCharset, compactSet, headerDate, ImapBad, inSet, parseDate, parseSeqSet, resolveStar, tokAtom, tokNumber, tokString, type SeqSet } from '../wire.js';
 
 type Key =
   | { k: 'all' }
@@ -149,7 +149,7 @@ class Evaluator {
         let when: number;
         if (k.field === 'internal') when = day(r.internalDate);
         else {
-          const t = l!.tree.envelope.date ? Date.parse(l!.tree.envelope.date.replace(/\([^)]*\)/g, '').trim()) : NaN;
+          const t = headerDate(l!.tree.envelope.date);
           if (Number.isNaN(t)) return false;
           when = day(t);
         }
@@ -212,8 +212,7 @@ export const search: ImapCommand = {
       a.splice(0, 2);
     }
     if (a[0]?.t === 'atom' && a[0].v.toUpperCase() === 'CHARSET') {
-      const cs = tokString(a[1], 'charset').toUpperCase();
-      if (cs !== 'UTF-8' && cs !== 'US-ASCII' && cs !== 'UTF8') throw new ImapNo('BADCHARSET (UTF-8 US-ASCII)', `charset ${cs} is not supported`);
+      checkCharset(a[1]);
       a.splice(0, 2);
     }
     const found = await runSearch(s, sel, a);

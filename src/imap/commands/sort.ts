@@ -1,6 +1,6 @@
 import { decodeMimeWords, type Address, type MimeTree } from '../../mail/mime.js';
 import type { ImapCommand } from '../session.js';
-import { ImapBad, ImapNo, tokAtom, tokString } from '../wire.js';
+import { checkCharset, headerDate, ImapBad, tokAtom } from '../wire.js';
 import { runSearch, type Msg } from './search.js';
 
 type Criterion = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
@@ -58,7 +58,7 @@ function firstMailbox(list: Address[] | null): string {
 
 /** RFC 5256 §2.2 sent date: the Date: header, or INTERNALDATE when it is missing or unparseable. */
 export function sentDate(tree: MimeTree, internal: number): number {
-  const t = tree.envelope.date ? Date.parse(tree.envelope.date.replace(/\([^)]*\)/g, '').trim()) : NaN;
+  const t = headerDate(tree.envelope.date);
   return Number.isNaN(t) ? internal : t;
 }
 
@@ -87,8 +87,7 @@ export const sort: ImapCommand = {
       reverse = false;
     }
     if (reverse || !criteria.length) throw new ImapBad('REVERSE needs a sort criterion after it');
-    const cs = tokString(charset, 'charset').toUpperCase();
-    if (cs !== 'UTF-8' && cs !== 'US-ASCII' && cs !== 'UTF8') throw new ImapNo('BADCHARSET (UTF-8 US-ASCII)', `charset ${cs} is not supported`);
+    checkCharset(charset);
     if (!keys.length) throw new ImapBad('missing search key');
     const found = await runSearch(s, sel, keys);
 

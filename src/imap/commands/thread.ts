@@ -1,7 +1,7 @@
 import type { MimeTree } from '../../mail/mime.js';
 import { headerBlock } from '../render.js';
 import type { ImapCommand } from '../session.js';
-import { ImapBad, ImapNo, tokAtom, tokString } from '../wire.js';
+import { checkCharset, ImapBad, ImapNo, tokAtom } from '../wire.js';
 import { runSearch } from './search.js';
 import { sentDate, subjectInfo } from './sort.js';
 
@@ -166,8 +166,7 @@ export const thread: ImapCommand = {
     const [alg, charset, ...keys] = cmd.args;
     const algorithm = tokAtom(alg, 'threading algorithm').toUpperCase();
     if (algorithm !== 'ORDEREDSUBJECT' && algorithm !== 'REFERENCES') throw new ImapBad(`unknown threading algorithm ${algorithm.slice(0, 40)}`);
-    const cs = tokString(charset, 'charset').toUpperCase();
-    if (cs !== 'UTF-8' && cs !== 'US-ASCII' && cs !== 'UTF8') throw new ImapNo('BADCHARSET (UTF-8 US-ASCII)', `charset ${cs} is not supported`);
+    checkCharset(charset);
     if (!keys.length) throw new ImapBad('missing search key');
     const found = await runSearch(s, sel, keys);
     const items: Item[] = [];
