@@ -3,7 +3,7 @@
 // can serve it asynchronously; the protocols never see SQL.
 import type { EventEmitter } from 'node:events';
 
-export interface UserRecord { id: number; address: string; domain: string; created: number }
+export interface UserRecord { id: number; address: string; domain: string; created: number; /** may sign in to the dashboard's admin pages */ admin: boolean }
 export interface AliasRecord { source: string; target: string; created: number }
 export interface DomainRecord { name: string; created: number; users: number }
 
@@ -106,6 +106,30 @@ export interface QueueEntry {
   size: number;
 }
 
+/** One line of a protocol session as the learner sees it: C = client, S = server, TLS = the handshake (version, cipher), note = what the server did (e.g. "<4012 bytes of DATA elided>"). */
+export interface TranscriptLine { t: number /* ms since epoch */; dir: 'C' | 'S' | 'TLS' | 'note'; text: string }
+
+/** A recorded protocol session (SMTP in and out, IMAP, POP3). Lines are redacted before they reach the store. */
+export interface TranscriptSession {
+  sid: string;              // the session id of the logs (SMTP: also the prefix of our msgId "sid.n")
+  protocol: string;         // smtp | smtps | submission | relay | imap | imaps | pop3 | pop3s
+  local: string | null;     // our end, "ip:port"
+  remote: string | null;    // the peer, "ip:port" (relay: the remote MX)
+  user: string | null;      // the authenticated user, when there is one
+  tls: string | null;       // "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up
+  started: number;
+  ended: number | null;     // null while the session is open
+  msgIds: string[];         // our ids of the messages it carried or fetched (the journey's msgId)
+}
+export interface TranscriptSummary extends TranscriptSession { lines: number; bytes: number }
+export interface Transcript extends TranscriptSession { lines: TranscriptLine[]; truncated: boolean }
+
+/** A message as the dashboard lists it: the newest journey step of each msgId. */
+export interface JourneySummary {
+  msgId: string; messageId: string | null; subject: string | null;
+  first: number; last: number; lastAgent: string; lastStep: string; lastId: number; steps: number;
+}
+
 /** Parsed once at delivery and kept beside the bytes (see mail/mime.ts for its shape). */
 export interface BlobMeta { mime: unknown; searchText: string; messageId: string | null; subject: string | null }
 
@@ -149,6 +173,8 @@ export interface Store {
     /** The addresses a user may send as: its own and every alias that points at it. */
     sendAs(userId: number): Promise<string[]>;
     usage(userId: number): Promise<{ bytes: number; messages: number }>;
+    /** grants or takes the dashboard's admin rights; false when there is no such user */
+    setAdmin(address: string, on: boolean): Promise<boolean>;
   };
   aliases: {
     add(source: string, target: string): Promise<boolean>;
@@ -194,8 +220,8 @@ export interface Store {
     del(id: number): Promise<boolean>;
     /** Entries due at `now`, oldest first. */
     due(now: number, limit: number): Promise<QueueEntry[]>;
-    /** Makes every queued entry due now. */
-    flush(): Promise<number>;
+    /** Makes every queued entry (or the one given) due now. */
+    flush(id?: number): Promise<number>;
     update(id: number, patch: Partial<Pick<QueueEntry, 'rcpts' | 'attempts' | 'nextAttempt' | 'lastReply' | 'status' | 'data'>>, journey?: JourneyEvent[]): Promise<void>;
   };
   journey: {
@@ -204,5 +230,19 @@ export interface Store {
     accessed(session: AccessSession, step: 'fetched' | 'retrieved', messages: AccessStep[]): Promise<void>;
     /** Every event of a message, by our id or by its Message-ID header (with or without <>). */
     trace(id: string): Promise<JourneyRow[]>;
+    /** the newest messages by their last journey step, newest first; `afterId`: only those with a step after that journey row id (live updates) */
+    recent(opts: { limit: number; afterId?: number; beforeTime?: number }): Promise<JourneySummary[]>;
+    /** the largest journey row id so far (0 when empty): where a live view starts */
+    lastId(): Promise<number>;
   };
+  /** Protocol transcripts (config `transcripts`): written by the sessions, read by the dashboard. */
+  transcripts: {
+    /** creates or updates the session's row (metadata) and appends these lines; bounded per session by the store */
+    write(session: TranscriptSession, lines: TranscriptLine[]): Promise<void>;
+    get(sid: string): Promise<Transcript | null>;
+    /** newest first; `msgId`: only sessions that carried or fetched that message */
+    list(opts: { limit: number; msgId?: string; beforeStarted?: number }): Promise<TranscriptSummary[]>;
+  };
+  /** Retention: drops transcripts older than `transcriptsBefore` (and the oldest beyond `transcriptMaxBytes`) and journey rows older than `journeyBefore`. */
+  prune(opts: { transcriptsBefore: number; transcriptMaxBytes: number; journeyBefore: number }): Promise<{ transcripts: number; journey: number }>;
 }
