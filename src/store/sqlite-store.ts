@@ -16,7 +16,8 @@ import { analyze } from './analyze.js';
 import type { MimeLimits } from '../mail/mime.js';
 import type {
   AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, JourneyEvent, JourneyRow,
-  MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueRcpt, Resolution, Store, StoreEvents, UserRecord,
+  JourneySummary, MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueRcpt, Resolution, Store, StoreEvents,
+  Transcript, TranscriptLine, TranscriptSession, TranscriptSummary, UserRecord,
 } from './types.js';
 
 /** The special-use set every new user gets (RFC 6154), all empty. */
@@ -28,6 +29,13 @@ export const DEFAULT_MAILBOXES: [string, string | null][] = [
 const META_CACHE_ENTRIES = 20_000;
 /** message records kept in memory, all cached mailboxes together (about 200 bytes each) */
 const LIST_CACHE_ROWS = 500_000;
+/** what one transcript session keeps: lines beyond either bound are dropped and the session marked truncated */
+export const TRANSCRIPT_MAX_LINES = 2000;
+export const TRANSCRIPT_MAX_BYTES = 256 * 1024;
+/** message ids linked to one transcript session (a POP3 session may retrieve thousands) */
+export const TRANSCRIPT_MAX_MSGIDS = 1000;
+/** rows one retention job deletes before it lets other writes commit */
+const PRUNE_CHUNK = 5000;
 /** default memory for recently read message bytes (config bodyCacheBytes) */
 export const DEFAULT_BODY_CACHE_BYTES = 32 * 1024 * 1024;
 
@@ -253,7 +261,7 @@ export class SqliteStore implements Store {
   }
 
   private userRow(r: Row): UserRecord {
-    return { id: r.id as number, address: r.address as string, domain: r.domain as string, created: r.created as number };
+    return { id: r.id as number, address: r.address as string, domain: r.domain as string, created: r.created as number, admin: !!r.admin };
   }
 
   /** Inside a write: raise the mailbox's MODSEQ and return the new value. */
@@ -376,6 +384,8 @@ export class SqliteStore implements Store {
     },
     setPassword: (address: string, passwordHash: string): Promise<boolean> =>
       this.write(() => this.ws('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, address).changes > 0),
+    setAdmin: (address: string, on: boolean): Promise<boolean> =>
+      this.write(() => this.ws('UPDATE users SET admin = ? WHERE address = ?').run(on ? 1 : 0, address.trim()).changes > 0),
     resolve: async (address: string): Promise<Resolution> => this.resolve(address),
     sendAs: async (userId: number): Promise<string[]> => {
       const u = this.rs('SELECT address FROM users WHERE id = ?').get(userId) as Row | undefined;
@@ -772,8 +782,10 @@ export class SqliteStore implements Store {
     due: async (now: number, limit: number): Promise<QueueEntry[]> =>
       (this.rs(`SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.status = 'queued' AND q.next_attempt <= ? ORDER BY q.next_attempt, q.id LIMIT ?`)
         .all(now, limit) as Row[]).map((r) => this.queueRow(r)),
-    flush: async (): Promise<number> => {
-      const n = await this.write(() => this.ws(`UPDATE queue SET next_attempt = ? WHERE status = 'queued'`).run(this.now()).changes);
+    flush: async (id?: number): Promise<number> => {
+      const n = await this.write(() => (id === undefined
+        ? this.ws(`UPDATE queue SET next_attempt = ? WHERE status = 'queued'`).run(this.now())
+        : this.ws(`UPDATE queue SET next_attempt = ? WHERE status = 'queued' AND id = ?`).run(this.now(), id)).changes);
       if (n) this.events.emit('queued');
       return n;
     },
@@ -831,5 +843,184 @@ export class SqliteStore implements Store {
       const order = (r: JourneyRow) => r.id || Number.MAX_SAFE_INTEGER;
       return rows.sort((a, b) => a.time - b.time || order(a) - order(b));
     },
+    // The list follows the journey table (rows with ids, so a live view can ask for what came
+    // after the last id it saw); `steps` also counts the compact access steps, as trace shows them.
+    recent: async (opts: { limit: number; afterId?: number; beforeTime?: number }): Promise<JourneySummary[]> => {
+      const limit = Math.max(1, Math.min(Math.floor(opts.limit) || 1, 1000));
+      const before = opts.beforeTime ?? Number.MAX_SAFE_INTEGER;
+      const rows = this.rs('SELECT msg_id FROM journey WHERE time < ? AND id > ? ORDER BY time DESC, id DESC').iterate(before, opts.afterId ?? 0) as IterableIterator<Row>;
+      const agg = this.rs('SELECT MIN(time) AS first, MAX(time) AS last, MAX(id) AS last_id, COUNT(*) AS steps, MAX(message_id) AS message_id FROM journey WHERE msg_id = ?');
+      const lastSt = this.rs('SELECT agent, step FROM journey WHERE msg_id = ? ORDER BY time DESC, id DESC LIMIT 1');
+      const accessSt = this.rs('SELECT COUNT(*) AS n FROM journey_access WHERE msg_id = ?');
+      const subjectSt = this.rs('SELECT subject FROM blobs WHERE message_id = ? LIMIT 1');
+      const seen = new Set<string>();
+      const out: JourneySummary[] = [];
+      for (const r of rows) {
+        const msgId = r.msg_id as string;
+        if (seen.has(msgId)) continue;
+        seen.add(msgId);
+        const a = agg.get(msgId) as Row;
+        // a step at or after beforeTime: the message was on a newer page already
+        if ((a.last as number) >= before) continue;
+        const last = lastSt.get(msgId) as Row;
+        const messageId = (a.message_id as string) ?? null;
+        const subject = messageId ? ((subjectSt.get(messageId) as Row | undefined)?.subject as string | undefined) ?? null : null;
+        out.push({
+          msgId, messageId, subject, first: a.first as number, last: a.last as number, lastAgent: last.agent as string, lastStep: last.step as string,
+          lastId: a.last_id as number, steps: (a.steps as number) + ((accessSt.get(msgId) as Row).n as number),
+        });
+        if (out.length >= limit) break;
+      }
+      return out;
+    },
+    lastId: async (): Promise<number> => ((this.rs('SELECT MAX(id) AS id FROM journey').get() as Row).id as number | null) ?? 0,
   };
+
+  // ------------------------------------------------------------------ transcripts
+  private transcriptRow(r: Row): TranscriptSummary & { truncated: boolean; id: number } {
+    return {
+      id: r.id as number, sid: r.sid as string, protocol: r.protocol as string, local: (r.local as string) ?? null, remote: (r.remote as string) ?? null,
+      user: (r.user as string) ?? null, tls: (r.tls as string) ?? null, started: r.started as number, ended: (r.ended as number) ?? null,
+      msgIds: JSON.parse(r.msg_ids as string) as string[], lines: r.lines as number, bytes: r.bytes as number, truncated: !!r.truncated,
+    };
+  }
+
+  /** Inside a write: upsert the session's row, link its new msgIds, append what fits of `lines` as one batch. */
+  private writeTranscriptTx(s: TranscriptSession, lines: TranscriptLine[]): void {
+    const row = this.ws(`INSERT INTO transcripts (sid, protocol, local, remote, user, tls, started, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (sid) DO UPDATE SET protocol = excluded.protocol, local = COALESCE(excluded.local, local), remote = COALESCE(excluded.remote, remote),
+        user = COALESCE(excluded.user, user), tls = COALESCE(excluded.tls, tls), ended = COALESCE(excluded.ended, ended)
+      RETURNING id, msg_ids, lines, bytes, truncated`).get(
+      String(s.sid), String(s.protocol), s.local ?? null, s.remote ?? null, s.user ?? null, s.tls ?? null, s.started ?? this.now(), s.ended ?? null) as Row;
+    const id = row.id as number;
+    let msgIds: string[] | null = null;
+    if (s.msgIds?.length) {
+      const have = JSON.parse(row.msg_ids as string) as string[];
+      const known = new Set(have);
+      const link = this.ws('INSERT OR IGNORE INTO transcript_msgs (msg_id, transcript_id) VALUES (?, ?)');
+      for (const m of s.msgIds) {
+        if (have.length >= TRANSCRIPT_MAX_MSGIDS) break;
+        if (typeof m !== 'string' || known.has(m)) continue;
+        known.add(m);
+        have.push(m);
+        link.run(m, id);
+      }
+      msgIds = have;
+    }
+    let n = row.lines as number;
+    let bytes = row.bytes as number;
+    let truncated = !!row.truncated;
+    const kept: [number, string, string][] = [];
+    for (const l of lines) {
+      const text = String(l.text ?? '');
+      const size = Buffer.byteLength(text) + 8; // the time and direction
+      if (truncated || n >= TRANSCRIPT_MAX_LINES || bytes + size > TRANSCRIPT_MAX_BYTES) { truncated = true; continue; }
+      kept.push([Number(l.t) || this.now(), String(l.dir), text]);
+      n++;
+      bytes += size;
+    }
+    if (kept.length) this.ws('INSERT INTO transcript_lines (transcript_id, lines) VALUES (?, ?)').run(id, JSON.stringify(kept));
+    this.ws('UPDATE transcripts SET lines = ?, bytes = ?, truncated = ?, msg_ids = COALESCE(?, msg_ids) WHERE id = ?')
+      .run(n, bytes, truncated ? 1 : 0, msgIds && JSON.stringify(msgIds), id);
+  }
+
+  transcripts = {
+    write: (session: TranscriptSession, lines: TranscriptLine[]): Promise<void> => this.write(() => this.writeTranscriptTx(session, lines)),
+    get: async (sid: string): Promise<Transcript | null> => {
+      const r = this.rs('SELECT * FROM transcripts WHERE sid = ?').get(sid) as Row | undefined;
+      if (!r) return null;
+      const { id: _id, lines: _n, bytes: _b, ...session } = this.transcriptRow(r);
+      const lines: TranscriptLine[] = [];
+      for (const b of this.rs('SELECT lines FROM transcript_lines WHERE transcript_id = ? ORDER BY id').all(r.id) as Row[]) {
+        for (const [t, dir, text] of JSON.parse(b.lines as string) as [number, TranscriptLine['dir'], string][]) lines.push({ t, dir, text });
+      }
+      return { ...session, lines };
+    },
+    list: async (opts: { limit: number; msgId?: string; beforeStarted?: number }): Promise<TranscriptSummary[]> => {
+      const limit = Math.max(1, Math.min(Math.floor(opts.limit) || 1, 1000));
+      const before = opts.beforeStarted ?? Number.MAX_SAFE_INTEGER;
+      const rows = (opts.msgId !== undefined
+        ? this.rs(`SELECT t.* FROM transcript_msgs m JOIN transcripts t ON t.id = m.transcript_id WHERE m.msg_id = ? AND t.started < ?
+            ORDER BY t.started DESC, t.id DESC LIMIT ?`).all(opts.msgId, before, limit)
+        : this.rs('SELECT * FROM transcripts WHERE started < ? ORDER BY started DESC, id DESC LIMIT ?').all(before, limit)) as Row[];
+      return rows.map((r) => {
+        const { id: _id, truncated: _t, ...summary } = this.transcriptRow(r);
+        return summary;
+      });
+    },
+  };
+
+  // ------------------------------------------------------------------ retention
+  /**
+   * Drops old transcripts (by start), then the oldest beyond the byte cap, then journey rows and
+   * access steps older than journeyBefore. Each step deletes in chunks, one write job each, so
+   * deliveries keep committing between them.
+   */
+  async prune(opts: { transcriptsBefore: number; transcriptMaxBytes: number; journeyBefore: number }): Promise<{ transcripts: number; journey: number }> {
+    let transcripts = 0;
+    let journey = 0;
+    const SESSIONS = 100; // a session is at most TRANSCRIPT_MAX_BYTES: a chunk is bounded in bytes too
+    for (;;) {
+      const n = await this.write(() => this.ws('DELETE FROM transcripts WHERE id IN (SELECT id FROM transcripts WHERE started < ? ORDER BY started LIMIT ?)')
+        .run(opts.transcriptsBefore, SESSIONS).changes);
+      transcripts += n;
+      if (n < SESSIONS) break;
+    }
+    const over = await this.write(() => {
+      let total = 0;
+      const ids: number[] = [];
+      for (const r of this.ws('SELECT id, bytes FROM transcripts ORDER BY started DESC, id DESC').iterate() as IterableIterator<Row>) {
+        total += r.bytes as number;
+        if (total > opts.transcriptMaxBytes) ids.push(r.id as number);
+      }
+      return ids;
+    });
+    for (let i = 0; i < over.length; i += SESSIONS) {
+      const chunk = over.slice(i, i + SESSIONS);
+      transcripts += await this.write(() => {
+        const del = this.ws('DELETE FROM transcripts WHERE id = ?');
+        let n = 0;
+        for (const id of chunk) n += del.run(id).changes;
+        return n;
+      });
+    }
+    for (;;) {
+      const n = await this.write(() => this.ws('DELETE FROM journey WHERE id IN (SELECT id FROM journey WHERE time < ? LIMIT ?)')
+        .run(opts.journeyBefore, PRUNE_CHUNK).changes);
+      journey += n;
+      if (n < PRUNE_CHUNK) break;
+    }
+    // journey_access is the big table and has no index on time: walk it once in key order, a
+    // chunk per job, and note the sessions that still have steps
+    const live = new Set<number>();
+    let cursor: [string, number, string] | null = null;
+    for (;;) {
+      const res: { n: number; last: [string, number, string] | null } = await this.write(() => {
+        const rows = (cursor
+          ? this.ws(`SELECT msg_id, session_id, step, time FROM journey_access WHERE (msg_id, session_id, step) > (?, ?, ?)
+              ORDER BY msg_id, session_id, step LIMIT ?`).all(...cursor, PRUNE_CHUNK)
+          : this.ws('SELECT msg_id, session_id, step, time FROM journey_access ORDER BY msg_id, session_id, step LIMIT ?').all(PRUNE_CHUNK)) as Row[];
+        const del = this.ws('DELETE FROM journey_access WHERE msg_id = ? AND session_id = ? AND step = ?');
+        let n = 0;
+        for (const r of rows) {
+          if ((r.time as number) < opts.journeyBefore) n += del.run(r.msg_id, r.session_id, r.step).changes;
+          else live.add(r.session_id as number);
+        }
+        const l = rows[rows.length - 1];
+        return { n, last: rows.length < PRUNE_CHUNK || !l ? null : [l.msg_id as string, l.session_id as number, l.step as string] };
+      });
+      journey += res.n;
+      if (!res.last) break;
+      cursor = res.last;
+    }
+    // sessions that began before the cutoff and have no step left. (A session older than the
+    // retention that fetched again behind the walk would lose its name in trace: not worth an index.)
+    await this.write(() => {
+      const del = this.ws('DELETE FROM access_sessions WHERE id = ?');
+      for (const r of this.ws('SELECT id FROM access_sessions WHERE started < ?').all(opts.journeyBefore) as Row[]) {
+        if (!live.has(r.id as number)) del.run(r.id);
+      }
+    });
+    return { transcripts, journey };
+  }
 }

@@ -17,15 +17,17 @@ import type { WorkerCall, WorkerReply } from './worker.js';
 export const WRITE_METHODS = new Set([
   'deliver',
   'domains.add', 'domains.del',
-  'users.add', 'users.del', 'users.setPassword',
+  'users.add', 'users.del', 'users.setPassword', 'users.setAdmin',
   'aliases.add', 'aliases.del',
   'mailboxes.create', 'mailboxes.delete', 'mailboxes.rename', 'mailboxes.subscribe', 'mailboxes.claimRecent',
   'messages.append', 'messages.setFlags', 'messages.expunge', 'messages.copy', 'messages.move',
   'queue.del', 'queue.flush', 'queue.update',
   'journey.record', 'journey.accessed',
+  'transcripts.write',
+  'prune',
 ]);
 
-const NAMESPACES = ['domains', 'users', 'aliases', 'mailboxes', 'messages', 'queue', 'journey'] as const;
+const NAMESPACES = ['domains', 'users', 'aliases', 'mailboxes', 'messages', 'queue', 'journey', 'transcripts'] as const;
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
@@ -58,7 +60,7 @@ export class WorkerStore {
         api[name] = WRITE_METHODS.has(path) ? (...args: unknown[]) => this.call(path, args) : local[name].bind(local);
       }
       if (ns === 'queue') {
-        api.flush = async () => { const n = (await this.call('queue.flush', [])) as number; if (n) this.events.emit('queued'); return n; };
+        api.flush = async (id?: number) => { const n = (await this.call('queue.flush', id === undefined ? [] : [id])) as number; if (n) this.events.emit('queued'); return n; };
       }
       if (ns === 'journey') {
         api.accessed = (session: unknown, step: unknown, steps: AccessStep[]) => this.call('journey.accessed', [session, step, packSteps(steps)]);
@@ -127,6 +129,11 @@ export class WorkerStore {
     const result = await (this.call('deliver', [d]) as ReturnType<Store['deliver']>);
     if (result.queued.length) this.events.emit('queued');
     return result;
+  }
+
+  /** retention runs on the writer, in chunks (SqliteStore.prune) */
+  prune(opts: Parameters<Store['prune']>[0]): ReturnType<Store['prune']> {
+    return this.call('prune', [opts]) as ReturnType<Store['prune']>;
   }
 
   async close(): Promise<void> {
