@@ -11,6 +11,7 @@ import { Resolver } from './relay/mx.js';
 import { InboundAuth } from './smtp/inbound-auth.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
 import { openStore, type Store } from './store/index.js';
+import { startPruner } from './store/retention.js';
 import { TlsManager } from './tls/tls.js';
 import { startHttp } from './trace/http.js';
 
@@ -87,6 +88,10 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       closers.push(h.close);
       listeners.push({ name: 'http', port: h.port, state: 'listening' });
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' });
+
+    // retention of the journey and the transcripts: once soon after start, then hourly
+    const pruner = startPruner(store, config, log);
+    closers.push(() => pruner.stop());
 
     let relay: QueueRunner | null = null;
     if (opts.relay !== false) {

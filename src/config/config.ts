@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalizeDomain } from '../mail/address.js';
+import { parseDuration } from '../mail/duration.js';
 
 export interface Ports {
   smtp: number; smtps: number; submission: number;
@@ -87,6 +88,14 @@ export interface Config {
   httpTraceToken: string | null;
   /** port 25: refuse (550 5.7.23) mail whose MAIL FROM is one of our domains when SPF says fail */
   spfRejectLocalDomains: boolean;
+  /** lab: record protocol transcripts (redacted) of SMTP, relay, IMAP and POP3 sessions */
+  transcripts: 'off' | 'on';
+  /** lab: transcripts older than this are dropped (duration) */
+  transcriptRetention: string;
+  /** lab: the oldest transcripts beyond this many bytes are dropped */
+  transcriptMaxBytes: number;
+  /** journey rows (and access steps) older than this are dropped (duration) */
+  journeyRetention: string;
 }
 
 type Kind = 'string' | 'nstring' | 'port' | 'int' | 'bool' | 'list' | 'domains' | 'level';
@@ -150,6 +159,10 @@ export const KEYS: Key[] = [
   { key: 'httpTraceToken', env: 'POSTOFFICE_HTTP_TRACE_TOKEN', kind: 'nstring', help: 'HTTP: /api/trace answers clients off this machine only with Authorization: Bearer <this token> (empty: loopback only)' },
   { key: 'dmarcQuarantine', env: 'POSTOFFICE_DMARC_QUARANTINE', kind: 'bool', help: 'port 25: file mail that fails DMARC under p=quarantine (or p=reject not refused) into the recipient\'s Junk mailbox' },
   { key: 'spfRejectLocalDomains', env: 'POSTOFFICE_SPF_REJECT_LOCAL_DOMAINS', kind: 'bool', help: 'port 25: refuse with 550 5.7.23 a MAIL FROM in one of our domains when SPF fails' },
+  { key: 'transcripts', env: 'POSTOFFICE_TRANSCRIPTS', kind: 'string', help: 'lab: record the C:/S: transcripts of SMTP, relay, IMAP and POP3 sessions, passwords redacted (on/off)' },
+  { key: 'transcriptRetention', env: 'POSTOFFICE_TRANSCRIPT_RETENTION', kind: 'string', help: 'lab: drop transcripts older than this (e.g. 7d)' },
+  { key: 'transcriptMaxBytes', env: 'POSTOFFICE_TRANSCRIPT_MAX_BYTES', kind: 'int', help: 'lab: drop the oldest transcripts beyond this many bytes in all' },
+  { key: 'journeyRetention', env: 'POSTOFFICE_JOURNEY_RETENTION', kind: 'string', help: 'drop journey steps older than this (e.g. 30d)' },
 ];
 
 /** Invalid configuration: the message is one line naming the key. */
@@ -244,6 +257,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.domains.length === 0) throw new ConfigError('invalid config: domains: at least one local domain is needed');
   if ((c.tlsCert === null) !== (c.tlsKey === null)) throw new ConfigError('invalid config: tlsCert/tlsKey (POSTOFFICE_TLS_CERT/_KEY): set both or neither');
   c.dataDir = path.resolve(c.dataDir);
+  if (c.transcripts !== 'on' && c.transcripts !== 'off') throw new ConfigError(`invalid config: transcripts (POSTOFFICE_TRANSCRIPTS): expected on or off, got ${JSON.stringify(c.transcripts)}`);
+  for (const [key, env] of [['transcriptRetention', 'POSTOFFICE_TRANSCRIPT_RETENTION'], ['journeyRetention', 'POSTOFFICE_JOURNEY_RETENTION']] as const) {
+    try { parseDuration(c[key]); } catch (err) { throw new ConfigError(`invalid config: ${key} (${env}): ${(err as Error).message}`); }
+  }
   for (const s of [...c.dnsServers, ...(c.smarthost ? [c.smarthost] : [])]) {
     if (!/^[^\s:]+(:\d+)?$/.test(s) && !/^\[[0-9a-f:.]+\](:\d+)?$/i.test(s)) throw new ConfigError(`invalid config: dnsServers/smarthost: not host:port: ${s}`);
   }

@@ -17,13 +17,9 @@ import { ConnectionCache, relay, type RcptResult, type RelayContext } from './de
 import { headerBlock, reportId, sendReport, type DsnRecipient, type ReportKind } from './dsn.js';
 import { Resolver } from './mx.js';
 
-/** "90", "90s", "5m", "1h", "5d", "250ms" -> milliseconds */
-export function parseDuration(s: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(s);
-  if (!m) throw new Error(`not a duration: ${JSON.stringify(s)} (use e.g. 30s, 5m, 4h, 5d)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's').toLowerCase() as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Math.round(Number(m[1]) * unit);
-}
+import { parseDuration } from '../mail/duration.js';
+
+export { parseDuration };
 
 export interface QueueRunnerOptions {
   store: Store;
