@@ -10,6 +10,7 @@ import { QueueRunner, type QueueRunnerOptions } from './relay/queue-runner.js';
 import { Resolver } from './relay/mx.js';
 import { InboundAuth } from './smtp/inbound-auth.js';
 import { startSmtp, type SmtpListener } from './smtp/index.js';
+import type { RcptPolicy } from './smtp/context.js';
 import { openStore, type Store } from './store/index.js';
 import { startPruner } from './store/retention.js';
 import { TlsManager } from './tls/tls.js';
@@ -38,10 +39,14 @@ export interface StartOptions {
   imap?: Partial<ImapOptions>;
   /** MTA out: false disables the queue runner (it always runs in `serve`); an object overrides its options */
   relay?: false | Partial<Omit<QueueRunnerOptions, 'store' | 'config' | 'log'>>;
+  /** bind these listeners to these ports instead (0: ephemeral), e.g. the lab's port 25 behind its wire */
+  bindPorts?: Partial<Ports>;
+  /** an extra recipient check on every SMTP listener (the lab's fault injection; see RcptPolicy) */
+  rcptPolicy?: RcptPolicy;
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
-  const bindPort = (name: keyof Ports) => (opts.ephemeralPorts ? 0 : config.ports[name]);
+  const bindPort = (name: keyof Ports) => opts.bindPorts?.[name] ?? (opts.ephemeralPorts ? 0 : config.ports[name]);
   const store = await openStore(config.dataDir, {
     commitDelayMs: config.commitDelayMs,
     bodyCacheBytes: config.bodyCacheBytes,
@@ -62,7 +67,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       : undefined;
     for (const name of ['smtp', 'smtps', 'submission'] as SmtpListener[]) {
       if (!config.ports[name]) { listeners.push({ name, port: 0, state: 'disabled' }); continue; }
-      const h = await startSmtp({ listener: name, config, store, auth, limiter, log: log.child({ proto: name }), ...(name === 'smtp' ? { inboundAuth } : {}) }, tls, bindPort(name), config.listen);
+      const h = await startSmtp({ listener: name, config, store, auth, limiter, log: log.child({ proto: name }), rcptPolicy: opts.rcptPolicy, ...(name === 'smtp' ? { inboundAuth } : {}) }, tls, bindPort(name), config.listen);
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }

@@ -37,6 +37,8 @@ export interface QueueRunnerOptions {
   expireMs?: number;
   /** SMTP client timeouts (tests shorten them) */
   connectTimeoutMs?: number;
+  /** ms to wait for the 220 greeting (the lab shortens it to show a slow server being given up on) */
+  greetingTimeoutMs?: number;
   socketTimeoutMs?: number;
   /** an idle session to an MX is kept this long for the next message (0 = one message per session) */
   connectionIdleMs?: number;
@@ -227,7 +229,7 @@ export class QueueRunner {
       hostname: c.hostname, resolver: this.resolver, port: c.relayPort, smarthost: c.smarthost,
       smarthostUser: c.smarthostUser, smarthostPassword: c.smarthostPassword,
       requireTls: c.relayRequireTls.map((d) => d.toLowerCase()).includes(domain.toLowerCase()),
-      listen: c.listen, connectTimeoutMs: this.opts.connectTimeoutMs, socketTimeoutMs: this.opts.socketTimeoutMs, cache: this.cache,
+      listen: c.listen, connectTimeoutMs: this.opts.connectTimeoutMs, greetingTimeoutMs: this.opts.greetingTimeoutMs, socketTimeoutMs: this.opts.socketTimeoutMs, cache: this.cache,
     };
   }
 

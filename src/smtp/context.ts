@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import type { Resolution, Store } from '../store/index.js';
 import type { InboundAuth } from './inbound-auth.js';
+import type { SmtpReply } from '../mail/errors.js';
 
 /** The three SMTP listeners: MX (25), implicit-TLS submission (465), STARTTLS submission (587). */
 export type SmtpListener = 'smtp' | 'smtps' | 'submission';
@@ -19,7 +20,16 @@ export interface SmtpContext {
   log: Logger;
   /** port 25 only: SPF/DKIM/DMARC/ARC checks (absent: config inboundAuth off, or a submission listener) */
   inboundAuth?: InboundAuth;
+  /** an extra say on each recipient, after ours accepted it (see RcptPolicy) */
+  rcptPolicy?: RcptPolicy;
 }
+
+/**
+ * A recipient check supplied by whoever starts the post office: return an SmtpReply to refuse the
+ * recipient, or null to accept it. `postoffice lab` injects its faults this way (greylisting, 4xx
+ * tempfails, 550 rejects for one message's envelope); `serve` sets none.
+ */
+export type RcptPolicy = (rcpt: { listener: SmtpListener; sid: string; client: string; mailFrom: string; rcptTo: string }) => SmtpReply | null | Promise<SmtpReply | null>;
 
 /** The authenticated user of a session (set by onAuth). */
 export interface SessionUser { id: number; address: string }

@@ -11,5 +11,8 @@ export async function onRcptTo(ctx: SmtpContext, rcpt: SMTPServerAddress, sessio
   if (r.kind === 'unknown') throw new SmtpReply(550, '5.1.1', `<${rcpt.address}>: no such user here`);
   // §4.2.2 / §7.1: relaying is a policy decision; ours grants it to authenticated users only
   if (r.kind === 'remote' && !session.user) throw new SmtpReply(550, '5.7.1', `<${rcpt.address}>: relaying denied`);
+  // a policy of whoever started us (the lab's fault injection); none in `serve`
+  const refusal = await ctx.rcptPolicy?.({ listener: ctx.listener, sid: session.id, client: session.remoteAddress, mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: rcpt.address });
+  if (refusal) throw refusal;
   txState(session).rcpts.set(rcpt.address, r);
 }
