@@ -14,7 +14,7 @@ import type { RcptPolicy } from './smtp/context.js';
 import { openStore, type Store } from './store/index.js';
 import { startPruner } from './store/retention.js';
 import { TlsManager } from './tls/tls.js';
-import { startHttp } from './trace/http.js';
+import { startDashboard, type DashboardOffice } from './trace/http.js';
 
 export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' }
 
@@ -89,7 +89,9 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       listeners.push({ name, port: h.port, state: 'listening' });
     }
     if (config.ports.http) {
-      const h = await startHttp(store, () => ({ hostname: config.hostname, listeners }), bindPort('http'), config.listen, config.httpTraceToken ?? '');
+      // the dashboard of this one post office (the lab shows two in one dashboard: src/lab/)
+      const office: DashboardOffice = { name: config.domains[0] ?? config.hostname, store, hostname: config.hostname, listen: config.listen, listeners: () => listeners, limiter, auth };
+      const h = await startDashboard({ offices: [office], port: bindPort('http'), host: config.listen, config, log: log.child({ proto: 'http' }) });
       closers.push(h.close);
       listeners.push({ name: 'http', port: h.port, state: 'listening' });
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' });

@@ -2,6 +2,7 @@
 // scrypt verification plus a failure penalty per client IP and per account that grows
 // exponentially (capped). It only delays: the real user is never locked out.
 import { createHmac, randomBytes } from 'node:crypto';
+import { metrics } from '../log/metrics.js';
 import type { Store, UserRecord } from '../store/index.js';
 import { dummyHash, verifyPassword } from './password.js';
 
@@ -54,7 +55,8 @@ export class Authenticator {
     return this.penalty(this.byIp, ip, Date.now());
   }
 
-  async login(username: string, password: string, ip: string): Promise<AuthResult> {
+  /** `protocol` names the failure in the metrics (smtp, imap, pop3, http) */
+  async login(username: string, password: string, ip: string, protocol = 'other'): Promise<AuthResult> {
     const account = username.trim().toLowerCase();
     const rec = account.length <= 320 ? await this.store.users.passwordHash(account) : null;
     const ttl = this.opts.cacheTtlMs ?? 3_600_000;
@@ -86,6 +88,7 @@ export class Authenticator {
     }
     this.fail(this.byIp, ip, now);
     this.fail(this.byAccount, account, now);
+    metrics.authFailures.inc({ protocol });
     const n = Math.max(this.penalty(this.byIp, ip, now), this.penalty(this.byAccount, account, now));
     const base = this.opts.baseDelayMs ?? 250;
     const delayMs = Math.min(base * 2 ** (n - 1), this.opts.maxDelayMs ?? 8000);

@@ -3,20 +3,24 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import { traceAllowed } from '../../src/trace/http.js';
+import { probeAllowed } from '../../src/trace/http.js';
 import { fixture, startLab } from '../helpers/lab.js';
 
-test('GET /health, /api/trace/ID, and Mozilla autoconfig with the listeners that are on', { timeout: 30_000 }, async (t) => {
-  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' }, env: { POSTOFFICE_POP3_PORT: '0' } });
+test('GET /health, /api/trace/ID (with the bearer token), and Mozilla autoconfig with the listeners that are on', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' }, env: { POSTOFFICE_POP3_PORT: '0', POSTOFFICE_HTTP_TRACE_TOKEN: 's3cret' } });
   const base = `http://127.0.0.1:${lab.port('http')}`;
   const health = await fetch(`${base}/health`);
   assert.equal(health.status, 200);
   assert.equal(((await health.json()) as { status: string }).status, 'ok');
 
   const { msgId } = await lab.deliver('bob@example.test', fixture('plain.eml'));
-  const trace = (await (await fetch(`${base}/api/trace/${encodeURIComponent(msgId)}`)).json()) as { step: string }[];
-  assert.ok(trace.some((r) => r.step === 'stored'));
-  assert.equal((await fetch(`${base}/api/trace/nope`)).status, 404);
+  // a journey names users and client addresses: a signed-in admin or the token, even on loopback
+  assert.equal((await fetch(`${base}/api/trace/${encodeURIComponent(msgId)}`)).status, 401);
+  assert.equal((await fetch(`${base}/api/trace/${encodeURIComponent(msgId)}`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+  const auth = { headers: { authorization: 'Bearer s3cret' } };
+  const trace = (await (await fetch(`${base}/api/trace/${encodeURIComponent(msgId)}`, auth)).json()) as { step: string; office: string }[];
+  assert.ok(trace.some((r) => r.step === 'stored' && r.office === 'example.test'));
+  assert.equal((await fetch(`${base}/api/trace/nope`, auth)).status, 404);
 
   for (const p of ['/mail/config-v1.1.xml?emailaddress=bob%40example.test', '/.well-known/autoconfig/mail/config-v1.1.xml']) {
     const r = await fetch(base + p);
@@ -54,15 +58,15 @@ test('Outlook Autodiscover (POX): the POSTed address comes back as login name wi
   assert.equal((await fetch(url, { method: 'POST', body: 'x'.repeat(100_000) }).catch(() => ({ status: 413 }))).status, 413);
 });
 
-test('journeys: loopback clients see them; others only with the bearer token (httpTraceToken)', () => {
+test('/metrics and /healthz: loopback clients, others only with the bearer token (httpTraceToken)', () => {
   const req = (remoteAddress: string, authorization?: string) => ({ socket: { remoteAddress }, headers: authorization ? { authorization } : {} }) as unknown as IncomingMessage;
-  assert.equal(traceAllowed(req('127.0.0.1'), ''), true);
-  assert.equal(traceAllowed(req('::ffff:127.0.0.1'), ''), true);
-  assert.equal(traceAllowed(req('::1'), ''), true);
-  assert.equal(traceAllowed(req('203.0.113.9'), ''), false, 'no token configured: loopback only');
-  assert.equal(traceAllowed(req('203.0.113.9', 'Bearer s3cret'), ''), false);
-  assert.equal(traceAllowed(req('203.0.113.9'), 's3cret'), false);
-  assert.equal(traceAllowed(req('203.0.113.9', 'Bearer wrong'), 's3cret'), false);
-  assert.equal(traceAllowed(req('203.0.113.9', 'Bearer s3cret'), 's3cret'), true);
-  assert.equal(traceAllowed(req('172.17.0.1', 'bearer s3cret'), 's3cret'), true);
+  assert.equal(probeAllowed(req('127.0.0.1'), ''), true);
+  assert.equal(probeAllowed(req('::ffff:127.0.0.1'), ''), true);
+  assert.equal(probeAllowed(req('::1'), ''), true);
+  assert.equal(probeAllowed(req('203.0.113.9'), ''), false, 'no token configured: loopback only');
+  assert.equal(probeAllowed(req('203.0.113.9', 'Bearer s3cret'), ''), false);
+  assert.equal(probeAllowed(req('203.0.113.9'), 's3cret'), false);
+  assert.equal(probeAllowed(req('203.0.113.9', 'Bearer wrong'), 's3cret'), false);
+  assert.equal(probeAllowed(req('203.0.113.9', 'Bearer s3cret'), 's3cret'), true);
+  assert.equal(probeAllowed(req('172.17.0.1', 'bearer s3cret'), 's3cret'), true);
 });

@@ -1,0 +1,92 @@
+// Dashboard sign-in sessions: a random id in an HttpOnly, SameSite=Strict cookie, the session
+// itself in memory on the server (lost on restart: sign in again), with an idle and an absolute
+// expiry. Every session, signed in or not, has its own CSRF token, which every POST form carries.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+export const COOKIE = 'po_session';
+
+export interface WebUser { address: string; userId: number; office: string; admin: boolean }
+
+export interface WebSession {
+  id: string;
+  csrf: string;
+  user: WebUser | null;
+  created: number;
+  seen: number;
+}
+
+export interface SessionOptions {
+  /** ms without a request before a session ends */
+  idleMs: number;
+  /** ms after sign-in before a session ends, used or not */
+  maxAgeMs: number;
+  /** sessions kept at most (the oldest go first) */
+  maxSessions: number;
+}
+
+const token = () => randomBytes(32).toString('base64url');
+
+export class SessionTable {
+  private readonly byId = new Map<string, WebSession>();
+
+  constructor(private readonly opts: SessionOptions = { idleMs: 2 * 3600_000, maxAgeMs: 12 * 3600_000, maxSessions: 10_000 }) {}
+
+  get size(): number { return this.byId.size; }
+
+  get(id: string | undefined, now = Date.now()): WebSession | null {
+    if (!id) return null;
+    const s = this.byId.get(id);
+    if (!s) return null;
+    if (now - s.seen > this.opts.idleMs || now - s.created > this.opts.maxAgeMs) { this.byId.delete(id); return null; }
+    s.seen = now;
+    return s;
+  }
+
+  /** A new session (anonymous, or signed in: a sign-in always gets a new id, against fixation). */
+  create(user: WebUser | null, now = Date.now()): WebSession {
+    const s: WebSession = { id: token(), csrf: token(), user, created: now, seen: now };
+    this.byId.set(s.id, s);
+    if (this.byId.size > this.opts.maxSessions) this.prune(now);
+    while (this.byId.size > this.opts.maxSessions) this.byId.delete(this.byId.keys().next().value as string);
+    return s;
+  }
+
+  destroy(id: string): void { this.byId.delete(id); }
+
+  /** Ends every session of this user (after a password reset or a lost admin right). */
+  destroyUser(office: string, address: string): void {
+    for (const [id, s] of this.byId) if (s.user && s.user.office === office && s.user.address === address) this.byId.delete(id);
+  }
+
+  prune(now = Date.now()): void {
+    for (const [id, s] of this.byId) if (now - s.seen > this.opts.idleMs || now - s.created > this.opts.maxAgeMs) this.byId.delete(id);
+  }
+}
+
+/** Sets the session cookie: HttpOnly, SameSite=Strict, Secure when the request came over TLS. */
+export function setSessionCookie(req: FastifyRequest, reply: FastifyReply, s: WebSession): void {
+  reply.setCookie(COOKIE, s.id, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
+}
+
+export function clearSessionCookie(req: FastifyRequest, reply: FastifyReply): void {
+  reply.clearCookie(COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
+}
+
+export function sameToken(a: string, b: string): boolean {
+  const h = (v: string) => createHash('sha256').update(v).digest();
+  return a.length > 0 && timingSafeEqual(h(a), h(b));
+}
+
+/**
+ * A POST is accepted only from our own pages: the browser says where it comes from (Origin, and
+ * Sec-Fetch-Site in current browsers) and it must be this very origin. Clients that send neither
+ * are refused as well: the API for scripts is the bearer token, which is no cookie.
+ */
+export function sameOrigin(req: FastifyRequest): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return site === 'same-origin';
+  return origin === `${req.protocol}://${req.headers.host ?? ''}`;
+}
