@@ -58,7 +58,10 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     const tls = await TlsManager.create({ dataDir: config.dataDir, hostname: config.hostname, cert: config.tlsCert, key: config.tlsKey, log });
     closers.push(async () => tls.close());
     const auth = new Authenticator(store, { cacheTtlMs: config.authCacheTtlMs });
-    const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
+    const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp, {
+      stressPreauthTimeoutMs: config.stressPreauthTimeoutMs,
+      onEvict: (slot, why, limit) => log.warn({ client: slot.ip, why, limit, open: limiter.open, fromClient: limiter.openFrom(slot.ip) }, 'connection evicted: it had not logged in and a limit was reached'),
+    });
     const listeners: ListenerInfo[] = [];
 
     // port 25's SPF/DKIM/DMARC checks ask the same kind of dns2 resolver as the relay (config dnsServers)

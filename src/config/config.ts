@@ -88,6 +88,15 @@ export interface Config {
   httpTraceToken: string | null;
   /** port 25: refuse (550 5.7.23) mail whose MAIL FROM is one of our domains when SPF says fail */
   spfRejectLocalDomains: boolean;
+  /** ms a silent connection that has not logged in may stay while over 70% of a connection limit (0: no stress mode) */
+  stressPreauthTimeoutMs: number;
+  /** port 25: mail from one of our own domains (MAIL FROM or header From:): reject unless SPF passes, spf (refuse only on SPF fail), allow */
+  localSenderOnPort25: 'reject' | 'spf' | 'allow';
+  /** per-user submission limits (465/587), 0 = none: messages and recipients per hour and per day */
+  submissionMessagesPerHour: number;
+  submissionRecipientsPerHour: number;
+  submissionMessagesPerDay: number;
+  submissionRecipientsPerDay: number;
   /** lab: record protocol transcripts (redacted) of SMTP, relay, IMAP and POP3 sessions */
   transcripts: 'off' | 'on';
   /** lab: transcripts older than this are dropped (duration) */
@@ -159,6 +168,12 @@ export const KEYS: Key[] = [
   { key: 'httpTraceToken', env: 'POSTOFFICE_HTTP_TRACE_TOKEN', kind: 'nstring', help: 'HTTP: /api/trace answers clients off this machine only with Authorization: Bearer <this token> (empty: loopback only)' },
   { key: 'dmarcQuarantine', env: 'POSTOFFICE_DMARC_QUARANTINE', kind: 'bool', help: 'port 25: file mail that fails DMARC under p=quarantine (or p=reject not refused) into the recipient\'s Junk mailbox' },
   { key: 'spfRejectLocalDomains', env: 'POSTOFFICE_SPF_REJECT_LOCAL_DOMAINS', kind: 'bool', help: 'port 25: refuse with 550 5.7.23 a MAIL FROM in one of our domains when SPF fails' },
+  { key: 'stressPreauthTimeoutMs', env: 'POSTOFFICE_STRESS_PREAUTH_TIMEOUT_MS', kind: 'int', help: 'over 70% of a connection limit: ms of silence after which a connection that has not logged in is closed (0 = off)' },
+  { key: 'localSenderOnPort25', env: 'POSTOFFICE_LOCAL_SENDER_ON_PORT25', kind: 'string', help: 'port 25, mail from one of our own domains (MAIL FROM or header From:): reject (550 5.7.1 unless SPF passes), spf (refuse only when SPF fails), allow' },
+  { key: 'submissionMessagesPerHour', env: 'POSTOFFICE_SUBMISSION_MESSAGES_PER_HOUR', kind: 'int', help: 'messages one user may submit per hour (465/587); past it 451 4.7.1 (0 = no limit)' },
+  { key: 'submissionRecipientsPerHour', env: 'POSTOFFICE_SUBMISSION_RECIPIENTS_PER_HOUR', kind: 'int', help: 'recipients one user may submit to per hour (0 = no limit)' },
+  { key: 'submissionMessagesPerDay', env: 'POSTOFFICE_SUBMISSION_MESSAGES_PER_DAY', kind: 'int', help: 'messages one user may submit per 24 hours (0 = no limit)' },
+  { key: 'submissionRecipientsPerDay', env: 'POSTOFFICE_SUBMISSION_RECIPIENTS_PER_DAY', kind: 'int', help: 'recipients one user may submit to per 24 hours (0 = no limit)' },
   { key: 'transcripts', env: 'POSTOFFICE_TRANSCRIPTS', kind: 'string', help: 'lab: record the C:/S: transcripts of SMTP, relay, IMAP and POP3 sessions, passwords redacted (on/off)' },
   { key: 'transcriptRetention', env: 'POSTOFFICE_TRANSCRIPT_RETENTION', kind: 'string', help: 'lab: drop transcripts older than this (e.g. 7d)' },
   { key: 'transcriptMaxBytes', env: 'POSTOFFICE_TRANSCRIPT_MAX_BYTES', kind: 'int', help: 'lab: drop the oldest transcripts beyond this many bytes in all' },
@@ -256,6 +271,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const c = out as unknown as Config;
   if (c.domains.length === 0) throw new ConfigError('invalid config: domains: at least one local domain is needed');
   if ((c.tlsCert === null) !== (c.tlsKey === null)) throw new ConfigError('invalid config: tlsCert/tlsKey (POSTOFFICE_TLS_CERT/_KEY): set both or neither');
+  if (!['reject', 'spf', 'allow'].includes(c.localSenderOnPort25)) throw new ConfigError(`invalid config: localSenderOnPort25 (POSTOFFICE_LOCAL_SENDER_ON_PORT25): expected reject, spf or allow, got ${JSON.stringify(c.localSenderOnPort25)}`);
   c.dataDir = path.resolve(c.dataDir);
   if (c.transcripts !== 'on' && c.transcripts !== 'off') throw new ConfigError(`invalid config: transcripts (POSTOFFICE_TRANSCRIPTS): expected on or off, got ${JSON.stringify(c.transcripts)}`);
   for (const [key, env] of [['transcriptRetention', 'POSTOFFICE_TRANSCRIPT_RETENTION'], ['journeyRetention', 'POSTOFFICE_JOURNEY_RETENTION']] as const) {

@@ -14,20 +14,28 @@ export async function startImap(ctx: Omit<ImapContext, 'options' | 'hub'> & { op
   const sockets = new Set<net.Socket>();
   const sessions = new Set<ImapSession>();
   const onConnection = (sock: net.Socket) => {
-    const release = ctx.limiter?.acquire(sock.remoteAddress ?? '');
-    if (typeof release === 'string') {
+    const slot = ctx.limiter?.acquire(sock.remoteAddress ?? '');
+    if (typeof slot === 'string') {
       // RFC 3501 §7.1.5: BYE at greeting time refuses the connection
       sock.on('error', () => undefined);
-      sock.end(`* BYE [UNAVAILABLE] too many connections${release === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
+      sock.end(`* BYE [UNAVAILABLE] too many connections${slot === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
       return;
     }
-    if (release) sock.once('close', release);
+    if (slot) sock.once('close', () => slot.release());
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);
     sock.setNoDelay(true);
     const s = new ImapSession(full, sock, sock.remoteAddress ?? 'unknown');
     sessions.add(s);
+    // RFC 3501 §7.1.5 BYE: a connection that has not logged in may be closed to make room for a newcomer
+    if (slot) {
+      s.slot = slot;
+      slot.attach({
+        evictable: () => s.state === 'not-authenticated',
+        evict: (why) => { s.log.info({ why }, 'evicted by the connection limits'); s.bye(`[UNAVAILABLE] ${why}, try again later`); },
+      });
+    }
     sock.on('close', () => sessions.delete(s));
     s.start();
   };

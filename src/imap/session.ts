@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
-import type { ConnectionLimiter } from '../auth/limits.js';
+import type { ConnectionLimiter, Slot } from '../auth/limits.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
@@ -93,6 +93,8 @@ let sessions = 0;
 export class ImapSession {
   state: SessionState = 'not-authenticated';
   user: UserRecord | null = null;
+  /** this connection's place in the connection limits (evictable until login) */
+  slot: Slot | null = null;
   selected: Selected | null = null;
   readonly parser: ImapParser;
   readonly sid: string;
@@ -190,6 +192,7 @@ export class ImapSession {
 
   private onData(d: Buffer): void {
     if (this.closed) return;
+    this.slot?.touch();
     this.touch();
     this.parser.push(d);
     if (this.lineWaiter) this.serveLine();
@@ -197,6 +200,7 @@ export class ImapSession {
   }
 
   touch(): void {
+    if (this.user) this.slot?.authenticated();
     if (this.timer) clearTimeout(this.timer);
     const ms = this.user ? this.ctx.options.idleTimeoutMs : this.ctx.options.preauthTimeoutMs;
     this.timer = setTimeout(() => {

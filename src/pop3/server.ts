@@ -47,15 +47,23 @@ export class Pop3Server {
   async listen(name: 'pop3' | 'pop3s', port: number, host: string): Promise<Pop3ListenerHandle> {
     const { ctx } = this;
     const accept = (sock: net.Socket) => {
-      const release = ctx.limiter?.acquire(sock.remoteAddress ?? '');
-      if (typeof release === 'string') {
+      const slot = ctx.limiter?.acquire(sock.remoteAddress ?? '');
+      if (typeof slot === 'string') {
         // RFC 2449 §8.1.2 SYS/TEMP: a transient problem; the client may try again later
         sock.on('error', () => undefined);
-        sock.end(`-ERR [SYS/TEMP] too many connections${release === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
+        sock.end(`-ERR [SYS/TEMP] too many connections${slot === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
         return;
       }
-      if (release) sock.once('close', release);
-      new Pop3Session(ctx, name, sock);
+      if (slot) sock.once('close', () => slot.release());
+      const s = new Pop3Session(ctx, name, sock);
+      // a session still in the AUTHORIZATION state may be closed to make room (RFC 2449 §8.1.2 SYS/TEMP)
+      if (slot) {
+        s.slot = slot;
+        slot.attach({
+          evictable: () => s.state === 'authorization',
+          evict: (why) => { s.log.info({ why }, 'evicted by the connection limits'); s.drop(`-ERR [SYS/TEMP] ${why}, try again later`); },
+        });
+      }
     };
     let server: net.Server;
     let onReload: ((m: TlsMaterial) => void) | null = null;

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { sleep } from '../auth/authenticate.js';
+import type { Slot } from '../auth/limits.js';
 import type { Logger } from '../log/log.js';
 import { isLoopback } from '../mail/address.js';
 import type { AccessStep, UserRecord } from '../store/index.js';
@@ -32,6 +33,8 @@ export class Pop3Session {
   state: Pop3State = 'authorization';
   secure: boolean;
   user: UserRecord | null = null;
+  /** this connection's place in the connection limits (evictable until login) */
+  slot: Slot | null = null;
   /** RFC 1939 §7 USER: the name waiting for PASS */
   pendingUser: string | null = null;
   maildrop!: Maildrop;
@@ -87,6 +90,7 @@ export class Pop3Session {
 
   // ------------------------------------------------------------------ socket
   private onData = (chunk: Buffer) => {
+    this.slot?.touch();
     this.parser.push(chunk);
     if (!this.busy) { void this.pump(); return; }
     // a command is running: the loop reads this when it is done; a flood waits in the kernel
@@ -127,6 +131,12 @@ export class Pop3Session {
     this.lockedMailbox = null;
     this.ctx.sessions.delete(this);
     this.log.debug('pop3 connection closed');
+  }
+
+  /** Say a last line and close (the connection limits make room for a newcomer). */
+  drop(line: string): void {
+    this.write(line + '\r\n');
+    this.close();
   }
 
   /** Close now (server shutdown). */
@@ -347,6 +357,7 @@ export class Pop3Session {
     }
     this.user = user;
     this.state = 'transaction';
+    this.slot?.authenticated();
     const { count, size } = this.maildrop.stat();
     this.log.info({ user: user.address, messages: count }, 'pop3 login');
     return `${user.address} has ${count} message${count === 1 ? '' : 's'} (${size} octets)`;

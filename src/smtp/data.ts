@@ -10,6 +10,8 @@ import type { JourneyEvent, LocalRecipient } from '../store/index.js';
 import { resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
 import { enforce, stripForgedResults, type InboundAuthResult } from './inbound-auth.js';
 import { ownsAddress } from './mail-from.js';
+import { checkLocalHeaderFrom } from './sender-policy.js';
+import { reserveSubmission } from './submission-limits.js';
 import { sendReport } from '../relay/dsn.js';
 
 export interface DataOutcome { msgId: string; stored: number; queued: number; size: number }
@@ -64,6 +66,8 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     // RFC 8601 §5: verdicts claiming to be ours that we did not write are removed
     body = stripForgedResults(body, ctx.config.hostname);
   }
+  // Port 25: a header From: in one of our own domains only from hosts its SPF permits (sender-policy.ts)
+  if (ctx.listener === 'smtp' && !user) await checkLocalHeaderFrom(ctx, session, body, verdicts);
 
   // Who gets it: local users (deduplicated; aliases expanded) and remote recipients.
   const local = new Map<number, LocalRecipient>();
@@ -113,6 +117,8 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   const dsn = env.dsn;
   // RFC 3461 NOTIFY per recipient (absent: the default), kept with queued mail and used below
   const notify = Object.fromEntries(env.rcptTo.filter((r) => r.dsn?.notify).map((r) => [r.address, r.dsn!.notify!]));
+  // per-user submission limits: counted now, committed with the message (451 4.7.1 when over)
+  const quota = user ? await reserveSubmission(ctx, session, user, rcpts.length) : null;
   const result = await ctx.store.deliver({
     msgId, mailFrom, raw, relayRaw, local: [...local.values()], remote: [...remote], journey,
     queueData: {
@@ -120,7 +126,8 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
       ...(dsn ? { ret: dsn.ret, envid: dsn.envid } : {}),
       notify,
     },
-  });
+    ...(user ? { submission: { userId: user.id, recipients: rcpts.length } } : {}),
+  }).finally(() => quota?.done());
   // RFC 3461 §6.2.1 a: NOTIFY=SUCCESS for a recipient stored here: a "delivered" report to the
   // sender, sent after the 250 (the mail is committed; the report is a courtesy, logged if it fails)
   const success = rcpts.filter((r) => storedFor.has(r) && notify[r]?.includes('SUCCESS'));

@@ -2,7 +2,7 @@
 // asked through our own stub resolver (config dnsServers). The verdicts go into an
 // Authentication-Results: header and the journey; two of them can refuse the message.
 // A DNS failure is never a reason to refuse: the verdict is then "temperror" and the mail is kept.
-import { authenticate, type AuthenticateResult } from 'mailauth';
+import { authenticate, spf, type AuthenticateResult } from 'mailauth';
 import { SmtpReply } from '../mail/errors.js';
 
 /** The part of the relay's dns2 Resolver (src/relay/mx.ts) used here; postoffice.ts passes it in. */
@@ -23,6 +23,8 @@ export interface InboundAuthResult {
   /** the sending domain each verdict is about */
   spfDomain: string | null;
   dkimDomains: string[];
+  /** the signing domains whose DKIM signature verified */
+  dkimPassDomains: string[];
   fromDomain: string | null;
   /** DMARC policy published for the From: domain (none/quarantine/reject), if any */
   dmarcPolicy: string | null;
@@ -115,6 +117,29 @@ export class InboundAuth {
     if (seen.timedOut && !seen.answered && !wasDown && !(await this.resolverAnswers())) this.downUntil = Date.now() + (this.opts.breakerMs ?? 30_000);
     return summarise(res, this.opts.hostname, env, seen.timedOut > 0);
   }
+
+  /**
+   * RFC 7208 §4 check_host() alone, for MAIL FROM time (localSenderOnPort25): may `ip` send mail
+   * from `sender`'s domain? (A null sender is checked as postmaster@<HELO>, §2.4.) DNS out of reach
+   * gives temperror, with the same circuit breaker as check().
+   */
+  async spf(env: { ip: string; helo: string; sender: string }): Promise<AuthVerdict> {
+    const started = Date.now();
+    const seen = { answered: 0, timedOut: 0 };
+    let result: AuthVerdict = 'temperror';
+    try {
+      const r = await spf({
+        ip: env.ip, helo: env.helo || undefined, sender: env.sender || `postmaster@${env.helo || 'unknown'}`, mta: this.opts.hostname,
+        resolver: this.resolverFor(started + this.opts.timeoutMs, seen),
+      } as Parameters<typeof spf>[0]);
+      result = verdict((r as { status?: { result?: string } }).status?.result);
+    } catch {
+      result = 'temperror';
+    }
+    const wasDown = started < this.downUntil;
+    if (seen.timedOut && !seen.answered && !wasDown && !(await this.resolverAnswers())) this.downUntil = Date.now() + (this.opts.breakerMs ?? 30_000);
+    return result;
+  }
 }
 
 function verdict(v: string | undefined): AuthVerdict {
@@ -140,7 +165,7 @@ function summarise(res: AuthenticateResult | null, hostname: string, env: { mail
   if (!res) {
     const spfDomain = domainOf(env.mailFrom) ?? (env.helo || null);
     return {
-      spf: 'temperror', dkim: 'temperror', dmarc: 'temperror', arc: 'none', spfDomain, dkimDomains: [], fromDomain: null,
+      spf: 'temperror', dkim: 'temperror', dmarc: 'temperror', arc: 'none', spfDomain, dkimDomains: [], dkimPassDomains: [], fromDomain: null,
       dmarcPolicy: null, dmarcPct: null, dnsUnavailable,
       // RFC 8601 §2.2: authserv-id first, then one "method=result" per check
       header: `Authentication-Results: ${hostname};\r\n spf=temperror smtp.mailfrom=${env.mailFrom || 'postmaster@' + (env.helo || 'unknown')};\r\n dkim=temperror;\r\n dmarc=temperror\r\n`,
@@ -166,6 +191,7 @@ function summarise(res: AuthenticateResult | null, hostname: string, env: { mail
     arc: verdict(arc ? arc.status?.result : 'none'),
     spfDomain: spf ? (spf as unknown as { domain?: string }).domain ?? null : null,
     dkimDomains: [...new Set(dkimResults.map((r) => r.signingDomain).filter((d): d is string => !!d))],
+    dkimPassDomains: [...new Set(dkimResults.filter((r) => verdict(r.status.result) === 'pass').map((r) => r.signingDomain?.toLowerCase()).filter((d): d is string => !!d))],
     fromDomain: (res.dkim as unknown as { headerFrom?: string[] })?.headerFrom?.map((a) => domainOf(a)).find((d): d is string => !!d) ?? null,
     dmarcPolicy: dmarc?.policy ?? null,
     dmarcPct: typeof dmarc?.pct === 'number' ? dmarc.pct : null,

@@ -3,15 +3,20 @@ import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import { parseAddress } from '../mail/address.js';
 import { SmtpReply } from '../mail/errors.js';
 import { resetTx, type SessionUser, type SmtpContext } from './context.js';
+import { checkLocalMailFrom } from './sender-policy.js';
+import { checkSubmissionMail } from './submission-limits.js';
 
 export async function onMailFrom(ctx: SmtpContext, from: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
   resetTx(session);
   const user = session.user as SessionUser | undefined;
-  if (ctx.listener === 'smtp') return; // MX: anyone may send to our users (sender checks: SPF, issue 6)
+  // MX: anyone may send to our users, but not in the name of our own domains (issue 13, sender-policy.ts)
+  if (ctx.listener === 'smtp') return checkLocalMailFrom(ctx, from.address, session);
   if (!user) throw new SmtpReply(530, '5.7.0', 'authentication required');
   if (!(await ownsAddress(ctx, user, from.address))) {
     throw new SmtpReply(553, '5.7.1', `sender address <${from.address}> not owned by user ${user.address}`);
   }
+  // per-user messages per hour and day (451 4.7.1)
+  await checkSubmissionMail(ctx, session, user);
 }
 
 /** The user's address, an alias pointing at it, or its +detail form. */

@@ -7,6 +7,7 @@ import type { Logger } from '../log/log.js';
 import { InternalError, SmtpReply } from '../mail/errors.js';
 import type { TlsManager } from '../tls/tls.js';
 import { onAuth } from './auth.js';
+import { holdSlot, releaseSlot, slotAuthenticated } from './connection-slots.js';
 import type { SessionUser, SmtpContext, SmtpListener } from './context.js';
 import { onData } from './data.js';
 import { onMailFrom } from './mail-from.js';
@@ -75,7 +76,6 @@ export interface SmtpListenerHandle { name: SmtpListener; server: SMTPServer; po
 export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number, host: string): Promise<SmtpListenerHandle> {
   const { config, log } = ctx;
   const submission = ctx.listener !== 'smtp';
-  const releases = new WeakMap<SMTPServerSession, () => void>();
   const options: SMTPServerOptions & { greetDelayMs: number } = {
     greetDelayMs: submission ? 0 : config.smtpGreetDelayMs,
     name: config.hostname,
@@ -104,19 +104,18 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
     logger: false,
     // RFC 4954 §4 + RFC 3207: on 587, AUTH is neither offered nor accepted until TLS is up
     onConnect: ((session, cb) => {
-      const slot = ctx.limiter.acquire(session.remoteAddress);
-      if (typeof slot === 'string') {
-        log.warn({ sid: session.id, client: session.remoteAddress, limit: slot }, 'smtp connection refused: too many connections');
+      // at a limit the longest-idle session that has not authenticated nor begun a transaction is evicted first
+      const refused = holdSlot(ctx, session);
+      if (refused) {
+        log.warn({ sid: session.id, client: session.remoteAddress, limit: refused }, 'smtp connection refused: too many connections');
         // RFC 5321 §3.8: 421 closes the channel; the client retries later
-        return cb(Object.assign(new Error(`4.7.0 ${config.hostname} too many connections${slot === 'per-ip' ? ' from your address' : ''}, try again later`), { responseCode: 421 }));
+        return cb(Object.assign(new Error(`4.7.0 ${config.hostname} too many connections${refused === 'per-ip' ? ' from your address' : ''}, try again later`), { responseCode: 421 }));
       }
-      releases.set(session, slot);
       if (ctx.listener === 'submission') session.disabledCommands = ['AUTH'];
       cb();
     }) as SMTPServerOptions['onConnect'],
     onClose: ((session) => {
-      releases.get(session)?.();
-      releases.delete(session);
+      releaseSlot(session);
     }) as SMTPServerOptions['onClose'],
     onSecure: ((_socket, session, cb) => {
       if (ctx.listener === 'submission') session.disabledCommands = [];
@@ -124,6 +123,7 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
     }) as SMTPServerOptions['onSecure'],
     onAuth: adapt(log, 'AUTH', async (auth: Parameters<NonNullable<SMTPServerOptions['onAuth']>>[0], session: SMTPServerSession) => {
       const user = await onAuth(ctx, auth, session);
+      slotAuthenticated(session);
       log.info({ sid: session.id, listener: ctx.listener, user: user.address, client: session.remoteAddress }, 'smtp auth ok');
       return { user };
     }) as SMTPServerOptions['onAuth'],

@@ -17,7 +17,7 @@ import type { MimeLimits } from '../mail/mime.js';
 import type {
   AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, JourneyEvent, JourneyRow,
   JourneySummary, MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueRcpt, Resolution, Store, StoreEvents,
-  Transcript, TranscriptLine, TranscriptSession, TranscriptSummary, UserRecord,
+  SubmissionRecord, Transcript, TranscriptLine, TranscriptSession, TranscriptSummary, UserRecord,
 } from './types.js';
 
 /** The special-use set every new user gets (RFC 6154), all empty. */
@@ -748,12 +748,32 @@ export class SqliteStore implements Store {
         journey.push({ msgId: d.msgId, messageId: meta.messageId, agent: 'MTA out', step: 'queued', details: { queueId: q.id, domain: q.domain, rcpts: q.rcpts } });
       }
       this.insertJourney(journey);
+      if (d.submission) this.recordSubmission(d.submission.userId, now, d.submission.recipients, d.msgId);
       return result;
     }).then((result) => {
       if (result.queued.length) this.events.emit('queued');
       return result;
     });
   }
+
+  // ------------------------------------------------------------------ submission limits
+  /** inside deliver's transaction: count the message for its user, and drop that user's rows older than a day */
+  private recordSubmission(userId: number, time: number, recipients: number, msgId: string): void {
+    this.ws('INSERT INTO submissions (user_id, time, recipients, msg_id) VALUES (?, ?, ?, ?)').run(userId, time, recipients, msgId);
+    this.ws('DELETE FROM submissions WHERE user_id = ? AND time < ?').run(userId, time - 86_400_000);
+  }
+
+  submissions = {
+    count: async (userId: number, since: number): Promise<{ messages: number; recipients: number }> => {
+      const r = this.rs('SELECT count(*) AS messages, coalesce(sum(recipients), 0) AS recipients FROM submissions WHERE user_id = ? AND time >= ?').get(userId, since) as Row;
+      return { messages: r.messages as number, recipients: r.recipients as number };
+    },
+    recent: async (userId: number, since: number, limit: number): Promise<SubmissionRecord[]> =>
+      (this.rs('SELECT time, recipients, msg_id FROM submissions WHERE user_id = ? AND time >= ? ORDER BY time DESC LIMIT ?').all(userId, since, limit) as Row[])
+        .map((r) => ({ time: r.time as number, recipients: r.recipients as number, msgId: r.msg_id as string })),
+    reset: (userId: number): Promise<number> =>
+      this.write(() => this.ws('DELETE FROM submissions WHERE user_id = ?').run(userId).changes),
+  };
 
   // ------------------------------------------------------------------ queue
   private queueRow(r: Row): QueueEntry {

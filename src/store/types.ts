@@ -77,6 +77,8 @@ export interface Delivery {
   relayRaw?: Buffer;
   /** Extra queue data (DSN parameters, submitting user) */
   queueData?: Record<string, unknown>;
+  /** a submission by an authenticated user: counted (in the same transaction) for the per-user limits */
+  submission?: { userId: number; recipients: number };
   journey: JourneyEvent[];
   internalDate?: number;
   flags?: string[];
@@ -87,6 +89,9 @@ export interface DeliveryResult {
   queued: { id: number; domain: string; rcpts: string[] }[];
   messageId: string | null;
 }
+
+/** One message a user submitted (465/587), as the per-user submission limits count it. */
+export interface SubmissionRecord { time: number; recipients: number; msgId: string }
 
 export interface QueueRcpt { address: string; status: 'pending' | 'delivered' | 'bounced'; reply?: string }
 export interface QueueEntry {
@@ -234,6 +239,15 @@ export interface Store {
     recent(opts: { limit: number; afterId?: number; beforeTime?: number }): Promise<JourneySummary[]>;
     /** the largest journey row id so far (0 when empty): where a live view starts */
     lastId(): Promise<number>;
+  };
+  /** Per-user submission limits: what each user submitted lately (rows come with deliver's `submission`). */
+  submissions: {
+    /** what the user submitted at or after `since` (ms since epoch): messages, and recipients in all */
+    count(userId: number, since: number): Promise<{ messages: number; recipients: number }>;
+    /** the user's submissions at or after `since`, newest first, at most `limit` */
+    recent(userId: number, since: number, limit: number): Promise<SubmissionRecord[]>;
+    /** forgets the user's submissions (an operator lifting the limit after a compromise); how many were dropped */
+    reset(userId: number): Promise<number>;
   };
   /** Protocol transcripts (config `transcripts`): written by the sessions, read by the dashboard. */
   transcripts: {

@@ -24,10 +24,11 @@ export const WRITE_METHODS = new Set([
   'queue.del', 'queue.flush', 'queue.update',
   'journey.record', 'journey.accessed',
   'transcripts.write',
+  'submissions.reset',
   'prune',
 ]);
 
-const NAMESPACES = ['domains', 'users', 'aliases', 'mailboxes', 'messages', 'queue', 'journey', 'transcripts'] as const;
+const NAMESPACES = ['domains', 'users', 'aliases', 'mailboxes', 'messages', 'queue', 'journey', 'transcripts', 'submissions'] as const;
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 

@@ -11,22 +11,27 @@ function open(port: number, localAddress = '127.0.0.1'): Promise<net.Socket> {
   });
 }
 
-test('150 idle connections from one address: that address is capped with 421, others are served at once', async (t) => {
+test('150 idle connections from one address, limit 100: each newcomer is greeted and the longest-idle one gets 421 4.7.0; others are served at once', async (t) => {
   const lab = await startLab(t, { users: { 'bob@example.test': 'pw' }, env: { POSTOFFICE_MAX_CONNECTIONS_PER_IP: '100' } });
   const port = lab.port('smtp');
   const idle: net.Socket[] = [];
   t.after(() => idle.forEach((s) => s.destroy()));
+  const readers: ReturnType<typeof lineReader>[] = [];
   const greetings: Promise<string>[] = [];
   for (let i = 0; i < 150; i++) {
     const s = await open(port);
     s.on('error', () => undefined);
     idle.push(s);
-    greetings.push(lineReader(s).next().catch(() => 'closed'));
+    const r = lineReader(s);
+    readers.push(r);
+    greetings.push(r.next().catch(() => 'closed'));
   }
   const first = await Promise.all(greetings);
-  const refused = first.filter((l) => l.startsWith('421 4.7.0 mail.example.test too many connections from your address'));
-  assert.equal(first.filter((l) => l.startsWith('220 ')).length, 100, 'the first 100 are greeted');
-  assert.equal(refused.length, 50, 'the rest are told to come back later');
+  // before issue 13 the last 50 got "421 4.7.0 ... too many connections from your address" instead
+  assert.equal(first.filter((l) => l.startsWith('220 ')).length, 150, 'every newcomer is greeted');
+  const evicted = await Promise.all(readers.slice(0, 50).map((r) => r.next().catch(() => 'closed')));
+  for (const l of evicted) assert.match(l, /^421 4\.7\.0 mail\.example\.test too many connections from your address; the longest idle one is closed to make room/);
+  assert.equal(lab.po.limiter.openFrom('127.0.0.1'), 100);
 
   // a client from another address is greeted at once and can deliver
   const t0 = Date.now();
