@@ -4,6 +4,7 @@ import type { Authenticator } from '../auth/authenticate.js';
 import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
+import { NO_RECORDER, type Recorder } from '../log/transcript.js';
 import type { Resolution, Store } from '../store/index.js';
 import type { InboundAuth } from './inbound-auth.js';
 import type { SmtpReply } from '../mail/errors.js';
@@ -56,4 +57,15 @@ export function resetTx(session: SMTPServerSession): void {
 /** Our id for the current transaction: `${sid}.${n}`; it appears in Received:, logs and trace. */
 export function transactionId(session: SMTPServerSession): string {
   return `${session.id}.${session.transaction}`;
+}
+
+/** The transcript recorders of open sessions, by session id (smtp-server's logger names only that). */
+const recorders = new Map<string, Recorder>();
+export function setRecorder(sid: string, rec: Recorder | null): void {
+  if (rec) recorders.set(sid, rec);
+  else recorders.delete(sid);
+}
+/** The session's recorder; NO_RECORDER when transcripts are off. */
+export function recorderOf(sid: string): Recorder {
+  return recorders.get(sid) ?? NO_RECORDER;
 }

@@ -7,7 +7,8 @@ import { SmtpReply } from '../mail/errors.js';
 import { parseMime } from '../mail/mime.js';
 import { receivedHeader, returnPathHeader, rfc5322Date } from '../mail/received.js';
 import type { JourneyEvent, LocalRecipient } from '../store/index.js';
-import { resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
+import { recordMessage } from '../log/transcript.js';
+import { recorderOf, resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
 import { enforce, stripForgedResults, type InboundAuthResult } from './inbound-auth.js';
 import { ownsAddress } from './mail-from.js';
 import { checkLocalHeaderFrom } from './sender-policy.js';
@@ -40,6 +41,13 @@ function headerHas(raw: Buffer, name: string): boolean {
 
 export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<DataOutcome> {
   const sent = await readBody(stream, ctx.config.maxMessageBytes);
+  const rec = recorderOf(session.id);
+  if (rec.on) {
+    // the transcript shows the header and the first lines; the rest is a byte count
+    if (sent) recordMessage(rec, 'C', sent);
+    else rec.note(`<message over ${ctx.config.maxMessageBytes} bytes, not kept>`);
+    rec.client('.');
+  }
   if (!sent) throw new SmtpReply(552, '5.3.4', `message exceeds fixed maximum message size ${ctx.config.maxMessageBytes}`);
   // RFC 5321 §2.3.8: CR and LF occur in DATA only as CRLF. DATA ends only at <CRLF>.<CRLF>
   // (smtp-server); bare LF or CR are normalised to CRLF here, so a "<LF>.<LF>" smuggled inside

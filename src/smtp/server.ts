@@ -4,11 +4,12 @@
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Logger } from '../log/log.js';
+import { endpoint, openRecorder, sinkFor, tlsLine } from '../log/transcript.js';
 import { InternalError, SmtpReply } from '../mail/errors.js';
 import type { TlsManager } from '../tls/tls.js';
 import { onAuth } from './auth.js';
 import { holdSlot, releaseSlot, slotAuthenticated } from './connection-slots.js';
-import type { SessionUser, SmtpContext, SmtpListener } from './context.js';
+import { recorderOf, setRecorder, type SessionUser, type SmtpContext, type SmtpListener } from './context.js';
 import { onData } from './data.js';
 import { onMailFrom } from './mail-from.js';
 import { onRcptTo } from './rcpt-to.js';
@@ -71,11 +72,39 @@ function adapt<A extends unknown[], R>(log: Logger, what: string, fn: (...a: A) 
   };
 }
 
+/** RFC 4954 §4: the AUTH initial response and every continuation line carry credentials. */
+export function redactSmtpCommand(command: string | undefined, line: string): string {
+  if ((command ?? '').toUpperCase() !== 'AUTH') return line;
+  const parts = line.trim().split(/\s+/);
+  if (parts[0]?.toUpperCase() === 'AUTH') return parts.length > 2 ? `${parts[0]} ${parts[1]} ***` : parts.join(' ');
+  return '***';
+}
+
+/**
+ * smtp-server reports every command it reads and every reply it writes to its logger (debug,
+ * tnx 'command' / 'send', with the connection id): that is the transcript. It masks AUTH itself;
+ * we mask again, so a change there cannot leak a password here.
+ */
+function transcriptLogger() {
+  const none = () => undefined;
+  return {
+    debug(entry: { tnx?: string; cid?: string; command?: string }, _msg: string, ...args: unknown[]) {
+      if (!entry.cid) return;
+      const rec = recorderOf(entry.cid);
+      if (!rec.on) return;
+      if (entry.tnx === 'command') rec.client(redactSmtpCommand(entry.command, String(args[0] ?? '')));
+      else if (entry.tnx === 'send') for (const l of String(args[0] ?? '').split(/\r?\n/)) rec.server(l);
+    },
+    trace: none, info: none, warn: none, error: none, fatal: none,
+  };
+}
+
 export interface SmtpListenerHandle { name: SmtpListener; server: SMTPServer; port: number; close(): Promise<void> }
 
 export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number, host: string): Promise<SmtpListenerHandle> {
   const { config, log } = ctx;
   const submission = ctx.listener !== 'smtp';
+  const sink = sinkFor(config, ctx.store);
   const options: SMTPServerOptions & { greetDelayMs: number } = {
     greetDelayMs: submission ? 0 : config.smtpGreetDelayMs,
     name: config.hostname,
@@ -101,9 +130,17 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
     maxCommandLength: config.smtpMaxLineBytes,
     socketTimeout: config.smtpSocketTimeoutMs,
     closeTimeout: 5000,
-    logger: false,
+    // no pino output from smtp-server (we log one line per transaction); with transcripts on,
+    // its debug lines feed the session's recorder
+    logger: sink ? (transcriptLogger() as unknown as SMTPServerOptions['logger']) : false,
     // RFC 4954 §4 + RFC 3207: on 587, AUTH is neither offered nor accepted until TLS is up
     onConnect: ((session, cb) => {
+      if (sink) {
+        setRecorder(session.id, openRecorder(sink, {
+          sid: session.id, protocol: ctx.listener, log,
+          local: endpoint(session.localAddress, session.localPort), remote: endpoint(session.remoteAddress, session.remotePort),
+        }));
+      }
       // at a limit the longest-idle session that has not authenticated nor begun a transaction is evicted first
       const refused = holdSlot(ctx, session);
       if (refused) {
@@ -115,9 +152,13 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
       cb();
     }) as SMTPServerOptions['onConnect'],
     onClose: ((session) => {
+      recorderOf(session.id).end();
+      setRecorder(session.id, null);
       releaseSlot(session);
     }) as SMTPServerOptions['onClose'],
-    onSecure: ((_socket, session, cb) => {
+    onSecure: ((socket, session, cb) => {
+      const rec = recorderOf(session.id);
+      if (rec.on) rec.tls(tlsLine(socket as unknown as Parameters<typeof tlsLine>[0]));
       if (ctx.listener === 'submission') session.disabledCommands = [];
       cb();
     }) as SMTPServerOptions['onSecure'],
@@ -125,6 +166,7 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
       const user = await onAuth(ctx, auth, session);
       slotAuthenticated(session);
       log.info({ sid: session.id, listener: ctx.listener, user: user.address, client: session.remoteAddress }, 'smtp auth ok');
+      recorderOf(session.id).user(user.address);
       return { user };
     }) as SMTPServerOptions['onAuth'],
     onMailFrom: adapt(log, 'MAIL', (from, session) => onMailFrom(ctx, from, session)) as SMTPServerOptions['onMailFrom'],
@@ -139,6 +181,7 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
       onData(ctx, stream, session).then(
         (out) => {
           log.info({ ...base, id: out.msgId, size: out.size, stored: out.stored, queued: out.queued, result: 'accepted' }, 'smtp transaction');
+          recorderOf(session.id).msgId(out.msgId);
           cb(null, `Ok: queued as ${out.msgId}`);
         },
         (err) => {
