@@ -7,6 +7,9 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { InternalError } from '../mail/errors.js';
 import { SqliteStore, StoreError, type Store } from '../store/index.js';
 import { formatTrace } from '../trace/format.js';
+import { LabError } from '../lab/lab.js';
+import { LAB_USAGE, LabUsage, labCommand } from './lab.js';
+import { LimitsUsage, userLimitsCommand } from './limits-command.js';
 import { dnsCommand, doctorCommand } from './relay-commands.js';
 import { serve } from './serve.js';
 
@@ -16,11 +19,13 @@ const USAGE = `usage: postoffice <command>
   user add ADDRESS (--password PW | --password-stdin)
   user del ADDRESS  /  user list [DOMAIN]
   user passwd ADDRESS (--password PW | --password-stdin)
+  user limits ADDRESS [--reset]                what the user submitted in the last hour/day against the limits
   alias add FROM TO  /  alias del FROM [TO]  /  alias list
   queue list  /  queue flush  /  queue del ID
   trace ID
   dns DOMAIN                                   the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
-  doctor [DOMAIN] [--probe HOST:PORT | --no-probe]   check DNS, PTR, TLS, outbound port 25`;
+  doctor [DOMAIN] [--probe HOST:PORT | --no-probe]   check DNS, PTR, TLS, outbound port 25
+${LAB_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -119,7 +124,16 @@ async function admin(store: Store, cmd: string, sub: string | undefined, args: s
 async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...args] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') usage();
-  if (!['serve', 'domain', 'user', 'alias', 'queue', 'trace', 'dns', 'doctor'].includes(cmd)) usage(`unknown command: ${cmd}`);
+  if (!['serve', 'domain', 'user', 'alias', 'queue', 'trace', 'dns', 'doctor', 'lab'].includes(cmd)) usage(`unknown command: ${cmd}`);
+  // the lab assembles its own two post offices (and their configs) under its own data dir
+  if (cmd === 'lab') {
+    try {
+      return await labCommand([sub, ...args].filter((x): x is string => x !== undefined));
+    } catch (err) {
+      if (err instanceof LabUsage) usage(err.message);
+      throw err;
+    }
+  }
   const config: Config = loadConfig();
   if (cmd === 'serve') {
     if (sub) usage('serve takes no arguments');
@@ -141,6 +155,15 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(r.text);
       return r.failed ? 1 : 0;
     }
+    if (cmd === 'user' && sub === 'limits') {
+      try {
+        process.stdout.write(await userLimitsCommand(config, store, args));
+      } catch (err) {
+        if (err instanceof LimitsUsage) usage(err.message);
+        throw err;
+      }
+      return 0;
+    }
     process.stdout.write(await admin(store, cmd, sub, args));
     return 0;
   } finally {
@@ -152,7 +175,7 @@ main(process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exitCode = code; },
   (err: unknown) => {
     if (err instanceof UsageError) { process.stderr.write(err.message + '\n'); process.exitCode = 2; return; }
-    const known = err instanceof StoreError || err instanceof ConfigError || err instanceof InternalError;
+    const known = err instanceof StoreError || err instanceof ConfigError || err instanceof InternalError || err instanceof LabError;
     process.stderr.write(`postoffice: ${known ? (err as Error).message : `internal error: ${(err as Error)?.stack ?? String(err)}`}\n`.split('\n')[0] + '\n');
     process.exitCode = 1;
   },

@@ -117,14 +117,14 @@ export function explain(row: OfficeRow): string {
       const err = str(d.error) ?? 'no answer';
       const reason = /ECONNREFUSED/i.test(err) ? 'nothing listens there (connection refused)'
         : /greeting/i.test(err) ? 'the server never sent its 220 greeting in time'
-          : /TLS|SSL|handshake|wrong version|ETLS/i.test(err) ? `the STARTTLS handshake failed (${clip(err, 90)})`
+          : /TLS|SSL|handshake|wrong version|ETLS/i.test(err) ? `the STARTTLS handshake failed (${/SSL routines:[^:]*:([^:]+)/.exec(err)?.[1] ?? clip(err, 90)})`
             : /timeout|ETIMEDOUT/i.test(err) ? 'the connection timed out' : clip(err, 120);
       return `${at}'s MTA could not deliver through ${where}: ${reason}; it tries the next MX, if any.`;
     }
     case 'MTA out/session': {
       const c = conversation(list(d.transcript));
-      const rcpt = c.rcptReply && !/^2/.test(c.rcptReply) ? ` RCPT TO was answered "${clip(c.rcptReply, 90)}" (${why(c.rcptReply)}).` : '';
-      return `${at}'s MTA spoke SMTP with ${where}: ${and(c.commands) || 'no commands'}; the last answer was "${clip(c.last ?? 'none', 90)}".${rcpt}`;
+      if (c.rcptReply && !/^2/.test(c.rcptReply)) return `${at}'s MTA spoke SMTP with ${where}: MAIL FROM was accepted, but RCPT TO was answered "${clip(c.rcptReply, 100)}": ${why(c.rcptReply)}.`;
+      return `${at}'s MTA spoke SMTP with ${where}: ${and(c.commands) || 'no commands'}; the last answer was "${clip(c.last ?? 'none', 90)}".`;
     }
     case 'MTA out/delivered':
       return `${str(d.host) ?? 'The remote MTA'} answered "${clip(str(d.reply) ?? '250', 80)}" for ${rcpts}: the receiving post office has taken responsibility, and ${at} removes the message from its queue.`;
@@ -150,8 +150,12 @@ export function explain(row: OfficeRow): string {
       return `${at}'s MTA relays everything through its smarthost ${str(d.host)}:${str(d.port)} instead of looking up MX records.`;
     case 'MTA out/internal error':
       return `${at}'s MTA hit an internal error (${clip(str(d.error) ?? '')}); the message stays queued.`;
-    case 'MDA/stored':
+    case 'MDA/stored': {
+      // our reports carry the original's id and their kind (relay/dsn.ts reportId)
+      const kind = /\.(bounce|delay|success)[^.]*$/.exec(row.msgId)?.[1];
+      if (kind) return `${at}'s MDA stored the ${kind === 'bounce' ? 'bounce' : kind === 'delay' ? 'delay warning' : 'success report'} in ${str(d.user)}'s ${str(d.mailbox) ?? 'INBOX'} (UID ${str(d.uid)}): the sender's mail client will show it.`;
       return `${at}'s MDA stored the message in ${str(d.user)}'s ${str(d.mailbox) ?? 'INBOX'} (UID ${str(d.uid)}): it waits there until a mail client fetches it.`;
+    }
     case 'MUA access/retrieved':
       return `${str(d.user)}'s mail client (MUA) downloaded the message from ${at}'s MDA over POP3 (RETR, RFC 1939)${str(d.client) ? ` from ${str(d.client)}` : ''}.`;
     case 'MUA access/fetched':
