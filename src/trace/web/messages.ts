@@ -6,7 +6,7 @@ import { joinedTrace, type OfficeRow } from '../journey.js';
 import { explain, role } from '../story.js';
 import { flashOf, type Dashboard } from './context.js';
 import { ago, fmtTime, html, rel, seg, type Html } from './html.js';
-import { isFailedStep, journeyPath, renderPath, smtpSid, transcriptHref } from './picture.js';
+import { isFailedStep, journeyPath, renderPath, smtpSid, transcriptHref, type SessionFacts } from './picture.js';
 
 export interface MessageLine {
   key: string; messageId: string | null; subject: string | null; offices: string[]; msgIds: { office: string; msgId: string }[];
@@ -78,8 +78,7 @@ export function rowSession(r: OfficeRow): string | null {
 
 export function stepsTable(rows: OfficeRow[], links: boolean): Html {
   const t0 = rows[0]?.time ?? 0;
-  let sentence: (r: OfficeRow) => string = (r) => detailText(r.details);
-  sentence = (r) => { try { return explain(r); } catch { return detailText(r.details); } };
+  const sentence = (r: OfficeRow) => { try { return explain(r); } catch { return detailText(r.details); } };
   return html`<table class="steps"><thead><tr><th>Time</th><th>Post office</th><th>Role</th><th>Step</th><th>What happened</th><th></th></tr></thead><tbody>
 ${rows.map((r) => {
     const sid = rowSession(r);
@@ -96,7 +95,15 @@ export async function journeyView(dash: Dashboard, id: string, links: boolean): 
   const rows = await joinedTrace(dash.offices, id);
   if (!rows.length) return { rows, view: html`<p class="muted">No journey recorded for this message.</p>` };
   const offices = dash.offices.map((o) => ({ name: o.name, hostname: o.hostname, listeners: o.listeners() }));
-  const path = journeyPath(rows, offices, (office, sid) => (links ? transcriptHref(office, sid) : null));
+  // the reading sessions' protocol, port and TLS come from their transcripts (when recorded)
+  const facts: SessionFacts = new Map();
+  await Promise.all(dash.offices.map(async (o) => {
+    const ids = [...new Set(rows.filter((r) => r.office === o.name && r.agent === 'MUA access').map((r) => r.msgId))];
+    for (const msgId of ids) {
+      for (const t of await o.store.transcripts.list({ limit: 50, msgId })) facts.set(`${o.name}/${t.sid}`, { protocol: t.protocol, local: t.local, tls: t.tls });
+    }
+  }));
+  const path = journeyPath(rows, offices, (office, sid) => (links ? transcriptHref(office, sid) : null), facts);
   const recv = rows.find((r) => r.step === 'received');
   const failed = rows.filter((r) => isFailedStep(r.step)).length;
   return {

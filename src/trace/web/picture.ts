@@ -14,11 +14,16 @@ export interface Path { stations: Station[]; hops: Hop[] }
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 /** the SMTP session id in our transaction id "sid.n" */
 export const smtpSid = (msgId: string) => msgId.replace(/\.\d+$/, '');
+/** "250 2.6.0 Ok: queued as ..." -> "250" */
+const replyCode = (v: unknown): string | null => /^([2-5]\d\d)\b/.exec(str(v))?.[1] ?? null;
 const FAILED_STEPS = /fail|deferred|bounced|refused|rejected|error|loop/i;
 const PROTO: Record<string, string> = { smtp: 'SMTP', submission: 'SMTP submission', smtps: 'SMTPS', imap: 'IMAP', imaps: 'IMAPS', pop3: 'POP3', pop3s: 'POP3S' };
 
 /** Builds the stations and hops from the joined rows of every post office. */
-export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (office: string, sid: string) => string | null): Path {
+/** what the transcripts say about a session (protocol, our end, TLS), by `${office}/${sid}` */
+export type SessionFacts = Map<string, { protocol: string; local: string | null; tls: string | null }>;
+
+export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (office: string, sid: string) => string | null, sessions: SessionFacts = new Map()): Path {
   const stations: Station[] = [];
   const hops: Hop[] = [];
   if (rows.length === 0) return { stations, hops };
@@ -44,7 +49,7 @@ export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (
       return {
         attempts: [{
           proto: PROTO[listener] ?? (listener.toUpperCase() || 'SMTP'),
-          lines: [port ? `port ${port}` : '', d.tls ? `TLS ${str(d.tls).split(' ')[0]}` : 'no TLS', str(d.reply).slice(0, 40)].filter(Boolean),
+          lines: [port ? `port ${port}` : '', d.tls ? str(d.tls).split(' ')[0] : 'no TLS', replyCode(d.reply) ? `${replyCode(d.reply)} accepted` : ''].filter(Boolean),
           when: rel(r.time, t0), failed: false, href: link(name, smtpSid(r.msgId)),
           title: `${listener}: ${str(d.client)} -> ${host}${d.tls ? `, ${str(d.tls)}` : ''}`,
         }],
@@ -79,8 +84,8 @@ export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (
         proto: `SMTP attempt ${str(cur.start.details.attempt) || attempts.length + 1}`,
         lines: [
           d.port ? `port ${str(d.port)}` : (dns && dns.details.result && dns.details.result !== 'hosts' ? `DNS: ${str(dns.details.result)}` : ''),
-          c ? (d.tls ? `TLS ${str(d.tls).split(' ')[0]}` : 'no TLS') : cf ? 'no connection' : '',
-          end ? `${end.step}${end.details.reply ? `: ${str(end.details.reply).slice(0, 48)}` : ''}` : 'in progress',
+          c ? (d.tls ? str(d.tls).split(' ')[0] : 'no TLS') : cf ? 'no connection' : '',
+          end ? `${replyCode(end.details.reply) ?? ''} ${end.step}`.trim() : 'in progress',
         ].filter(Boolean),
         when: rel(cur.start.time, t0), failed, href: sid ? link(name, sid) : null,
         title: [(c ?? cf) ? `${host} -> ${str(d.host)} [${str(d.ip)}]:${str(d.port)}` : '', end?.details.reply ? str(end.details.reply) : '', cf ? str(cf.details.error) : ''].filter(Boolean).join(' · '),
@@ -112,12 +117,16 @@ export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (
         for (const a of access) if (!bySession.has(str(a.details.session))) bySession.set(str(a.details.session), a);
         const users = [...new Set(access.map((a) => str(a.details.user)))];
         add({
-          attempts: [...bySession.values()].map((a) => ({
-            proto: a.step === 'retrieved' ? 'POP3 RETR' : 'IMAP FETCH',
-            lines: [str(a.details.user), a.details.client ? `client ${str(a.details.client)}` : ''].filter(Boolean),
+          attempts: [...bySession.values()].map((a) => {
+            const f = sessions.get(`${name}/${str(a.details.session)}`);
+            const port = f?.local?.split(':').pop();
+            return {
+            proto: a.step === 'retrieved' ? `${f?.protocol.toUpperCase() ?? 'POP3'} RETR` : `${f?.protocol.toUpperCase() ?? 'IMAP'} FETCH`,
+            lines: [port ? `port ${port}` : '', f ? (f.tls ? f.tls.split(' ')[0] : 'no TLS') : '', a.details.client ? `client ${str(a.details.client)}` : ''].filter(Boolean),
             when: rel(a.time, t0), failed: false, href: a.details.session ? link(name, str(a.details.session)) : null,
             title: `${a.step} by ${str(a.details.user)}`,
-          })),
+          };
+          }),
         }, { role: 'MUA', name: users.join(', '), sub: ['mail client (recipient)', 'reads the mail'] });
       }
     }
@@ -127,7 +136,7 @@ export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (
 
 export function renderPath(p: Path): Html {
   if (!p.stations.length) return html`<p class="muted">No steps recorded for this message.</p>`;
-  const station = (s: Station) => html`<div class="station ${s.role}${s.failed ? ' failed' : ''}"><div class="role">${s.role}</div><div class="name">${s.name}</div>${s.sub.map((x) => html`<div class="sub">${x}</div>`)}</div>`;
+  const station = (s: Station) => html`<div class="station ${s.role}${s.failed ? ' failed' : ''}"><div class="role">${s.role}</div><div class="name">${s.name.split('@').map((x, i) => html`${i ? html`@<wbr>` : ''}${x}`)}</div>${s.sub.map((x) => html`<div class="sub">${x}</div>`)}</div>`;
   const attempt = (a: Attempt) => {
     const inner = html`<span class="proto">${a.proto}</span><br>${a.lines.map((l, i) => html`${i ? html`<br>` : ''}${l}`)}<div class="arrow"></div><span class="when">${a.when}</span>`;
     return a.href

@@ -27,7 +27,7 @@ ${rows.map((s) => html`<tr data-key="${s.office}/${s.sid}/${s.ended ?? 'open'}/$
   <td>${s.office}</td>
   <td><b>${s.protocol}</b> <span class="muted">${PROTO_ROLE[s.protocol] ?? ''}</span></td>
   <td class="mono">${s.remote ?? ''}</td><td>${s.user ?? ''}</td>
-  <td>${s.tls ? html`<span class="ok">🔒 ${s.tls.split(' ')[0]}</span>` : html`<span class="muted">none</span>`}</td>
+  <td>${s.tls ? html`<span class="ok" title="${s.tls}">${s.tls.split(' ')[0]}</span>` : html`<span class="muted">none</span>`}</td>
   <td>${s.lines} <span class="muted">(${fmtBytes(s.bytes)})</span></td>
   <td>${s.msgIds.slice(0, 3).map((m) => html`<a class="mono" href="/messages/${seg(m)}">${m}</a> `)}${s.msgIds.length > 3 ? `+${s.msgIds.length - 3}` : ''}</td></tr>`)}
 </tbody></table>`;

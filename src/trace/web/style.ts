@@ -23,7 +23,7 @@ header.top .who button { background: transparent; color: #d7def0; border: 1px so
 .live { display: inline-flex; align-items: center; gap: .35rem; font-size: .8rem; }
 .live::before { content: ""; width: .55rem; height: .55rem; border-radius: 50%; background: #8a94a6; }
 .live.on::before { background: #48bb78; box-shadow: 0 0 0 3px rgba(72,187,120,.25); }
-main { max-width: 1200px; margin: 0 auto; padding: 1.2rem 1.5rem 3rem; }
+main { max-width: 1320px; margin: 0 auto; padding: 1.2rem 1.5rem 3rem; }
 h1 { font-size: 1.5rem; margin: .4rem 0 .3rem; }
 h2 { font-size: 1.15rem; margin: 1.6rem 0 .5rem; }
 h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
@@ -50,6 +50,7 @@ code, .mono { font-family: var(--mono); font-size: .88em; }
 .tag.bad { background: var(--bad-bg); color: var(--bad); border-color: #f4c2c2; }
 .tag.plain { background: #eef0f4; color: var(--muted); }
 button, .button { font: inherit; font-size: .85rem; padding: .3rem .7rem; border-radius: 6px; border: 1px solid var(--line); background: #fff; color: var(--ink); cursor: pointer; }
+button:disabled { opacity: .45; cursor: not-allowed; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 button.danger { color: var(--bad); border-color: #f0b4b4; }
 form.inline { display: inline; margin: 0; }
@@ -62,17 +63,17 @@ input[type=text], input[type=password], input[type=email] { font: inherit; paddi
 .signin button { margin-top: 1rem; width: 100%; padding: .5rem; }
 
 /* the journey: stations (boxes) and hops (arrows) */
-.journey { display: flex; align-items: stretch; overflow-x: auto; padding: 1rem .5rem 1.2rem; gap: 0; }
-.station { flex: 0 0 auto; width: 11.5rem; border: 2px solid var(--line); border-radius: 12px; padding: .6rem .7rem; background: #fff; text-align: center; align-self: center; }
+.journey { display: flex; align-items: stretch; overflow-x: auto; padding: .8rem .2rem 1rem; gap: 0; }
+.station { flex: 0 0 auto; width: 8.8rem; border: 2px solid var(--line); border-radius: 12px; padding: .6rem .7rem; background: #fff; text-align: center; align-self: center; }
 .station .role { font-weight: 800; font-size: 1.15rem; letter-spacing: .04em; }
-.station .name { font-family: var(--mono); font-size: .85rem; word-break: break-all; }
+.station .name { font-family: var(--mono); font-size: .78rem; overflow-wrap: anywhere; }
 .station .sub { color: var(--muted); font-size: .78rem; word-break: break-word; }
 .station.MUA { border-color: var(--mua); background: var(--mua-bg); } .station.MUA .role { color: var(--mua); }
 .station.MTA { border-color: var(--mta); background: var(--mta-bg); } .station.MTA .role { color: var(--mta); }
 .station.MDA { border-color: var(--mda); background: var(--mda-bg); } .station.MDA .role { color: var(--mda); }
 .station.failed { border-color: var(--bad); background: var(--bad-bg); border-style: dashed; } .station.failed .role { color: var(--bad); }
-.hop { flex: 1 0 9.5rem; min-width: 9.5rem; display: flex; flex-direction: column; justify-content: center; padding: 0 .3rem; }
-.hop .attempt { display: block; margin: .25rem 0; color: var(--ink); text-align: center; font-size: .78rem; line-height: 1.3; border-radius: 6px; padding: .15rem .2rem; }
+.hop { flex: 1 1 7rem; min-width: 6.8rem; display: flex; flex-direction: column; justify-content: center; padding: 0 .3rem; }
+.hop .attempt { display: block; margin: .25rem 0; color: var(--ink); text-align: center; font-size: .74rem; line-height: 1.3; border-radius: 6px; padding: .15rem .2rem; }
 .hop a.attempt:hover { background: #eef1fb; text-decoration: none; }
 .hop .arrow { position: relative; height: 2px; background: #6b778a; margin: .3rem .6rem .3rem 0; }
 .hop .arrow::after { content: ""; position: absolute; right: -.55rem; top: -5px; border: 6px solid transparent; border-left: 10px solid #6b778a; border-right: 0; }
