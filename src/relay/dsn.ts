@@ -4,6 +4,7 @@
 // (failure reports only: a success report carries the header, as Postfix's do).
 import { randomBytes } from 'node:crypto';
 import { rfc5322Date } from '../mail/received.js';
+import { blocklistSentence, recogniseBlocklist } from './blocklist.js';
 import type { JourneyEvent, Store } from '../store/types.js';
 
 export interface DsnRecipient {
@@ -52,6 +53,21 @@ function asciiLine(s: string, max = 200): string {
   return s.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
 }
 
+/** The explanation under a recipient whose refusal named a blocklist (wrapped for the text part). */
+function blocklistLines(r: DsnRecipient, reportingMta: string): string[] {
+  const hit = recogniseBlocklist(r.diagnostic);
+  if (!hit) return [];
+  const words = blocklistSentence(hit, reportingMta).split(' ');
+  const lines: string[] = [];
+  let line = '   ';
+  for (const w of words) {
+    if (line.length + w.length + 1 > 76 && line.trim()) { lines.push(line); line = '   '; }
+    line += ` ${w}`;
+  }
+  if (line.trim()) lines.push(line);
+  return lines.map((l) => asciiLine(l, 998));
+}
+
 /** Build the DSN message bytes (CRLF). */
 export function buildDsn(d: DsnInput): { raw: Buffer; messageId: string } {
   const boundary = `=_dsn_${randomBytes(9).toString('hex')}`;
@@ -68,11 +84,11 @@ export function buildDsn(d: DsnInput): { raw: Buffer; messageId: string } {
   ];
   if (failed.length) {
     human.push('I\'m sorry to have to inform you that your message could not', 'be delivered to one or more recipients. It\'s attached below.', '');
-    for (const r of failed) human.push(`<${r.address}>: ${r.diagnostic ?? r.status}${r.remoteMta ? ` (host ${r.remoteMta})` : ''}`);
+    for (const r of failed) human.push(`<${r.address}>: ${r.diagnostic ?? r.status}${r.remoteMta ? ` (host ${r.remoteMta})` : ''}`, ...blocklistLines(r, d.reportingMta));
   }
   if (delayed.length) {
     human.push('Your message could not be delivered yet. The mail system will keep trying', `until ${d.willRetryUntil ? rfc5322Date(d.willRetryUntil) : 'it expires'}; you do not need to send it again.`, '');
-    for (const r of delayed) human.push(`<${r.address}>: ${r.diagnostic ?? r.status}${r.remoteMta ? ` (host ${r.remoteMta})` : ''}`);
+    for (const r of delayed) human.push(`<${r.address}>: ${r.diagnostic ?? r.status}${r.remoteMta ? ` (host ${r.remoteMta})` : ''}`, ...blocklistLines(r, d.reportingMta));
   }
   if (succeeded.length) {
     human.push('Your message was delivered to the recipients below. Where it was stored in a', 'mailbox, no further reports follow; where it was relayed to another mail system,', 'that system may still report errors.', '');
@@ -90,6 +106,9 @@ export function buildDsn(d: DsnInput): { raw: Buffer; messageId: string } {
     status.push(`Final-Recipient: rfc822; ${r.address}`, `Action: ${r.action}`, `Status: ${r.status}`);
     if (r.remoteMta) status.push(`Remote-MTA: dns; ${r.remoteMta}`);
     if (r.diagnostic && /^\d{3}/.test(r.diagnostic)) status.push(`Diagnostic-Code: smtp; ${asciiLine(r.diagnostic, 900)}`);
+    // RFC 3464 §2.3 allows X- extension fields: which blocklist the refusal named, and where to delist
+    const bl = recogniseBlocklist(r.diagnostic);
+    if (bl && r.action !== 'delivered' && r.action !== 'relayed') status.push(`X-Postoffice-Blocklist: ${asciiLine(bl.list)}; ${asciiLine(bl.delist, 300)}`);
     if (d.lastAttempt) status.push(`Last-Attempt-Date: ${rfc5322Date(d.lastAttempt)}`);
     if (r.action === 'delayed' && d.willRetryUntil) status.push(`Will-Retry-Until: ${rfc5322Date(d.willRetryUntil)}`);
   }

@@ -14,6 +14,7 @@ import { parseAddress } from '../mail/address.js';
 import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
 import { dkimKeyAsync, signMessage, type DkimKey } from './dkim.js';
 import { ConnectionCache, relay, type RcptResult, type RelayContext } from './deliver.js';
+import { noteBlocklists } from './blocklist.js';
 import { headerBlock, reportId, sendReport, type DsnRecipient, type ReportKind } from './dsn.js';
 import { Resolver } from './mx.js';
 
@@ -298,6 +299,8 @@ export class QueueRunner {
       this.stats.deferred += deferred.length;
     }
 
+    // a refusal naming a blocklist: which list, and where the operator asks for delisting (relay/blocklist.ts)
+    noteBlocklists(this.log, ev, { msgId: e.msgId, queueId: e.id, domain: e.domain }, [...bounced, ...deferred], results, this.config.hostname);
     // RFC 3464 failure report (committed before the entry changes: a crash may repeat it, never lose it)
     if (bounced.length) {
       this.stats.bounced += bounced.length;
