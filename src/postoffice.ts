@@ -13,7 +13,7 @@ import { startSmtp, type SmtpListener } from './smtp/index.js';
 import type { RcptPolicy } from './smtp/context.js';
 import { openStore, type Store } from './store/index.js';
 import { startPruner } from './store/retention.js';
-import { TlsManager } from './tls/tls.js';
+import { TlsManager, type SelfSignedPolicy } from './tls/tls.js';
 import { startDashboard, type DashboardOffice } from './trace/http.js';
 
 export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' }
@@ -43,6 +43,8 @@ export interface StartOptions {
   bindPorts?: Partial<Ports>;
   /** an extra recipient check on every SMTP listener (the lab's fault injection; see RcptPolicy) */
   rcptPolicy?: RcptPolicy;
+  /** the self-signed certificate's validity and renewal schedule (tests make it short-lived) */
+  tls?: Partial<SelfSignedPolicy>;
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
@@ -55,7 +57,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
   const closers: (() => Promise<void>)[] = [];
   try {
     for (const d of config.domains) await store.domains.add(d);
-    const tls = await TlsManager.create({ dataDir: config.dataDir, hostname: config.hostname, cert: config.tlsCert, key: config.tlsKey, log });
+    const tls = await TlsManager.create({ dataDir: config.dataDir, hostname: config.hostname, cert: config.tlsCert, key: config.tlsKey, log, selfSigned: opts.tls });
     closers.push(async () => tls.close());
     const auth = new Authenticator(store, { cacheTtlMs: config.authCacheTtlMs });
     const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp, {

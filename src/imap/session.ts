@@ -9,11 +9,13 @@ import type { ConnectionLimiter, Slot } from '../auth/limits.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
+import { endpoint, openRecorder, sinkFor, tlsLine, type Recorder } from '../log/transcript.js';
 import { isLoopback } from '../mail/address.js';
 import type { AccessStep, MailboxChange, MailboxRecord, Store, UserRecord } from '../store/index.js';
 import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
 import { COMMANDS } from './commands/index.js';
 import { ImapParser, type ParsedCommand } from './parser.js';
+import { ImapTranscript } from './transcript.js';
 import { capabilities } from './capabilities.js';
 import type { MailboxHub } from './hub.js';
 import { compactSet, ImapBad, ImapNo } from './wire.js';
@@ -99,6 +101,9 @@ export class ImapSession {
   readonly parser: ImapParser;
   readonly sid: string;
   readonly log: Logger;
+  /** the session's transcript (config transcripts): NO_RECORDER when off, and then no wire tap */
+  readonly rec: Recorder;
+  private readonly wire: ImapTranscript | null;
   sock: net.Socket;
   secure: boolean;
   /** ENABLEd extensions (RFC 5161): CONDSTORE, QRESYNC, IMAP4REV2 */
@@ -147,6 +152,12 @@ export class ImapSession {
   constructor(readonly ctx: ImapContext, sock: net.Socket, readonly remoteAddress: string) {
     this.sid = `i${(++sessions).toString(36)}${Date.now().toString(36).slice(-4)}`;
     this.log = ctx.log.child({ sid: this.sid, proto: ctx.listener, remote: remoteAddress });
+    this.rec = openRecorder(sinkFor(ctx.config, ctx.store), {
+      sid: this.sid, protocol: ctx.listener, log: this.log,
+      local: endpoint(sock.localAddress, sock.localPort), remote: endpoint(sock.remoteAddress, sock.remotePort),
+    });
+    this.wire = this.rec.on ? new ImapTranscript(this.rec) : null;
+    if (this.wire && sock instanceof tls.TLSSocket) this.rec.tls(tlsLine(sock));
     this.sock = sock;
     this.secure = ctx.listener === 'imaps';
     this.parser = new ImapParser({ maxAppendLiteral: ctx.config.maxMessageBytes, maxLine: ctx.config.imapMaxLineBytes });
@@ -195,6 +206,7 @@ export class ImapSession {
     this.slot?.touch();
     this.touch();
     this.parser.push(d);
+    this.wire?.read(d);
     if (this.lineWaiter) this.serveLine();
     else if (!this.busy) void this.pump();
   }
@@ -218,6 +230,7 @@ export class ImapSession {
     this.lineWaiter?.(null);
     this.lineWaiter = null;
     this.idleWake?.();
+    this.rec.end();
   }
 
   get isClosed(): boolean { return this.closed; }
@@ -233,6 +246,7 @@ export class ImapSession {
    * bytes follow or the output is flushed: a FETCH line is a handful of short strings.
    */
   write(piece: string | Buffer): void {
+    if (this.wire) this.wire.wrote(piece);
     this.outBytes += piece.length;
     if (typeof piece === 'string') {
       this.text += piece;
@@ -397,7 +411,7 @@ export class ImapSession {
     this.secure = true;
     this.attach(secure);
     await new Promise<void>((resolve) => {
-      secure.once('secure', () => resolve());
+      secure.once('secure', () => { if (this.wire) this.rec.tls(tlsLine(secure)); resolve(); });
       secure.once('error', () => resolve());
       secure.once('close', () => resolve());
     });
@@ -416,6 +430,7 @@ export class ImapSession {
         if (r.kind === 'linetoolong') { this.send('* BAD line too long'); this.bye('too much input without a line end'); break; }
         if (r.kind === 'toobig') {
           if (r.sync) {
+            this.wire?.literalRefused();
             this.send(`${r.tag ?? '*'} NO [TOOBIG] literal of ${r.size} octets is too large`);
             await this.flush();
             if (this.countError()) break;
@@ -457,6 +472,7 @@ export class ImapSession {
    */
   private journeyWrite: Promise<void> | null = null;
   recordFetched(messages: AccessStep[]): void {
+    if (this.wire) for (const m of messages) this.rec.msgId(m.msgId);
     const prev = this.journeyWrite;
     const session = { sid: this.sid, user: this.user!.address, protocol: this.ctx.listener, client: this.clientId?.name ?? this.remoteAddress };
     const next = this.ctx.store.journey.accessed(session, 'fetched', messages).catch((err: unknown) => this.log.error({ err }, 'journey record failed'));
@@ -489,6 +505,7 @@ export class ImapSession {
         throw new ImapBad(this.state === 'not-authenticated' ? `${cmd.name} needs login first` : this.state === 'authenticated' && handler.states.includes('selected') ? `${cmd.name} needs a selected mailbox` : `${cmd.name} not allowed now`);
       }
       okText = await handler.run(this, cmd);
+      if (this.wire && this.user) this.rec.user(this.user.address);
       this.errors = 0;
     } catch (err) {
       if (err instanceof ImapNo) {

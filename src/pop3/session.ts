@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import { sleep } from '../auth/authenticate.js';
 import type { Slot } from '../auth/limits.js';
 import type { Logger } from '../log/log.js';
+import { endpoint, openRecorder, recordMessage, sinkFor, tlsLine, type Recorder } from '../log/transcript.js';
 import { isLoopback } from '../mail/address.js';
 import type { AccessStep, UserRecord } from '../store/index.js';
 import { TLS_POLICY } from '../tls/tls.js';
@@ -14,7 +15,7 @@ import { DotStuffer } from './body.js';
 import { COMMANDS } from './commands/index.js';
 import { Pop3Err } from './errors.js';
 import { Maildrop, type DropMessage } from './maildrop.js';
-import { needMore, Pop3Parser, type NeedMore, type Pop3Cmd } from './parser.js';
+import { needMore, parseCommand, Pop3Parser, type NeedMore, type Pop3Cmd } from './parser.js';
 import type { Pop3Context } from './server.js';
 import type { Pop3Reply, Pop3State } from './types.js';
 
@@ -25,10 +26,26 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 const LF_DOT = Buffer.from('\n.');
+/** lines of a multi-line answer (LIST, UIDL, CAPA) kept in a transcript */
+const TRANSCRIPT_LIST_LINES = 20;
+
+/** RFC 1939 §7 PASS and RFC 5034 AUTH's initial response carry the password: the transcript shows ***. */
+export function redactPop3(line: string): string {
+  const sp = line.indexOf(' ');
+  const kw = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
+  if (kw === 'PASS' && sp >= 0) return `${line.slice(0, sp)} ***`;
+  if (kw === 'AUTH') {
+    const parts = line.split(' ');
+    if (parts.length > 2) return `${parts[0]} ${parts[1]} ***`;
+  }
+  return line;
+}
 
 export class Pop3Session {
   readonly sid = randomBytes(5).toString('hex');
   readonly log: Logger;
+  /** the session's transcript (config transcripts); NO_RECORDER, which records nothing, when off */
+  readonly rec: Recorder;
   readonly remoteAddress: string;
   state: Pop3State = 'authorization';
   secure: boolean;
@@ -66,10 +83,15 @@ export class Pop3Session {
     this.secure = socket instanceof tls.TLSSocket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.log = ctx.log.child({ sid: this.sid, proto: listener, remote: this.remoteAddress });
+    this.rec = openRecorder(sinkFor(ctx.config, ctx.store), {
+      sid: this.sid, protocol: listener, log: this.log,
+      local: endpoint(socket.localAddress, socket.localPort), remote: endpoint(socket.remoteAddress, socket.remotePort),
+    });
+    if (this.rec.on && socket instanceof tls.TLSSocket) this.rec.tls(tlsLine(socket));
     ctx.sessions.add(this);
     this.attach(socket);
     this.log.debug('pop3 connection');
-    this.write('+OK postoffice POP3 server ready\r\n');
+    this.say('+OK postoffice POP3 server ready');
   }
 
   get store() {
@@ -102,7 +124,7 @@ export class Pop3Session {
     // RFC 1939 §3: an autologout timer of at least 10 minutes; no UPDATE state on timeout
     this.log.info('pop3 idle timeout');
     if (this.busy) { this.sock.destroy(); return; } // stalled in the middle of a response: no line can be added
-    this.write('-ERR autologout: idle for too long\r\n');
+    this.say('-ERR autologout: idle for too long');
     this.close();
   };
 
@@ -126,6 +148,7 @@ export class Pop3Session {
     if (this.closed) return;
     this.closed = true;
     this.flush();
+    this.rec.end();
     // a dropped connection never reaches UPDATE: nothing marked with DELE is deleted
     if (this.lockedMailbox !== null) this.ctx.locks.delete(this.lockedMailbox);
     this.lockedMailbox = null;
@@ -135,7 +158,7 @@ export class Pop3Session {
 
   /** Say a last line and close (the connection limits make room for a newcomer). */
   drop(line: string): void {
-    this.write(line + '\r\n');
+    this.say(line);
     this.close();
   }
 
@@ -143,6 +166,12 @@ export class Pop3Session {
   destroy(): void {
     this.sock.destroy();
     this.cleanup();
+  }
+
+  /** One reply line: written, and recorded when transcripts are on. */
+  private say(line: string): void {
+    if (this.rec.on) this.rec.server(line);
+    this.write(line + '\r\n');
   }
 
   private write(data: string | Buffer): boolean {
@@ -194,17 +223,20 @@ export class Pop3Session {
         return err;
       }
       if (line === needMore) return needMore;
+      if (this.rec.on) this.rec.client(line === '*' ? line : '***'); // RFC 5034 §4: a SASL response
       this.sasl = null;
       return this.guard('AUTH', () => next(line));
     }
-    let cmd: Pop3Cmd | NeedMore;
+    let cmd: Pop3Cmd;
     try {
-      cmd = this.parser.next();
+      const line = this.parser.nextLine();
+      if (line === needMore) return needMore;
+      if (this.rec.on) this.rec.client(redactPop3(line));
+      cmd = parseCommand(line);
     } catch (err) {
       if (!(err instanceof Pop3Err)) throw err;
       return this.countCommand() ? null : err;
     }
-    if (cmd === needMore) return needMore;
     if (this.countCommand()) return null;
     return this.dispatch(cmd);
   }
@@ -213,7 +245,7 @@ export class Pop3Session {
   private countCommand(): boolean {
     if (this.state !== 'authorization') return false;
     if (++this.commandsBeforeLogin <= this.ctx.opts.maxAuthorizationCommands) return false;
-    this.write('-ERR too many commands without logging in\r\n');
+    this.say('-ERR too many commands without logging in');
     this.close();
     return true;
   }
@@ -239,13 +271,14 @@ export class Pop3Session {
   }
 
   private async send(reply: Pop3Reply | Pop3Err): Promise<void> {
-    if (reply instanceof Pop3Err) { this.write(reply.wire + '\r\n'); return; }
-    if (typeof reply === 'string') { this.write(reply ? `+OK ${reply}\r\n` : '+OK\r\n'); return; }
+    if (reply instanceof Pop3Err) { this.say(reply.wire); return; }
+    if (typeof reply === 'string') { this.say(reply ? `+OK ${reply}` : '+OK'); return; }
     if ('challenge' in reply) {
       this.sasl = reply.next;
-      this.write(`+ ${reply.challenge}\r\n`);
+      this.say(`+ ${reply.challenge}`);
       return;
     }
+    if (this.rec.on) this.recordReply(reply);
     if ('lines' in reply) {
       let out = `+OK ${reply.ok}\r\n`;
       for (const l of reply.lines) out += (l.startsWith('.') ? '.' : '') + l + '\r\n';
@@ -256,6 +289,19 @@ export class Pop3Session {
     if (reply.after === 'stls') return this.startTls(`+OK ${reply.ok}\r\n`);
     this.write(`+OK ${reply.ok}\r\n`);
     this.close();
+  }
+
+  /** A multi-line or closing reply into the transcript: lists bounded, messages as an excerpt. */
+  private recordReply(reply: Exclude<Pop3Reply, string | { challenge: string }>): void {
+    this.rec.server(`+OK ${reply.ok}`);
+    if ('lines' in reply) {
+      for (const l of reply.lines.slice(0, TRANSCRIPT_LIST_LINES)) this.rec.server((l.startsWith('.') ? '.' : '') + l);
+      if (reply.lines.length > TRANSCRIPT_LIST_LINES) this.rec.note(`<${reply.lines.length - TRANSCRIPT_LIST_LINES} more lines>`);
+      this.rec.server('.');
+    } else if ('message' in reply) {
+      recordMessage(this.rec, 'S', reply.message);
+      this.rec.server('.');
+    }
   }
 
   /**
@@ -325,6 +371,7 @@ export class Pop3Session {
       this.secure = true;
       this.upgrading = false;
       this.attach(secure);
+      if (this.rec.on) this.rec.tls(tlsLine(secure));
       this.log.debug({ tls: secure.getProtocol() }, 'pop3 STLS done');
       void this.pump();
     });
@@ -340,6 +387,7 @@ export class Pop3Session {
       this.log.info({ user: name.slice(0, 320) }, 'pop3 login failed');
       throw new Pop3Err('invalid login', 'AUTH');
     }
+    this.rec.user(user.address);
     const mb = await this.store.mailboxes.get(user.id, 'INBOX');
     if (!mb) throw new Pop3Err('no maildrop for this user', 'SYS/PERM');
     // gone while we waited: take no lock that cleanup() would never release
@@ -374,6 +422,7 @@ export class Pop3Session {
       this.seenQueue.push(m.uid);
     }
     if (m.msgId) {
+      this.rec.msgId(m.msgId);
       this.journeyQueue.push({ msgId: m.msgId, uid: m.uid, mailbox: this.maildrop?.mailbox.name ?? null });
     }
     if (this.seenQueue.length + this.journeyQueue.length >= 512) this.flush();

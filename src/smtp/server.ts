@@ -6,7 +6,7 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Logger } from '../log/log.js';
 import { endpoint, openRecorder, sinkFor, tlsLine } from '../log/transcript.js';
 import { InternalError, SmtpReply } from '../mail/errors.js';
-import type { TlsManager } from '../tls/tls.js';
+import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
 import { onAuth } from './auth.js';
 import { holdSlot, releaseSlot, slotAuthenticated } from './connection-slots.js';
 import { recorderOf, setRecorder, type SessionUser, type SmtpContext, type SmtpListener } from './context.js';
@@ -112,7 +112,9 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
     secure: ctx.listener === 'smtps',
     key: tlsm.current.key,
     cert: tlsm.current.cert,
-    minVersion: 'TLSv1.2',
+    // the one TLS policy of every listener (ciphers, TLS 1.2+, no client-initiated renegotiation): smtp-server
+    // builds its implicit-TLS and STARTTLS contexts from these options, and again on updateSecureContext
+    ...TLS_POLICY,
     size: config.maxMessageBytes,
     hideSize: false,
     hideENHANCEDSTATUSCODES: false,

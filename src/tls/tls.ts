@@ -1,7 +1,9 @@
 // TLS for every listener: the certificate given by the operator (reloaded when its files
 // change and on SIGHUP, without dropping connections) or a self-signed one made with
-// node-forge on first start and kept in the data dir.
-import { generateKeyPair, X509Certificate } from 'node:crypto';
+// node-forge on first start, kept in the data dir, and renewed before it expires.
+// Every listener (SMTP 25/465/587, IMAP 143/993, POP3 110/995, implicit TLS and after
+// STARTTLS) builds its context from TLS_POLICY, so there is one place to make it stricter.
+import { constants, generateKeyPair, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +14,16 @@ import { InternalError } from '../mail/errors.js';
 
 export interface TlsMaterial { key: string; cert: string }
 
-/** Issue 6: TLS 1.2 minimum, modern ciphers only, no compression (Node never compresses). */
+/**
+ * The TLS policy of every listener (issues 6 and 19), checked by testssl.sh in test/tls/testssl.test.ts:
+ * - TLS 1.2 minimum (RFC 8996 deprecates 1.0 and 1.1); TLS 1.3 with the three suites OpenSSL offers.
+ * - TLS 1.2 suites: ECDHE key exchange with AEAD only (Mozilla's "intermediate" profile without DHE):
+ *   no CBC (LUCKY13), no static-RSA key exchange (ROBOT, no forward secrecy).
+ * - No client-initiated renegotiation (TLS <= 1.2): OpenSSL answers a client's renegotiation
+ *   ClientHello with a no_renegotiation alert instead of a full handshake per request (a cheap
+ *   DoS on the server's CPU). RFC 5746 secure renegotiation is still signalled; 1.3 has none.
+ * - No compression (Node never compresses: CRIME).
+ */
 export const TLS_POLICY = {
   minVersion: 'TLSv1.2' as const,
   ciphers: [
@@ -21,7 +32,22 @@ export const TLS_POLICY = {
     'ECDHE-RSA-CHACHA20-POLY1305', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
   ].join(':'),
   honorCipherOrder: true,
+  secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
 };
+
+/** The self-signed certificate's life: issued for about a year, renewed a month before it ends. */
+export interface SelfSignedPolicy {
+  /** validity of a new certificate, in days (CA/Browser Forum's maximum is 397) */
+  validityDays: number;
+  /** renew when fewer days than this remain */
+  renewBeforeDays: number;
+  /** how often a running server checks (an unref'd timer) */
+  checkEveryMs: number;
+}
+export const SELF_SIGNED: SelfSignedPolicy = { validityDays: 397, renewBeforeDays: 30, checkEveryMs: 86_400_000 };
+const DAY_MS = 86_400_000;
+/** makeSelfSigned backdates notBefore by a minute (clock skew); allow for it when judging a lifetime */
+const BACKDATE_MS = 60_000;
 
 function genRsaKey(): Promise<string> {
   // the key pair itself comes from Node's native crypto (node-forge's pure-JS RSA takes seconds)
@@ -31,15 +57,15 @@ function genRsaKey(): Promise<string> {
 }
 
 /** A self-signed X.509 certificate (node-forge) for hostname, SAN: hostname, localhost, 127.0.0.1. */
-export async function makeSelfSigned(hostname: string, days = 3650): Promise<TlsMaterial> {
+export async function makeSelfSigned(hostname: string, days = SELF_SIGNED.validityDays): Promise<TlsMaterial> {
   const keyPem = await genRsaKey();
   const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
   const pub = forge.pki.setRsaPublicKey(key.n, key.e);
   const cert = forge.pki.createCertificate();
   cert.publicKey = pub;
   cert.serialNumber = '01' + forge.util.bytesToHex(forge.random.getBytesSync(15));
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + days * 86_400_000);
+  cert.validity.notBefore = new Date(Date.now() - BACKDATE_MS);
+  cert.validity.notAfter = new Date(Date.now() + days * DAY_MS);
   const attrs = [{ name: 'commonName', value: hostname }, { name: 'organizationName', value: 'postoffice (self-signed)' }];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
@@ -56,49 +82,143 @@ export async function makeSelfSigned(hostname: string, days = 3650): Promise<Tls
 
 export interface TlsEvents extends EventEmitter {
   on(event: 'reload', l: (m: TlsMaterial) => void): this;
+  on(event: 'renewed', l: (r: Renewal) => void): this;
 }
 
-/** Holds the current certificate and key; 'reload' tells listeners to swap their contexts. */
+/** A self-signed certificate replaced by a new one (clients that pinned the old fingerprint must re-accept). */
+export interface Renewal { oldFingerprint: string; newFingerprint: string; validTo: string; reason: string }
+
+/**
+ * Holds the current certificate and key; 'reload' tells listeners to swap their contexts (new
+ * connections and STARTTLS upgrades get the new one, open connections keep theirs).
+ */
 export class TlsManager extends EventEmitter {
   private material!: TlsMaterial;
   private ctx!: tls.SecureContext;
   private watched: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private renewing: Promise<boolean> | null = null;
   readonly source: 'files' | 'self-signed';
 
   private constructor(
     private readonly log: Logger,
     private readonly files: { cert: string; key: string } | null,
+    private readonly selfSigned: { dir: string; hostname: string } | null,
+    private readonly policy: SelfSignedPolicy,
   ) {
     super();
     this.source = files ? 'files' : 'self-signed';
   }
 
-  /** Load POSTOFFICE_TLS_CERT/_KEY, or make (once) and reuse the self-signed pair in dataDir/tls. */
-  static async create(opts: { dataDir: string; hostname: string; cert: string | null; key: string | null; log: Logger }): Promise<TlsManager> {
+  /**
+   * Load POSTOFFICE_TLS_CERT/_KEY, or make (once) and reuse the self-signed pair in dataDir/tls,
+   * renewing it at start and from a daily check when it is due (see SelfSignedPolicy).
+   */
+  static async create(opts: {
+    dataDir: string; hostname: string; cert: string | null; key: string | null; log: Logger;
+    selfSigned?: Partial<SelfSignedPolicy>;
+  }): Promise<TlsManager> {
+    const policy = { ...SELF_SIGNED, ...opts.selfSigned };
     if (opts.cert && opts.key) {
-      const m = new TlsManager(opts.log, { cert: opts.cert, key: opts.key });
+      const m = new TlsManager(opts.log, { cert: opts.cert, key: opts.key }, null, policy);
       m.set(readMaterial(opts.cert, opts.key));
       m.watch();
+      void m.renewIfDue('at start');
+      m.startChecks();
       return m;
     }
     const dir = path.join(opts.dataDir, 'tls');
-    const certFile = path.join(dir, 'cert.pem');
-    const keyFile = path.join(dir, 'key.pem');
-    let material: TlsMaterial;
+    const m = new TlsManager(opts.log, null, { dir, hostname: opts.hostname }, policy);
+    const { certFile, keyFile } = m.selfSignedFiles();
     if (existsSync(certFile) && existsSync(keyFile)) {
-      material = readMaterial(certFile, keyFile);
+      m.set(readMaterial(certFile, keyFile));
+      await m.renewIfDue('at start');
     } else {
       mkdirSync(dir, { recursive: true });
-      material = await makeSelfSigned(opts.hostname);
-      writeFileSync(keyFile + '.tmp', material.key, { mode: 0o600 });
-      writeFileSync(certFile + '.tmp', material.cert, { mode: 0o644 });
-      renameSync(keyFile + '.tmp', keyFile);
-      renameSync(certFile + '.tmp', certFile);
-      opts.log.info({ cert: certFile }, `made a self-signed certificate for ${opts.hostname}`);
+      m.set(await m.makeAndStore());
+      opts.log.info({ cert: certFile, ...m.info() }, `made a self-signed certificate for ${opts.hostname}`);
     }
-    const m = new TlsManager(opts.log, null);
-    m.set(material);
+    m.startChecks();
     return m;
+  }
+
+  private selfSignedFiles(): { certFile: string; keyFile: string } {
+    const dir = this.selfSigned?.dir ?? '';
+    return { certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem') };
+  }
+
+  /** A new self-signed pair, written next to the old one and renamed into place (key first). */
+  private async makeAndStore(): Promise<TlsMaterial> {
+    const ss = this.selfSigned!;
+    const material = await makeSelfSigned(ss.hostname, this.policy.validityDays);
+    const { certFile, keyFile } = this.selfSignedFiles();
+    writeFileSync(keyFile + '.tmp', material.key, { mode: 0o600 });
+    writeFileSync(certFile + '.tmp', material.cert, { mode: 0o644 });
+    renameSync(keyFile + '.tmp', keyFile);
+    renameSync(certFile + '.tmp', certFile);
+    return material;
+  }
+
+  /**
+   * Why the current certificate should be replaced now, or null. A self-signed one is renewed when
+   * fewer than renewBeforeDays remain, or when it was issued for longer than validityDays (the
+   * 10-year certificates of earlier versions); an operator's is only warned about.
+   */
+  private dueReason(now = Date.now()): string | null {
+    const x = new X509Certificate(this.material.cert);
+    const from = Date.parse(x.validFrom);
+    const to = Date.parse(x.validTo);
+    const policy = this.policy;
+    if (to - now < policy.renewBeforeDays * DAY_MS) {
+      return to <= now ? `expired on ${x.validTo}` : `expires on ${x.validTo}, fewer than ${policy.renewBeforeDays} days from now`;
+    }
+    // X.509 times have whole seconds: allow the backdating and a second of rounding
+    if (this.selfSigned && to - from > policy.validityDays * DAY_MS + BACKDATE_MS + 1000) {
+      return `issued for ${Math.round((to - from) / DAY_MS)} days, more than ${policy.validityDays}`;
+    }
+    return null;
+  }
+
+  /**
+   * The daily check (also run at start): renew a due self-signed certificate and swap it in through
+   * 'reload' (open connections keep theirs), logging both fingerprints; an operator's certificate
+   * close to its end is logged as a warning. Returns whether the certificate was replaced.
+   */
+  renewIfDue(why = 'scheduled check'): Promise<boolean> {
+    if (this.renewing) return this.renewing;
+    const reason = this.dueReason();
+    if (!reason) return Promise.resolve(false);
+    if (!this.selfSigned) {
+      this.log.warn({ reason, ...this.info(), cert: this.files?.cert }, `TLS certificate (POSTOFFICE_TLS_CERT) ${reason}: renew it; postoffice reloads it when the file changes`);
+      return Promise.resolve(false);
+    }
+    const old = this.info();
+    this.renewing = (async () => {
+      try {
+        const m = await this.makeAndStore();
+        this.set(m);
+        const now = this.info();
+        const renewal: Renewal = { oldFingerprint: old.fingerprint, newFingerprint: now.fingerprint, validTo: now.validTo, reason };
+        // a warning: mail clients that pinned the old fingerprint ask their user again
+        this.log.warn({ ...renewal, when: why, cert: this.selfSignedFiles().certFile },
+          `self-signed TLS certificate renewed (${reason}): SHA-256 fingerprint ${old.fingerprint} -> ${now.fingerprint}`);
+        this.emit('reload', m);
+        this.emit('renewed', renewal);
+        return true;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, reason }, 'self-signed TLS certificate renewal failed; keeping the old one');
+        return false;
+      } finally {
+        this.renewing = null;
+      }
+    })();
+    return this.renewing;
+  }
+
+  private startChecks(): void {
+    // unref'd: the check never keeps the process alive; renewIfDue logs its own failures
+    this.timer = setInterval(() => void this.renewIfDue(), this.policy.checkEveryMs);
+    this.timer.unref();
   }
 
   private set(material: TlsMaterial): void {
@@ -148,9 +268,12 @@ export class TlsManager extends EventEmitter {
     }
   }
 
+  /** Stop watching files and checking for renewal (the current context keeps serving). */
   close(): void {
     for (const f of this.watched) unwatchFile(f);
     this.watched = [];
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 }
 

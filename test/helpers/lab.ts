@@ -9,8 +9,8 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { hashPassword } from '../../src/auth/password.js';
 import { loadConfig, type Config, type Ports } from '../../src/config/config.js';
-import { silentLogger } from '../../src/log/log.js';
-import { startPostoffice, type Postoffice } from '../../src/postoffice.js';
+import { silentLogger, type Logger } from '../../src/log/log.js';
+import { startPostoffice, type Postoffice, type StartOptions } from '../../src/postoffice.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -36,6 +36,10 @@ export interface LabOptions {
   users?: Record<string, string>;
   env?: Record<string, string>;
   dataDir?: string;
+  /** more start options (ephemeral ports are always on), e.g. a short-lived self-signed certificate */
+  start?: Omit<StartOptions, 'ephemeralPorts'>;
+  /** where the post office logs (silent by default) */
+  log?: Logger;
 }
 
 export function labEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -54,7 +58,7 @@ export function labEnv(dataDir: string, extra: Record<string, string> = {}): Nod
 export async function startLab(t: TestContext | null, opts: LabOptions = {}): Promise<Lab> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'postoffice-test-'));
   const config = loadConfig(labEnv(dataDir, opts.env));
-  const po = await startPostoffice(config, silentLogger, { ephemeralPorts: true });
+  const po = await startPostoffice(config, opts.log ?? silentLogger, { ...opts.start, ephemeralPorts: true });
   for (const [address, pw] of Object.entries(opts.users ?? {})) {
     if (!(await po.store.users.get(address))) await po.store.users.add(address, await hashPassword(pw));
   }

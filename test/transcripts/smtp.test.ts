@@ -43,7 +43,7 @@ test('SMTP AUTH PLAIN on 587 and AUTH LOGIN on 465: transcripts with TLS, DATA e
     'S: 250-STARTTLS',
     'C: STARTTLS',
     'S: 220 ...',
-    'TLS: TLSv1.',
+    'TLS: TLSv1...',
     'C: EHLO ...',
     'S: 250-AUTH PLAIN LOGIN',
     'C: AUTH PLAIN ***',
@@ -58,7 +58,7 @@ test('SMTP AUTH PLAIN on 587 and AUTH LOGIN on 465: transcripts with TLS, DATA e
     'note: <...',
     'C: .',
     `S: 250 2.6.0 Ok: queued as ${idA}`,
-  ].map((l) => (l === 'TLS: TLSv1.' ? 'TLS: TLSv1....' : l)));
+  ]);
   assert.ok(!l587.includes('C: line 100 of a long body'), 'the body is elided');
   assert.match(l587.find((l) => l.startsWith('note: <'))!, /^note: <\d+ bytes of the message elided>$/);
   assertNoSecret(JSON.stringify(s587), USER, PASS, 'the 587 transcript');

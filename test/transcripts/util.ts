@@ -17,6 +17,17 @@ export async function ended(store: Store, pick: (s: Transcript) => boolean, time
   }
 }
 
+/** The stored transcripts, newest first, once `n` sessions have ended. */
+export async function endedAll(store: Store, n: number, timeoutMs = 10_000): Promise<Transcript[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const list = (await store.transcripts.list({ limit: 100 })).filter((s) => s.ended !== null);
+    if (list.length >= n) return Promise.all(list.map(async (s) => (await store.transcripts.get(s.sid))!));
+    if (Date.now() > until) throw new Error(`${list.length} ended transcripts, expected ${n}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** "C: ...", "S: ...", "TLS: ...", "note: ..." lines. */
 export function render(t: Transcript): string[] {
   return t.lines.map((l) => `${l.dir}: ${l.text}`);
@@ -32,11 +43,12 @@ export function assertNoSecret(text: string, user: string, pass: string, where: 
   for (const s of secretForms(user, pass)) assert.ok(!text.includes(s), `${where} contains ${JSON.stringify(s)}`);
 }
 
-/** `expected` lines appear in `lines` in this order ("..." at the end: the rest of the line). */
+/** `expected` lines appear in `lines` in this order ("..." matches any text, as in STYLE's transcripts). */
 export function assertInOrder(lines: string[], expected: string[]): void {
   let i = 0;
   for (const e of expected) {
-    const match = (l: string) => (e.endsWith('...') ? l.startsWith(e.slice(0, -3)) : l === e);
+    const re = new RegExp(`^${e.split('...').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+    const match = (l: string) => re.test(l);
     while (i < lines.length && !match(lines[i])) i++;
     assert.ok(i < lines.length, `missing ${JSON.stringify(e)} (in order) in:\n${lines.join('\n')}`);
     i++;
