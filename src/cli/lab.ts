@@ -68,7 +68,9 @@ export async function labCommand(args: string[]): Promise<number> {
   print('');
   if (!o['no-story']) {
     try {
-      await tellStory(lab, print);
+      const story = await tellStory(lab, print);
+      print('');
+      print(`The journey in the dashboard: ${story.url}`);
     } catch (err) {
       print(`the story stopped: ${(err as Error).message}`);
     }
