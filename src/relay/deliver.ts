@@ -3,10 +3,12 @@
 // nodemailer's SMTP client: EHLO, opportunistic STARTTLS (verified only where TLS is required),
 // SIZE / 8BITMIME / SMTPUTF8 / PIPELINING when the server offers them.
 // Per recipient: 2xx delivered, 5xx bounced, 4xx or no answer deferred (the next MX is tried).
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { format } from 'node:util';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { endpoint, openRecorder, recordMessage, tlsLine, type Recorder, type TranscriptSink } from '../log/transcript.js';
 import type { Resolver, DnsExchange } from './mx.js';
 
 export type Outcome = 'delivered' | 'deferred' | 'bounced';
@@ -19,6 +21,8 @@ export interface RcptResult {
   status: string;
   /** the MX host that gave the reply */
   remoteMta: string | null;
+  /** the transcript of the SMTP session that gave it (transcripts on) */
+  sid?: string;
 }
 
 /** A step for the journey (the queue runner adds msgId and agent). */
@@ -29,6 +33,8 @@ export interface RelayRequest {
   domain: string;
   rcpts: string[];
   raw: Buffer;
+  /** our id of the message: the transcripts of its sessions are linked to it */
+  msgId?: string;
 }
 
 export interface RelayContext {
@@ -47,6 +53,8 @@ export interface RelayContext {
   socketTimeoutMs?: number;
   /** sessions kept open between messages to the same host */
   cache?: ConnectionCache;
+  /** where protocol transcripts go (config transcripts on), else none are made */
+  transcripts?: TranscriptSink | null;
 }
 
 export interface RelayAttempt {
@@ -97,7 +105,7 @@ type SmtpError = Error & { code?: string; responseCode?: number; response?: stri
  *  transactions per session), as Postfix's connection cache does. */
 interface Cached {
   conn: SMTPConnection;
-  log: { transcript: string[] };
+  log: { transcript: string[]; rec: Recorder; message: Buffer | null };
   tls: string | null;
   features: string[];
   uses: number;
@@ -138,18 +146,57 @@ export class ConnectionCache {
   }
 }
 
+/** RFC 4954 §4: an AUTH command's initial response and the lines after it carry the credentials. */
+class AuthRedactor {
+  private inAuth = false;
+  client(line: string): string {
+    if (/^AUTH /i.test(line)) {
+      this.inAuth = true;
+      const parts = line.split(' ');
+      return parts.length > 2 ? `${parts[0]} ${parts[1]} ***` : line;
+    }
+    return this.inAuth ? '***' : line;
+  }
+  server(line: string): void {
+    if (this.inAuth && !line.startsWith('334')) this.inAuth = false;
+  }
+}
+
+/** The journey's link to the session's transcript (transcripts on). */
+function sidOf(rec: Recorder): { sid?: string } {
+  return rec.on ? { sid: rec.sid } : {};
+}
+
 /** Open a session: connect, banner, EHLO, STARTTLS (and EHLO again). */
 async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayStep[]): Promise<{ cached: Cached } | { err: SmtpError; transcript: string[] }> {
-  const log = { transcript: [] as string[] };
+  const rec = openRecorder(ctx.transcripts ?? null, {
+    sid: `r${randomBytes(5).toString('hex')}`, protocol: 'relay', remote: endpoint(ip, target.port), log: { warn() {} },
+  });
+  const log = { transcript: [] as string[], rec, message: null as Buffer | null };
+  const auth = new AuthRedactor();
+  // nodemailer masks AUTH itself; we mask again, in the journey and in the transcript
   const logger = {
     level: 'debug',
     debug(entry: { tnx?: string }, msg: string, ...args: unknown[]) {
-      if (log.transcript.length > 200) return; // bound the journey
-      const line = format(msg, ...args).slice(0, 500);
-      if (entry.tnx === 'server') log.transcript.push(...line.split(/\r?\n/).map((l) => `S: ${l}`));
-      else if (entry.tnx === 'client') log.transcript.push(`C: ${line}`);
+      const text = format(msg, ...args);
+      const lines = entry.tnx === 'server' ? text.split(/\r?\n/) : entry.tnx === 'client' ? [text] : [];
+      for (const raw of lines) {
+        const line = entry.tnx === 'client' ? auth.client(raw) : raw;
+        if (entry.tnx === 'server') auth.server(line);
+        if (log.transcript.length <= 200) log.transcript.push(`${entry.tnx === 'server' ? 'S' : 'C'}: ${line.slice(0, 500)}`); // bound the journey
+        if (log.rec.on) { if (entry.tnx === 'server') log.rec.server(line); else log.rec.client(line); }
+      }
     },
-    info() {}, warn() {}, error() {}, trace() {}, fatal() {},
+    info(entry: { tnx?: string }, msg: string) {
+      if (!log.rec.on) return;
+      // the message went out (DATA): its excerpt, as the receiving side would show it
+      if (entry.tnx === 'message' && log.message) { recordMessage(log.rec, 'C', log.message); log.rec.client('.'); log.message = null; }
+      if (entry.tnx === 'smtp' && /upgraded with STARTTLS/.test(msg)) {
+        const sock = (conn as unknown as { _socket?: tls.TLSSocket })._socket;
+        if (sock && 'getProtocol' in sock) log.rec.tls(tlsLine(sock));
+      }
+    },
+    warn() {}, error() {}, trace() {}, fatal() {},
   };
   const servername = net.isIP(target.host) || target.host.startsWith('[') ? undefined : target.host;
   const conn = new SMTPConnection({
@@ -163,28 +210,32 @@ async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayS
     logger: logger as never, transactionLog: true,
   });
   conn.on('error', () => { /* reported through the pending command */ });
+  conn.once('end', () => rec.end());
   const where = { host: target.host, ip, port: target.port };
   // a failed connect is reported through 'error' (not always through the callback)
   const err = await settle<SmtpError | undefined>(conn, (done) => conn.connect((e) => done(e as SmtpError | undefined)), (e) => e);
   const banner = log.transcript.find((l) => l.startsWith('S: '))?.slice(3) ?? null;
   if (err) {
     conn.close();
-    steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, banner, error: err.message.slice(0, 300), transcript: log.transcript } });
+    if (rec.on) rec.note(`connection to ${endpoint(ip, target.port)} failed: ${err.message.slice(0, 300)}`);
+    rec.end();
+    steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, ...sidOf(rec), banner, error: err.message.slice(0, 300), transcript: log.transcript } });
     return { err, transcript: log.transcript };
   }
   const sock = (conn as unknown as { _socket: tls.TLSSocket | net.Socket })._socket;
   const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
   const ehloAt = log.transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
   const features = ehloAt >= 0 ? log.transcript.slice(ehloAt + 2).filter((l) => /^S: 250[ -]/.test(l)).map((l) => l.slice(7)) : [];
-  steps.push({ time: Date.now(), step: 'connected', details: { ...where, preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
+  steps.push({ time: Date.now(), step: 'connected', details: { ...where, ...sidOf(rec), preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
   if (target.auth && ctx.smarthostUser) {
     const e = await settle<SmtpError | null>(conn, (done) => conn.login({ user: ctx.smarthostUser!, pass: ctx.smarthostPassword ?? '' }, (x) => done((x as SmtpError) ?? null)), (x) => x);
     if (e) {
       conn.close();
-      steps.push({ time: Date.now(), step: 'auth failed', details: { ...where, error: e.message.slice(0, 300), transcript: log.transcript } });
+      rec.end();
+      steps.push({ time: Date.now(), step: 'auth failed', details: { ...where, ...sidOf(rec), error: e.message.slice(0, 300), transcript: log.transcript } });
       return { err: Object.assign(e, { code: e.code ?? 'EAUTH' }), transcript: log.transcript };
     }
-    steps.push({ time: Date.now(), step: 'authenticated', details: { ...where, user: ctx.smarthostUser } });
+    steps.push({ time: Date.now(), step: 'authenticated', details: { ...where, ...sidOf(rec), user: ctx.smarthostUser } });
   }
   return { cached: { conn, log, tls: tlsInfo, features, uses: 0, timer: null } };
 }
@@ -234,9 +285,13 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
       c = o.cached;
     } else {
       c.log.transcript = [];
-      steps.push({ time: Date.now(), step: 'connected', details: { ...where, reused: c.uses, tls: c.tls } });
+      steps.push({ time: Date.now(), step: 'connected', details: { ...where, ...sidOf(c.log.rec), reused: c.uses, tls: c.tls } });
     }
     const conn = c.conn;
+    if (c.log.rec.on) {
+      c.log.message = req.raw;
+      if (req.msgId) c.log.rec.msgId(req.msgId);
+    }
     info = await settle<SendResult>(conn, (done) => conn.send(
       { from: req.mailFrom || (false as unknown as string), to: rcpts, size: req.raw.length, use8BitMime: has8bit(req.raw) },
       req.raw,
@@ -288,7 +343,8 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
     }
   }
   for (const r of rcpts) if (!out.has(r)) out.set(r, { outcome: 'deferred', reply: 'no reply for this recipient', status: '4.4.2', remoteMta: target.host });
-  steps.push({ time: Date.now(), step: 'session', details: { ...where, transcript: [...transcript] } });
+  if (c.log.rec.on) for (const x of out.values()) x.sid = c.log.rec.sid;
+  steps.push({ time: Date.now(), step: 'session', details: { ...where, ...sidOf(c.log.rec), transcript: [...transcript] } });
   if (healthy && ctx.cache && c.conn.stage === 'connected') {
     // RFC 5321 §4.1.1.5: after a failed transaction RSET before the next one; after a
     // completed one the session is clean already

@@ -10,6 +10,7 @@
 // same holds for a DSN, which is committed before the entry it reports on.
 import { ConfigError, type Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
+import { sinkFor } from '../log/transcript.js';
 import { parseAddress } from '../mail/address.js';
 import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
 import { dkimKeyAsync, signMessage, type DkimKey } from './dkim.js';
@@ -231,6 +232,7 @@ export class QueueRunner {
       smarthostUser: c.smarthostUser, smarthostPassword: c.smarthostPassword,
       requireTls: c.relayRequireTls.map((d) => d.toLowerCase()).includes(domain.toLowerCase()),
       listen: c.listen, connectTimeoutMs: this.opts.connectTimeoutMs, greetingTimeoutMs: this.opts.greetingTimeoutMs, socketTimeoutMs: this.opts.socketTimeoutMs, cache: this.cache,
+      transcripts: sinkFor(c, this.store),
     };
   }
 
@@ -252,7 +254,7 @@ export class QueueRunner {
       } else {
         ev('attempt', { attempt, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
         raw = await this.sign(e, raw, events);
-        const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw });
+        const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw, msgId: e.msgId });
         for (const s of a.steps) ev(s.step, s.details, s.time);
         for (const [k, v] of a.results) results.set(k, v);
       }
@@ -267,7 +269,7 @@ export class QueueRunner {
 
     for (const r of delivered) {
       const x = results.get(r)!;
-      ev('delivered', { rcpt: r, host: x.remoteMta, reply: x.reply });
+      ev('delivered', { rcpt: r, host: x.remoteMta, reply: x.reply, ...(x.sid ? { sid: x.sid } : {}) });
     }
     this.stats.delivered += delivered.length;
     // RFC 3461 §6.2.1 d: NOTIFY=SUCCESS, and the next hop is not told of it (no DSN parameters are
@@ -295,7 +297,7 @@ export class QueueRunner {
     const nextAttempt = Math.max(now + 1000, Math.min(now + this.schedule[Math.min(attempt - 1, this.schedule.length - 1)], e.created + this.expireMs));
     if (deferred.length) {
       const x = results.get(deferred[0]);
-      ev('deferred', { rcpts: deferred, reply: x?.reply ?? null, attempt, nextAttempt: iso(nextAttempt) });
+      ev('deferred', { rcpts: deferred, reply: x?.reply ?? null, attempt, nextAttempt: iso(nextAttempt), ...(x?.sid ? { sid: x.sid } : {}) });
       this.stats.deferred += deferred.length;
     }
 
@@ -304,7 +306,10 @@ export class QueueRunner {
     // RFC 3464 failure report (committed before the entry changes: a crash may repeat it, never lose it)
     if (bounced.length) {
       this.stats.bounced += bounced.length;
-      for (const r of bounced) ev('bounced', { rcpt: r, host: results.get(r)?.remoteMta ?? null, reply: results.get(r)?.reply ?? null });
+      for (const r of bounced) {
+        const x = results.get(r);
+        ev('bounced', { rcpt: r, host: x?.remoteMta ?? null, reply: x?.reply ?? null, ...(x?.sid ? { sid: x.sid } : {}) });
+      }
       const dsn = await this.report(e, bounced.map((r) => {
         const x = results.get(r)!;
         return { address: r, action: 'failed', status: x.status.startsWith('2') ? '5.0.0' : x.status, remoteMta: x.remoteMta, diagnostic: x.reply };
