@@ -23,7 +23,13 @@ import { CSS } from './web/style.js';
 
 export type { DashboardOffice, ListenerInfo } from './web/context.js';
 
-export interface DashboardHandle { port: number; app: FastifyInstance; close(): Promise<void> }
+export interface DashboardHandle {
+  port: number;
+  app: FastifyInstance;
+  /** every route and who may open it (tests check that none is open by mistake) */
+  routes: { method: string; url: string; access: string }[];
+  close(): Promise<void>;
+}
 
 export interface DashboardOptions {
   offices: DashboardOffice[];
@@ -74,6 +80,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     routerOptions: { ignoreTrailingSlash: true },
     // Outlook asks /Autodiscover/Autodiscover.xml, others the lower-case path
     rewriteUrl: (req) => (req.url ?? '/').replace(/^\/autodiscover\/autodiscover\.xml(?=$|\?)/i, '/autodiscover/autodiscover.xml'),
+  });
+  const routes: DashboardHandle['routes'] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url, access: r.config?.access ?? 'admin' });
   });
   app.decorateRequest('web', null);
   app.decorateRequest('nonce', '');
@@ -198,6 +208,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   return {
     port: typeof a === 'object' && a ? a.port : opts.port,
     app,
+    routes,
     async close() {
       for (const u of unwatch) u();
       pages.close();
