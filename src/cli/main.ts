@@ -16,8 +16,9 @@ import { serve } from './serve.js';
 const USAGE = `usage: postoffice <command>
   serve
   domain add|del DOMAIN  /  domain list
-  user add ADDRESS (--password PW | --password-stdin)
+  user add ADDRESS (--password PW | --password-stdin) [--admin]
   user del ADDRESS  /  user list [DOMAIN]
+  user admin ADDRESS on|off                    may sign in to the dashboard's admin pages
   user passwd ADDRESS (--password PW | --password-stdin)
   user limits ADDRESS [--reset]                what the user submitted in the last hour/day against the limits
   alias add FROM TO  /  alias del FROM [TO]  /  alias list
@@ -65,10 +66,20 @@ async function admin(store: Store, cmd: string, sub: string | undefined, args: s
     case 'domain del': need(1, 'DOMAIN'); if (!(await store.domains.del(args[0]))) throw new StoreError('notfound', `no such domain: ${args[0]}`); return `deleted domain ${args[0]}\n`;
     case 'domain list': need(0, 'no arguments'); return table((await store.domains.list()).map((d) => [d.name, `${d.users} user(s)`]));
     case 'user add': {
+      const adminAt = args.indexOf('--admin');
+      if (adminAt >= 0) args.splice(adminAt, 1);
       const pw = readPassword(args); need(1, 'ADDRESS');
       if (!pw) throw new StoreError('invalid', 'the password is empty');
       const u = await store.users.add(args[0], await hashPassword(pw));
-      return `added user ${u.address} (mailboxes INBOX, Sent, Drafts, Trash, Junk, Archive)\n`;
+      if (adminAt >= 0) await store.users.setAdmin(u.address, true);
+      return `added ${adminAt >= 0 ? 'admin' : 'user'} ${u.address} (mailboxes INBOX, Sent, Drafts, Trash, Junk, Archive)\n`;
+    }
+    case 'user admin': {
+      need(2, 'ADDRESS on|off');
+      const on = args[1].toLowerCase();
+      if (on !== 'on' && on !== 'off') usage('user admin: expected ADDRESS on|off');
+      if (!(await store.users.setAdmin(args[0].toLowerCase(), on === 'on'))) throw new StoreError('notfound', `no such user: ${args[0]}`);
+      return `${args[0].toLowerCase()} ${on === 'on' ? 'is an admin now' : 'is no longer an admin'}\n`;
     }
     case 'user del': need(1, 'ADDRESS'); if (!(await store.users.del(args[0].toLowerCase()))) throw new StoreError('notfound', `no such user: ${args[0]}`); return `deleted user ${args[0].toLowerCase()}\n`;
     case 'user list': {
@@ -77,7 +88,7 @@ async function admin(store: Store, cmd: string, sub: string | undefined, args: s
       const rows: string[][] = [];
       for (const u of users) {
         const use = await store.users.usage(u.id);
-        rows.push([u.address, `${use.messages} message(s)`, `${(use.bytes / 1024).toFixed(1)} KiB`]);
+        rows.push([u.address, `${use.messages} message(s)`, `${(use.bytes / 1024).toFixed(1)} KiB`, ...(u.admin ? ['admin'] : [])]);
       }
       return table(rows);
     }
