@@ -91,7 +91,7 @@ export function explain(row: OfficeRow): string {
     case 'MTA out/queued':
       return `${rcpts || 'The recipient'} is not at ${at}: its MTA put the message in the outbound queue (entry ${str(d.queueId) ?? '?'}) to relay it to ${str(d.domain) ?? 'the recipient\'s domain'}.`;
     case 'MTA out/attempt':
-      return `${at}'s MTA starts delivery attempt ${str(d.attempt) ?? '?'} to ${str(d.domain) ?? 'the recipient domain'} for ${rcpts}.`;
+      return `${at}'s MTA starts delivery attempt ${str(d.attempt) ?? '?'} to ${str(d.domain) ?? 'the recipient domain'}${rcpts ? ` for ${rcpts}` : ''}.`;
     case 'MTA out/dkim signed':
       return `${at}'s MTA signed the message with DKIM (d=${str(d.domain)}, s=${str(d.selector)}), so the receiver can check in DNS that it comes from ${str(d.domain)} and was not changed on the way.`;
     case 'MTA out/dkim failed':
@@ -127,13 +127,13 @@ export function explain(row: OfficeRow): string {
       return `${at}'s MTA spoke SMTP with ${where}: ${and(c.commands) || 'no commands'}; the last answer was "${clip(c.last ?? 'none', 90)}".`;
     }
     case 'MTA out/delivered':
-      return `${str(d.host) ?? 'The remote MTA'} answered "${clip(str(d.reply) ?? '250', 80)}" for ${rcpts}: the receiving post office has taken responsibility, and ${at} removes the message from its queue.`;
+      return `${str(d.host) ?? 'The remote MTA'} answered "${clip(str(d.reply) ?? '250', 80)}" for ${rcpts || 'the recipient'}: the receiving post office has taken responsibility, and ${at} removes the message from its queue.`;
     case 'MTA out/deferred':
       return `Attempt ${str(d.attempt) ?? '?'} did not get through (${clip(str(d.reply) ?? 'no reply', 110)}): a temporary failure, so ${at} keeps the message queued and tries again ${when(str(d.nextAttempt), row.time)}.`;
     case 'MTA out/bounced':
-      return `${rcpts} cannot be delivered (${clip(str(d.reply) ?? 'no reply', 110)}): a permanent failure, ${at}'s MTA gives up and will tell the sender.`;
+      return `${rcpts || 'The recipient'} cannot be delivered (${clip(str(d.reply) ?? 'no reply', 110)}): a permanent failure, ${at}'s MTA gives up and will tell the sender.`;
     case 'MTA out/expired':
-      return `${rcpts} could not be delivered before the queue lifetime ran out (${str(d.age)}): ${at} gives up (RFC 5321 §4.5.4.1).`;
+      return `${rcpts || 'The recipients'} could not be delivered before the queue lifetime ran out (${str(d.age)}): ${at} gives up (RFC 5321 §4.5.4.1).`;
     case 'MTA out/mail loop':
       return `${at}'s MTA found a mail loop (${str(d.reason) ?? `${str(d.received)} Received: fields`}) and stops the message.`;
     case 'MTA out/bounce sent': case 'MDA/bounce sent':
