@@ -51,6 +51,9 @@ export function describeFault(f: FaultSpec, to: string): string {
   }
 }
 
+/** armed faults kept at most (the oldest go first): faults never reached must not pile up */
+export const MAX_ARMED = 100;
+
 interface RcptFault { from: string; to: string; name: 'greylist' | 'tempfail' | 'reject'; left: number; total: number }
 interface DnsFault { domain: string; name: 'null-mx' | 'dns-servfail'; left: number }
 
@@ -63,10 +66,12 @@ export class Faults {
 
   armRcpt(name: RcptFault['name'], from: string, to: string, n: number): void {
     this.rcpt.push({ from: from.toLowerCase(), to: to.toLowerCase(), name, left: n, total: n });
+    if (this.rcpt.length > MAX_ARMED) this.rcpt.shift();
   }
 
   armDns(name: DnsFault['name'], domain: string, n: number): void {
     this.dns.push({ domain: domain.toLowerCase(), name, left: n });
+    if (this.dns.length > MAX_ARMED) this.dns.shift();
   }
 
   /** Faults still waiting for their attempts. */

@@ -29,7 +29,8 @@ const canListen = (host: string, port: number) => new Promise<boolean>((resolve)
 /** An offset that frees every dev port on both lab addresses. */
 async function freeOffset(): Promise<number> {
   for (let i = 0; i < 30; i++) {
-    const off = 10_000 + Math.floor(Math.random() * 30) * 1000 + Math.floor(Math.random() * 50);
+    // below the kernel's ephemeral range (32768-), where the lab's own port-0 listeners land
+    const off = 10_000 + Math.floor(Math.random() * 19) * 1000 + Math.floor(Math.random() * 50);
     let ok = true;
     for (const host of ['127.0.0.2', '127.0.0.3']) for (const p of DEV) if (ok && !(await canListen(host, p + off))) ok = false;
     if (ok) return off;
