@@ -2,6 +2,7 @@
 // "imaps" is implicit TLS (RFC 8314 §3.2). Each connection gets an ImapSession.
 import net from 'node:net';
 import tls from 'node:tls';
+import { countConnection } from '../log/metrics.js';
 import { TLS_POLICY } from '../tls/tls.js';
 import { MailboxHub } from './hub.js';
 import { DEFAULT_OPTIONS, ImapSession, type ImapContext, type ImapOptions } from './session.js';
@@ -22,6 +23,7 @@ export async function startImap(ctx: Omit<ImapContext, 'options' | 'hub'> & { op
       return;
     }
     if (slot) sock.once('close', () => slot.release());
+    sock.once('close', countConnection(ctx.config.hostname, ctx.listener));
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);

@@ -27,6 +27,17 @@ export function watchOffice(o: WatchedOffice): () => void {
   return () => { offices.delete(o); };
 }
 
+/** A connection a listener accepted: counted now, and as open until the returned function is called. */
+export function countConnection(office: string, listener: string): () => void {
+  metrics.connectionsTotal.inc({ office, listener });
+  metrics.listenerConnections.inc({ office, listener });
+  let open = true;
+  return () => {
+    if (open) metrics.listenerConnections.dec({ office, listener });
+    open = false;
+  };
+}
+
 export const metrics = {
   connections: new Gauge({
     name: 'postoffice_connections', help: 'Open client connections, all listeners of a post office together', labelNames: ['office'] as const, registers,

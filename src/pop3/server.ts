@@ -6,6 +6,7 @@ import type { Authenticator } from '../auth/authenticate.js';
 import type { ConnectionLimiter } from '../auth/limits.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
+import { countConnection } from '../log/metrics.js';
 import type { Store } from '../store/index.js';
 import { TLS_POLICY, type TlsManager, type TlsMaterial } from '../tls/tls.js';
 import { Pop3Session } from './session.js';
@@ -55,6 +56,7 @@ export class Pop3Server {
         return;
       }
       if (slot) sock.once('close', () => slot.release());
+      sock.once('close', countConnection(ctx.config.hostname, name));
       const s = new Pop3Session(ctx, name, sock);
       // a session still in the AUTHORIZATION state may be closed to make room (RFC 2449 §8.1.2 SYS/TEMP)
       if (slot) {

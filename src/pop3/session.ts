@@ -380,7 +380,7 @@ export class Pop3Session {
   // ------------------------------------------------------------------ used by the commands
   /** RFC 1939 §7 PASS / RFC 5034 AUTH: check the password, lock the maildrop, enter TRANSACTION. */
   async login(name: string, pass: string): Promise<string> {
-    const { user, delayMs } = await this.ctx.auth.login(name, pass, this.remoteAddress);
+    const { user, delayMs } = await this.ctx.auth.login(name, pass, this.remoteAddress, 'pop3');
     if (!user) {
       await sleep(delayMs);
       if (++this.authFailures >= this.ctx.opts.maxAuthFailures) this.closeAfterReply = true;

@@ -10,6 +10,7 @@
 // same holds for a DSN, which is committed before the entry it reports on.
 import { ConfigError, type Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
+import { metrics } from '../log/metrics.js';
 import { sinkFor } from '../log/transcript.js';
 import { parseAddress } from '../mail/address.js';
 import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
@@ -340,6 +341,14 @@ export class QueueRunner {
       if ((err as { reason?: string }).reason === 'notfound') this.log.info({ queueId: e.id, id: e.msgId }, 'queue entry vanished during delivery');
       else throw err;
     }
+    // /metrics: counted once the outcome is committed
+    const office = { office: this.config.hostname };
+    if (delivered.length) {
+      metrics.relayed.inc(office, delivered.length);
+      metrics.deliveryLatency.observe({ ...office, kind: 'relayed' }, (Date.now() - e.created) / 1000);
+    }
+    if (deferred.length) metrics.deferred.inc(office, deferred.length);
+    if (bounced.length) metrics.bounced.inc(office, bounced.length);
     this.log.info({ id: e.msgId, queueId: e.id, domain: e.domain, attempt, delivered, deferred, bounced, reply: lastReply }, 'relay attempt');
   }
 

@@ -13,7 +13,7 @@ export async function onAuth(ctx: SmtpContext, auth: SMTPServerAuthentication, s
   const username = auth.username ?? '';
   // RFC 4616 §2: an authorization identity other than the login itself is not supported
   if (auth.authzid && auth.authzid.toLowerCase() !== username.toLowerCase()) throw new SmtpReply(535, '5.7.8', 'authentication credentials invalid');
-  const { user, delayMs } = await ctx.auth.login(username, auth.password ?? '', session.remoteAddress);
+  const { user, delayMs } = await ctx.auth.login(username, auth.password ?? '', session.remoteAddress, 'smtp');
   if (!user) {
     await sleep(delayMs);
     const n = (failures.get(session) ?? 0) + 1;

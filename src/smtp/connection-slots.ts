@@ -6,6 +6,7 @@
 import type { SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Slot } from '../auth/limits.js';
+import { countConnection } from '../log/metrics.js';
 import type { SmtpContext } from './context.js';
 
 interface ConnectionInternals {
@@ -19,6 +20,8 @@ interface ConnectionInternals {
 
 const connections = new WeakMap<SMTPServerSession, ConnectionInternals>();
 const slots = new WeakMap<SMTPServerSession, Slot>();
+/** /metrics: the open-connection count of each session's listener */
+const uncount = new WeakMap<SMTPServerSession, () => void>();
 
 const proto = SMTPConnection.prototype as unknown as ConnectionInternals;
 if (!proto.__postofficeSlots) {
@@ -40,6 +43,7 @@ export function holdSlot(ctx: SmtpContext, session: SMTPServerSession): 'per-ip'
   const slot = ctx.limiter.acquire(session.remoteAddress);
   if (typeof slot === 'string') return slot;
   slots.set(session, slot);
+  uncount.set(session, countConnection(ctx.config.hostname, ctx.listener));
   slot.attach({
     evictable: () => !session.user && !(session.envelope && session.envelope.mailFrom) && !connections.get(session)?._dataStream,
     evict: (why) => {
@@ -60,5 +64,7 @@ export function slotAuthenticated(session: SMTPServerSession): void {
 export function releaseSlot(session: SMTPServerSession): void {
   slots.get(session)?.release();
   slots.delete(session);
+  uncount.get(session)?.();
+  uncount.delete(session);
   connections.delete(session);
 }

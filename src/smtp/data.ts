@@ -8,6 +8,7 @@ import { parseMime } from '../mail/mime.js';
 import { receivedHeader, returnPathHeader, rfc5322Date } from '../mail/received.js';
 import type { JourneyEvent, LocalRecipient } from '../store/index.js';
 import { recordMessage } from '../log/transcript.js';
+import { metrics } from '../log/metrics.js';
 import { recorderOf, resetTx, transactionId, txState, type SessionUser, type SmtpContext } from './context.js';
 import { enforce, stripForgedResults, type InboundAuthResult } from './inbound-auth.js';
 import { ownsAddress } from './mail-from.js';
@@ -136,6 +137,11 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     },
     ...(user ? { submission: { userId: user.id, recipients: rcpts.length } } : {}),
   }).finally(() => quota?.done());
+  metrics.received.inc({ office: ctx.config.hostname, listener: ctx.listener });
+  if (result.stored.length) {
+    metrics.delivered.inc({ office: ctx.config.hostname }, result.stored.length);
+    metrics.deliveryLatency.observe({ office: ctx.config.hostname, kind: 'stored' }, (Date.now() - now.getTime()) / 1000);
+  }
   // RFC 3461 §6.2.1 a: NOTIFY=SUCCESS for a recipient stored here: a "delivered" report to the
   // sender, sent after the 250 (the mail is committed; the report is a courtesy, logged if it fails)
   const success = rcpts.filter((r) => storedFor.has(r) && notify[r]?.includes('SUCCESS'));

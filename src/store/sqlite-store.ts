@@ -138,6 +138,9 @@ export class SqliteStore implements Store {
   }
 
   // ------------------------------------------------------------------ group commit
+  /** told the seconds of every committed group transaction (the writer thread sends them to /metrics) */
+  onCommit: ((seconds: number) => void) | null = null;
+
   /** Queue a write; it runs inside the next group transaction and resolves after COMMIT. */
   private write<T>(run: (changes: MailboxChange[]) => T): Promise<T> {
     if (this.closed) return Promise.reject(new InternalError('STORE_CLOSED', 'store is closed'));
@@ -158,6 +161,7 @@ export class SqliteStore implements Store {
     this.pending = [];
     if (batch.length === 0) return;
     const results: { ok: boolean; value: unknown }[] = [];
+    const started = performance.now();
     try {
       this.w.exec('BEGIN IMMEDIATE');
       for (const job of batch) {
@@ -177,6 +181,7 @@ export class SqliteStore implements Store {
       this.w.exec('COMMIT'); // synchronous=FULL: durable when this returns
       this.stats.commits++;
       this.stats.jobs += batch.length;
+      this.onCommit?.((performance.now() - started) / 1000);
     } catch (err) {
       this.current = null;
       if (this.w.inTransaction) {

@@ -2,6 +2,7 @@
 // here on this thread's read connection (WAL: readers never block, never wait for the writer).
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import { metrics } from '../log/metrics.js';
 import { InternalError } from '../mail/errors.js';
 import type { MimeLimits } from '../mail/mime.js';
 import { packSteps } from './packed-steps.js';
@@ -93,7 +94,7 @@ export class WorkerStore {
           c.origin = this.origins.get((c.origin as { __origin: number }).__origin);
         }
         this.events.emit('change', c);
-      }
+      } else if (m.event === 'commits') for (const s of m.seconds) metrics.storeCommit.observe(s);
       return;
     }
     const p = this.pending.get(m.id);

@@ -13,7 +13,8 @@ export type WorkerReply =
   | { event: 'change'; change: unknown }
   | { event: 'ready' }
   | { event: 'failed'; message: string; code?: string }
-  | { event: 'closed' };
+  | { event: 'closed' }
+  | { event: 'commits'; seconds: number[] };
 
 const port = parentPort!;
 const { dataDir, commitDelayMs, mimeLimits } = workerData as { dataDir: string; commitDelayMs: number; mimeLimits?: Record<string, number> };
@@ -39,6 +40,10 @@ try {
   process.exit(1);
 }
 store.events.on('change', (change) => port.postMessage({ event: 'change', change } satisfies WorkerReply));
+// commit times for /metrics: the registry lives on the main thread; they cross once a second
+const commitTimes: number[] = [];
+store.onCommit = (s) => { if (commitTimes.length < 10_000) commitTimes.push(s); };
+setInterval(() => { if (commitTimes.length) port.postMessage({ event: 'commits', seconds: commitTimes.splice(0) } satisfies WorkerReply); }, 1000).unref();
 
 port.on('message', (msg: WorkerCall | { close: true }) => {
   if ('close' in msg) {

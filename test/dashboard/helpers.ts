@@ -10,7 +10,7 @@ import nodemailer from 'nodemailer';
 import { silentLogger } from '../../src/log/log.js';
 import { startDashboard, type DashboardHandle, type DashboardOffice } from '../../src/trace/http.js';
 import { ROOT, startLab, type Lab } from '../helpers/lab.js';
-import { startDns } from '../relay/dns-server.js';
+import { startDns, type Zone } from '../relay/dns-server.js';
 import { inbox, waitFor } from '../relay/util.js';
 
 export { waitFor, inbox };
@@ -24,17 +24,18 @@ export interface TwoOffices {
   base: string;
   offices: DashboardOffice[];
   /** me@163.test submits to friend@sina.test on 163's submission port (STARTTLS + AUTH) */
-  send(subject: string, text?: string): Promise<string>;
+  send(subject: string, text?: string, to?: string): Promise<string>;
 }
 
 const office = (name: string, lab: Lab, listen: string): DashboardOffice => ({
   name, store: lab.po.store, hostname: lab.config.hostname, listen, listeners: () => lab.po.listeners, limiter: lab.po.limiter, auth: lab.po.auth, relay: lab.po.relay,
 });
 
-export async function startTwoOffices(t: TestContext, extraEnv: Record<string, string> = {}): Promise<TwoOffices> {
+export async function startTwoOffices(t: TestContext, extraEnv: Record<string, string> = {}, zones: Record<string, Zone> = {}): Promise<TwoOffices> {
   const dns = await startDns({
     '163.test': { MX: [[10, 'mx.163.test']] }, 'mx.163.test': { A: ['127.0.0.2'] },
     'sina.test': { MX: [[10, 'mx.sina.test']] }, 'mx.sina.test': { A: ['127.0.0.3'] },
+    ...zones,
   });
   t.after(() => dns.close());
   const common = {
@@ -56,13 +57,13 @@ export async function startTwoOffices(t: TestContext, extraEnv: Record<string, s
   const base = `http://127.0.0.1:${dashboard.port}`;
   return {
     mail163, sina, dashboard, base, offices,
-    async send(subject, text = 'across two post offices\n') {
+    async send(subject, text = 'across two post offices\n', to = 'friend@sina.test') {
       const transport = nodemailer.createTransport({
         host: '127.0.0.2', port: mail163.port('submission'), secure: false, requireTLS: true,
         tls: { rejectUnauthorized: false }, auth: { user: 'me@163.test', pass: PASSWORDS.me },
       });
       try {
-        const sent = await transport.sendMail({ from: 'me@163.test', to: 'friend@sina.test', subject, text });
+        const sent = await transport.sendMail({ from: 'me@163.test', to, subject, text });
         return sent.messageId;
       } finally { transport.close(); }
     },

@@ -5,7 +5,7 @@ import { ImapNo, noMoreArgs, tokString } from '../wire.js';
 
 /** Check the password (shared failure penalty: answers to failures are delayed) and log in. */
 export async function authenticateUser(s: ImapSession, username: string, password: string): Promise<string> {
-  const { user, delayMs } = await s.ctx.auth.login(username, password, s.remoteAddress);
+  const { user, delayMs } = await s.ctx.auth.login(username, password, s.remoteAddress, 'imap');
   if (!user) {
     await sleep(delayMs);
     s.log.info({ user: username.slice(0, 100) }, 'login failed');
