@@ -117,7 +117,7 @@ async function labSend(args: string[]): Promise<number> {
       throw new LabError(`the lab in ${dir} does not answer at ${file.url} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}): is \`postoffice lab\` running?`);
     }
     const j = (await res.json().catch(() => ({}))) as T & { error?: string };
-    if (!res.ok) throw new LabError(`lab: ${j.error ?? `HTTP ${res.status}`}`);
+    if (!res.ok) throw new LabError(j.error ?? `the lab answered HTTP ${res.status}`);
     return j;
   };
   const sent = await call<SendResult>('POST', '/api/lab/send', {
@@ -131,6 +131,7 @@ async function labSend(args: string[]): Promise<number> {
   const r = await follow(() => call<JourneyReply>('GET', `/api/lab/journey/${encodeURIComponent(sent.msgId)}`), f, (s) => s.done, timeoutS * 1000);
   print('');
   if (r.timedOut) print(`still ${r.state.outcome} after ${timeoutS} s (${r.state.attempts} attempt(s)); the lab goes on trying.`);
+  else if (r.state.attempts === 0) print(`${r.state.outcome}: sender and recipient share a post office, so nothing was relayed.`);
   else print(`${r.state.outcome} after ${r.state.attempts} attempt(s).`);
   print(`The journey in the dashboard: ${sent.journeyUrl}`);
   return r.timedOut ? 1 : 0;

@@ -222,8 +222,9 @@ export class Lab {
     this.dashboard = await startDashboard({
       offices: this.offices.map((o) => ({
         name: o.domain, store: o.po.store, hostname: o.hostname, listen: o.ip, limiter: o.po.limiter, relay: o.po.relay, auth: o.po.auth,
-        // clients see port 25 where the wire is
-        listeners: () => o.po.listeners.map((l) => (l.name === 'smtp' ? { ...l, port: o.ports.smtp } : l)),
+        // clients see port 25 where the wire is, and HTTP where the lab's one dashboard is
+        listeners: () => o.po.listeners.map((l) => (l.name === 'smtp' ? { ...l, port: o.ports.smtp }
+          : l.name === 'http' && this.dashboard ? { name: 'http' as const, port: this.dashboard.port, state: 'listening' as const } : l)),
       })),
       port: httpPort, host: '127.0.0.1', config: this.offices[0].config, log,
       extraRoutes: labRoutes(this),
