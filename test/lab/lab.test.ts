@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ImapFlow } from 'imapflow';
+import { SqliteStore } from '../../src/store/index.js';
 import { CLI, freePort } from '../helpers/process.js';
 
 const DEV = [2525, 2465, 2587, 2143, 2993, 2110, 2995];
@@ -217,6 +218,25 @@ test('postoffice lab: the story, then greylist, reject, null-mx and down faults'
   const still = await mailbox('127.0.0.3', IMAPS + offset, 'friend@sina.test', file.password);
   assert.ok(still.length >= 3, 'the mails of the first run are still in the INBOX');
   assert.equal(await p.stop(), 0);
+
+  // transcripts are on in the lab: every protocol of the path, and never the password
+  const secret = [file.password, Buffer.from(`\0me@163.test\0${file.password}`).toString('base64'), Buffer.from(file.password).toString('base64')];
+  const protocols = new Set<string>();
+  for (const office of ['163.test', 'sina.test']) {
+    const store = new SqliteStore({ dataDir: path.join(dir, office) });
+    try {
+      for (const s of await store.transcripts.list({ limit: 200 })) {
+        protocols.add(`${office} ${s.protocol}`);
+        const full = await store.transcripts.get(s.sid);
+        const text = JSON.stringify(full);
+        for (const x of secret) assert.ok(!text.includes(x), `no password in the ${s.protocol} transcript ${s.sid}`);
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  t.diagnostic(`transcripts: ${[...protocols].join(', ')}`);
+  for (const want of ['163.test submission', 'sina.test smtp', 'sina.test pop3s', 'sina.test imaps']) assert.ok(protocols.has(want), `a ${want} transcript (have ${[...protocols].join(', ')})`);
 });
 
 test('postoffice lab send: clear errors without a lab, and for bad faults', async (t) => {
