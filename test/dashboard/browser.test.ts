@@ -12,8 +12,9 @@ import { ARTIFACTS, CHROMIUM, PASSWORDS, inbox, launchChromium, startTwoOffices,
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install -y chromium): the browser tests need it`;
 
 test('in Chromium: sign in, the journey picture of a relayed message, its transcript without the password, live updates', { skip, timeout: 120_000 }, async (t) => {
-  const lab = await startTwoOffices(t);
-  const messageId = await lab.send('hello from 163');
+  const lab = await startTwoOffices(t, {}, { 'down.test': { MX: [[10, 'mx.down.test']] }, 'mx.down.test': { A: ['127.0.0.9'] } });
+  const messageId = await lab.send('hello from 163', 'across two post offices\n', 'friend@sina.test',
+    '<p>across <b>two</b> post offices</p><script>parent.document.title = "owned"</script><img src="http://example.invalid/track.png">');
   await waitFor('the mail in friend@sina.test INBOX', async () => (await inbox(lab.sina.po.store, 'friend@sina.test')).length > 0);
   await waitFor('the sender queue to empty', async () => (await lab.mail163.po.store.queue.list()).length === 0);
 
@@ -97,5 +98,39 @@ test('in Chromium: sign in, the journey picture of a relayed message, its transc
   await shot('sessions');
   await page.goto(`${lab.base}/accounts`);
   await shot('accounts');
+
+  // a mail whose MX is down: the attempt is red in the picture, the entry waits in the queue
+  await lab.send('to a dead MX', 'x\n', 'someone@down.test');
+  await waitFor('a failed attempt', async () => (await lab.mail163.po.store.queue.list()).some((e) => e.attempts >= 1));
+  await page.goto(`${lab.base}/messages`);
+  await page.click('text=to a dead MX');
+  await page.waitForSelector('#journey-picture');
+  assert.ok(await page.locator('#journey-picture .attempt.failed').count() >= 1, 'a failed attempt in red');
+  assert.equal(await page.locator('#journey-picture .station.failed').count(), 1, 'the MX not reached');
+  assert.match((await page.textContent('#journey-picture')) ?? '', /mx\.down\.test/);
+  await page.locator('#journey-picture').screenshot({ path: path.join(ARTIFACTS, 'dashboard-journey-deferred-picture.png') });
+  await shot('journey-deferred');
+  // retry now from the queue page: a POST from the browser's own form passes the CSRF checks
+  await page.goto(`${lab.base}/queue`);
+  await page.click('button:has-text("Retry now")');
+  await page.waitForSelector('.flash');
+  assert.match((await page.textContent('.flash')) ?? '', /is due now/);
+  await shot('queue');
+
+  // friend (no admin) signs in to their own inbox: the HTML part is sandboxed, scripts do not run
+  await page.click('header button:has-text("Sign out")');
+  await page.waitForURL(/\/login$/);
+  await page.fill('#address', 'friend@sina.test');
+  await page.fill('#password', PASSWORDS.friend);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/inbox\/\d+$/);
+  await page.click('text=hello from 163');
+  await page.waitForSelector('iframe.mail');
+  const frame = page.frameLocator('iframe.mail');
+  assert.match((await frame.locator('body').textContent()) ?? '', /across two post offices/);
+  assert.notEqual(await page.title(), 'owned', 'the mail\'s script did not run');
+  assert.ok(((await page.textContent('main')) ?? '').includes('How it got here'));
+  await shot('inbox-message');
+  assert.equal((await page.goto(`${lab.base}/accounts`))?.status(), 403);
   void messageId;
 });

@@ -24,7 +24,7 @@ export interface TwoOffices {
   base: string;
   offices: DashboardOffice[];
   /** me@163.test submits to friend@sina.test on 163's submission port (STARTTLS + AUTH) */
-  send(subject: string, text?: string, to?: string): Promise<string>;
+  send(subject: string, text?: string, to?: string, html?: string, bcc?: string): Promise<string>;
 }
 
 const office = (name: string, lab: Lab, listen: string): DashboardOffice => ({
@@ -57,13 +57,13 @@ export async function startTwoOffices(t: TestContext, extraEnv: Record<string, s
   const base = `http://127.0.0.1:${dashboard.port}`;
   return {
     mail163, sina, dashboard, base, offices,
-    async send(subject, text = 'across two post offices\n', to = 'friend@sina.test') {
+    async send(subject, text = 'across two post offices\n', to = 'friend@sina.test', html?: string, bcc?: string) {
       const transport = nodemailer.createTransport({
         host: '127.0.0.2', port: mail163.port('submission'), secure: false, requireTLS: true,
         tls: { rejectUnauthorized: false }, auth: { user: 'me@163.test', pass: PASSWORDS.me },
       });
       try {
-        const sent = await transport.sendMail({ from: 'me@163.test', to, subject, text });
+        const sent = await transport.sendMail({ from: 'me@163.test', to, subject, text, ...(html ? { html } : {}), ...(bcc ? { bcc } : {}) });
         return sent.messageId;
       } finally { transport.close(); }
     },

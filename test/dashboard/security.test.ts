@@ -98,8 +98,9 @@ test('sign-in: a new HttpOnly SameSite=Strict cookie, wrong passwords refused, s
 
 test('a non-admin signs in to their own inbox only; admin pages and the API refuse them', { timeout: 60_000 }, async (t) => {
   const lab = await startTwoOffices(t);
-  await lab.send('for friend');
-  await waitFor('the mail at sina', async () => (await inbox(lab.sina.po.store, 'friend@sina.test')).length > 0);
+  await lab.sina.po.store.users.add('blind@sina.test', 'x');
+  await lab.send('for friend', 'x\n', 'friend@sina.test', undefined, 'blind@sina.test');
+  await waitFor('the mail at sina', async () => (await inbox(lab.sina.po.store, 'friend@sina.test')).length > 0 && (await inbox(lab.sina.po.store, 'blind@sina.test')).length > 0);
   const c = new WebClient(lab.base);
   const r = await c.signIn('friend@sina.test', PASSWORDS.friend);
   assert.equal(r.status, 303);
@@ -124,6 +125,7 @@ test('a non-admin signs in to their own inbox only; admin pages and the API refu
   assert.match(msg, /How it got here/);
   assert.match(msg, /mx\.163\.test/);
   assert.doesNotMatch(msg, /\/sessions\//, 'no transcript links for a non-admin');
+  assert.ok(!msg.includes('blind@sina.test'), 'the Bcc recipient stays blind in the journey');
   const frame = await c.get(`${href}/html`);
   assert.match(frame.headers.get('content-security-policy') ?? '', /sandbox/);
   // someone else's mailbox at the same post office is not theirs

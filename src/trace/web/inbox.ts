@@ -61,7 +61,8 @@ ${rows.map(({ m, env }) => html`<tr data-key="${mb.id}/${m.uid}"><td>${who(env?.
     const headEnd = raw.indexOf('\r\n\r\n');
     const header = raw.subarray(0, headEnd >= 0 ? Math.min(headEnd, 64 * 1024) : Math.min(raw.length, 64 * 1024)).toString('utf8');
     const parsed = await simpleParser(raw.length > MAX_BODY ? raw.subarray(0, MAX_BODY) : raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
-    const journey = m.msgId ? await journeyView(dash, m.msgId, req.web!.user!.admin) : null;
+    const me = req.web!.user!;
+    const journey = m.msgId ? await journeyView(dash, m.msgId, me.admin, me.admin ? undefined : me.address) : null;
     return dash.send(req, reply, { title: parsed.subject ?? 'Message', section: '/inbox' }, html`
 <p><a href="/inbox/${mb.id}">← ${mb.name}</a></p>
 <h1>${parsed.subject || '(no subject)'}</h1>

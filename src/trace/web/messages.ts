@@ -90,9 +90,34 @@ ${rows.map((r) => {
 </tbody></table>`;
 }
 
-/** The picture and the steps of one message (also shown in a user's own web inbox, without transcript links). */
-export async function journeyView(dash: Dashboard, id: string, links: boolean): Promise<{ rows: OfficeRow[]; view: Html }> {
-  const rows = await joinedTrace(dash.offices, id);
+/**
+ * A journey as one of its recipients may see it (their web inbox): the steps for other recipients
+ * are left out and recipient lists cut to them, so that a Bcc stays blind. The sender sees all.
+ */
+export function forRecipient(rows: OfficeRow[], address: string): OfficeRow[] {
+  const me = address.toLowerCase();
+  const sender = rows.some((r) => (r.step === 'submitted' && String(r.details.user ?? '').toLowerCase() === me));
+  if (sender) return rows;
+  const mine = (v: unknown) => String(v ?? '').toLowerCase() === me;
+  const out: OfficeRow[] = [];
+  for (const r of rows) {
+    const d = r.details;
+    if ((r.agent === 'MDA' || r.agent === 'MUA access') && typeof d.user === 'string' && !mine(d.user)) continue;
+    if (typeof d.rcpt === 'string' && !mine(d.rcpt)) continue;
+    const details: Record<string, unknown> = { ...d };
+    delete details.transcript; // the SMTP dialogue names every recipient
+    for (const k of ['rcptTo', 'rcpts']) {
+      if (Array.isArray(d[k])) details[k] = (d[k] as unknown[]).map((x) => String(x).split(' ')[0]).filter(mine);
+    }
+    out.push({ ...r, details });
+  }
+  return out;
+}
+
+/** The picture and the steps of one message (also shown in a user's own web inbox, without transcript links and only their part). */
+export async function journeyView(dash: Dashboard, id: string, links: boolean, viewer?: string): Promise<{ rows: OfficeRow[]; view: Html }> {
+  const all = await joinedTrace(dash.offices, id);
+  const rows = viewer ? forRecipient(all, viewer) : all;
   if (!rows.length) return { rows, view: html`<p class="muted">No journey recorded for this message.</p>` };
   const offices = dash.offices.map((o) => ({ name: o.name, hostname: o.hostname, listeners: o.listeners() }));
   // the reading sessions' protocol, port and TLS come from their transcripts (when recorded)
