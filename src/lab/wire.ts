@@ -146,6 +146,10 @@ export class Wire {
     let broken = false;
     let cline = '';
     let held: Buffer = Buffer.alloc(0);
+    // written by hand (bytes are inspected): the reader is paused while the writer is full
+    const send = (to: net.Socket, from: net.Socket, b: Buffer) => {
+      if (!to.write(b)) { from.pause(); to.once('drain', () => from.resume()); }
+    };
     client.on('data', (c: Buffer) => {
       if (broken) {
         // RFC 8446 §5.1: this is no TLS record; the client's handshake fails on it
@@ -153,7 +157,8 @@ export class Wire {
         upstream.destroy();
         return;
       }
-      upstream.write(c);
+      send(upstream, client, c);
+      if (asked) return;
       cline += c.toString('latin1');
       let i;
       while ((i = cline.indexOf('\n')) >= 0) {
@@ -164,7 +169,7 @@ export class Wire {
     });
     upstream.on('data', (c: Buffer) => {
       if (broken) return;
-      if (!asked) { client.write(c); return; }
+      if (!asked) { send(client, upstream, c); return; }
       // the reply to STARTTLS: passed on up to its last line; a 220 starts the (broken) handshake
       held = Buffer.concat([held, c]);
       let start = 0;
@@ -173,16 +178,16 @@ export class Wire {
         const line = held.subarray(start, i).toString('latin1');
         start = i + 1;
         if (/^\d{3}[ \r]/.test(line) || /^\d{3}$/.test(line)) {
-          client.write(held.subarray(0, start));
+          send(client, upstream, held.subarray(0, start));
           const rest = held.subarray(start);
           held = Buffer.alloc(0);
           if (REPLY_220.test(line)) { broken = true; return; }
           asked = false; // refused (e.g. 454): there is no handshake to break
-          if (rest.length) client.write(rest);
+          if (rest.length) send(client, upstream, rest);
           return;
         }
       }
-      if (held.length > MAX_LINE) { client.write(held); held = Buffer.alloc(0); asked = false; }
+      if (held.length > MAX_LINE) { send(client, upstream, held); held = Buffer.alloc(0); asked = false; }
     });
   }
 }
