@@ -112,11 +112,13 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   const raw = local.size ? Buffer.concat([Buffer.from(returnPathHeader(mailFrom), 'latin1'), relayRaw]) : relayRaw;
 
   const journey: JourneyEvent[] = [];
-  if (user) journey.push({ msgId, agent: 'MUA', step: 'submitted', details: { user: user.address, listener: ctx.listener, client: session.remoteAddress } });
+  // the session's transcript, when transcripts are on (the dashboard links the hop to it)
+  const sid = rec.on ? { sid: session.id } : {};
+  if (user) journey.push({ msgId, agent: 'MUA', step: 'submitted', details: { user: user.address, listener: ctx.listener, client: session.remoteAddress, ...sid } });
   journey.push({
     msgId, agent: 'MTA in', step: 'received',
     details: {
-      listener: ctx.listener, client: session.remoteAddress, helo: session.hostNameAppearsAs || null, tls: tls ? `${tls.version} ${tls.cipher}` : null,
+      ...sid, listener: ctx.listener, client: session.remoteAddress, helo: session.hostNameAppearsAs || null, tls: tls ? `${tls.version} ${tls.cipher}` : null,
       user: user?.address ?? null, mailFrom, rcptTo: rcpts, size: raw.length, reply: `250 2.6.0 Ok: queued as ${msgId}`,
       ...(normalised ? { bareLineEndsNormalised: true } : {}),
       ...(disposition === 'quarantine' ? { quarantined: 'DMARC' } : {}),

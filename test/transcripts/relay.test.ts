@@ -88,9 +88,11 @@ test('relay by MX: a relay transcript linked from the journey, and the receiving
   assert.deepEqual(inS.msgIds, [sinaId]);
   assert.equal(inS.remote?.startsWith('127.0.0.2:'), true, 'the relay left from 163\'s address');
   assertInOrder(render(inS), ['S: 220 ...', 'C: EHLO mx.163.test', 'C: STARTTLS', 'TLS: TLSv1...', 'C: DATA', 'C: .', `S: 250 2.6.0 Ok: queued as ${sinaId}`]);
+  assert.equal((await sina.po.store.journey.trace(sinaId)).find((r) => r.step === 'received')?.details.sid, inS.sid);
   // the submission at 163 is linked too
   const sub = await ended(mail163.po.store, (s) => s.protocol === 'submission');
   assert.deepEqual(sub.msgIds, [msgId]);
+  for (const name of ['submitted', 'received']) assert.equal(steps.find((r) => r.step === name)?.details.sid, sub.sid, `${name} carries the submission's sid`);
   assertNoSecret(JSON.stringify(sub), ME, ME_PASS, 'the submission transcript');
 });
 
