@@ -145,7 +145,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     if (code === 500) log.error({ err, url: req.url, code: 'HTTP_HANDLER_FAILED' }, 'dashboard request failed');
     reply.code(code).send({ error: code === 500 ? 'internal error' : err.message });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not found' }));
+  app.setNotFoundHandler((req, reply) => {
+    if (req.method === 'GET' && req.web?.user && (req.headers.accept ?? '').includes('text/html')) {
+      return sendPage(req, reply, { title: 'Not found' }, html`<h1>Not found</h1><p class="lead">There is no page <code>${req.url}</code>. <a href="/">Back to the overview</a>.</p>`, 404);
+    }
+    return reply.code(404).send({ error: 'not found' });
+  });
 
   // ---- probes: public health, and for loopback / the token: healthz and metrics
   const first = offices[0];

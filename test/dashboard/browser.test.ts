@@ -110,6 +110,10 @@ test('in Chromium: sign in, the journey picture of a relayed message, its transc
   assert.match((await page.textContent('#journey-picture')) ?? '', /mx\.down\.test/);
   await page.locator('#journey-picture').screenshot({ path: path.join(ARTIFACTS, 'dashboard-journey-deferred-picture.png') });
   await shot('journey-deferred');
+  // the relay retries (the schedule is 1 s here): the next attempt appears in the open page
+  await page.evaluate(() => { (window as unknown as { marker: number }).marker = 7; });
+  await page.waitForSelector('#journey-picture >> text=SMTP attempt 2', { timeout: 30_000 });
+  assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7, 'no reload: the picture was redrawn in place');
   // retry now from the queue page: a POST from the browser's own form passes the CSRF checks
   await page.goto(`${lab.base}/queue`);
   await page.click('button:has-text("Retry now")');

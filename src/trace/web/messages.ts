@@ -14,8 +14,8 @@ export interface MessageLine {
 }
 
 /** The newest messages of every office, one line per Message-ID (a relayed mail has a journey at both ends). */
-export async function messageLines(dash: Dashboard, limit: number): Promise<MessageLine[]> {
-  const per = await Promise.all(dash.offices.map(async (o) => ({ o, rows: await o.store.journey.recent({ limit }) })));
+export async function messageLines(dash: Dashboard, limit: number, beforeTime?: number): Promise<MessageLine[]> {
+  const per = await Promise.all(dash.offices.map(async (o) => ({ o, rows: await o.store.journey.recent({ limit, ...(beforeTime ? { beforeTime } : {}) }) })));
   const byKey = new Map<string, MessageLine>();
   for (const { o, rows } of per) {
     for (const r of rows as JourneySummary[]) {
@@ -151,11 +151,15 @@ ${stepsTable(rows, links)}`,
 
 export function registerMessages(app: FastifyInstance, dash: Dashboard): void {
   app.get('/messages', async (req, reply) => {
-    const lines = await messageLines(dash, 100);
+    const before = Number((req.query as Record<string, string | undefined>).before) || undefined;
+    const PAGE = 100;
+    const lines = await messageLines(dash, PAGE, before);
+    const older = lines.length === PAGE ? Math.min(...lines.map((m) => m.last)) : null;
     return dash.send(req, reply, { title: 'Messages', section: '/messages', live: true, flash: flashOf(req) }, html`
 <h1>Messages</h1>
 <p class="lead">Every message the post office${dash.offices.length > 1 ? 's' : ''} handled, newest first, with the last step of its journey. Open one to see the path it took. New mail appears here by itself.</p>
-<div id="live">${messageTable(lines)}</div>`);
+<div id="live">${messageTable(lines)}</div>
+<p>${before ? html`<a href="/messages">← newest</a> ` : ''}${older ? html`<a href="/messages?before=${older}">older →</a>` : ''}</p>`);
   });
 
   app.get('/messages/:id', async (req, reply) => {

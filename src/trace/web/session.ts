@@ -80,13 +80,25 @@ export function sameToken(a: string, b: string): boolean {
 
 /**
  * A POST is accepted only from our own pages: the browser says where it comes from (Origin, and
- * Sec-Fetch-Site in current browsers) and it must be this very origin. Clients that send neither
- * are refused as well: the API for scripts is the bearer token, which is no cookie.
+ * Sec-Fetch-Site in current browsers) and it must be this very site. Clients that send neither
+ * are refused as well: the API for scripts is the bearer token, which is no cookie. The Origin's
+ * host and port must be the Host asked for (its scheme may differ: a TLS proxy in front speaks
+ * plain HTTP to us).
  */
 export function sameOrigin(req: FastifyRequest): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin') return false;
   const origin = req.headers.origin;
   if (origin === undefined) return site === 'same-origin';
-  return origin === `${req.protocol}://${req.headers.host ?? ''}`;
+  let host: string;
+  try {
+    const u = new URL(origin);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+    host = u.host;
+  } catch {
+    return false; // "null" (a sandboxed frame, a redirect across sites) or garbage
+  }
+  const asked = (req.headers.host ?? '').toLowerCase();
+  // URL drops the default port; the Host header may carry it
+  return host === asked || `${host}:${origin.startsWith('https:') ? 443 : 80}` === asked;
 }

@@ -13,9 +13,11 @@ const PROTO_ROLE: Record<string, string> = {
   smtp: 'MTA in', submission: 'MTA in (submission)', smtps: 'MTA in (submission)', relay: 'MTA out', imap: 'MDA ← MUA', imaps: 'MDA ← MUA', pop3: 'MDA ← MUA', pop3s: 'MDA ← MUA',
 };
 
-export async function sessionLines(dash: Dashboard, limit: number, filter: { office?: string; msgId?: string } = {}): Promise<SessionLine[]> {
+export async function sessionLines(dash: Dashboard, limit: number, filter: { office?: string; msgId?: string; before?: number } = {}): Promise<SessionLine[]> {
   const offices = filter.office ? dash.offices.filter((o) => o.name === filter.office) : dash.offices;
-  const per = await Promise.all(offices.map(async (o) => (await o.store.transcripts.list({ limit, ...(filter.msgId ? { msgId: filter.msgId } : {}) })).map((s) => ({ ...s, office: o.name }))));
+  const per = await Promise.all(offices.map(async (o) => (await o.store.transcripts.list({
+    limit, ...(filter.msgId ? { msgId: filter.msgId } : {}), ...(filter.before ? { beforeStarted: filter.before } : {}),
+  })).map((s) => ({ ...s, office: o.name }))));
   return per.flat().sort((a, b) => b.started - a.started).slice(0, limit);
 }
 
@@ -36,11 +38,16 @@ ${rows.map((s) => html`<tr data-key="${s.office}/${s.sid}/${s.ended ?? 'open'}/$
 export function registerSessions(app: FastifyInstance, dash: Dashboard): void {
   app.get('/sessions', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
-    const rows = await sessionLines(dash, 100, { office: q.office, msgId: q.msgId });
+    const before = Number(q.before) || undefined;
+    const PAGE = 100;
+    const rows = await sessionLines(dash, PAGE, { office: q.office, msgId: q.msgId, before });
+    const older = rows.length === PAGE ? rows[rows.length - 1].started : null;
+    const keep = new URLSearchParams(Object.entries({ office: q.office, msgId: q.msgId }).filter((e): e is [string, string] => !!e[1]));
     return dash.send(req, reply, { title: 'Sessions', section: '/sessions', live: true, flash: flashOf(req) }, html`
 <h1>Sessions</h1>
 <p class="lead">Every connection to or from the post office${dash.offices.length > 1 ? 's' : ''}: SMTP from clients and other MTAs, SMTP out (relay) to the next MX, IMAP and POP3 from mail clients. Open one to read the conversation line by line.</p>
-<div id="live">${sessionTable(rows)}</div>`);
+<div id="live">${sessionTable(rows)}</div>
+<p>${before ? html`<a href="/sessions?${keep.toString()}">← newest</a> ` : ''}${older ? html`<a href="/sessions?${new URLSearchParams([...keep, ['before', String(older)]]).toString()}">older →</a>` : ''}</p>`);
   });
 
   app.get('/sessions/:office/:sid', async (req, reply) => {
