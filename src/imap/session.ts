@@ -365,6 +365,7 @@ export class ImapSession {
     sock.on('close', () => { inflate.destroy(); deflate.destroy(); });
     this.inflate = inflate;
     this.deflate = deflate;
+    if (this.wire) this.rec.note('DEFLATE on (RFC 4978): from here both directions are compressed on the wire; shown decompressed');
     const rest = this.parser.takeBuffered();
     if (rest.length) inflate.write(rest);
   }
