@@ -7,6 +7,7 @@ import { FAULT_NAMES } from '../lab/faults.js';
 import { Lab, LabError, LAB_EXPIRE, LAB_RETRY, readLabFile, type JourneyState, type SendResult } from '../lab/lab.js';
 import { Follower, follow, tellStory } from '../lab/story.js';
 import type { OfficeRow } from '../trace/journey.js';
+import { journeyPath } from '../trace/story.js';
 
 export const LAB_USAGE = `  lab [--dir DIR] [--http-port N] [--port-offset N] [--no-story]
                                                two post offices (163.test, sina.test), DNS and the dashboard
@@ -70,6 +71,7 @@ export async function labCommand(args: string[]): Promise<number> {
     try {
       const story = await tellStory(lab, print);
       print('');
+      print(`The path: ${journeyPath(story.state.rows)}`);
       print(`The journey in the dashboard: ${story.url}`);
     } catch (err) {
       print(`the story stopped: ${(err as Error).message}`);
@@ -130,6 +132,9 @@ async function labSend(args: string[]): Promise<number> {
   const f = new Follower(print);
   const r = await follow(() => call<JourneyReply>('GET', `/api/lab/journey/${encodeURIComponent(sent.msgId)}`), f, (s) => s.done, timeoutS * 1000);
   print('');
+  // the message's own path (a bounce's rows, under the bounce's id at the sender's office, left out)
+  const origin = r.state.rows[0];
+  if (origin) print(`The path: ${journeyPath(r.state.rows.filter((x) => x.msgId === origin.msgId || x.office !== origin.office))}`);
   if (r.timedOut) print(`still ${r.state.outcome} after ${timeoutS} s (${r.state.attempts} attempt(s)); the lab goes on trying.`);
   else if (r.state.attempts === 0) print(`${r.state.outcome}: sender and recipient share a post office, so nothing was relayed.`);
   else print(`${r.state.outcome} after ${r.state.attempts} attempt(s).`);

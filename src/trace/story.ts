@@ -172,3 +172,15 @@ export function storyLine(row: OfficeRow, t0: number): string {
   const dt = `+${((row.time - t0) / 1000).toFixed(1)}s`.padStart(8);
   return `${dt}  ${role(row)}  ${row.office.padEnd(9)} ${explain(row)}`;
 }
+
+/** The path the rows took, each agent once in the order it first acted: "MUA 163.test -> MTA 163.test -> MTA sina.test -> MDA sina.test <- MUA sina.test". */
+export function journeyPath(rows: OfficeRow[]): string {
+  const seen: string[] = [];
+  let readers = '';
+  for (const r of rows) {
+    const hop = `${role(r)} ${r.office}`;
+    if (r.agent === 'MUA access') { if (!readers) readers = ` <- ${hop}`; continue; }
+    if (!seen.includes(hop)) seen.push(hop);
+  }
+  return seen.join(' -> ') + readers;
+}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { OfficeRow } from '../../src/trace/journey.js';
-import { explain, parseExchange, role, storyLine } from '../../src/trace/story.js';
+import { explain, journeyPath, parseExchange, role, storyLine } from '../../src/trace/story.js';
 
 const T = Date.parse('2026-12-01T13:00:00Z');
 let id = 0;
@@ -53,4 +53,13 @@ test('explain never fails on missing or odd details', () => {
   assert.equal(parseExchange('garbage'), null);
   assert.deepEqual(parseExchange('MX sina.test @127.0.0.1:53 (cached) NOERROR: 10 mx.sina.test ttl=5; 20 mx2.sina.test ttl=5'),
     { type: 'MX', name: 'sina.test', cached: true, rcode: 'NOERROR', answers: ['10 mx.sina.test', '20 mx2.sina.test'] });
+});
+
+test('journeyPath: each agent once, the readers last', () => {
+  const rows = [
+    row('163.test', 'MUA', 'submitted', {}), row('163.test', 'MTA in', 'received', {}), row('163.test', 'MTA out', 'dns', {}),
+    row('sina.test', 'MTA in', 'received', {}), row('sina.test', 'MDA', 'stored', {}), row('163.test', 'MTA out', 'delivered', {}),
+    row('sina.test', 'MUA access', 'retrieved', {}), row('sina.test', 'MUA access', 'fetched', {}),
+  ];
+  assert.equal(journeyPath(rows), 'MUA 163.test -> MTA 163.test -> MTA sina.test -> MDA sina.test <- MUA sina.test');
 });
