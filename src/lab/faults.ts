@@ -1,5 +1,8 @@
-// Lab: faults to watch what goes wrong on the way and how mail recovers. A fault is armed for one
-// message's envelope (from, to) just before the lab submits it, and is used up attempt by attempt:
+// Lab: faults to watch what goes wrong on the way and how mail recovers. A fault is armed just
+// before the lab submits the message it is meant for, and is used up attempt by attempt. RCPT faults
+// match the message's envelope (from, to); connection faults see only TCP, so they take the next
+// connection from the sending office's address; DNS faults take the next MX question for the
+// recipient's domain (another message to that domain at the same moment may take one instead):
 //   greylist      RCPT answered 451 4.7.1 on the first try, accepted on the next (RFC 6647)
 //   tempfail[:N]  RCPT answered 451 4.3.0 N times (default 2), then accepted
 //   reject        RCPT answered 550 5.1.1: the sender gets an RFC 3464 bounce
