@@ -32,6 +32,8 @@ export interface Recorder {
   tls(desc: string): void;
   note(text: string): void;
   user(address: string): void;
+  /** our end, once it is known (an outbound connection learns it after connecting) */
+  local(endpoint: string | null): void;
   msgId(id: string): void;
   /** writes what is left and marks the session ended; later calls are ignored */
   end(): void;
@@ -40,7 +42,7 @@ export interface Recorder {
 /** The recorder of a session that records nothing (transcripts off). */
 export const NO_RECORDER: Recorder = Object.freeze({
   on: false, sid: '',
-  client() {}, server() {}, tls() {}, note() {}, user() {}, msgId() {}, end() {},
+  client() {}, server() {}, tls() {}, note() {}, user() {}, local() {}, msgId() {}, end() {},
 });
 
 /** A batch goes to the store after this many lines or this long after its first line. */
@@ -122,6 +124,12 @@ class BatchingRecorder implements Recorder {
   user(address: string): void {
     if (this.meta.user === address) return;
     this.meta.user = address;
+    this.dirty = true;
+    this.schedule();
+  }
+  local(endpoint: string | null): void {
+    if (!endpoint || this.meta.local === endpoint) return;
+    this.meta.local = endpoint;
     this.dirty = true;
     this.schedule();
   }

@@ -223,6 +223,7 @@ async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayS
     return { err, transcript: log.transcript };
   }
   const sock = (conn as unknown as { _socket: tls.TLSSocket | net.Socket })._socket;
+  rec.local(endpoint(sock.localAddress, sock.localPort));
   const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
   const ehloAt = log.transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
   const features = ehloAt >= 0 ? log.transcript.slice(ehloAt + 2).filter((l) => /^S: 250[ -]/.test(l)).map((l) => l.slice(7)) : [];

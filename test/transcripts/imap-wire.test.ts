@@ -9,7 +9,7 @@ function recorder(out: string[]): Recorder {
   return {
     on: true, sid: 'x',
     client: (t) => out.push(`C: ${t}`), server: (t) => out.push(`S: ${t}`), note: (t) => out.push(`note: ${t}`), tls: (t) => out.push(`TLS: ${t}`),
-    user() {}, msgId() {}, end() {},
+    user() {}, local() {}, msgId() {}, end() {},
   };
 }
 

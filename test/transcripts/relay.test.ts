@@ -56,6 +56,7 @@ test('relay by MX: a relay transcript linked from the journey, and the receiving
   const { sina, mail163, msgId, delivered } = await twoOffices(t, false);
   const relayS = await ended(mail163.po.store, (s) => s.protocol === 'relay');
   assert.equal(relayS.remote, `127.0.0.3:${sina.port('smtp')}`);
+  assert.match(relayS.local ?? '', /^127\.0\.0\.2:\d+$/, 'it left from 163\'s address');
   assert.deepEqual(relayS.msgIds, [msgId]);
   assert.match(relayS.tls ?? '', /^TLSv1/);
   assert.match(relayS.sid, /^r[0-9a-f]{10}$/);
