@@ -209,6 +209,19 @@ test('postoffice lab: the story, then greylist, reject, null-mx and down faults'
   assert.ok(Date.parse(String(first?.details.nextAttempt)) >= first!.time + 4000, 'the retry waits for the schedule');
   assert.equal(d.outcome, 'delivered');
 
+  // ---- a second lab on the same ports says so and stops
+  const dir2 = mkdtempSync(path.join(os.tmpdir(), 'postoffice-lab2-'));
+  t.after(() => rmSync(dir2, { recursive: true, force: true }));
+  const twice = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    let o = '';
+    const c = spawn(process.execPath, [CLI, 'lab', '--dir', dir2, '--port-offset', String(offset), '--http-port', '0'], { env: { ...process.env, POSTOFFICE_LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    c.stdout!.on('data', (x) => { o += x; });
+    c.stderr!.on('data', (x) => { o += x; });
+    c.once('exit', (code) => resolve({ code, out: o }));
+  });
+  assert.equal(twice.code, 1, twice.out);
+  assert.match(twice.out, /postoffice: .* is in use \(another lab or postoffice running\?\): .*--port-offset N/);
+
   // ---- a second start reuses the data dir: same password, the mail still there
   assert.equal(await p.stop(), 0);
   p = await startLabProcess(t, dir, offset, httpPort, ['--no-story']);
