@@ -1,6 +1,7 @@
 // The message list (the newest journeys, one line per message across every post office) and one
 // message's journey: the path drawn as a picture, then every step told as a sentence.
 import type { FastifyInstance } from 'fastify';
+import { decodeMimeWords } from '../../mail/mime.js';
 import type { JourneySummary } from '../../store/index.js';
 import { joinedTrace, type OfficeRow } from '../journey.js';
 import { explain, role } from '../story.js';
@@ -18,7 +19,7 @@ export async function messageLines(dash: Dashboard, limit: number, beforeTime?: 
   const per = await Promise.all(dash.offices.map(async (o) => ({ o, rows: await o.store.journey.recent({ limit, ...(beforeTime ? { beforeTime } : {}) }) })));
   const byKey = new Map<string, MessageLine>();
   for (const { o, rows } of per) {
-    for (const r of rows as JourneySummary[]) {
+    for (const r of (rows as JourneySummary[]).map((x) => ({ ...x, subject: x.subject ? decodeMimeWords(x.subject) : null }))) {
       const key = r.messageId ? `mid:${r.messageId}` : `id:${o.name}/${r.msgId}`;
       const m = byKey.get(key);
       if (!m) {
@@ -128,7 +129,7 @@ export async function journeyView(dash: Dashboard, id: string, links: boolean, v
       for (const t of await o.store.transcripts.list({ limit: 50, msgId })) facts.set(`${o.name}/${t.sid}`, { protocol: t.protocol, local: t.local, tls: t.tls });
     }
   }));
-  const path = journeyPath(rows, offices, (office, sid) => (links ? transcriptHref(office, sid) : null), facts);
+  const path = journeyPath(rows, offices, (office, sid) => (links ? transcriptHref(office, sid) : null), facts, (id) => (links ? `/messages/${seg(id)}` : null));
   const recv = rows.find((r) => r.step === 'received');
   const failed = rows.filter((r) => isFailedStep(r.step)).length;
   return {

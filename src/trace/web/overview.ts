@@ -42,7 +42,8 @@ export function registerOverview(app: FastifyInstance, dash: Dashboard): void {
 </div>
 <p class="muted" style="font-size:.8rem;margin:.2rem 0 .6rem">Counted since this process started; the same numbers are at <code>/metrics</code>.</p>
 <table><thead><tr><th>Listener</th><th>Port</th><th>What it is for</th></tr></thead><tbody>
-${listeners.map((l) => html`<tr><td><b>${l.name}</b></td><td>${l.state === 'listening' ? html`<span class="mono">${o.listen ?? ''}${o.listen ? ':' : ''}${l.port}</span>` : html`<span class="muted">off</span>`}</td><td class="muted">${LISTENER[l.name] ?? ''}</td></tr>`)}
+${listeners.map((l) => html`<tr><td><b>${l.name}</b></td><td>${l.state !== 'listening' ? html`<span class="muted">off</span>`
+    : l.name === 'http' ? html`<span class="mono">${req.headers.host ?? l.port}</span>` : html`<span class="mono">${o.listen ?? ''}${o.listen ? ':' : ''}${l.port}</span>`}</td><td class="muted">${LISTENER[l.name] ?? ''}</td></tr>`)}
 </tbody></table>
 ${waiting.filter((e) => e.lastReply).length ? html`<h3>Waiting after a failed attempt</h3><ul>${waiting.filter((e) => e.lastReply).slice(0, 5).map((e) => html`<li><a class="mono" href="/messages/${seg(e.msgId)}">${e.msgId}</a> to ${e.domain}: <span class="bad">${e.lastReply}</span>, next try ${e.nextAttempt <= now ? 'now' : `in ${Math.round((e.nextAttempt - now) / 1000)} s`}</li>`)}</ul>` : ''}
 </section>`);

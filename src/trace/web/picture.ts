@@ -16,14 +16,17 @@ const str = (v: unknown): string => (v === null || v === undefined ? '' : String
 export const smtpSid = (msgId: string) => msgId.replace(/\.\d+$/, '');
 /** "250 2.6.0 Ok: queued as ..." -> "250" */
 const replyCode = (v: unknown): string | null => /^([2-5]\d\d)\b/.exec(str(v))?.[1] ?? null;
-const FAILED_STEPS = /fail|deferred|bounced|refused|rejected|error|loop/i;
+const FAILED_STEPS = /fail|deferred|bounce|refused|rejected|error|loop|expired/i;
 const PROTO: Record<string, string> = { smtp: 'SMTP', submission: 'SMTP submission', smtps: 'SMTPS', imap: 'IMAP', imaps: 'IMAPS', pop3: 'POP3', pop3s: 'POP3S' };
 
 /** Builds the stations and hops from the joined rows of every post office. */
 /** what the transcripts say about a session (protocol, our end, TLS), by `${office}/${sid}` */
 export type SessionFacts = Map<string, { protocol: string; local: string | null; tls: string | null }>;
 
-export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (office: string, sid: string) => string | null, sessions: SessionFacts = new Map()): Path {
+export function journeyPath(
+  rows: OfficeRow[], offices: PictureOffice[], link: (office: string, sid: string) => string | null, sessions: SessionFacts = new Map(),
+  journeyHref: (id: string) => string | null = () => null,
+): Path {
   const stations: Station[] = [];
   const hops: Hop[] = [];
   if (rows.length === 0) return { stations, hops };
@@ -68,6 +71,8 @@ export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (
     const attempts: Attempt[] = [];
     let lastHost = '';
     let delivered = false;
+    let reached = false;
+    let lastReply = '';
     let cur: { start: OfficeRow; rows: OfficeRow[] } | null = null;
     const flush = () => {
       if (!cur) return;
@@ -77,6 +82,8 @@ export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (
       const dns = cur.rows.find((r) => r.step === 'dns' || r.step === 'smarthost');
       const d = (c ?? cf)?.details ?? {};
       if (d.host) lastHost = str(d.host);
+      if (c) reached = true;
+      if (end?.details.reply) lastReply = str(end.details.reply);
       const failed = !end || end.step !== 'delivered';
       if (!failed) delivered = true;
       const sid = str((c ?? cf ?? end)?.details.sid) || str(cur.rows.find((r) => r.details.sid)?.details.sid);
@@ -101,7 +108,13 @@ export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (
     if (attempts.length) {
       const hop: Hop = { attempts };
       if (next && rows.some((r) => r.office === next && r.agent === 'MTA in')) pendingHop = hop;
-      else add(hop, { role: 'MTA', name: lastHost || 'remote MX', sub: [delivered ? 'receiving MTA (not ours)' : 'receiving MTA: not reached'], failed: !delivered });
+      else {
+        // the next MTA: one of ours that recorded nothing (it refused before DATA), or another server
+        const ours = offices.find((o) => o.hostname === lastHost);
+        const code = replyCode(lastReply);
+        const what = delivered ? 'took the mail' : !reached ? 'not reached' : code?.startsWith('5') ? `refused it (${code})` : `said try later${code ? ` (${code})` : ''}`;
+        add(hop, { role: 'MTA', name: lastHost || 'remote MX', sub: [`${ours ? `${ours.name}: ` : ''}receiving MTA`, what], failed: !delivered });
+      }
     }
 
     // MDA: stored into a mailbox here
@@ -130,6 +143,20 @@ export function journeyPath(rows: OfficeRow[], offices: PictureOffice[], link: (
         }, { role: 'MUA', name: users.join(', '), sub: ['mail client (recipient)', 'reads the mail'] });
       }
     }
+  }
+  // a report back to the sender (RFC 3464): a bounce, a delay warning or a success report
+  for (const r of rows.filter((x) => /^(bounce|delay warning|success report) sent$/.test(x.step))) {
+    const to = str(r.details.to);
+    const local = offices.find((o) => to.endsWith(`@${o.name}`));
+    const kind = r.step.replace(/ sent$/, '');
+    add({
+      attempts: [{
+        proto: `${kind} (DSN)`, lines: ['RFC 3464 report', to ? `to ${to}` : ''].filter(Boolean), when: rel(r.time, t0),
+        failed: false, href: r.details.dsn ? journeyHref(str(r.details.dsn)) : null, title: `${r.office} sends a ${kind} report to the sender`,
+      }],
+    }, local
+      ? { role: 'MDA', name: local.hostname, sub: [to, 'the report lands in the sender\'s INBOX'] }
+      : { role: 'MTA', name: to.split('@')[1] ?? 'the sender', sub: ['the report is relayed to the sender'] });
   }
   return { stations, hops };
 }
