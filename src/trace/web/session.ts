@@ -29,16 +29,27 @@ const token = () => randomBytes(32).toString('base64url');
 
 export class SessionTable {
   private readonly byId = new Map<string, WebSession>();
+  /**
+   * Sessions that have not signed in (they carry the sign-in form's CSRF token) live apart, with
+   * their own cap and a short idle time: a flood of visits to /login never pushes out signed-in ones.
+   */
+  private readonly anonymous = new Map<string, WebSession>();
 
   constructor(private readonly opts: SessionOptions = { idleMs: 2 * 3600_000, maxAgeMs: 12 * 3600_000, maxSessions: 10_000 }) {}
 
-  get size(): number { return this.byId.size; }
+  get size(): number { return this.byId.size + this.anonymous.size; }
+
+  private expired(s: WebSession, now: number): boolean {
+    const idle = s.user ? this.opts.idleMs : Math.min(this.opts.idleMs, 30 * 60_000);
+    return now - s.seen > idle || now - s.created > this.opts.maxAgeMs;
+  }
 
   get(id: string | undefined, now = Date.now()): WebSession | null {
     if (!id) return null;
-    const s = this.byId.get(id);
+    const map = this.byId.has(id) ? this.byId : this.anonymous;
+    const s = map.get(id);
     if (!s) return null;
-    if (now - s.seen > this.opts.idleMs || now - s.created > this.opts.maxAgeMs) { this.byId.delete(id); return null; }
+    if (this.expired(s, now)) { map.delete(id); return null; }
     s.seen = now;
     return s;
   }
@@ -46,21 +57,23 @@ export class SessionTable {
   /** A new session (anonymous, or signed in: a sign-in always gets a new id, against fixation). */
   create(user: WebUser | null, now = Date.now()): WebSession {
     const s: WebSession = { id: token(), csrf: token(), user, created: now, seen: now };
-    this.byId.set(s.id, s);
-    if (this.byId.size > this.opts.maxSessions) this.prune(now);
-    while (this.byId.size > this.opts.maxSessions) this.byId.delete(this.byId.keys().next().value as string);
+    const map = user ? this.byId : this.anonymous;
+    map.set(s.id, s);
+    if (map.size > this.opts.maxSessions) this.prune(now);
+    // the oldest go first (a Map iterates in insertion order)
+    while (map.size > this.opts.maxSessions) map.delete(map.keys().next().value as string);
     return s;
   }
 
-  destroy(id: string): void { this.byId.delete(id); }
+  destroy(id: string): void { this.byId.delete(id); this.anonymous.delete(id); }
 
-  /** Ends every session of this user (after a password reset or a lost admin right). */
+  /** Ends every session of this user (after a password reset or a changed admin right). */
   destroyUser(office: string, address: string): void {
     for (const [id, s] of this.byId) if (s.user && s.user.office === office && s.user.address === address) this.byId.delete(id);
   }
 
   prune(now = Date.now()): void {
-    for (const [id, s] of this.byId) if (now - s.seen > this.opts.idleMs || now - s.created > this.opts.maxAgeMs) this.byId.delete(id);
+    for (const map of [this.byId, this.anonymous]) for (const [id, s] of map) if (this.expired(s, now)) map.delete(id);
   }
 }
 
