@@ -117,6 +117,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       return;
     }
     if (access === 'api' && req.bearer) return;
+    // the account as it is now: deleted or no longer an admin (the CLI, another process) takes effect at once
+    if (req.web?.user) {
+      const u = req.web.user;
+      const rec = await dash.office(u.office)?.store.users.get(u.address);
+      if (!rec) { sessions.destroy(req.web.id); req.web = null; }
+      else u.admin = rec.admin === true;
+    }
     const user = req.web?.user ?? null;
     const wantsHtml = req.method === 'GET' && !req.url.startsWith('/api/') && req.url !== '/events';
     if (!user) {

@@ -162,6 +162,11 @@ test('a cross-site POST is refused, and so is one without the form token; the sa
   assert.equal((await c.post('/accounts/sina.test/users/password', { _csrf: token, address: 'new@sina.test', password: 'pw-changed' })).status, 303);
   const n = new WebClient(lab.base);
   assert.equal((await n.signIn('new@sina.test', 'pw-changed')).headers.get('location'), '/');
+  // the CLI (another process) takes the right away: the open session loses it at once
+  await lab.sina.po.store.users.setAdmin('new@sina.test', false);
+  assert.equal((await n.get('/accounts')).status, 403);
+  await lab.sina.po.store.users.del('new@sina.test');
+  assert.equal((await n.get('/inbox')).status, 303, 'a deleted account is signed out');
   // an admin cannot lock themselves out
   const self = await c.post('/accounts/163.test/users/admin', { _csrf: token, address: 'me@163.test', on: 'off' });
   assert.match(flash(self).error ?? '', /^you cannot take your own admin right/);
