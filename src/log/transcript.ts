@@ -58,7 +58,7 @@ const MAX_MSGIDS = 1000;
 
 /** A line as it is kept: no CR/LF, bounded. */
 export function clip(text: string, max = MAX_LINE_CHARS): string {
-  const t = text.replace(/\r?\n$/, '').replace(/[\r\n]/g, ' ');
+  const t = text.replace(/\r?\n$/, '').replace(/\r?\n|\r/g, ' ');
   return t.length > max ? `${t.slice(0, max)}… (${t.length - max} more characters)` : t;
 }
 
