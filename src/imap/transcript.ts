@@ -15,12 +15,14 @@ const LITERAL_AT_END = /~?\{(\d{1,20})\+?\}$/;
 class Framer {
   private line: Buffer[] = [];
   private lineLen = 0;
+  /** the end of a line longer than MAX_LINE, where its literal announcement would be */
+  private tail = '';
   private litLeft = -1;
   private litHead: Buffer[] = [];
   private litHeadLen = 0;
   private litTotal = 0;
 
-  constructor(private readonly onLine: (text: string) => void, private readonly onLiteral: (head: Buffer, total: number) => void) {}
+  constructor(private readonly onLine: (text: string, literalFollows: boolean) => void, private readonly onLiteral: (head: Buffer, total: number) => void) {}
 
   push(b: Buffer): void {
     let i = 0;
@@ -44,13 +46,16 @@ class Framer {
       const end = lf < 0 ? b.length : lf;
       const keep = Math.min(end - i, MAX_LINE - this.lineLen);
       if (keep > 0) { this.line.push(Buffer.from(b.subarray(i, i + keep))); this.lineLen += keep; }
+      if (keep < end - i || this.tail) this.tail = (this.tail + b.toString('latin1', Math.max(i, end - 32), end)).slice(-32);
       if (lf < 0) return;
       i = lf + 1;
       const text = Buffer.concat(this.line).toString('utf8').replace(/\r$/, '');
+      const last = this.tail ? this.tail.replace(/\r$/, '') : text;
       this.line = [];
       this.lineLen = 0;
-      this.onLine(text);
-      const m = LITERAL_AT_END.exec(text);
+      this.tail = '';
+      const m = LITERAL_AT_END.exec(last);
+      this.onLine(text, !!m);
       if (m) {
         this.litLeft = Number(m[1]);
         this.litTotal = this.litLeft;
@@ -77,7 +82,7 @@ export class ImapTranscript {
   private authTag: string | null = null;
 
   constructor(private readonly rec: Recorder) {
-    this.input = new Framer((l) => this.clientLine(l), (h, n) => this.clientLiteral(h, n));
+    this.input = new Framer((l, lit) => this.clientLine(l, lit), (h, n) => this.clientLiteral(h, n));
     this.output = new Framer((l) => this.serverLine(l), (h, n) => this.serverLiteral(h, n));
   }
 
@@ -97,9 +102,8 @@ export class ImapTranscript {
     this.cmd = null;
   }
 
-  private clientLine(text: string): void {
+  private clientLine(text: string, literalNext: boolean): void {
     const continued = this.cmd;
-    const literalNext = LITERAL_AT_END.test(text);
     if (!continued && this.authTag) {
       // RFC 3501 §6.2.2: a base64 SASL response, or "*" to cancel
       this.rec.client(text === '*' ? '*' : '***');

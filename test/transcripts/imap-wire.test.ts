@@ -86,6 +86,16 @@ for (const c of CASES) {
   });
 }
 
+test('IMAP wire tap: a literal announced at the end of a line longer than what is kept is still framed', () => {
+  const long = `s1 SEARCH TEXT ${'x'.repeat(6000)} BODY {5}`;
+  for (const bytewise of [false, true]) {
+    const out = run([['C', `${long}\r\nhello\r\n`], ['C', 's2 NOOP\r\n']], bytewise);
+    assert.equal(out.length, 3, out.join('\n').slice(0, 300));
+    assert.match(out[0], /^C: s1 SEARCH TEXT x+$/);
+    assert.deepEqual(out.slice(1), ['C: hello', 'C: s2 NOOP']);
+  }
+});
+
 test('IMAP wire tap: a refused synchronizing literal does not swallow the next command', () => {
   const out: string[] = [];
   const tap = new ImapTranscript(recorder(out));
