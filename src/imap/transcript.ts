@@ -46,7 +46,11 @@ class Framer {
       const end = lf < 0 ? b.length : lf;
       const keep = Math.min(end - i, MAX_LINE - this.lineLen);
       if (keep > 0) { this.line.push(Buffer.from(b.subarray(i, i + keep))); this.lineLen += keep; }
-      if (keep < end - i || this.tail) this.tail = (this.tail + b.toString('latin1', Math.max(i, end - 32), end)).slice(-32);
+      if (keep < end - i || this.tail) {
+        // past what is kept: follow the line's last bytes (seeded with the end of the kept part)
+        if (!this.tail) this.tail = Buffer.concat(this.line).toString('latin1').slice(-32) || ' ';
+        this.tail = (this.tail + b.toString('latin1', Math.max(i + keep, end - 32), end)).slice(-32);
+      }
       if (lf < 0) return;
       i = lf + 1;
       const text = Buffer.concat(this.line).toString('utf8').replace(/\r$/, '');
