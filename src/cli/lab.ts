@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createLogger } from '../log/log.js';
 import { FAULT_NAMES } from '../lab/faults.js';
 import { Lab, LabError, LAB_EXPIRE, LAB_RETRY, readLabFile, type JourneyState, type SendResult } from '../lab/lab.js';
-import { Follower, follow, tellStory } from '../lab/story.js';
+import { Follower, follow, tellStory } from '../lab/first-mail.js';
 import type { OfficeRow } from '../trace/journey.js';
 import { journeyPath } from '../trace/story.js';
 
