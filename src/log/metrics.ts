@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'postoffice_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'postoffice_' }); // postoffice_process_cpu_seconds_total, postoffice_nodejs_heap_size_used_bytes ...
 
 const registers = [registry];
 
