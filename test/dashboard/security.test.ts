@@ -40,7 +40,7 @@ test('no page or API without signing in, except /health, /healthz, /metrics (loo
   assert.equal((await anon.get('/mail/config-v1.1.xml?emailaddress=friend%40sina.test')).status, 200);
 });
 
-test('/healthz and /metrics from another address: only with the bearer token', { timeout: 60_000 }, async (t) => {
+test('from another address: /healthz and /metrics only with the bearer token; sign-in only over TLS (a proxy)', { timeout: 60_000 }, async (t) => {
   const ip = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
   if (!ip) { t.skip('no non-loopback IPv4 address on this machine'); return; }
   const lab = await startTwoOffices(t);
@@ -54,6 +54,19 @@ test('/healthz and /metrics from another address: only with the bearer token', {
   }
   assert.equal((await fetch(base + '/health')).status, 200);
   assert.equal((await fetch(base + '/api/trace/x', { headers: { authorization: 'Bearer probe-token' } })).status, 404, 'the token opens the journey API');
+  // no password over plain HTTP from another machine (as IMAP and POP3 refuse it without TLS)
+  const c = new WebClient(base);
+  const plain = await c.signIn('me@163.test', PASSWORDS.me);
+  assert.equal(plain.status, 403);
+  assert.match(await plain.text(), /needs HTTPS/);
+  // behind a TLS proxy: allowed, and the cookie is Secure
+  const tls = { 'x-forwarded-proto': 'https' };
+  const viaProxy = new WebClient(base);
+  const form = await viaProxy.get('/login', tls);
+  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
+  const ok = await viaProxy.post('/login', { _csrf: token, address: 'me@163.test', password: PASSWORDS.me }, { origin: `https://${ip}:${d.port}`, 'sec-fetch-site': 'same-origin', ...tls });
+  assert.equal(ok.status, 303);
+  assert.match(ok.headers.getSetCookie().join('\n'), /po_session=[^;]+;.*Secure/i);
 });
 
 test('sign-in: a new HttpOnly SameSite=Strict cookie, wrong passwords refused, sign-out ends the session, rate limit', { timeout: 60_000 }, async (t) => {

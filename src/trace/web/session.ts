@@ -77,13 +77,21 @@ export class SessionTable {
   }
 }
 
+/**
+ * The browser reached us over TLS: our own (an https server) or a TLS proxy in front that says so
+ * (X-Forwarded-Proto: https). A client could send that header itself, but it would only fool itself.
+ */
+export function overTls(req: FastifyRequest): boolean {
+  return req.protocol === 'https' || String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim().toLowerCase() === 'https';
+}
+
 /** Sets the session cookie: HttpOnly, SameSite=Strict, Secure when the request came over TLS. */
 export function setSessionCookie(req: FastifyRequest, reply: FastifyReply, s: WebSession): void {
-  reply.setCookie(COOKIE, s.id, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
+  reply.setCookie(COOKIE, s.id, { path: '/', httpOnly: true, sameSite: 'strict', secure: overTls(req) });
 }
 
 export function clearSessionCookie(req: FastifyRequest, reply: FastifyReply): void {
-  reply.clearCookie(COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
+  reply.clearCookie(COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: overTls(req) });
 }
 
 export function sameToken(a: string, b: string): boolean {

@@ -6,9 +6,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sleep } from '../../auth/authenticate.js';
 import { sendPage, type Dashboard, type DashboardOffice } from './context.js';
 import { html } from './html.js';
-import { clearSessionCookie, sameOrigin, sameToken, setSessionCookie, type WebSession } from './session.js';
+import { isLoopback } from '../../mail/address.js';
+import { clearSessionCookie, overTls, sameOrigin, sameToken, setSessionCookie, type WebSession } from './session.js';
 
 export const STYLE_PATH = '/dashboard.css';
+
+const PLAIN_REFUSED = 'Signing in needs HTTPS when you are not on this machine: put a TLS proxy in front (sending X-Forwarded-Proto: https), or use an SSH tunnel (ssh -L 8080:127.0.0.1:8080 server) and open http://127.0.0.1:8080.';
+
+/** A password may come over plain HTTP only from this machine (the lab, an SSH tunnel). */
+const plainOk = (req: FastifyRequest) => overTls(req) || isLoopback(req.socket.remoteAddress);
 
 /** Where to go after signing in: a path on this site only. */
 function safeNext(v: unknown): string | null {
@@ -38,7 +44,7 @@ export function registerSignIn(app: FastifyInstance, dash: Dashboard): void {
   app.get('/login', { config: { access: 'public' } }, async (req, reply) => {
     const next = safeNext((req.query as Record<string, unknown>).next);
     if (req.web?.user) return reply.redirect(next ?? (req.web.user.admin ? '/' : '/inbox'), 303);
-    return form(req, reply, req.web ?? dash.sessions.create(null), { next });
+    return form(req, reply, req.web ?? dash.sessions.create(null), { next, ...(plainOk(req) ? {} : { error: PLAIN_REFUSED }) });
   });
 
   app.post('/login', {
@@ -47,6 +53,8 @@ export function registerSignIn(app: FastifyInstance, dash: Dashboard): void {
     const body = (typeof req.body === 'object' && req.body ? req.body : {}) as Record<string, unknown>;
     const next = safeNext(body.next);
     const anon = req.web ?? dash.sessions.create(null);
+    // as IMAP and POP3 do (RFC 8314): no password in clear text over the network, only on this machine
+    if (!plainOk(req)) return form(req, reply, anon, { next, error: PLAIN_REFUSED, status: 403 });
     // login CSRF: the form must be ours (its token, this origin)
     if (!req.web || !sameOrigin(req) || !sameToken(String(body._csrf ?? ''), req.web.csrf)) {
       return form(req, reply, anon, { next, error: 'This form has expired or did not come from this page: please sign in again.', status: 403 });
