@@ -20,6 +20,9 @@ export async function startImap(ctx: Omit<ImapContext, 'options' | 'hub'> & { op
       // RFC 3501 §7.1.5: BYE at greeting time refuses the connection
       sock.on('error', () => undefined);
       sock.end(`* BYE [UNAVAILABLE] too many connections${slot === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
+      // read (and drop) what the client sends, so its FIN is seen and the socket closes; never longer than 2 s
+      sock.resume();
+      setTimeout(() => sock.destroy(), 2000).unref();
       return;
     }
     if (slot) sock.once('close', () => slot.release());

@@ -53,6 +53,9 @@ export class Pop3Server {
         // RFC 2449 §8.1.2 SYS/TEMP: a transient problem; the client may try again later
         sock.on('error', () => undefined);
         sock.end(`-ERR [SYS/TEMP] too many connections${slot === 'per-ip' ? ' from your address' : ''}, try again later\r\n`);
+        // read (and drop) what the client sends, so its FIN is seen and the socket closes; never longer than 2 s
+        sock.resume();
+        setTimeout(() => sock.destroy(), 2000).unref();
         return;
       }
       if (slot) sock.once('close', () => slot.release());
