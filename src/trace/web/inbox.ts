@@ -3,7 +3,7 @@
 // nothing) and the journey that brought it here. Only the user's own mailboxes are reachable.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { simpleParser } from 'mailparser';
-import type { Envelope } from '../../mail/mime.js';
+import { decodeMimeWords, type Envelope } from '../../mail/mime.js';
 import type { MailboxRecord } from '../../store/index.js';
 import { type Dashboard, type DashboardOffice } from './context.js';
 import { ago, fmtBytes, fmtTime, html } from './html.js';
@@ -11,7 +11,9 @@ import { journeyView } from './messages.js';
 
 const MAX_BODY = 2 * 1024 * 1024;
 
-const who = (list: Envelope['from']) => (list ?? []).map((a) => (a.name ? `${a.name} <${a.mailbox}@${a.host}>` : `${a.mailbox}@${a.host}`)).join(', ');
+const who = (list: Envelope['from']) => (list ?? []).map((a) => (a.name ? `${decodeMimeWords(a.name)} <${a.mailbox}@${a.host}>` : `${a.mailbox}@${a.host}`)).join(', ');
+/** INBOX first, then the others by name */
+const boxOrder = (a: MailboxRecord, b: MailboxRecord) => (a.name === 'INBOX' ? -1 : b.name === 'INBOX' ? 1 : a.name.localeCompare(b.name));
 
 export function registerInbox(app: FastifyInstance, dash: Dashboard): void {
   const mine = (req: FastifyRequest): DashboardOffice => dash.office(req.web!.user!.office) ?? dash.offices[0];
@@ -37,7 +39,7 @@ export function registerInbox(app: FastifyInstance, dash: Dashboard): void {
     const mb = await ownBox(req);
     if (!mb) return missing(req, reply);
     const o = mine(req);
-    const boxes = await o.store.mailboxes.list(req.web!.user!.userId);
+    const boxes = [...(await o.store.mailboxes.list(req.web!.user!.userId))].sort(boxOrder);
     const status = await Promise.all(boxes.map((b) => o.store.mailboxes.status(b.id)));
     const list = [...(await o.store.messages.list(mb.id))].reverse().slice(0, 200);
     const rows = await Promise.all(list.map(async (m) => ({ m, env: ((await o.store.messages.meta(m.blobId)).mime as { envelope?: Envelope } | null)?.envelope ?? null })));
@@ -47,7 +49,7 @@ export function registerInbox(app: FastifyInstance, dash: Dashboard): void {
 <div class="grid" style="grid-template-columns: 14rem 1fr">
 <nav class="panel"><b>Mailboxes</b><ul style="list-style:none;padding:0;margin:.4rem 0 0">${boxes.map((b, i) => html`<li><a href="/inbox/${b.id}" style="${b.id === mb.id ? 'font-weight:700' : ''}">${b.name}</a> <span class="muted">${status[i]?.messages ?? 0}${status[i]?.unseen ? html`, <b>${status[i]!.unseen} new</b>` : ''}</span></li>`)}</ul></nav>
 <div id="live">${rows.length ? html`<table><thead><tr><th>From</th><th>Subject</th><th>Date</th><th>Size</th></tr></thead><tbody>
-${rows.map(({ m, env }) => html`<tr data-key="${mb.id}/${m.uid}"><td>${who(env?.from ?? null)}</td><td><a href="/inbox/${mb.id}/${m.uid}">${m.flags.includes('\\Seen') ? '' : html`<b>● </b>`}${env?.subject || '(no subject)'}</a></td><td title="${fmtTime(m.internalDate)}">${ago(m.internalDate)}</td><td>${fmtBytes(m.size)}</td></tr>`)}
+${rows.map(({ m, env }) => html`<tr data-key="${mb.id}/${m.uid}"><td>${who(env?.from ?? null)}</td><td><a href="/inbox/${mb.id}/${m.uid}">${m.flags.includes('\\Seen') ? '' : html`<b>● </b>`}${env?.subject ? decodeMimeWords(env.subject) : '(no subject)'}</a></td><td title="${fmtTime(m.internalDate)}">${ago(m.internalDate)}</td><td>${fmtBytes(m.size)}</td></tr>`)}
 </tbody></table>` : html`<p class="muted">${mb.name} is empty.</p>`}</div>
 </div>`);
   });

@@ -12,13 +12,14 @@ export const CSS = `
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; color: var(--ink); background: var(--bg); }
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
-header.top { display: flex; align-items: center; gap: 1.2rem; padding: .6rem 1.5rem; background: #1f2a44; color: #fff; flex-wrap: wrap; }
+header.top { display: flex; align-items: center; gap: .9rem; padding: .55rem 1.2rem; background: #1f2a44; color: #fff; flex-wrap: wrap; }
 header.top .brand { font-weight: 700; font-size: 1.1rem; color: #fff; }
 header.top .brand small { font-weight: 400; opacity: .7; margin-left: .4rem; }
 header.top nav { display: flex; gap: .2rem; flex-wrap: wrap; }
-header.top nav a { color: #d7def0; padding: .3rem .65rem; border-radius: 6px; }
+header.top nav a { color: #d7def0; padding: .3rem .55rem; border-radius: 6px; font-size: .93rem; white-space: nowrap; }
 header.top nav a.on, header.top nav a:hover { background: #34436a; color: #fff; text-decoration: none; }
-header.top .who { margin-left: auto; display: flex; align-items: center; gap: .6rem; font-size: .9rem; color: #d7def0; }
+header.top .who { margin-left: auto; display: flex; align-items: center; gap: .6rem; font-size: .88rem; color: #d7def0; white-space: nowrap; }
+@media (max-width: 1400px) { header.top .brand small { display: none; } }
 header.top .who button { background: transparent; color: #d7def0; border: 1px solid #56658c; }
 .live { display: inline-flex; align-items: center; gap: .35rem; font-size: .8rem; }
 .live::before { content: ""; width: .55rem; height: .55rem; border-radius: 50%; background: #8a94a6; }
