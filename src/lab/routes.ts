@@ -2,6 +2,7 @@
 // routes are `api` routes: a signed-in admin, or `Authorization: Bearer <token of DIR/lab.json>`.
 //   POST /api/lab/send         {from, to, subject, text?, fault?} -> arms the fault, submits the mail
 //   GET  /api/lab/journey/:id  the joined journey, each row with its sentence (trace/story.ts)
+//   GET  /api/lab/status       the post offices, their wires, the DNS, and the faults armed and applied
 import type { FastifyInstance } from 'fastify';
 import { explain, role } from '../trace/story.js';
 import type { Lab } from './lab.js';
@@ -38,6 +39,15 @@ export function labRoutes(lab: Lab): (app: FastifyInstance) => void {
         throw err;
       }
     });
+
+    app.get('/api/lab/status', { config: { access: 'api' } }, async () => ({
+      dns: lab.dns.server,
+      offices: await Promise.all(lab.offices.map(async (o) => ({
+        domain: o.domain, ip: o.ip, hostname: o.hostname, user: o.user, ports: o.ports,
+        wire: { address: o.wire.address, down: o.wire.isDown, ...o.wire.stats }, queued: (await o.po.store.queue.list()).length,
+      }))),
+      faults: { pending: lab.faults.pending, applied: lab.faults.applied.slice(-20) },
+    }));
 
     app.get('/api/lab/journey/:id', { config: { access: 'api' } }, async (req, reply) => {
       const j = await lab.journey((req.params as { id: string }).id);

@@ -209,6 +209,15 @@ test('postoffice lab: the story, then greylist, reject, null-mx and down faults'
   assert.ok(Date.parse(String(first?.details.nextAttempt)) >= first!.time + 4000, 'the retry waits for the schedule');
   assert.equal(d.outcome, 'delivered');
 
+  // ---- the lab's status: both offices, their wires, the faults used
+  const st = await (await fetch(`${file.url}/api/lab/status`, { headers: { authorization: `Bearer ${file.token}` } })).json() as
+    { offices: { domain: string; wire: { down: boolean; connections: number } }[]; faults: { pending: number; applied: { name: string }[] } };
+  assert.deepEqual(st.offices.map((o) => o.domain), ['163.test', 'sina.test']);
+  assert.ok(st.offices[1].wire.connections >= 2 && !st.offices[1].wire.down);
+  assert.equal(st.faults.pending, 0);
+  assert.deepEqual(st.faults.applied.map((f) => f.name), ['greylist', 'reject', 'null-mx']);
+  assert.equal((await fetch(`${file.url}/api/lab/status`)).status, 401, 'not without the token');
+
   // ---- a second lab on the same ports says so and stops
   const dir2 = mkdtempSync(path.join(os.tmpdir(), 'postoffice-lab2-'));
   t.after(() => rmSync(dir2, { recursive: true, force: true }));
