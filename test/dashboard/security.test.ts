@@ -145,6 +145,9 @@ test('a non-admin signs in to their own inbox only; admin pages and the API refu
   const other = await lab.sina.po.store.users.add('other@sina.test', 'x');
   const otherBox = (await lab.sina.po.store.mailboxes.list(other.id))[0];
   assert.equal((await c.get(`/inbox/${otherBox.id}`)).status, 404);
+  for (const p of ['/inbox/x', '/inbox/1e3', '/inbox/-1', `${href.replace(/\d+$/, 'abc')}`, `${href.replace(/\d+$/, '0')}`, `${href}9999/html`]) {
+    assert.equal((await c.get(p)).status, 404, p);
+  }
   assert.equal((await c.get(`/connect`)).status, 200);
 });
 
@@ -180,6 +183,11 @@ test('a cross-site POST is refused, and so is one without the form token; the sa
   assert.equal((await n.get('/accounts')).status, 403);
   await lab.sina.po.store.users.del('new@sina.test');
   assert.equal((await n.get('/inbox')).status, 303, 'a deleted account is signed out');
+  for (const id of ['x', '0', '-1', '1.5', '99999']) {
+    const r = await c.post(`/queue/163.test/${id}/retry`, { _csrf: token });
+    assert.equal(r.status, 303, id);
+    assert.match(flash(r).error ?? '', /no (such )?queue(d)? entr/, id);
+  }
   // an admin cannot lock themselves out
   const self = await c.post('/accounts/163.test/users/admin', { _csrf: token, address: 'me@163.test', on: 'off' });
   assert.match(flash(self).error ?? '', /^you cannot take your own admin right/);

@@ -40,6 +40,13 @@ async function change(dash: Dashboard, req: FastifyRequest, reply: FastifyReply,
 
 class Refused extends Error { readonly reason = 'invalid'; }
 
+/** the queue entry id of the URL: a positive integer, or a refusal */
+function entryId(req: FastifyRequest): number {
+  const id = Number((req.params as { id: string }).id);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new Refused('no such queue entry');
+  return id;
+}
+
 export function registerAdmin(app: FastifyInstance, dash: Dashboard): void {
   // ---------------------------------------------------------------- queue
   app.get('/queue', async (req, reply) => {
@@ -67,13 +74,13 @@ ${q.map((e) => html`<tr data-key="${o.name}/${e.id}/${e.attempts}/${e.status}">
 <div id="live">${sections}</div>`);
   });
   app.post('/queue/:office/:id/retry', async (req, reply) => change(dash, req, reply, '/queue', async (o) => {
-    const id = Number((req.params as { id: string }).id);
+    const id = entryId(req);
     const n = await o.store.queue.flush(id);
     if (!n) throw new Refused(`no queued entry ${id} at ${o.name}`);
     return `entry ${id} is due now: the relay tries it at once`;
   }));
   app.post('/queue/:office/:id/delete', async (req, reply) => change(dash, req, reply, '/queue', async (o) => {
-    const id = Number((req.params as { id: string }).id);
+    const id = entryId(req);
     if (!(await o.store.queue.del(id))) throw new Refused(`no queue entry ${id} at ${o.name}`);
     return `entry ${id} deleted (no bounce is sent)`;
   }));

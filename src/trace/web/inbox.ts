@@ -24,6 +24,11 @@ export function registerInbox(app: FastifyInstance, dash: Dashboard): void {
     const mb = await mine(req).store.mailboxes.getById(id);
     return mb && mb.userId === req.web!.user!.userId ? mb : null;
   };
+  /** a message of a mailbox already known to be the user's; a UID that is no number is no message */
+  const ownMessage = async (o: DashboardOffice, mailboxId: number, uidText: string) => {
+    const uid = Number(uidText);
+    return Number.isSafeInteger(uid) && uid > 0 ? o.store.messages.get(mailboxId, uid) : null;
+  };
   const missing = (req: FastifyRequest, reply: Parameters<Dashboard['send']>[1]) =>
     dash.send(req, reply, { title: 'Not found', section: '/inbox' }, html`<p><a href="/inbox">← Inbox</a></p><h1>Not found</h1><p class="lead">No such mailbox or message in your account.</p>`, 404);
 
@@ -57,7 +62,7 @@ ${rows.map(({ m, env }) => html`<tr data-key="${mb.id}/${m.uid}"><td>${who(env?.
   app.get('/inbox/:mailbox/:uid', { config: { access: 'user' } }, async (req, reply) => {
     const mb = await ownBox(req);
     const o = mine(req);
-    const m = mb ? await o.store.messages.get(mb.id, Number((req.params as { uid: string }).uid)) : null;
+    const m = mb ? await ownMessage(o, mb.id, (req.params as { uid: string }).uid) : null;
     if (!mb || !m) return missing(req, reply);
     const raw = await o.store.messages.raw(m.blobId);
     const headEnd = raw.indexOf('\r\n\r\n');
@@ -84,7 +89,7 @@ ${journey ? html`<h2>How it got here</h2>${journey.view}` : ''}`);
   app.get('/inbox/:mailbox/:uid/html', { config: { access: 'user' } }, async (req, reply) => {
     const mb = await ownBox(req);
     const o = mine(req);
-    const m = mb ? await o.store.messages.get(mb.id, Number((req.params as { uid: string }).uid)) : null;
+    const m = mb ? await ownMessage(o, mb.id, (req.params as { uid: string }).uid) : null;
     if (!mb || !m) return reply.code(404).send({ error: 'not found' });
     const raw = await o.store.messages.raw(m.blobId);
     const parsed = await simpleParser(raw.length > MAX_BODY ? raw.subarray(0, MAX_BODY) : raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
