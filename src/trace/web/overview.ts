@@ -28,6 +28,7 @@ export function registerOverview(app: FastifyInstance, dash: Dashboard): void {
         counted(metrics.relayed, o.hostname), counted(metrics.deferred, o.hostname), counted(metrics.bounced, o.hostname),
       ]);
       const waiting = queue.filter((e) => e.status === 'queued');
+      const open = new Map((await metrics.listenerConnections.get()).values.filter((v) => v.labels.office === o.hostname).map((v) => [String(v.labels.listener), v.value]));
       const listeners = o.listeners();
       panels.push(html`<section class="panel" data-key="${o.name}">
 <h2 style="margin-top:0">${o.name} <span class="muted mono" style="font-size:.85rem">${o.hostname}${o.listen ? ` · ${o.listen}` : ''}</span></h2>
@@ -41,9 +42,10 @@ export function registerOverview(app: FastifyInstance, dash: Dashboard): void {
   <div class="stat"><b><a href="/queue">${waiting.length}</a></b><span>in the queue</span></div>
 </div>
 <p class="muted" style="font-size:.8rem;margin:.2rem 0 .6rem">Counted since this process started; the same numbers are at <code>/metrics</code>.</p>
-<table><thead><tr><th>Listener</th><th>Port</th><th>What it is for</th></tr></thead><tbody>
+<table><thead><tr><th>Listener</th><th>Port</th><th>Open now</th><th>What it is for</th></tr></thead><tbody>
 ${listeners.map((l) => html`<tr><td><b>${l.name}</b></td><td>${l.state !== 'listening' ? html`<span class="muted">off</span>`
-    : l.name === 'http' ? html`<span class="mono">${req.headers.host ?? l.port}</span>` : html`<span class="mono">${o.listen ?? ''}${o.listen ? ':' : ''}${l.port}</span>`}</td><td class="muted">${LISTENER[l.name] ?? ''}</td></tr>`)}
+    : l.name === 'http' ? html`<span class="mono">${req.headers.host ?? l.port}</span>` : html`<span class="mono">${o.listen ?? ''}${o.listen ? ':' : ''}${l.port}</span>`}</td>
+  <td>${l.name === 'http' ? '' : open.get(l.name) ?? 0}</td><td class="muted">${LISTENER[l.name] ?? ''}</td></tr>`)}
 </tbody></table>
 ${waiting.filter((e) => e.lastReply).length ? html`<h3>Waiting after a failed attempt</h3><ul>${waiting.filter((e) => e.lastReply).slice(0, 5).map((e) => html`<li><a class="mono" href="/messages/${seg(e.msgId)}">${e.msgId}</a> to ${e.domain}: <span class="bad">${e.lastReply}</span>, next try ${e.nextAttempt <= now ? 'now' : `in ${Math.round((e.nextAttempt - now) / 1000)} s`}</li>`)}</ul>` : ''}
 </section>`);
