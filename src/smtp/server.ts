@@ -108,7 +108,7 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
   const options: SMTPServerOptions & { greetDelayMs: number } = {
     greetDelayMs: submission ? 0 : config.smtpGreetDelayMs,
     name: config.hostname,
-    banner: 'postoffice ESMTP',
+    banner: 'postoffice', // smtp-server writes "220 <name> ESMTP <banner>" (RFC 5321 §4.2)
     secure: ctx.listener === 'smtps',
     key: tlsm.current.key,
     cert: tlsm.current.cert,
