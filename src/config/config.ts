@@ -165,7 +165,7 @@ export const KEYS: Key[] = [
   { key: 'inboundAuth', env: 'POSTOFFICE_INBOUND_AUTH', kind: 'bool', help: 'port 25: verify SPF, DKIM, DMARC, ARC and add Authentication-Results (on/off)' },
   { key: 'inboundAuthTimeoutMs', env: 'POSTOFFICE_INBOUND_AUTH_TIMEOUT_MS', kind: 'int', help: 'port 25: total ms of DNS waiting per message for those checks; past it the result is temperror and the mail is accepted' },
   { key: 'dmarcReject', env: 'POSTOFFICE_DMARC_REJECT', kind: 'bool', help: 'port 25: refuse with 550 5.7.1 mail that fails DMARC when the From: domain publishes p=reject' },
-  { key: 'httpTraceToken', env: 'POSTOFFICE_HTTP_TRACE_TOKEN', kind: 'nstring', help: 'HTTP: /api/trace answers clients off this machine only with Authorization: Bearer <this token> (empty: loopback only)' },
+  { key: 'httpTraceToken', env: 'POSTOFFICE_HTTP_TRACE_TOKEN', kind: 'nstring', help: 'HTTP: scripts use Authorization: Bearer <this token> for /api/* (else a signed-in admin), and clients off this machine for /metrics and /healthz (empty: loopback only)' },
   { key: 'dmarcQuarantine', env: 'POSTOFFICE_DMARC_QUARANTINE', kind: 'bool', help: 'port 25: file mail that fails DMARC under p=quarantine (or p=reject not refused) into the recipient\'s Junk mailbox' },
   { key: 'spfRejectLocalDomains', env: 'POSTOFFICE_SPF_REJECT_LOCAL_DOMAINS', kind: 'bool', help: 'port 25: refuse with 550 5.7.23 a MAIL FROM in one of our domains when SPF fails' },
   { key: 'stressPreauthTimeoutMs', env: 'POSTOFFICE_STRESS_PREAUTH_TIMEOUT_MS', kind: 'int', help: 'over 70% of a connection limit: ms of silence after which a connection that has not logged in is closed (0 = off)' },
