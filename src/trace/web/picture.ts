@@ -53,7 +53,7 @@ export function journeyPath(
         attempts: [{
           proto: PROTO[listener] ?? (listener.toUpperCase() || 'SMTP'),
           lines: [port ? `port ${port}` : '', d.tls ? str(d.tls).split(' ')[0] : 'no TLS', replyCode(d.reply) ? `${replyCode(d.reply)} accepted` : ''].filter(Boolean),
-          when: rel(r.time, t0), failed: false, href: link(name, smtpSid(r.msgId)),
+          when: rel(r.time, t0), failed: false, href: link(name, str(d.sid) || smtpSid(r.msgId)),
           title: `${listener}: ${str(d.client)} -> ${host}${d.tls ? `, ${str(d.tls)}` : ''}`,
         }],
       };
