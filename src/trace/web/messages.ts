@@ -138,7 +138,8 @@ export async function journeyView(dash: Dashboard, id: string, links: boolean, v
 <div class="panel">
   <dl class="kv">
     ${recv ? html`<dt>Envelope</dt><dd>MAIL FROM <code>&lt;${String(recv.details.mailFrom ?? '')}&gt;</code> → RCPT TO ${(Array.isArray(recv.details.rcptTo) ? recv.details.rcptTo : []).map((x) => html`<code>&lt;${String(x)}&gt;</code> `)}</dd>` : ''}
-    <dt>Our ids</dt><dd class="mono">${[...new Set(rows.map((r) => `${r.msgId} (${r.office})`))].join(', ')}</dd>
+    <dt>Our ids</dt><dd class="mono">${[...new Map(rows.map((r) => [`${r.office}/${r.msgId}`, r])).values()].map((r, i) => html`${i ? ', ' : ''}${links
+      ? html`<a href="/sessions?office=${seg(r.office)}&amp;msgId=${seg(r.msgId)}" title="the sessions that carried it at ${r.office}">${r.msgId}</a>` : r.msgId} (${r.office})`)}</dd>
     <dt>Started</dt><dd>${fmtTime(rows[0].time)} UTC, ${rows.length} steps over ${rel(rows[rows.length - 1].time, rows[0].time).slice(1)}${failed ? html`, <span class="bad">${failed} failed</span>` : ''}</dd>
   </dl>
 </div>

@@ -46,6 +46,7 @@ export function registerSessions(app: FastifyInstance, dash: Dashboard): void {
     return dash.send(req, reply, { title: 'Sessions', section: '/sessions', live: true, flash: flashOf(req) }, html`
 <h1>Sessions</h1>
 <p class="lead">Every connection to or from the post office${dash.offices.length > 1 ? 's' : ''}: SMTP from clients and other MTAs, SMTP out (relay) to the next MX, IMAP and POP3 from mail clients. Open one to read the conversation line by line.</p>
+<p>${[['', 'all post offices'], ...dash.offices.map((o) => [o.name, o.name])].map(([v, label], i) => html`${i ? ' · ' : ''}${(q.office ?? '') === v && !q.msgId ? html`<b>${label}</b>` : html`<a href="/sessions${v ? `?office=${encodeURIComponent(v)}` : ''}">${label}</a>`}`)}${q.msgId ? html` · only the sessions of <span class="mono">${q.msgId}</span>` : ''}</p>
 <div id="live">${sessionTable(rows)}</div>
 <p>${before ? html`<a href="/sessions?${keep.toString()}">← newest</a> ` : ''}${older ? html`<a href="/sessions?${new URLSearchParams([...keep, ['before', String(older)]]).toString()}">older →</a>` : ''}</p>`);
   });
