@@ -10,6 +10,7 @@ import { formatTrace } from '../trace/format.js';
 import { LabError } from '../lab/lab.js';
 import { LAB_USAGE, LabUsage, labCommand } from './lab.js';
 import { LimitsUsage, userLimitsCommand } from './limits-command.js';
+import { MOVE_COMMANDS, MOVE_USAGE, MoveError, MoveUsage, moveCommand } from './move-commands.js';
 import { dnsCommand, doctorCommand } from './relay-commands.js';
 import { serve } from './serve.js';
 
@@ -26,6 +27,7 @@ const USAGE = `usage: postoffice <command>
   trace ID
   dns DOMAIN                                   the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
   doctor [DOMAIN] [--probe HOST:PORT | --no-probe]   check DNS, PTR, TLS, outbound port 25
+${MOVE_USAGE}
 ${LAB_USAGE}`;
 
 class UsageError extends Error {}
@@ -135,7 +137,7 @@ async function admin(store: Store, cmd: string, sub: string | undefined, args: s
 async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...args] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') usage();
-  if (!['serve', 'domain', 'user', 'alias', 'queue', 'trace', 'dns', 'doctor', 'lab'].includes(cmd)) usage(`unknown command: ${cmd}`);
+  if (!['serve', 'domain', 'user', 'alias', 'queue', 'trace', 'dns', 'doctor', 'lab', ...MOVE_COMMANDS].includes(cmd)) usage(`unknown command: ${cmd}`);
   // the lab assembles its own two post offices (and their configs) under its own data dir
   if (cmd === 'lab') {
     try {
@@ -150,6 +152,14 @@ async function main(argv: string[]): Promise<number> {
     if (sub) usage('serve takes no arguments');
     await serve(config);
     return -1; // keeps running
+  }
+  if (MOVE_COMMANDS.includes(cmd)) {
+    try {
+      return await moveCommand(config, cmd, [sub, ...args].filter((x): x is string => x !== undefined), () => readFileSync(0, 'utf8').replace(/\r?\n$/, ''));
+    } catch (err) {
+      if (err instanceof MoveUsage) usage(err.message);
+      throw err;
+    }
   }
   if (cmd !== 'trace' && cmd !== 'doctor' && !sub) usage(cmd === 'dns' ? 'dns: expected DOMAIN' : `${cmd}: missing subcommand`);
   const store = new SqliteStore({ dataDir: config.dataDir });
@@ -186,7 +196,7 @@ main(process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exitCode = code; },
   (err: unknown) => {
     if (err instanceof UsageError) { process.stderr.write(err.message + '\n'); process.exitCode = 2; return; }
-    const known = err instanceof StoreError || err instanceof ConfigError || err instanceof InternalError || err instanceof LabError;
+    const known = err instanceof StoreError || err instanceof ConfigError || err instanceof InternalError || err instanceof LabError || err instanceof MoveError;
     process.stderr.write(`postoffice: ${known ? (err as Error).message : `internal error: ${(err as Error)?.stack ?? String(err)}`}\n`.split('\n')[0] + '\n');
     process.exitCode = 1;
   },

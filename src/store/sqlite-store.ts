@@ -15,7 +15,7 @@ import { InternalError } from '../mail/errors.js';
 import { analyze } from './analyze.js';
 import type { MimeLimits } from '../mail/mime.js';
 import type {
-  AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, JourneyEvent, JourneyRow,
+  AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, ImportItem, ImportOutcome, JourneyEvent, JourneyRow,
   JourneySummary, MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueRcpt, Resolution, Store, StoreEvents,
   SubmissionRecord, Transcript, TranscriptLine, TranscriptSession, TranscriptSummary, UserRecord,
 } from './types.js';
@@ -197,6 +197,11 @@ export class SqliteStore implements Store {
       else job.reject(r.value);
     });
     for (const job of batch) for (const c of job.changes) this.events.emit('change', c);
+  }
+
+  /** A consistent snapshot into `file` (which must not exist): VACUUM INTO runs in one read transaction on the reader (WAL: writers go on). */
+  async backup(file: string): Promise<void> {
+    this.r.prepare('VACUUM INTO ?').run(file);
   }
 
   async close(): Promise<void> {
@@ -703,6 +708,36 @@ export class SqliteStore implements Store {
       }),
     expungedSince: async (mailboxId: number, modseq: number): Promise<number[]> =>
       (this.rs('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, modseq) as Row[]).map((r) => r.uid as number),
+    appendMany: async (mailboxId: number, items: ImportItem[]): Promise<ImportOutcome[]> => {
+      // parsed before the transaction, so that the batch holds the writer only for its inserts
+      const prepared: { item: ImportItem; raw: Buffer; sha: string; meta: BlobMeta | null; error?: string }[] = [];
+      for (const item of items) {
+        const raw = toCrlf(item.raw);
+        const sha = createHash('sha256').update(raw).digest('hex');
+        try {
+          prepared.push({ item, raw, sha, meta: await analyze(raw, this.mimeLimits) });
+        } catch (err) {
+          prepared.push({ item, raw, sha, meta: null, error: `cannot parse: ${(err as Error).message}` });
+        }
+      }
+      return this.write((changes) => {
+        const mb = this.ws('SELECT name FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
+        if (!mb) throw new StoreError('notfound', 'no such mailbox');
+        const held = this.ws('SELECT 1 FROM blobs b JOIN messages m ON m.blob_id = b.id WHERE b.sha256 = ? AND m.mailbox_id = ? LIMIT 1');
+        return prepared.map(({ item, raw, sha, meta, error }): ImportOutcome => {
+          if (!meta) return { failed: error ?? 'cannot parse' };
+          if (held.get(sha, mailboxId)) return { duplicate: true };
+          const blobId = this.putBlob(raw, meta, 1);
+          const uid = this.insertCopy(mailboxId, blobId, raw.length, item.flags, item.internalDate, item.msgId, changes);
+          this.insertJourney([{ msgId: item.msgId, messageId: meta.messageId, agent: 'MDA', step: 'imported',
+            details: { mailbox: mb.name as string, uid, size: raw.length, ...(item.source ? { source: item.source } : {}) } }]);
+          return { uid };
+        });
+      });
+    },
+    digests: async (mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>
+      (this.rs('SELECT m.uid, m.size, b.message_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? ORDER BY m.uid').all(mailboxId) as Row[])
+        .map((r) => ({ uid: r.uid as number, size: r.size as number, messageId: (r.message_id as string) ?? null })),
   };
 
   // ------------------------------------------------------------------ delivery

@@ -63,6 +63,11 @@ export interface AccessStep { msgId: string; uid: number; mailbox: string | null
 
 export interface JourneyRow extends Required<Omit<JourneyEvent, 'details'>> { id: number; details: Record<string, unknown> }
 
+/** One message of an import (mbox, Maildir, another IMAP server): stored with its own flags and internal date. */
+export interface ImportItem { raw: Buffer; flags: string[]; internalDate: number; /** our id for the journey ("imp-....n") */ msgId: string; /** where it came from, for the journey (a file, a folder, a URL) */ source?: string }
+/** What became of one ImportItem: stored, already in the mailbox (same bytes), or refused (unparsable). */
+export type ImportOutcome = { uid: number } | { duplicate: true } | { failed: string };
+
 /** A local recipient of a delivery: the user and the mailbox (default INBOX). */
 export interface LocalRecipient { userId: number; address: string; rcptTo: string; /** a mailbox name or a special use such as "\\Junk" (default INBOX; INBOX when missing) */ mailbox?: string }
 
@@ -216,6 +221,10 @@ export interface Store {
     move(fromMailboxId: number, uids: number[], toMailboxId: number, opts?: { origin?: unknown }): Promise<{ uidValidity: number; map: [number, number][] }>;
     /** UIDs expunged with MODSEQ above `modseq` (RFC 7162 VANISHED). */
     expungedSince(mailboxId: number, modseq: number): Promise<number[]>;
+    /** Imports a batch in one transaction; bytes this mailbox already holds (same SHA-256) are skipped; each stored copy gets an MDA 'imported' journey step. */
+    appendMany(mailboxId: number, items: ImportItem[]): Promise<ImportOutcome[]>;
+    /** Message-ID and size of every live copy (an IMAP import compares them to copy only what is missing). */
+    digests(mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]>;
   };
   /** MDA: the one transaction that accepts a message (group-committed). */
   deliver(d: Delivery): Promise<DeliveryResult>;
@@ -257,6 +266,8 @@ export interface Store {
     /** newest first; `msgId`: only sessions that carried or fetched that message */
     list(opts: { limit: number; msgId?: string; beforeStarted?: number }): Promise<TranscriptSummary[]>;
   };
+  /** A consistent snapshot of the whole database into a new file (VACUUM INTO: one read transaction, writers go on). */
+  backup(file: string): Promise<void>;
   /** Retention: drops transcripts older than `transcriptsBefore` (and the oldest beyond `transcriptMaxBytes`) and journey rows older than `journeyBefore`. */
   prune(opts: { transcriptsBefore: number; transcriptMaxBytes: number; journeyBefore: number }): Promise<{ transcripts: number; journey: number }>;
 }

@@ -21,7 +21,7 @@ export const WRITE_METHODS = new Set([
   'users.add', 'users.del', 'users.setPassword', 'users.setAdmin',
   'aliases.add', 'aliases.del',
   'mailboxes.create', 'mailboxes.delete', 'mailboxes.rename', 'mailboxes.subscribe', 'mailboxes.claimRecent',
-  'messages.append', 'messages.setFlags', 'messages.expunge', 'messages.copy', 'messages.move',
+  'messages.append', 'messages.appendMany', 'messages.setFlags', 'messages.expunge', 'messages.copy', 'messages.move',
   'queue.del', 'queue.flush', 'queue.update',
   'journey.record', 'journey.accessed',
   'transcripts.write',
@@ -136,6 +136,11 @@ export class WorkerStore {
   /** retention runs on the writer, in chunks (SqliteStore.prune) */
   prune(opts: Parameters<Store['prune']>[0]): ReturnType<Store['prune']> {
     return this.call('prune', [opts]) as ReturnType<Store['prune']>;
+  }
+
+  /** a read: the snapshot is taken on this thread's read connection (writers go on) */
+  backup(file: string): Promise<void> {
+    return this.reader.backup(file);
   }
 
   async close(): Promise<void> {
