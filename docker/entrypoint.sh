@@ -2,12 +2,28 @@
 # postoffice container entrypoint: make the data dir, create the first user from
 # POSTOFFICE_ADMIN_ADDRESS / POSTOFFICE_ADMIN_PASSWORD (once), then run the server
 # (or the command given as arguments, e.g. `docker compose run postoffice user list`).
+#
+# The image starts this as root only to hand the data dir to POSTOFFICE_RUN_AS and to drop to
+# that user keeping one capability, CAP_NET_BIND_SERVICE (ports 25, 110, ... below 1024), as an
+# ambient capability: no file capability on the node binary (which would copy it into a layer).
+# When POSTOFFICE_ADMIN_PASSWORD is unset, empty or the example value `change-me`, a strong
+# password is generated and printed once; only its scrypt hash is stored.
 set -eu
 
 APP=${POSTOFFICE_APP:-/app}
 CLI="node $APP/dist/src/cli/main.js"
 DATA=${POSTOFFICE_DATA_DIR:-/data}
 export POSTOFFICE_DATA_DIR="$DATA"
+
+if [ "$(id -u)" = 0 ] && [ -n "${POSTOFFICE_RUN_AS:-}" ]; then
+  mkdir -p "$DATA"
+  # a fresh named volume or a bind mount owned by root: the data dir itself (not the files in it)
+  chown "$POSTOFFICE_RUN_AS:" "$DATA"
+  exec setpriv --reuid="$POSTOFFICE_RUN_AS" --regid="$POSTOFFICE_RUN_AS" --init-groups \
+    --inh-caps=-all,+net_bind_service --ambient-caps=-all,+net_bind_service \
+    --bounding-set=-all,+net_bind_service --no-new-privs \
+    -- env POSTOFFICE_RUN_AS= sh "$0" "$@"
+fi
 
 mkdir -p "$DATA"
 if [ ! -w "$DATA" ]; then
@@ -16,15 +32,37 @@ if [ ! -w "$DATA" ]; then
 fi
 
 if [ -n "${POSTOFFICE_ADMIN_ADDRESS:-}" ]; then
-  if [ -z "${POSTOFFICE_ADMIN_PASSWORD:-}" ]; then
-    echo "entrypoint: POSTOFFICE_ADMIN_ADDRESS is set but POSTOFFICE_ADMIN_PASSWORD is empty" >&2
-    exit 1
-  fi
-  domain=${POSTOFFICE_ADMIN_ADDRESS#*@}
-  if ! $CLI user list | grep -qi "^${POSTOFFICE_ADMIN_ADDRESS} "; then
-    $CLI domain add "$domain" >/dev/null
-    # the password goes through stdin, never the process list
-    printf '%s\n' "$POSTOFFICE_ADMIN_PASSWORD" | $CLI user add "$POSTOFFICE_ADMIN_ADDRESS" --password-stdin
+  address=$(printf '%s' "$POSTOFFICE_ADMIN_ADDRESS" | tr 'A-Z' 'a-z')
+  case "$address" in
+    ?*@?*.?*) ;;
+    *) echo "entrypoint: POSTOFFICE_ADMIN_ADDRESS=$POSTOFFICE_ADMIN_ADDRESS is not an address like admin@example.org" >&2; exit 1 ;;
+  esac
+  if ! $CLI user list | awk -v a="$address" '$1 == a { found = 1 } END { exit !found }'; then
+    $CLI domain add "${address#*@}" >/dev/null
+    password=${POSTOFFICE_ADMIN_PASSWORD:-}
+    generated=
+    if [ -z "$password" ] || [ "$password" = change-me ]; then
+      why="POSTOFFICE_ADMIN_PASSWORD is ${password:+the example value change-me}${password:-not set}"
+      # 24 characters of base64url: 144 random bits
+      password=$(node -e 'process.stdout.write(require("node:crypto").randomBytes(18).toString("base64url"))')
+      generated=yes
+    fi
+    # the password goes through stdin, never the process list; the CLI stores its scrypt hash
+    printf '%s\n' "$password" | $CLI user add "$address" --password-stdin --admin
+    if [ -n "$generated" ]; then
+      cat <<EOF
+entrypoint: ----------------------------------------------------------------------------------
+entrypoint: $why, so $address got a generated password:
+entrypoint:
+entrypoint:     generated password: $password
+entrypoint:
+entrypoint: It is shown only this once (only its hash is stored). $address signs in to mail
+entrypoint: (IMAP, POP3, SMTP submission) and to the dashboard (port 8080) as an admin. Change it with:
+entrypoint:     printf '%s\n' 'NEW PASSWORD' | docker compose exec -T postoffice postoffice user passwd $address --password-stdin
+entrypoint: ----------------------------------------------------------------------------------
+EOF
+    fi
+    unset password
   fi
 fi
 
@@ -32,6 +70,6 @@ if [ $# -eq 0 ]; then
   exec $CLI serve
 fi
 case "$1" in
-  serve|domain|user|alias|queue|trace) exec $CLI "$@" ;;
+  serve|domain|user|alias|queue|trace|dns|doctor) exec $CLI "$@" ;;
   *) exec "$@" ;;
 esac
