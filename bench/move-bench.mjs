@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Import/export/backup figures (not a test): N generated messages in an mbox, imported into a
+// fresh store (batched transactions), imported again (all duplicates), exported as mbox and as
+// Maildir, and backed up. RSS is sampled every 50 ms: a streamed import keeps it flat.
+//
+//   npm run build && node bench/move-bench.mjs [N=20000] [BODY_BYTES=8000]
+import { mkdtempSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SqliteStore } from '../dist/src/store/index.js';
+import { importPath } from '../dist/src/move/import.js';
+import { exportUser } from '../dist/src/move/export.js';
+import { backup } from '../dist/src/move/backup.js';
+import { fromLine } from '../dist/src/move/mbox.js';
+
+const N = Number(process.argv[2] ?? 20000);
+const BODY = Number(process.argv[3] ?? 8000);
+const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-move-bench-'));
+const mb = (b) => (b / 1e6).toFixed(1);
+
+function message(i) {
+  const words = ['mail', 'server', 'queue', 'relay', 'From', 'imap', 'store', 'journey', 'Ärger', 'naïve'];
+  let body = '';
+  while (body.length < BODY) body += words[(i * 7 + body.length) % words.length] + (body.length % 70 < 8 ? '\n' : ' ');
+  if (i % 10 === 0) body += '\nFrom the archive: a body line mboxrd quotes\n';
+  const head = `Return-Path: <sender${i % 97}@remote.test>\nFrom: Sender ${i % 97} <sender${i % 97}@remote.test>\nTo: bench@example.test\n` +
+    `Subject: bench message ${i}\nMessage-ID: <bench-${i}@remote.test>\nDate: ${new Date(Date.UTC(2024, 0, 1) + i * 60_000).toUTCString()}\n` +
+    `MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n` + (i % 3 === 0 ? 'Status: RO\n' : '');
+  return head + '\n' + body.replace(/^(>*From )/gm, '>$1') + '\n';
+}
+
+const mbox = path.join(dir, 'bench.mbox');
+const fd = openSync(mbox, 'w');
+for (let i = 0; i < N; i++) writeSync(fd, fromLine(`sender${i % 97}@remote.test`, Date.UTC(2024, 0, 1) + i * 60_000) + message(i) + '\n');
+closeSync(fd);
+const size = statSync(mbox).size;
+console.log(`mbox: ${N} messages, ${mb(size)} MB`);
+
+let peak = 0;
+const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
+const store = new SqliteStore({ dataDir: path.join(dir, 'data'), bodyCacheBytes: 0 });
+await store.domains.add('example.test');
+const user = await store.users.add('bench@example.test', 'x');
+
+async function measure(label, fn) {
+  if (global.gc) global.gc();
+  const rss0 = process.memoryUsage().rss;
+  peak = rss0;
+  const t0 = performance.now();
+  const r = await fn();
+  const secs = (performance.now() - t0) / 1000;
+  const rss1 = process.memoryUsage().rss;
+  console.log(`${label}: ${secs.toFixed(1)} s` + (r?.count !== undefined ? `, ${Math.round(r.count / secs)} messages/s, ${mb(r.bytes / secs)} MB/s` : '') +
+    `; RSS before ${mb(rss0)} MB, peak ${mb(peak)} MB, after ${mb(rss1)} MB` + (r?.note ? `; ${r.note}` : ''));
+  return r;
+}
+
+await measure('import mbox', async () => {
+  const s = await importPath(store, user, mbox, { maxBytes: 25 << 20 });
+  return { count: s.imported + s.duplicates, bytes: size, note: `${s.imported} imported, ${s.duplicates} duplicates, ${s.failed.length} failed, ${store.stats.commits} commits` };
+});
+await measure('import again (all duplicates)', async () => {
+  const s = await importPath(store, user, mbox, { maxBytes: 25 << 20 });
+  return { count: s.imported + s.duplicates, bytes: size, note: `${s.imported} imported, ${s.duplicates} duplicates` };
+});
+await measure('export mbox', async () => {
+  const s = await exportUser(store, user, path.join(dir, 'out.mbox'), { format: 'mbox', mailbox: 'INBOX' });
+  return { count: s.imported, bytes: s.bytes };
+});
+await measure('export maildir', async () => {
+  const s = await exportUser(store, user, path.join(dir, 'out-maildir'), { format: 'maildir', mailbox: 'INBOX' });
+  return { count: s.imported, bytes: s.bytes };
+});
+await measure('backup', async () => {
+  const r = await backup(store, path.join(dir, 'data'), path.join(dir, 'backup'));
+  return { note: `${mb(r.bytes)} MB database, integrity ${r.integrity}` };
+});
+clearInterval(sampler);
+await store.close();
+rmSync(dir, { recursive: true, force: true });
