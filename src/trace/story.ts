@@ -88,6 +88,12 @@ export function explain(row: OfficeRow): string {
       }
       return `${at}'s MTA took the message from ${str(d.user) ?? str(d.client) ?? 'the client'} (MAIL FROM ${str(d.mailFrom) || '<>'}, RCPT TO ${rcpts})${tls} and answered "${clip(reply, 80)}": from now on ${at} is responsible for it.`;
     }
+    case 'MTA in/refused': {
+      // issue 13: a policy refusal before any 250 (our own domain claimed on port 25, a submission limit)
+      const reply = str(d.reply) ?? '';
+      const limit = d.limit ? ` (${str(d.limit)}: ${str(d.used)} of ${str(d.max)})` : '';
+      return `${at}'s MTA refused the message from ${str(d.user) ?? str(d.client) ?? 'the client'}: ${str(d.why) ?? 'policy'}${limit}. It answered "${clip(reply, 100)}", ${why(reply) || 'a refusal'}.`;
+    }
     case 'MTA out/queued':
       return `${rcpts || 'The recipient'} is not at ${at}: its MTA put the message in the outbound queue (entry ${str(d.queueId) ?? '?'}) to relay it to ${str(d.domain) ?? 'the recipient\'s domain'}.`;
     case 'MTA out/attempt':
@@ -126,6 +132,8 @@ export function explain(row: OfficeRow): string {
       if (c.rcptReply && !/^2/.test(c.rcptReply)) return `${at}'s MTA spoke SMTP with ${where}: MAIL FROM was accepted, but RCPT TO was answered "${clip(c.rcptReply, 100)}": ${why(c.rcptReply)}.`;
       return `${at}'s MTA spoke SMTP with ${where}: ${and(c.commands) || 'no commands'}; the last answer was "${clip(c.last ?? 'none', 90)}".`;
     }
+    case 'MTA out/blocklisted':
+      return `${where} refused ${rcpts || 'the recipient'} because the address of ${at}'s server is on ${str(d.list) ?? 'a blocklist'}: a reputation problem of the sending server, not of the recipient; its postmaster can ask for delisting at ${str(d.delist) ?? 'the list\'s site'}.`;
     case 'MTA out/delivered':
       return `${str(d.host) ?? 'The remote MTA'} answered "${clip(str(d.reply) ?? '250', 80)}" for ${rcpts || 'the recipient'}: the receiving post office has taken responsibility, and ${at} removes the message from its queue.`;
     case 'MTA out/deferred':
