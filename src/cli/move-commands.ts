@@ -12,7 +12,8 @@ import { SqliteStore, StoreError } from '../store/index.js';
 export const MOVE_COMMANDS = ['import', 'export', 'backup', 'restore'];
 
 export const MOVE_USAGE = `  import ADDRESS PATH [--mailbox NAME]         an mbox file, a Maildir (Maildir++ subfolders too) or a folder tree of them
-  import ADDRESS imap[s]://USER@HOST[:PORT] [--mailbox NAME]   every mailbox of another IMAP server (password: stdin or POSTOFFICE_IMPORT_PASSWORD)
+  import ADDRESS imap[s]://USER@HOST[:PORT] [--mailbox NAME] [--insecure]
+                                               every mailbox of another IMAP server (password: stdin or POSTOFFICE_IMPORT_PASSWORD)
   export ADDRESS PATH --format mbox|maildir [--mailbox NAME]
   backup PATH                                  a consistent snapshot of the store, TLS and DKIM keys (safe while serving)
   restore PATH                                 a backup into an empty data dir`;
@@ -42,6 +43,8 @@ export async function moveCommand(config: Config, cmd: string, argv: string[], r
   const format = option(args, '--format');
   const batch = option(args, '--batch');
   if (batch !== undefined && !/^[1-9]\d{0,5}$/.test(batch)) throw new MoveUsage('--batch: a number of messages per transaction (1-999999)');
+  const insecureAt = args.indexOf('--insecure');
+  if (insecureAt >= 0) args.splice(insecureAt, 1);
   const bad = args.find((a) => a.startsWith('--'));
   if (bad) throw new MoveUsage(`${cmd}: unknown option ${bad}`);
   if (cmd === 'backup') {
@@ -71,7 +74,7 @@ export async function moveCommand(config: Config, cmd: string, argv: string[], r
     }
     const opts = { mailbox, maxBytes: config.maxMessageBytes, progress, batchMessages: batch ? Number(batch) : undefined };
     const s = isImapUrl(args[1])
-      ? await importImap(store, user, args[1], { ...opts, password: () => process.env.POSTOFFICE_IMPORT_PASSWORD ?? readStdin() })
+      ? await importImap(store, user, args[1], { ...opts, insecure: insecureAt >= 0, password: () => process.env.POSTOFFICE_IMPORT_PASSWORD ?? readStdin() })
       : await importPath(store, user, args[1], opts);
     // a message that failed is listed in the summary; the others are in: still a success
     process.stdout.write(formatSummary('imported', s));

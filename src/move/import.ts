@@ -57,7 +57,7 @@ export function dateHeader(raw: Buffer): number | null {
 let runCounter = 0;
 
 /** A stream of import items into batches written one transaction each; counts into `sum`. */
-class Batcher {
+export class Batcher {
   private items: ImportItem[] = [];
   private where: string[] = [];
   private bytes = 0;
