@@ -22,6 +22,22 @@ export interface SlotHolder {
 /** the share of a limit above which pre-authentication time-outs shrink */
 export const STRESS_RATIO = 0.7;
 
+/**
+ * The client as the per-address limit counts it: an IPv4 address (also when IPv4-mapped, as a
+ * dual-stack listener reports it), or an IPv6 /64: one site or customer is given a whole /64
+ * (RFC 6177), so counting single IPv6 addresses would let one client open a connection from each.
+ */
+export function clientKey(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (!ip.includes(':')) return ip;
+  const [head, tail = ''] = ip.toLowerCase().split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+}
+
 /** One connection's place in the limits. */
 export class Slot {
   /** ms since epoch of the client's last input */
@@ -117,12 +133,13 @@ export class ConnectionLimiter {
    * address for the per-address limit, of anyone for the total) is closed to make room; when none
    * is evictable, the answer is why the newcomer is refused.
    */
-  acquire(ip: string): Slot | Refusal {
-    if (this.openFrom(ip) >= this.maxPerIp && !this.evictOne(this.waitingFrom.get(ip), 'per-ip')) return this.refuse('per-ip');
+  acquire(address: string): Slot | Refusal {
+    const ip = clientKey(address);
+    if (this.countOf(ip) >= this.maxPerIp && !this.evictOne(this.waitingFrom.get(ip), 'per-ip')) return this.refuse('per-ip');
     if (this.total >= this.maxTotal && !this.evictOne(this.waiting, 'total')) return this.refuse('total');
     const slot = new Slot(this, ip, this.nextId++);
     this.total++;
-    this.counts.set(ip, this.openFrom(ip) + 1);
+    this.counts.set(ip, this.countOf(ip) + 1);
     this.waiting.set(slot.id, slot);
     let m = this.waitingFrom.get(ip);
     if (!m) this.waitingFrom.set(ip, (m = new Map()));
@@ -153,8 +170,12 @@ export class ConnectionLimiter {
     return this.total > this.maxTotal * STRESS_RATIO;
   }
 
+  private countOf(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
   private stressedFrom(ip: string): boolean {
-    return this.openFrom(ip) > this.maxPerIp * STRESS_RATIO;
+    return this.countOf(ip) > this.maxPerIp * STRESS_RATIO;
   }
 
   /** Is this address, or the server as a whole, over STRESS_RATIO of its limit? */
@@ -163,9 +184,9 @@ export class ConnectionLimiter {
   }
 
   /** The pre-authentication time-out to use now: the normal one, or the short one under pressure. */
-  preauthTimeoutMs(ip: string, normalMs: number): number {
+  preauthTimeoutMs(address: string, normalMs: number): number {
     const stress = this.opts.stressPreauthTimeoutMs ?? 0;
-    return stress > 0 && this.underPressure(ip) ? Math.min(stress, normalMs) : normalMs;
+    return stress > 0 && this.underPressure(clientKey(address)) ? Math.min(stress, normalMs) : normalMs;
   }
 
   /**
@@ -239,7 +260,7 @@ export class ConnectionLimiter {
   freed(s: Slot): void {
     this.unwait(s);
     this.total--;
-    const n = this.openFrom(s.ip) - 1;
+    const n = this.countOf(s.ip) - 1;
     if (n <= 0) this.counts.delete(s.ip);
     else this.counts.set(s.ip, n);
   }
@@ -255,8 +276,8 @@ export class ConnectionLimiter {
     return this.total;
   }
 
-  /** open connections from one address */
-  openFrom(ip: string): number {
-    return this.counts.get(ip) ?? 0;
+  /** open connections from one client (an address, or an IPv6 /64: clientKey) */
+  openFrom(address: string): number {
+    return this.counts.get(clientKey(address)) ?? 0;
   }
 }

@@ -3,7 +3,7 @@
 // in eviction.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConnectionLimiter, type Slot } from '../../src/auth/limits.js';
+import { clientKey, ConnectionLimiter, type Slot } from '../../src/auth/limits.js';
 
 function take(l: ConnectionLimiter, ip: string, gone: string[], name: string, extra: { evictable?: () => boolean } = {}): Slot {
   const s = l.acquire(ip);
@@ -66,4 +66,21 @@ test('stress: over 70% of a limit, acquire closes the connections silent for lon
   for (let i = 0; i < 3; i++) take(l, '10.0.0.1', gone, `more${i}`);
   assert.equal(l.preauthTimeoutMs('10.0.0.1', 60_000), 50);
   l.close();
+});
+
+test('an IPv6 /64 counts as one client (RFC 6177: a site gets a /64); IPv4-mapped addresses count as their IPv4', () => {
+  assert.equal(clientKey('192.0.2.1'), '192.0.2.1');
+  assert.equal(clientKey('::ffff:192.0.2.1'), '192.0.2.1');
+  assert.equal(clientKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(clientKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64');
+  assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(clientKey('::1'), '0:0:0:0::/64');
+  assert.equal(clientKey(clientKey('2001:db8:1:2::9')), '2001:db8:1:2::/64');
+  const l = new ConnectionLimiter(100, 2);
+  const gone: string[] = [];
+  take(l, '2001:db8:1:2::1', gone, 'a').authenticated();
+  take(l, '2001:db8:1:2::2', gone, 'b').authenticated();
+  assert.equal(l.acquire('2001:db8:1:2::3'), 'per-ip', 'a third address of the same /64 is the same client');
+  assert.ok(typeof l.acquire('2001:db8:1:3::1') !== 'string', 'the next /64 is another client');
+  assert.equal(l.openFrom('2001:db8:1:2::ffff'), 2);
 });
