@@ -12,6 +12,11 @@ import { importPath } from '../dist/src/move/import.js';
 import { exportUser } from '../dist/src/move/export.js';
 import { backup } from '../dist/src/move/backup.js';
 import { fromLine } from '../dist/src/move/mbox.js';
+import { importImap } from '../dist/src/move/imap-import.js';
+import { hashPassword } from '../dist/src/auth/password.js';
+import { loadConfig } from '../dist/src/config/config.js';
+import { silentLogger } from '../dist/src/log/log.js';
+import { startPostoffice } from '../dist/src/postoffice.js';
 
 const N = Number(process.argv[2] ?? 20000);
 const BODY = Number(process.argv[3] ?? 8000);
@@ -40,7 +45,7 @@ let peak = 0;
 const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
 const store = new SqliteStore({ dataDir: path.join(dir, 'data'), bodyCacheBytes: 0 });
 await store.domains.add('example.test');
-const user = await store.users.add('bench@example.test', 'x');
+const user = await store.users.add('bench@example.test', await hashPassword('bench-pw'));
 
 async function measure(label, fn) {
   if (global.gc) global.gc();
@@ -75,6 +80,23 @@ await measure('backup', async () => {
   const r = await backup(store, path.join(dir, 'data'), path.join(dir, 'backup'));
   return { note: `${mb(r.bytes)} MB database, integrity ${r.integrity}` };
 });
+// IMAP import from a running post office (this store, served) into a second store, over loopback
+const config = loadConfig({ POSTOFFICE_DATA_DIR: path.join(dir, 'data'), POSTOFFICE_LOG_LEVEL: 'silent', POSTOFFICE_LISTEN: '127.0.0.1', POSTOFFICE_DNS_SERVERS: '127.0.0.1:9', POSTOFFICE_INBOUND_AUTH: 'false' });
+const server = await startPostoffice(config, silentLogger, { ephemeralPorts: true });
+const store2 = new SqliteStore({ dataDir: path.join(dir, 'data2'), bodyCacheBytes: 0 });
+await store2.domains.add('example.test');
+const user2 = await store2.users.add('copy@example.test', 'x');
+const url = `imaps://bench@example.test@127.0.0.1:${server.port('imaps')}`;
+await measure('import over IMAP', async () => {
+  const s = await importImap(store2, user2, url, { maxBytes: 25 << 20, insecure: true, password: () => 'bench-pw' });
+  return { count: s.imported + s.duplicates, bytes: s.bytes, note: `${s.imported} imported, ${s.failed.length} failed` };
+});
+await measure('import over IMAP again (nothing missing)', async () => {
+  const s = await importImap(store2, user2, url, { maxBytes: 25 << 20, insecure: true, password: () => 'bench-pw' });
+  return { count: s.imported + s.duplicates, bytes: size, note: `${s.imported} imported, ${s.duplicates} already there` };
+});
+await server.close();
+await store2.close();
 clearInterval(sampler);
 await store.close();
 rmSync(dir, { recursive: true, force: true });

@@ -710,10 +710,13 @@ export class SqliteStore implements Store {
       (this.rs('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, modseq) as Row[]).map((r) => r.uid as number),
     appendMany: async (mailboxId: number, items: ImportItem[]): Promise<ImportOutcome[]> => {
       // parsed before the transaction, so that the batch holds the writer only for its inserts
-      const prepared: { item: ImportItem; raw: Buffer; sha: string; meta: BlobMeta | null; error?: string }[] = [];
+      const prepared: { item: ImportItem; raw: Buffer; sha: string; meta: BlobMeta | null; error?: string; held?: boolean }[] = [];
+      // bytes the mailbox holds already are not parsed again (a re-run reads mostly those)
+      const heldNow = this.rs('SELECT 1 FROM blobs b JOIN messages m ON m.blob_id = b.id WHERE b.sha256 = ? AND m.mailbox_id = ? LIMIT 1');
       for (const item of items) {
         const raw = toCrlf(item.raw);
         const sha = createHash('sha256').update(raw).digest('hex');
+        if (heldNow.get(sha, mailboxId)) { prepared.push({ item, raw, sha, meta: null, held: true }); continue; }
         try {
           prepared.push({ item, raw, sha, meta: await analyze(raw, this.mimeLimits) });
         } catch (err) {
@@ -724,7 +727,9 @@ export class SqliteStore implements Store {
         const mb = this.ws('SELECT name FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
         if (!mb) throw new StoreError('notfound', 'no such mailbox');
         const held = this.ws('SELECT 1 FROM blobs b JOIN messages m ON m.blob_id = b.id WHERE b.sha256 = ? AND m.mailbox_id = ? LIMIT 1');
-        return prepared.map(({ item, raw, sha, meta, error }): ImportOutcome => {
+        return prepared.map(({ item, raw, sha, meta, error, held: wasHeld }): ImportOutcome => {
+          // (held when read: an expunge since then would leave it out; a re-run brings it in)
+          if (wasHeld) return { duplicate: true };
           if (!meta) return { failed: error ?? 'cannot parse' };
           if (held.get(sha, mailboxId)) return { duplicate: true };
           const blobId = this.putBlob(raw, meta, 1);
