@@ -21,7 +21,7 @@ if (port('HTTP') > 0) {
     if (res.status !== 200 || body.status !== 'ok') fail(`${url} answered ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
     console.log(`healthy: ${url} ${JSON.stringify(body).slice(0, 300)}`);
   } catch (err) {
-    fail(`${url}: ${err.cause?.code ?? err.message}`);
+    fail(`${url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`);
   }
 } else {
   const name = ['SMTP', 'SMTPS', 'SUBMISSION', 'IMAPS', 'IMAP', 'POP3S', 'POP3'].find((n) => port(n) > 0);
