@@ -5,6 +5,7 @@ import { ConnectionLimiter } from './auth/limits.js';
 import type { Config, Ports } from './config/config.js';
 import { startImap, type ImapOptions } from './imap/index.js';
 import type { Logger } from './log/log.js';
+import { metrics } from './log/metrics.js';
 import { Pop3Server } from './pop3/index.js';
 import { QueueRunner, type QueueRunnerOptions } from './relay/queue-runner.js';
 import { Resolver } from './relay/mx.js';
@@ -14,6 +15,7 @@ import type { RcptPolicy } from './smtp/context.js';
 import { openStore, type Store } from './store/index.js';
 import { startPruner } from './store/retention.js';
 import { TlsManager, type SelfSignedPolicy } from './tls/tls.js';
+import { AcmeManager, acmeNamesOf, acmeDirectoryOf, type AcmeOptions } from './tls/acme.js';
 import { startDashboard, type DashboardOffice } from './trace/http.js';
 
 export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' }
@@ -22,6 +24,8 @@ export interface Postoffice {
   config: Config;
   store: Store;
   tls: TlsManager;
+  /** built-in ACME (config acme), else null */
+  acme: AcmeManager | null;
   auth: Authenticator;
   limiter: ConnectionLimiter;
   listeners: ListenerInfo[];
@@ -45,6 +49,8 @@ export interface StartOptions {
   rcptPolicy?: RcptPolicy;
   /** the self-signed certificate's validity and renewal schedule (tests make it short-lived) */
   tls?: Partial<SelfSignedPolicy>;
+  /** ACME: a CA to trust for the directory and shorter backoff (tests against pebble) */
+  acme?: Pick<AcmeOptions, 'directoryCa' | 'backoffMs'>;
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
@@ -59,10 +65,23 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     for (const d of config.domains) await store.domains.add(d);
     const tls = await TlsManager.create({ dataDir: config.dataDir, hostname: config.hostname, cert: config.tlsCert, key: config.tlsKey, log, selfSigned: opts.tls });
     closers.push(async () => tls.close());
+    let acme: AcmeManager | null = null;
+    if (config.acme) {
+      if (!config.ports.http) throw new Error('acme (POSTOFFICE_ACME) needs the HTTP listener for its HTTP-01 challenge: set ports.http (POSTOFFICE_HTTP_PORT), reachable as port 80');
+      acme = new AcmeManager({
+        dataDir: config.dataDir, names: acmeNamesOf(config), email: config.acmeEmail, directoryUrl: acmeDirectoryOf(config),
+        log: log.child({ proto: 'acme' }), ...opts.acme,
+      }, tls);
+      const a = acme;
+      closers.push(async () => a.stop());
+    }
     const auth = new Authenticator(store, { cacheTtlMs: config.authCacheTtlMs });
     const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp, {
       stressPreauthTimeoutMs: config.stressPreauthTimeoutMs,
-      onEvict: (slot, why, limit) => log.warn({ client: slot.ip, why, limit, open: limiter.open, fromClient: limiter.openFrom(slot.ip) }, 'connection evicted: it had not logged in and a limit was reached'),
+      onEvict: (slot, why, limit) => {
+        metrics.evicted.inc({ office: config.hostname, cause: why });
+        log.warn({ client: slot.ip, why, limit, open: limiter.open, fromClient: limiter.openFrom(slot.ip) }, 'connection evicted: it had not logged in and a limit was reached');
+      },
     });
     const listeners: ListenerInfo[] = [];
 
@@ -96,10 +115,14 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     if (config.ports.http) {
       // the dashboard of this one post office (the lab shows two in one dashboard: src/lab/)
       const office: DashboardOffice = { name: config.domains[0] ?? config.hostname, store, hostname: config.hostname, listen: config.listen, listeners: () => listeners, limiter, auth };
-      const h = await startDashboard({ offices: [office], port: bindPort('http'), host: config.listen, config, log: log.child({ proto: 'http' }) });
+      const h = await startDashboard({ offices: [office], port: bindPort('http'), host: config.listen, config, log: log.child({ proto: 'http' }), acme,
+        certificate: () => ({ source: tls.source, daysLeft: tls.daysLeft(), validTo: tls.info().validTo }) });
       closers.push(h.close);
       listeners.push({ name: 'http', port: h.port, state: 'listening' });
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' });
+
+    // ACME orders only once the HTTP listener can answer its challenges
+    acme?.start();
 
     // retention of the journey and the transcripts: once soon after start, then hourly
     const pruner = startPruner(store, config, log);
@@ -113,7 +136,7 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     }
 
     return {
-      config, store, tls, auth, limiter, listeners, relay,
+      config, store, tls, acme, auth, limiter, listeners, relay,
       port(name) {
         const l = listeners.find((x) => x.name === name && x.state === 'listening');
         if (!l) throw new Error(`listener ${name} is not running`);

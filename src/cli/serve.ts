@@ -13,7 +13,9 @@ export async function serve(config: Config): Promise<void> {
     lines.push(`  ${l.name.padEnd(10)} ${l.state === 'listening' ? where(l.port) : `${l.state}${l.port ? ` (port ${l.port})` : ''}`}`);
   }
   if (po.relay) lines.push(`  relay      ${po.relay.describe()}`);
-  lines.push(`  TLS: ${po.tls.source === 'files' ? config.tlsCert : 'self-signed certificate in ' + config.dataDir + '/tls'}`);
+  lines.push(`  TLS: ${po.tls.source === 'files' ? config.tlsCert
+    : po.acme ? `ACME (${po.acme.info().names.join(', ')} from ${po.acme.info().directoryUrl}) in ${po.acme.dir}${po.tls.source === 'acme' ? '' : ', self-signed until the first certificate arrives'}`
+    : 'self-signed certificate in ' + config.dataDir + '/tls'}`);
   lines.push(`add a user:  npx postoffice user add alice@${config.domains[0]} --password 'secret'`);
   process.stdout.write(lines.join('\n') + '\n');
   // DKIM keys for every local domain from the first start (see `postoffice dns DOMAIN`)

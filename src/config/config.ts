@@ -24,6 +24,15 @@ export interface Config {
   smarthostPassword: string | null;
   tlsCert: string | null;
   tlsKey: string | null;
+  /** built-in ACME (tls/acme.ts): obtain and renew the certificate of hostname + acmeNames over HTTP-01 */
+  acme: boolean;
+  /** ACME account contact (expiry notices from the CA) */
+  acmeEmail: string | null;
+  /** ACME directory URL (null: Let's Encrypt production, or its staging with acmeStaging) */
+  acmeDirectory: string | null;
+  acmeStaging: boolean;
+  /** more names on the ACME certificate besides hostname (e.g. autoconfig.example.org) */
+  acmeNames: string[];
   maxMessageBytes: number;
   maxRecipients: number;
   logLevel: string;
@@ -131,6 +140,11 @@ export const KEYS: Key[] = [
   { key: 'smarthostPassword', env: 'POSTOFFICE_SMARTHOST_PASSWORD', kind: 'nstring', help: 'AUTH password for the smarthost' },
   { key: 'tlsCert', env: 'POSTOFFICE_TLS_CERT', kind: 'nstring', help: 'PEM certificate (chain) to use instead of the generated self-signed one' },
   { key: 'tlsKey', env: 'POSTOFFICE_TLS_KEY', kind: 'nstring', help: 'PEM private key for POSTOFFICE_TLS_CERT' },
+  { key: 'acme', env: 'POSTOFFICE_ACME', kind: 'bool', help: 'obtain and renew the certificate from an ACME CA (Let\'s Encrypt) over HTTP-01 on the HTTP listener, which must be reachable on port 80 (1/0)' },
+  { key: 'acmeEmail', env: 'POSTOFFICE_ACME_EMAIL', kind: 'nstring', help: 'ACME account contact address (the CA writes about expiry and policy changes)' },
+  { key: 'acmeDirectory', env: 'POSTOFFICE_ACME_DIRECTORY', kind: 'nstring', help: 'ACME directory URL (empty: Let\'s Encrypt production)' },
+  { key: 'acmeStaging', env: 'POSTOFFICE_ACME_STAGING', kind: 'bool', help: 'use Let\'s Encrypt staging (untrusted certificates, generous rate limits) when acmeDirectory is empty' },
+  { key: 'acmeNames', env: 'POSTOFFICE_ACME_NAMES', kind: 'list', help: 'more names on the ACME certificate besides hostname, e.g. autoconfig.example.org (each must point here)' },
   { key: 'maxMessageBytes', env: 'POSTOFFICE_MAX_MESSAGE_BYTES', kind: 'int', help: 'SIZE limit advertised and enforced' },
   { key: 'maxRecipients', env: 'POSTOFFICE_MAX_RECIPIENTS', kind: 'int', help: 'recipients per message' },
   { key: 'logLevel', env: 'POSTOFFICE_LOG_LEVEL', kind: 'level', help: 'pino level: trace debug info warn error fatal silent' },
@@ -271,6 +285,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const c = out as unknown as Config;
   if (c.domains.length === 0) throw new ConfigError('invalid config: domains: at least one local domain is needed');
   if ((c.tlsCert === null) !== (c.tlsKey === null)) throw new ConfigError('invalid config: tlsCert/tlsKey (POSTOFFICE_TLS_CERT/_KEY): set both or neither');
+  if (c.acme && c.tlsCert) throw new ConfigError('invalid config: acme (POSTOFFICE_ACME) and tlsCert (POSTOFFICE_TLS_CERT): choose one source of certificates');
+  for (const n of c.acmeNames) if (!normalizeDomain(n)) throw new ConfigError(`invalid config: acmeNames (POSTOFFICE_ACME_NAMES): not a host name: ${JSON.stringify(n)}`);
   if (!['reject', 'spf', 'allow'].includes(c.localSenderOnPort25)) throw new ConfigError(`invalid config: localSenderOnPort25 (POSTOFFICE_LOCAL_SENDER_ON_PORT25): expected reject, spf or allow, got ${JSON.stringify(c.localSenderOnPort25)}`);
   c.dataDir = path.resolve(c.dataDir);
   if (c.transcripts !== 'on' && c.transcripts !== 'off') throw new ConfigError(`invalid config: transcripts (POSTOFFICE_TRANSCRIPTS): expected on or off, got ${JSON.stringify(c.transcripts)}`);

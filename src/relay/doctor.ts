@@ -92,7 +92,10 @@ export async function doctor(config: Config, opts: DoctorOptions): Promise<Findi
   }
 
   // the certificate the listeners present
-  const certFile = config.tlsCert ?? path.join(config.dataDir, 'tls', 'cert.pem');
+  // (with ACME on: its certificate once one arrived, else the self-signed one still serving)
+  const acmeCert = path.join(config.dataDir, 'acme', 'cert.pem');
+  const certFile = config.tlsCert ?? (config.acme && existsSync(acmeCert) ? acmeCert : path.join(config.dataDir, 'tls', 'cert.pem'));
+  if (config.acme && !existsSync(acmeCert)) add('warn', 'TLS', `ACME is on but no certificate has arrived yet (${acmeCert}): the self-signed one serves meanwhile; the server log's ACME_FAILED lines say what to fix (DNS, port 80, rate limit)`);
   if (!existsSync(certFile)) add('warn', 'TLS', `no certificate yet (${certFile}): start the server once, or set POSTOFFICE_TLS_CERT/_KEY`);
   else {
     try {
@@ -101,9 +104,9 @@ export async function doctor(config: Config, opts: DoctorOptions): Promise<Findi
       const left = Math.floor((Date.parse(x.validTo) - now) / 86_400_000);
       const selfSigned = x.checkIssued(x);
       if (left < 0) add('fail', 'TLS', `the certificate expired on ${x.validTo}: renew it`);
-      else if (left < 14) add('warn', 'TLS', `the certificate expires in ${left} day(s) (${x.validTo}): renew it`);
+      else if (left < 14) add('warn', 'TLS', `the certificate expires in ${left} day(s) (${x.validTo}): ${config.acme && certFile === acmeCert ? 'ACME renewal is failing: the server log\'s ACME_FAILED lines say why' : 'renew it'}`);
       if (!x.checkHost(host)) add('fail', 'TLS', `the certificate does not name ${host} (${x.subjectAltName ?? x.subject}): get one for ${host}`);
-      if (selfSigned) add('warn', 'TLS', `the certificate is self-signed: fine for opportunistic STARTTLS between MTAs, but mail clients will complain; set POSTOFFICE_TLS_CERT/_KEY to a CA-issued one`);
+      if (selfSigned) add('warn', 'TLS', `the certificate is self-signed: fine for opportunistic STARTTLS between MTAs, but mail clients will complain; set POSTOFFICE_ACME=1 (Let's Encrypt) or POSTOFFICE_TLS_CERT/_KEY to a CA-issued one`);
       if (left >= 14 && x.checkHost(host) && !selfSigned) add('ok', 'TLS', `certificate for ${host} valid until ${x.validTo}`);
     } catch (err) {
       add('fail', 'TLS', `cannot read the certificate ${certFile}: ${(err as Error).message}`);

@@ -46,10 +46,13 @@ export interface SelfSignedPolicy {
 }
 export const SELF_SIGNED: SelfSignedPolicy = { validityDays: 397, renewBeforeDays: 30, checkEveryMs: 86_400_000 };
 const DAY_MS = 86_400_000;
+/** a certificate in use that expires within this many days is warned about (log, doctor) */
+export const EXPIRY_WARN_DAYS = 14;
 /** makeSelfSigned backdates notBefore by a minute (clock skew); allow for it when judging a lifetime */
 const BACKDATE_MS = 60_000;
 
-function genRsaKey(): Promise<string> {
+/** A 2048-bit RSA private key, PKCS#8 PEM. */
+export function genRsaKey(): Promise<string> {
   // the key pair itself comes from Node's native crypto (node-forge's pure-JS RSA takes seconds)
   return new Promise((resolve, reject) =>
     generateKeyPair('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } },
@@ -98,7 +101,8 @@ export class TlsManager extends EventEmitter {
   private watched: string[] = [];
   private timer: NodeJS.Timeout | null = null;
   private renewing: Promise<boolean> | null = null;
-  readonly source: 'files' | 'self-signed';
+  /** where the certificate in use comes from: the operator's files, our self-signed one, or ACME (tls/acme.ts) */
+  source: 'files' | 'self-signed' | 'acme';
 
   private constructor(
     private readonly log: Logger,
@@ -186,6 +190,9 @@ export class TlsManager extends EventEmitter {
    */
   renewIfDue(why = 'scheduled check'): Promise<boolean> {
     if (this.renewing) return this.renewing;
+    this.warnIfExpiring();
+    // an ACME certificate is renewed by AcmeManager; this check only warns about it
+    if (this.source === 'acme') return Promise.resolve(false);
     const reason = this.dueReason();
     if (!reason) return Promise.resolve(false);
     if (!this.selfSigned) {
@@ -213,6 +220,35 @@ export class TlsManager extends EventEmitter {
       }
     })();
     return this.renewing;
+  }
+
+  /** Days until the certificate in use expires (negative once it has). */
+  daysLeft(now = Date.now()): number {
+    return Math.floor((Date.parse(new X509Certificate(this.material.cert).validTo) - now) / DAY_MS);
+  }
+
+  /** The log warning of a certificate that expires within EXPIRY_WARN_DAYS (checked at start and daily). */
+  warnIfExpiring(): boolean {
+    const days = this.daysLeft();
+    if (days >= EXPIRY_WARN_DAYS) return false;
+    const what = this.source === 'acme' ? 'the ACME certificate: check the acme log lines (renewal failures say why)'
+      : this.source === 'files' ? 'POSTOFFICE_TLS_CERT: renew it; postoffice reloads it when the file changes'
+      : 'the self-signed certificate: it is renewed automatically';
+    this.log.warn({ daysLeft: days, source: this.source, ...this.info() }, `TLS certificate expires in ${days} days (${what})`);
+    return true;
+  }
+
+  /**
+   * Use this certificate from now on (ACME's, tls/acme.ts): new connections and STARTTLS upgrades
+   * get it through 'reload'; open connections keep theirs.
+   */
+  install(material: TlsMaterial, source: 'acme', reason: string): void {
+    tls.createSecureContext({ ...material }); // throws on a broken pair before anything changes
+    const old = this.info();
+    this.set(material);
+    this.source = source;
+    this.log.info({ reason, source, oldFingerprint: old.fingerprint, ...this.info() }, `TLS certificate from ${source} installed (${reason})`);
+    this.emit('reload', material);
   }
 
   private startChecks(): void {

@@ -1,7 +1,7 @@
 // The HTTP listener (fastify): the lab's dashboard for one or several post offices, health and
 // metrics probes, the journey API, and the autoconfiguration mail clients ask for
 // (trace/autoconfig.ts). Every page and API needs a signed-in account, except /health,
-// autoconfig/autodiscover, and /healthz and /metrics (loopback, or Authorization: Bearer <httpTraceToken>).
+// autoconfig/autodiscover, ACME's /.well-known/acme-challenge/, and /healthz and /metrics (loopback, or Authorization: Bearer <httpTraceToken>).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -39,6 +39,10 @@ export interface DashboardOptions {
   log: Logger;
   /** more routes (the lab's control API); they are admin-only unless they set config.access */
   extraRoutes?: (app: FastifyInstance, dashboard: Dashboard) => void;
+  /** built-in ACME (tls/acme.ts): the key authorization of an open HTTP-01 challenge */
+  acme?: { challengeResponse(token: string): string | undefined } | null;
+  /** the certificate in use (tls/tls.ts), reported by /health */
+  certificate?: () => { source: string; daysLeft: number; validTo: string };
 }
 
 const tokenOk = (authorization: string | undefined, token: string): boolean => {
@@ -161,7 +165,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
 
   // ---- probes: public health, and for loopback / the token: healthz and metrics
   const first = offices[0];
-  app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok', hostname: first.hostname, listeners: first.listeners(), offices: offices.map((o) => o.name) }));
+  app.get('/health', { config: { access: 'public' } }, async () => ({
+    status: 'ok', hostname: first.hostname, listeners: first.listeners(), offices: offices.map((o) => o.name),
+    ...(opts.certificate ? { certificate: opts.certificate() } : {}),
+  }));
   app.get('/healthz', { config: { access: 'probe' } }, async (_req, reply) => {
     const checks = await Promise.all(offices.map(async (o) => {
       try {
@@ -209,6 +216,17 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     const rows = await joinedTrace(offices, (req.params as { id: string }).id);
     return reply.code(rows.length ? 200 : 404).send(rows.length ? rows : { error: 'no such message' });
   });
+
+  // ---- RFC 8555 §8.3 HTTP-01: the CA fetches http://<name>/.well-known/acme-challenge/<token> (port 80)
+  if (opts.acme) {
+    const acme = opts.acme;
+    app.get('/.well-known/acme-challenge/:token', { config: { access: 'public' } }, async (req, reply) => {
+      const token = (req.params as { token: string }).token;
+      const answer = /^[A-Za-z0-9_-]{1,256}$/.test(token) ? acme.challengeResponse(token) : undefined;
+      if (!answer) return reply.code(404).type('text/plain; charset=utf-8').send('no such ACME challenge\n');
+      return reply.type('application/octet-stream').send(answer);
+    });
+  }
 
   app.get(STYLE_PATH, { config: { access: 'public' } }, async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(CSS));
   registerSignIn(app, dash);
