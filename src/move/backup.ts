@@ -2,7 +2,7 @@
 // (a consistent snapshot taken with VACUUM INTO in one read transaction: in WAL mode delivery goes
 // on meanwhile, and every message acknowledged before it started is in it), the TLS and DKIM keys
 // of the data dir, and manifest.json. It is made under a temporary name and renamed when complete.
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkSnapshot, type SnapshotCheck, type Store } from '../store/index.js';
 import { SourceError } from './source.js';
@@ -28,6 +28,7 @@ export async function backup(store: Store, dataDir: string, dest: string): Promi
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
   try {
     await store.backup(path.join(tmp, DB_FILE));
+    chmodSync(path.join(tmp, DB_FILE), 0o600); // password hashes and everyone's mail
     const keys: string[] = [];
     for (const d of KEY_DIRS) {
       const from = path.join(dataDir, d);
@@ -58,6 +59,7 @@ export function restore(src: string, dataDir: string): SnapshotCheck & { keys: s
   if (!check.ok) throw new SourceError(`the backup's database failed its integrity check: ${check.integrity}`);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   cpSync(db, path.join(dataDir, DB_FILE));
+  chmodSync(path.join(dataDir, DB_FILE), 0o600);
   const keys: string[] = [];
   for (const d of KEY_DIRS) {
     const from = path.join(src, d);

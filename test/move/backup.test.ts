@@ -2,7 +2,7 @@
 // data dir: the restored store passes integrity_check, holds every message acknowledged (250)
 // before the backup started, and serves them over IMAP.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -46,6 +46,7 @@ test('backup during SMTP delivery restores to a sound store with every message a
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^backup .*backup-1: 1 user\(s\), \d+ message\(s\), [\d.]+ MB in [\d.]+ s \(integrity ok; tls keys\)\n$/);
   assert.deepEqual(readdirSync(dest).sort(), ['manifest.json', 'postoffice.sqlite', 'tls']);
+  assert.equal(statSync(path.join(dest, 'postoffice.sqlite')).mode & 0o777, 0o600, 'the snapshot holds password hashes: owner only');
   const manifest = JSON.parse(readFileSync(path.join(dest, 'manifest.json'), 'utf8'));
   assert.equal(manifest.kind, 'postoffice backup');
   assert.ok(manifest.messages >= before.length);

@@ -148,6 +148,7 @@ test('From_ lines and mboxEntry: what we write, we read back', () => {
   assert.equal(fromLine('a@b', Date.UTC(2026, 0, 5, 1, 2, 3)), 'From a@b Mon Jan  5 01:02:03 2026\n');
   assert.equal(fromLineDate('From a@b Mon Jan  5 01:02:03 2026'), Date.UTC(2026, 0, 5, 1, 2, 3));
   assert.equal(fromLineDate('From MAILER-DAEMON Fri Jul  8 12:08:34 2011'), Date.UTC(2011, 6, 8, 12, 8, 34));
+  assert.equal(fromLineDate('From - Sat Jan 03 12:00:00 2015'), Date.UTC(2015, 0, 3, 12, 0, 0), "Thunderbird's From_ line");
   assert.equal(fromLineDate('From here on, a sentence'), null);
   assert.equal(fromLineDate('From a@b Mon Jan  5 01:02 2026'), Date.UTC(2026, 0, 5, 1, 2, 0));
   const raw = Buffer.from('Return-Path: <x@y.test>\r\nSubject: s\r\n\r\nFrom me\r\n>From you\r\n');
