@@ -67,6 +67,10 @@ export const metrics = {
     labelNames: ['office', 'kind'] as const, buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600, 3600, 14400, 86400], registers,
   }),
   authFailures: new Counter({ name: 'postoffice_auth_failures_total', help: 'Failed logins, by protocol', labelNames: ['protocol'] as const, registers }),
+  // issue 13: the defences at work
+  evicted: new Counter({ name: 'postoffice_connections_evicted_total', help: 'Connections that had not logged in, closed to make room for a newcomer at a limit (cause newcomer) or for silence under pressure (cause stress)', labelNames: ['office', 'cause'] as const, registers }),
+  policyRefusals: new Counter({ name: 'postoffice_policy_refusals_total', help: 'SMTP commands refused by policy: local-sender (our domain on port 25), submission-limit (per-user limits), too-many-recipients (maxRecipients)', labelNames: ['office', 'policy'] as const, registers }),
+  blocklisted: new Counter({ name: 'postoffice_relay_blocklisted_total', help: 'Outbound recipients refused or deferred by a remote MX naming a blocklist, by provider (a fixed set, else other)', labelNames: ['office', 'provider'] as const, registers }),
   storeCommit: new Histogram({
     name: 'postoffice_store_commit_seconds', help: 'Time of one store write transaction (a group commit), fsync included',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers,

@@ -4,6 +4,7 @@
 // cost a look-up. The count lives on smtp-server's envelope object, which is made afresh for
 // every transaction (MAIL after RSET, EHLO or a finished DATA), so it resets with it.
 import type { SMTPServerSession } from 'smtp-server';
+import { metrics } from '../log/metrics.js';
 import { SmtpReply } from '../mail/errors.js';
 import type { SmtpContext } from './context.js';
 
@@ -17,7 +18,10 @@ export function recipientsAccepted(session: SMTPServerSession): number {
 /** Before a RCPT is looked at: the one past maxRecipients gets 452 4.5.3 (§4.5.3.1.10: "too many recipients"). */
 export function checkRecipientCount(ctx: SmtpContext, session: SMTPServerSession): void {
   const max = ctx.config.maxRecipients;
-  if (max > 0 && recipientsAccepted(session) >= max) throw new SmtpReply(452, '4.5.3', `too many recipients (at most ${max} RCPT commands per message)`);
+  if (max > 0 && recipientsAccepted(session) >= max) {
+    metrics.policyRefusals.inc({ office: ctx.config.hostname, policy: 'too-many-recipients' });
+    throw new SmtpReply(452, '4.5.3', `too many recipients (at most ${max} RCPT commands per message)`);
+  }
 }
 
 /** After a RCPT was accepted (250). */

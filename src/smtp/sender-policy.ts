@@ -11,6 +11,7 @@
 // The null reverse-path (bounces, RFC 5321 §4.5.5) is always accepted at MAIL.
 import type { SMTPServerSession } from 'smtp-server';
 import { parseAddress } from '../mail/address.js';
+import { metrics } from '../log/metrics.js';
 import { SmtpReply } from '../mail/errors.js';
 import { parseMime } from '../mail/mime.js';
 import { transactionId, type SmtpContext } from './context.js';
@@ -40,6 +41,7 @@ function refusal(ctx: SmtpContext, what: string, domain: string, spf: AuthVerdic
 async function refuse(ctx: SmtpContext, session: SMTPServerSession, reply: SmtpReply, details: Record<string, unknown>): Promise<never> {
   const msgId = transactionId(session);
   const wire = `${reply.code} ${reply.wire}`;
+  metrics.policyRefusals.inc({ office: ctx.config.hostname, policy: 'local-sender' });
   ctx.log.warn({ sid: session.id, id: msgId, client: session.remoteAddress, helo: session.hostNameAppearsAs || null, ...details, result: wire }, 'local sender refused on port 25');
   await ctx.store.journey.record([{
     msgId, agent: 'MTA in', step: 'refused',

@@ -11,6 +11,7 @@
 // one user submitting at the same moment cannot all slip under the limit together.
 import type { SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config/config.js';
+import { metrics } from '../log/metrics.js';
 import { SmtpReply } from '../mail/errors.js';
 import type { Store } from '../store/index.js';
 import { transactionId, type SessionUser, type SmtpContext } from './context.js';
@@ -129,6 +130,7 @@ const told = new WeakMap<object, true>();
 async function refuse(ctx: SmtpContext, session: SMTPServerSession, user: SessionUser, over: { limit: string; used: number; max: number }, cmd: string): Promise<never> {
   const reply = new SmtpReply(451, '4.7.1', `submission limit reached for ${user.address}: ${over.used} of ${over.max} ${over.limit}; try again later`);
   const key = session.envelope ?? session;
+  metrics.policyRefusals.inc({ office: ctx.config.hostname, policy: 'submission-limit' });
   if (!told.has(key)) {
     told.set(key, true);
     const msgId = transactionId(session);

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
+import { metrics } from '../../src/log/metrics.js';
 import { python } from '../helpers/python.js';
 import { lineReader, startLab, type Lab } from '../helpers/lab.js';
 
@@ -60,6 +61,8 @@ test('200 silent connections from 127.0.0.1 (maxConnectionsPerIp 20): nodemailer
   assert.match(goodbye(0), /^421 4\.7\.0 mail\.example\.test too many connections from your address; the longest idle one is closed to make room, try again later$/);
   assert.match(goodbye(1), /^\* BYE \[UNAVAILABLE\] too many connections from your address; the longest idle one is closed to make room, try again later$/);
   assert.match(goodbye(2), /^-ERR \[SYS\/TEMP\] too many connections from your address; the longest idle one is closed to make room, try again later$/);
+  const evicted = (await metrics.evicted.get()).values.find((v) => v.labels.office === 'mail.example.test' && v.labels.cause === 'newcomer');
+  assert.ok((evicted?.value ?? 0) >= 180, 'postoffice_connections_evicted_total{cause="newcomer"}');
 
   // the attack goes on while the real users work: a new silent connection every 100 ms
   let attacking = true;

@@ -3,6 +3,7 @@
 // Outlook.com, Spamhaus-using Postfix and Barracuda do.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { metrics } from '../../src/log/metrics.js';
 import { recogniseBlocklist } from '../../src/relay/blocklist.js';
 import { startLab } from '../helpers/lab.js';
 import { startDns } from './dns-server.js';
@@ -34,6 +35,7 @@ test('blocklist wordings are recognised: Microsoft S3140/S3150/5.7.606, Spamhaus
     assert.ok(hit, reply);
     assert.match(hit.list, list, reply);
     assert.match(hit.delist, delist!, reply);
+    assert.ok(['Microsoft', 'Spamhaus', 'Barracuda', 'SpamCop', 'Mailspike', 'other'].includes(hit.provider), hit.provider);
   }
 });
 
@@ -63,4 +65,7 @@ test('a bounce "550 5.7.1 ... on our block list (S3140)": the DSN names Microsof
     ['you@remote.test', 'Microsoft Outlook.com block list (S3140)', 'bounced'],
   ]);
   assert.match(String(listed.find((e) => e.details.rcpt === 'later@remote.test')!.details.delist), /check\.spamhaus\.org/);
+  // /metrics: by provider, a fixed set of names (never text from the remote reply)
+  const counted = (await metrics.blocklisted.get()).values.filter((v) => v.labels.office === 'mx.163.test').map((v) => [v.labels.provider, v.value]).sort();
+  assert.deepEqual(counted.map(([p]) => p), ['Microsoft', 'Spamhaus']);
 });
