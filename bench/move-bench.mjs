@@ -17,6 +17,8 @@ import { hashPassword } from '../dist/src/auth/password.js';
 import { loadConfig } from '../dist/src/config/config.js';
 import { silentLogger } from '../dist/src/log/log.js';
 import { startPostoffice } from '../dist/src/postoffice.js';
+import { execFile } from 'node:child_process';
+import nodemailer from 'nodemailer';
 
 const N = Number(process.argv[2] ?? 20000);
 const BODY = Number(process.argv[3] ?? 8000);
@@ -95,6 +97,33 @@ await measure('import over IMAP again (nothing missing)', async () => {
   const s = await importImap(store2, user2, url, { maxBytes: 25 << 20, insecure: true, password: () => 'bench-pw' });
   return { count: s.imported + s.duplicates, bytes: size, note: `${s.imported} imported, ${s.duplicates} already there` };
 });
+// the 250 latency of SMTP delivery before and while `postoffice backup` (another process) runs
+const tr = nodemailer.createTransport({ host: '127.0.0.1', port: server.port('smtp'), secure: false, ignoreTLS: true, pool: true, maxConnections: 4 });
+async function latencies(until) {
+  const lat = [];
+  let done = false;
+  until.then(() => { done = true; });
+  await Promise.all([0, 1, 2, 3].map(async (w) => {
+    for (let i = 0; !done; i++) {
+      const t0 = performance.now();
+      await tr.sendMail({ from: 'carol@remote.test', to: 'bench@example.test', subject: `latency ${w}.${i}`, text: 'x'.repeat(4000) });
+      lat.push(performance.now() - t0);
+    }
+  }));
+  lat.sort((a, b) => a - b);
+  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))].toFixed(1);
+  return `${lat.length} messages, 250 after p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${lat[lat.length - 1].toFixed(1)} ms`;
+}
+console.log(`SMTP delivery, no backup: ${await latencies(new Promise((r) => setTimeout(r, 3000)))}`);
+let backupSecs = 0;
+const during = await latencies(new Promise((resolve, reject) => {
+  const t0 = performance.now();
+  execFile(process.execPath, [new URL('../dist/src/cli/main.js', import.meta.url).pathname, 'backup', path.join(dir, 'backup-live')],
+    { env: { ...process.env, POSTOFFICE_DATA_DIR: path.join(dir, 'data'), POSTOFFICE_LOG_LEVEL: 'silent' } },
+    (err, out) => { backupSecs = (performance.now() - t0) / 1000; if (err) reject(err); else { process.stdout.write(`  ${out}`); resolve(); } });
+}));
+console.log(`SMTP delivery during a ${backupSecs.toFixed(1)} s backup (CLI process): ${during}`);
+tr.close();
 await server.close();
 await store2.close();
 clearInterval(sampler);
