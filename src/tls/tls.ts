@@ -5,7 +5,7 @@
 // STARTTLS) builds its context from TLS_POLICY, so there is one place to make it stricter.
 import { constants, generateKeyPair, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import forge from 'node-forge';
@@ -313,13 +313,43 @@ export class TlsManager extends EventEmitter {
   }
 }
 
+/**
+ * Why POSTOFFICE_TLS_CERT/_KEY cannot be read, in one line with what to do. The usual case is
+ * certbot's layout in a container: live/NAME/*.pem are relative links into archive/NAME/, which
+ * is missing when only live/NAME is mounted, and readable by root only while we run as uid 10025.
+ */
+export function explainUnreadable(err: NodeJS.ErrnoException): string {
+  const file = err.path ?? '?';
+  const uid = process.getuid?.() ?? -1;
+  const gid = process.getgid?.() ?? -1;
+  let link: string | null = null;
+  try { if (lstatSync(file).isSymbolicLink()) link = readlinkSync(file); } catch { /* the file itself is missing */ }
+  // certbot's layout: <root>/live/<name>/*.pem (the links may be unreadable themselves: live/ is 0700)
+  const le = /^(.*)\/live\/[^/]+\/[^/]+\.pem$/.exec(file)?.[1] ?? null;
+  const certbot = le !== null || (link !== null && /archive\//.test(link));
+  if (err.code === 'ENOENT' && link !== null) {
+    return `cannot read TLS certificate/key (POSTOFFICE_TLS_CERT/_KEY): ${file} links to ${link}, which is not there` +
+      (certbot ? ': certbot\'s live/ files link into archive/, so mount all of /etc/letsencrypt at the same path (e.g. /etc/letsencrypt:/etc/letsencrypt:ro) and point POSTOFFICE_TLS_CERT/_KEY at /etc/letsencrypt/live/NAME/' : '');
+  }
+  if (err.code === 'EACCES') {
+    let target = file;
+    try { target = realpathSync(file); } catch { /* keep the name given */ }
+    const root = le ?? '/etc/letsencrypt';
+    return `cannot read TLS certificate/key (POSTOFFICE_TLS_CERT/_KEY): uid ${uid} (gid ${gid}) may not read ${target}` +
+      (certbot
+        ? `: certbot keeps live/ and archive/ for root only; once on the host: chgrp -R ${gid} ${root}/live ${root}/archive && chmod -R g+rX ${root}/live ${root}/archive (and the same as a certbot --deploy-hook, for the files each renewal adds), or use POSTOFFICE_ACME=1 instead`
+        : `: make it readable by uid ${uid} (or its group)`);
+  }
+  return `cannot read TLS certificate/key (POSTOFFICE_TLS_CERT/_KEY): ${err.message}`;
+}
+
 function readMaterial(certFile: string, keyFile: string): TlsMaterial {
   let cert: string, key: string;
   try {
     cert = readFileSync(certFile, 'utf8');
     key = readFileSync(keyFile, 'utf8');
   } catch (err) {
-    throw new InternalError('TLS_UNREADABLE', `cannot read TLS certificate/key (POSTOFFICE_TLS_CERT/_KEY): ${(err as Error).message}`);
+    throw new InternalError('TLS_UNREADABLE', explainUnreadable(err as NodeJS.ErrnoException));
   }
   try {
     tls.createSecureContext({ key, cert });
