@@ -95,10 +95,11 @@ export async function* readMbox(file: string, opts: { maxBytes: number; chunkByt
 
   const onLine = (given: Buffer, offset: number): void => {
     let line = given;
-    // RFC 4155 §2: a message starts at a From_ line (after a blank line, or at the start of the file)
-    if (line[0] === 0x46 /* F */ && st.prevBlank && line.length >= 5 && line.toString('latin1', 0, 5) === 'From ') {
+    // RFC 4155 §2: a message starts at a From_ line, normally after a blank line; like mutt, a
+    // From_ line with a valid date starts one even without it (writers that leave out the blank)
+    if (line[0] === 0x46 /* F */ && line.length >= 5 && line.toString('latin1', 0, 5) === 'From ') {
       const date = fromLineDate(line.toString('latin1', 0, Math.min(line.length, 1000)));
-      if (date !== null || st.cur === null) {
+      if (date !== null || (st.cur === null && st.prevBlank)) {
         if (st.cur) ready.push(finish(st.cur, false));
         st.cur = { offset, date, parts: [], size: 0, tooBig: false };
         st.prevBlank = false;
@@ -107,7 +108,10 @@ export async function* readMbox(file: string, opts: { maxBytes: number; chunkByt
     }
     st.prevBlank = line.length === 1 || (line.length === 2 && line[0] === 0x0d);
     const cur = st.cur;
-    if (!cur) throw new Error('not an mbox file: it does not start with a "From " line');
+    if (!cur) {
+      if (st.prevBlank) return; // blank lines before the first From_ line
+      throw new Error('not an mbox file: it does not start with a "From " line');
+    }
     if (cur.tooBig) return;
     // mboxrd: ">From ", ">>From " ... lose one '>'
     if (line[0] === 0x3e /* > */) {

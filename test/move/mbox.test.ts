@@ -139,6 +139,9 @@ test('readMbox: truncated file, a bare "From " body line, mboxrd unquoting, over
   const crlf = await readAll(file, 4000);
   assert.deepEqual(crlf.map((m) => m.error ?? 'ok'), ['ok', 'ok', 'ok', 'not a message: no header field at its start', 'ok']);
   assert.equal(crlf[2].raw!.toString(), 'Subject: three\r\n\r\nshort\r\n');
+  // leading blank lines; a writer that leaves out the blank line between messages
+  writeFileSync(file, '\n\nFrom a@b Mon Jan  5 01:02:03 2026\nSubject: 1\n\none\nFrom b@c Mon Jan  5 01:02:04 2026\nSubject: 2\n\ntwo\n');
+  assert.deepEqual((await readAll(file)).map((m) => m.raw?.toString()), ['Subject: 1\n\none\n', 'Subject: 2\n\ntwo\n']);
   // not an mbox at all
   writeFileSync(file, 'Subject: hello\n\nbody\n');
   await assert.rejects(readAll(file), /not an mbox file/);
