@@ -35,7 +35,7 @@ function mailboxName(parts: string[]): string {
  * mailbox of a single mbox or Maildir, and is the parent of a tree's mailboxes.
  * `skipped` hears of files in a tree that are not mbox files.
  */
-export function discover(root: string, base: string | undefined, skipped: (file: string, why: string) => void = () => {}): SourceFolder[] {
+export function discover(root: string, base?: string, skipped: (file: string, why: string) => void = () => {}): SourceFolder[] {
   let st;
   try { st = statSync(root); } catch { throw new SourceError(`no such file or folder: ${root}`); }
   if (st.isFile()) {
