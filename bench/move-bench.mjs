@@ -123,6 +123,16 @@ const during = await latencies(new Promise((resolve, reject) => {
     (err, out) => { backupSecs = (performance.now() - t0) / 1000; if (err) reject(err); else { process.stdout.write(`  ${out}`); resolve(); } });
 }));
 console.log(`SMTP delivery during a ${backupSecs.toFixed(1)} s backup (CLI process): ${during}`);
+// and while `postoffice import` (another process) writes its batches into the same database
+await store.users.add('bench2@example.test', 'x');
+let importSecs = 0;
+const duringImport = await latencies(new Promise((resolve, reject) => {
+  const t0 = performance.now();
+  execFile(process.execPath, [new URL('../dist/src/cli/main.js', import.meta.url).pathname, 'import', 'bench2@example.test', mbox],
+    { env: { ...process.env, POSTOFFICE_DATA_DIR: path.join(dir, 'data'), POSTOFFICE_LOG_LEVEL: 'silent' }, maxBuffer: 64 << 20 },
+    (err, out) => { importSecs = (performance.now() - t0) / 1000; if (err) reject(err); else { process.stdout.write(`  ${out}`); resolve(); } });
+}));
+console.log(`SMTP delivery during a ${importSecs.toFixed(1)} s import (CLI process): ${duringImport}`);
 tr.close();
 await server.close();
 await store2.close();
