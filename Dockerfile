@@ -6,7 +6,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 WORKDIR /app
 # dependencies first: this layer is rebuilt only when the lock file changes
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
+# the addon is build/Release/better_sqlite3.node; its sources and objects (~25 MB) stay here
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3 \
+ && cd node_modules/better-sqlite3 && rm -rf deps src build/deps build/Release/obj build/Release/obj.target \
+    build/Release/.deps build/Release/sqlite3.a build/Release/test_extension.node
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
