@@ -1,5 +1,7 @@
 // The whole post office in one process: the store (MDA), TLS, and the listeners of every
 // agent on the mail path. `postoffice serve` and the tests start it through here.
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { Authenticator } from './auth/authenticate.js';
 import { ConnectionLimiter } from './auth/limits.js';
 import type { Config, Ports } from './config/config.js';
@@ -54,7 +56,7 @@ export interface StartOptions {
 }
 
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
-  const bindPort = (name: keyof Ports) => opts.bindPorts?.[name] ?? (opts.ephemeralPorts ? 0 : config.ports[name]);
+  const bindPort = (name: keyof Ports) => opts.bindPorts?.[name] ?? (opts.ephemeralPorts ? 0 : config.ports[name] ?? 0);
   const store = await openStore(config.dataDir, {
     commitDelayMs: config.commitDelayMs,
     bodyCacheBytes: config.bodyCacheBytes,
@@ -119,7 +121,15 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
         certificate: () => ({ source: tls.source, daysLeft: tls.daysLeft(), validTo: tls.info().validTo }) });
       closers.push(h.close);
       listeners.push({ name: 'http', port: h.port, state: 'listening' });
-    } else listeners.push({ name: 'http', port: 0, state: 'disabled' });
+      if (config.ports.https) {
+        // the same routes over TLS (RFC 8461 §3.3: senders fetch the MTA-STS policy over HTTPS on 443);
+        // SNICallback hands out the current certificate, so ACME renewals apply here too
+        const server = https.createServer({ ...tls.serverOptions(), requestTimeout: 10_000, headersTimeout: 10_000 }, (req, res) => h.app.routing(req, res));
+        await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(bindPort('https'), config.listen, () => { server.off('error', reject); resolve(); }); });
+        closers.push(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
+        listeners.push({ name: 'https', port: (server.address() as AddressInfo).port, state: 'listening' });
+      } else listeners.push({ name: 'https', port: 0, state: 'disabled' });
+    } else listeners.push({ name: 'http', port: 0, state: 'disabled' }, { name: 'https', port: 0, state: 'disabled' });
 
     // ACME orders only once the HTTP listener can answer its challenges
     acme?.start();

@@ -9,6 +9,8 @@ import { parseDuration } from '../mail/duration.js';
 export interface Ports {
   smtp: number; smtps: number; submission: number;
   imap: number; imaps: number; pop3: number; pop3s: number; http: number;
+  /** HTTPS: the HTTP listener's routes over TLS (MTA-STS policy, autoconfig), 0 = off (optional: the lab's offices have none) */
+  https?: number;
 }
 
 export interface Config {
@@ -33,6 +35,12 @@ export interface Config {
   acmeStaging: boolean;
   /** more names on the ACME certificate besides hostname (e.g. autoconfig.example.org) */
   acmeNames: string[];
+  /** MTA-STS (RFC 8461) for our domains: the mode published at mta-sts.DOMAIN (none = not published) */
+  mtaSts: 'none' | 'testing' | 'enforce';
+  /** MTA-STS max_age of our policy, seconds */
+  mtaStsMaxAge: number;
+  /** relay: honour destination domains' MTA-STS policies */
+  relayMtaSts: boolean;
   maxMessageBytes: number;
   maxRecipients: number;
   logLevel: string;
@@ -133,6 +141,7 @@ export const KEYS: Key[] = [
   { key: 'ports.pop3', env: 'POSTOFFICE_POP3_PORT', kind: 'port', help: 'POP3 (STLS)' },
   { key: 'ports.pop3s', env: 'POSTOFFICE_POP3S_PORT', kind: 'port', help: 'POP3S (implicit TLS)' },
   { key: 'ports.http', env: 'POSTOFFICE_HTTP_PORT', kind: 'port', help: 'HTTP (health and lab pages)' },
+  { key: 'ports.https', env: 'POSTOFFICE_HTTPS_PORT', kind: 'port', help: 'HTTPS: the same routes over TLS with the server\'s certificate (MTA-STS policy at mta-sts.DOMAIN needs it on 443); 0 disables' },
   { key: 'dnsServers', env: 'POSTOFFICE_DNS_SERVERS', kind: 'list', help: 'resolvers for MX/A/AAAA look-ups, host:port, comma-separated (empty: the system\'s)' },
   { key: 'relayPort', env: 'POSTOFFICE_RELAY_PORT', kind: 'port', help: 'TCP port used when delivering to a remote MX (tests only)' },
   { key: 'smarthost', env: 'POSTOFFICE_SMARTHOST', kind: 'nstring', help: 'optional host:port to relay everything through' },
@@ -145,6 +154,9 @@ export const KEYS: Key[] = [
   { key: 'acmeDirectory', env: 'POSTOFFICE_ACME_DIRECTORY', kind: 'nstring', help: 'ACME directory URL (empty: Let\'s Encrypt production)' },
   { key: 'acmeStaging', env: 'POSTOFFICE_ACME_STAGING', kind: 'bool', help: 'use Let\'s Encrypt staging (untrusted certificates, generous rate limits) when acmeDirectory is empty' },
   { key: 'acmeNames', env: 'POSTOFFICE_ACME_NAMES', kind: 'list', help: 'more names on the ACME certificate besides hostname, e.g. autoconfig.example.org (each must point here)' },
+  { key: 'mtaSts', env: 'POSTOFFICE_MTA_STS', kind: 'string', help: 'MTA-STS for our domains (RFC 8461): none, testing or enforce; served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt (postoffice dns prints the records)' },
+  { key: 'mtaStsMaxAge', env: 'POSTOFFICE_MTA_STS_MAX_AGE', kind: 'int', help: 'max_age of our MTA-STS policy, seconds (senders cache it this long)' },
+  { key: 'relayMtaSts', env: 'POSTOFFICE_RELAY_MTA_STS', kind: 'bool', help: 'relay: honour destination domains\' MTA-STS policies (enforce: only their MX hosts, over verified TLS, else deferred)' },
   { key: 'maxMessageBytes', env: 'POSTOFFICE_MAX_MESSAGE_BYTES', kind: 'int', help: 'SIZE limit advertised and enforced' },
   { key: 'maxRecipients', env: 'POSTOFFICE_MAX_RECIPIENTS', kind: 'int', help: 'recipients per message' },
   { key: 'logLevel', env: 'POSTOFFICE_LOG_LEVEL', kind: 'level', help: 'pino level: trace debug info warn error fatal silent' },
@@ -285,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const c = out as unknown as Config;
   if (c.domains.length === 0) throw new ConfigError('invalid config: domains: at least one local domain is needed');
   if ((c.tlsCert === null) !== (c.tlsKey === null)) throw new ConfigError('invalid config: tlsCert/tlsKey (POSTOFFICE_TLS_CERT/_KEY): set both or neither');
+  if (!['none', 'testing', 'enforce'].includes(c.mtaSts)) throw new ConfigError(`invalid config: mtaSts (POSTOFFICE_MTA_STS): expected none, testing or enforce, got ${JSON.stringify(c.mtaSts)}`);
   if (c.acme && c.tlsCert) throw new ConfigError('invalid config: acme (POSTOFFICE_ACME) and tlsCert (POSTOFFICE_TLS_CERT): choose one source of certificates');
   for (const n of c.acmeNames) if (!normalizeDomain(n)) throw new ConfigError(`invalid config: acmeNames (POSTOFFICE_ACME_NAMES): not a host name: ${JSON.stringify(n)}`);
   if (!['reject', 'spf', 'allow'].includes(c.localSenderOnPort25)) throw new ConfigError(`invalid config: localSenderOnPort25 (POSTOFFICE_LOCAL_SENDER_ON_PORT25): expected reject, spf or allow, got ${JSON.stringify(c.localSenderOnPort25)}`);

@@ -5,10 +5,12 @@
 // Per recipient: 2xx delivered, 5xx bounced, 4xx or no answer deferred (the next MX is tried).
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import type tls from 'node:tls';
+import { rootCertificates, type TLSSocket } from 'node:tls';
 import { format } from 'node:util';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { endpoint, openRecorder, recordMessage, tlsLine, type Recorder, type TranscriptSink } from '../log/transcript.js';
+import { mxMatches } from '../mail/mta-sts.js';
+import type { MtaStsResolver } from './mta-sts.js';
 import type { Resolver, DnsExchange } from './mx.js';
 
 export type Outcome = 'delivered' | 'deferred' | 'bounced';
@@ -55,6 +57,10 @@ export interface RelayContext {
   cache?: ConnectionCache;
   /** where protocol transcripts go (config transcripts on), else none are made */
   transcripts?: TranscriptSink | null;
+  /** RFC 8461: honour the destination's MTA-STS policy (config relayMtaSts), else null */
+  mtaSts?: MtaStsResolver | null;
+  /** more CA certificates to trust when verifying an MX (tests) */
+  tlsCa?: string[];
 }
 
 export interface RelayAttempt {
@@ -192,7 +198,7 @@ async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayS
       // the message went out (DATA): its excerpt, as the receiving side would show it
       if (entry.tnx === 'message' && log.message) { recordMessage(log.rec, 'C', log.message); log.rec.client('.'); log.message = null; }
       if (entry.tnx === 'smtp' && /upgraded with STARTTLS/.test(msg)) {
-        const sock = (conn as unknown as { _socket?: tls.TLSSocket })._socket;
+        const sock = (conn as unknown as { _socket?: TLSSocket })._socket;
         if (sock && 'getProtocol' in sock) log.rec.tls(tlsLine(sock));
       }
     },
@@ -203,7 +209,7 @@ async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayS
     host: ip, port: target.port, name: ctx.hostname, servername,
     requireTLS: ctx.requireTls, opportunisticTLS: !ctx.requireTls,
     // RFC 7435 opportunistic security: encrypt whenever offered; verify only where TLS is required
-    tls: { rejectUnauthorized: ctx.requireTls, servername },
+    tls: { rejectUnauthorized: ctx.requireTls, servername, ...(ctx.tlsCa?.length ? { ca: [...rootCertificates, ...ctx.tlsCa] } : {}) },
     localAddress: sourceAddress(ctx.listen, ip),
     connectionTimeout: ctx.connectTimeoutMs ?? 30_000, greetingTimeout: ctx.greetingTimeoutMs ?? 60_000,
     socketTimeout: ctx.socketTimeoutMs ?? 300_000, socketCloseTimeout: 0,
@@ -222,7 +228,7 @@ async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayS
     steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, ...sidOf(rec), banner, error: err.message.slice(0, 300), transcript: log.transcript } });
     return { err, transcript: log.transcript };
   }
-  const sock = (conn as unknown as { _socket: tls.TLSSocket | net.Socket })._socket;
+  const sock = (conn as unknown as { _socket: TLSSocket | net.Socket })._socket;
   rec.local(endpoint(sock.localAddress, sock.localPort));
   const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
   const ehloAt = log.transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
@@ -400,15 +406,46 @@ export async function relay(ctx: RelayContext, req: RelayRequest): Promise<Relay
     }
   }
 
+  // RFC 8461 §5: under an enforced MTA-STS policy, only the MX hosts it names, over verified TLS
+  let enforced: string | null = null;
+  if (ctx.mtaSts && !ctx.smarthost) {
+    const l = await ctx.mtaSts.lookup(req.domain);
+    const p = l.policy;
+    // a domain without a policy (the usual case) adds no step
+    if (l.source !== 'none') steps.push({ time: Date.now(), step: 'mta-sts', details: {
+      domain: req.domain, source: l.source, ...(p ? { mode: p.mode, mx: p.mx, maxAge: p.maxAge, id: p.id } : {}),
+      ...(l.error ? { error: l.error } : {}), dns: l.dns.map(fmtExchange),
+    } });
+    if (p?.mode === 'enforce') {
+      enforced = `MTA-STS policy of ${req.domain} (enforce, mx: ${p.mx.join(', ')})`;
+      // §4.1: an MX host the policy does not name is not a candidate
+      const refused = targets.filter((x) => !mxMatches(x.host, p.mx));
+      targets = targets.filter((x) => mxMatches(x.host, p.mx));
+      if (refused.length) steps.push({ time: Date.now(), step: 'mta-sts mx refused', details: { domain: req.domain, hosts: refused.map((x) => x.host), policyMx: p.mx } });
+      if (!targets.length) {
+        const reason = `${enforced}: none of the MX hosts (${refused.map((x) => x.host).join(', ')}) is named by the policy`;
+        for (const r of req.rcpts) results.set(r, { outcome: 'deferred', reply: reason, status: '4.7.5', remoteMta: null });
+        return { results, steps };
+      }
+    }
+  }
+  const sctx = enforced ? { ...ctx, requireTls: true } : ctx;
+
   let pending = [...req.rcpts];
   for (const t of targets) {
     for (const ip of t.addresses) {
       if (!pending.length) break;
-      const got = await session(ctx, t, ip, req, pending, steps);
+      const got = await session(sctx, t, ip, req, pending, steps);
       for (const [rcpt, r] of got) results.set(rcpt, r);
       pending = pending.filter((r) => results.get(r)?.outcome === 'deferred');
     }
     if (!pending.length) break;
+  }
+  // the journey and the eventual bounce say why: no verified TLS where the policy demands it
+  if (enforced) {
+    for (const [rcpt, r] of results) {
+      if (r.outcome === 'deferred' && (r.status === '4.7.5' || /TLS|certificate/i.test(r.reply))) results.set(rcpt, { ...r, reply: `${enforced} requires verified TLS: ${r.reply}`.slice(0, 500), status: '4.7.5' });
+    }
   }
   return { results, steps };
 }

@@ -19,6 +19,7 @@ import { ConnectionCache, relay, type RcptResult, type RelayContext } from './de
 import { noteBlocklists } from './blocklist.js';
 import { headerBlock, reportId, sendReport, type DsnRecipient, type ReportKind } from './dsn.js';
 import { Resolver } from './mx.js';
+import { MtaStsResolver } from './mta-sts.js';
 
 import { parseDuration } from '../mail/duration.js';
 
@@ -47,6 +48,10 @@ export interface QueueRunnerOptions {
   connectionIdleMs?: number;
   /** messages per session before it is closed */
   messagesPerConnection?: number;
+  /** more CA certificates to trust for MX hosts and MTA-STS policy hosts (tests) */
+  tlsCa?: string[];
+  /** port of MTA-STS policy hosts (443; tests use another) */
+  mtaStsHttpsPort?: number;
 }
 
 const AGENT = 'MTA out' as const;
@@ -56,6 +61,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export class QueueRunner {
   readonly resolver: Resolver;
+  /** RFC 8461: remote domains' MTA-STS policies, cached per max_age (config relayMtaSts) */
+  readonly mtaSts: MtaStsResolver | null;
   private readonly store: Store;
   private readonly config: Config;
   private readonly log: Logger;
@@ -88,6 +95,7 @@ export class QueueRunner {
     this.config = c;
     this.log = opts.log.child({ proto: 'relay' });
     this.resolver = opts.resolver ?? new Resolver({ servers: c.dnsServers });
+    this.mtaSts = c.relayMtaSts ? new MtaStsResolver({ resolver: this.resolver, httpsPort: opts.mtaStsHttpsPort, ca: opts.tlsCa }) : null;
     this.pollMs = opts.pollMs ?? c.relayPollMs;
     this.concurrency = Math.max(1, opts.concurrency ?? c.relayConcurrency);
     this.domainConcurrency = Math.max(1, opts.domainConcurrency ?? c.relayDomainConcurrency);
@@ -233,7 +241,7 @@ export class QueueRunner {
       smarthostUser: c.smarthostUser, smarthostPassword: c.smarthostPassword,
       requireTls: c.relayRequireTls.map((d) => d.toLowerCase()).includes(domain.toLowerCase()),
       listen: c.listen, connectTimeoutMs: this.opts.connectTimeoutMs, greetingTimeoutMs: this.opts.greetingTimeoutMs, socketTimeoutMs: this.opts.socketTimeoutMs, cache: this.cache,
-      transcripts: sinkFor(c, this.store),
+      transcripts: sinkFor(c, this.store), mtaSts: this.mtaSts, tlsCa: this.opts.tlsCa,
     };
   }
 

@@ -2,6 +2,7 @@
 // MX (RFC 5321 §5.1), SPF (RFC 7208), DKIM (RFC 6376 §3.6.1), DMARC (RFC 7489),
 // and client autoconfiguration: SRV (RFC 6186, RFC 8314), autoconfig/autodiscover names.
 import type { Config } from '../config/config.js';
+import { policyId, policyText, stsTxt } from '../mail/mta-sts.js';
 import { dkimKey, dkimTxt, txtStrings } from './dkim.js';
 
 export interface DnsRecordSpec { name: string; type: 'MX' | 'A' | 'TXT' | 'CNAME' | 'SRV'; value: string; comment?: string }
@@ -26,6 +27,18 @@ export function recordsFor(config: Config, domain: string): DnsRecordSpec[] {
     { name: `autoconfig.${d}`, type: 'CNAME', value: `${host}.`, comment: 'Thunderbird autoconfig' },
     { name: `autodiscover.${d}`, type: 'CNAME', value: `${host}.`, comment: 'Outlook autodiscover' },
     { name: `_autodiscover._tcp.${d}`, type: 'SRV', value: `0 1 443 ${host}.` },
+    ...mtaStsRecords(config, d),
+  ];
+}
+
+/** RFC 8461 §3.1 and RFC 8460 §3: MTA-STS (config mtaSts other than none) and where TLS reports go. */
+function mtaStsRecords(config: Config, d: string): DnsRecordSpec[] {
+  if (config.mtaSts === 'none') return [];
+  const id = policyId(policyText({ mode: config.mtaSts, mx: [config.hostname], maxAge: config.mtaStsMaxAge }));
+  return [
+    { name: `mta-sts.${d}`, type: 'CNAME', value: `${config.hostname}.`, comment: `MTA-STS policy host: https://mta-sts.${d}/.well-known/mta-sts.txt (HTTPS on 443, a certificate naming mta-sts.${d}: ACME adds it)` },
+    { name: `_mta-sts.${d}`, type: 'TXT', value: stsTxt(id), comment: `MTA-STS (RFC 8461): mode ${config.mtaSts}; the id changes with the policy` },
+    { name: `_smtp._tls.${d}`, type: 'TXT', value: `v=TLSRPTv1; rua=mailto:postmaster@${d}`, comment: 'TLS-RPT (RFC 8460): where senders report TLS failures' },
   ];
 }
 

@@ -19,9 +19,11 @@ import { genRsaKey, type TlsManager, type TlsMaterial } from './tls.js';
 export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 
-/** The certificate's names: hostname (common name) and config acmeNames, without repeats. */
-export function acmeNamesOf(config: Pick<Config, 'hostname' | 'acmeNames'>): string[] {
-  return [...new Set([config.hostname, ...config.acmeNames].map((n) => n.toLowerCase()))];
+/** The certificate's names: hostname (common name), config acmeNames, and mta-sts.DOMAIN for each configured domain when mtaSts is on. */
+export function acmeNamesOf(config: Pick<Config, 'hostname' | 'acmeNames' | 'mtaSts' | 'domains'>): string[] {
+  // RFC 8461 §3.3: senders fetch the policy from mta-sts.DOMAIN over verified HTTPS
+  const mtaSts = config.mtaSts === 'none' ? [] : config.domains.map((d) => `mta-sts.${d}`);
+  return [...new Set([config.hostname, ...config.acmeNames, ...mtaSts].map((n) => n.toLowerCase()))];
 }
 export function acmeDirectoryOf(config: Pick<Config, 'acmeDirectory' | 'acmeStaging'>): string {
   return config.acmeDirectory ?? (config.acmeStaging ? LETS_ENCRYPT_STAGING : LETS_ENCRYPT);

@@ -1,7 +1,7 @@
 // The HTTP listener (fastify): the lab's dashboard for one or several post offices, health and
 // metrics probes, the journey API, and the autoconfiguration mail clients ask for
 // (trace/autoconfig.ts). Every page and API needs a signed-in account, except /health,
-// autoconfig/autodiscover, ACME's /.well-known/acme-challenge/, and /healthz and /metrics (loopback, or Authorization: Bearer <httpTraceToken>).
+// autoconfig/autodiscover, ACME's /.well-known/acme-challenge/, MTA-STS's /.well-known/mta-sts.txt, and /healthz and /metrics (loopback, or Authorization: Bearer <httpTraceToken>).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -12,6 +12,7 @@ import type { Config, Ports } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import { registry, watchOffice } from '../log/metrics.js';
 import { isLoopback } from '../mail/address.js';
+import { policyText } from '../mail/mta-sts.js';
 import { autoconfigXml, autodiscoverEmail, autodiscoverXml } from './autoconfig.js';
 import { joinedTrace } from './journey.js';
 import { sendPage, type Dashboard, type DashboardOffice } from './web/context.js';
@@ -227,6 +228,19 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       return reply.type('application/octet-stream').send(answer);
     });
   }
+
+  // ---- RFC 8461 §3.2: our MTA-STS policy, at https://mta-sts.DOMAIN/.well-known/mta-sts.txt (config mtaSts)
+  app.get('/.well-known/mta-sts.txt', { config: { access: 'public' } }, async (req, reply) => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    const domain = host.startsWith('mta-sts.') ? host.slice('mta-sts.'.length) : '';
+    let office: DashboardOffice | undefined;
+    for (const o of offices) if (domain && (await o.store.domains.isLocal(domain))) { office = o; break; }
+    if (config.mtaSts === 'none' || !office) {
+      return reply.code(404).type('text/plain; charset=utf-8').send(config.mtaSts === 'none' ? 'no MTA-STS policy here (config mtaSts is none)\n' : `no MTA-STS policy for ${host || 'this host'}: ask mta-sts.<one of our domains>\n`);
+    }
+    return reply.type('text/plain; charset=utf-8').header('cache-control', 'max-age=300')
+      .send(policyText({ mode: config.mtaSts, mx: [office.hostname], maxAge: config.mtaStsMaxAge }));
+  });
 
   app.get(STYLE_PATH, { config: { access: 'public' } }, async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(CSS));
   registerSignIn(app, dash);

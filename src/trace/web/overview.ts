@@ -10,6 +10,7 @@ import { isFailedStep } from './picture.js';
 const LISTENER: Record<string, string> = {
   smtp: 'SMTP: MTA in (the MX port)', submission: 'Submission: mail clients send (STARTTLS + AUTH)', smtps: 'Submission over TLS',
   imap: 'IMAP: mail clients read (STARTTLS)', imaps: 'IMAPS', pop3: 'POP3 (STLS)', pop3s: 'POP3S', http: 'HTTP: this dashboard',
+  https: 'HTTPS: this dashboard over TLS (MTA-STS policy)',
 };
 
 /** a counter's value for one office (the label is the office's hostname) */

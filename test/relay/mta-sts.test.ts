@@ -1,0 +1,179 @@
+// MTA-STS (RFC 8461) both ways. Relaying: remote domains publish `_mta-sts` TXT records (dns2) and
+// policies the test serves over HTTPS with its own CA. In enforce mode an MX without STARTTLS gets
+// no mail (deferred, then bounced; the journey and the DSN say why), an MX the policy does not name
+// is not tried, and an MX with a certificate valid for its name gets the mail. Serving: our policy
+// at https://mta-sts.DOMAIN/.well-known/mta-sts.txt matches the TXT record `postoffice dns` prints.
+import assert from 'node:assert/strict';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import forge from 'node-forge';
+import { SMTPServer } from 'smtp-server';
+import { parsePolicy, policyId, policyText } from '../../src/mail/mta-sts.js';
+import { recordsFor } from '../../src/relay/records.js';
+import { genRsaKey } from '../../src/tls/tls.js';
+import { formatTrace } from '../../src/trace/format.js';
+import { startLab } from '../helpers/lab.js';
+import { startDns } from './dns-server.js';
+import { startSink } from './sink.js';
+import { enqueue, inbox, waitFor } from './util.js';
+
+interface Ca { cert: string; issue(names: string[]): Promise<{ cert: string; key: string }> }
+
+/** A test CA (node-forge) and leaf certificates it signs. */
+async function makeCa(): Promise<Ca> {
+  const caKey = forge.pki.privateKeyFromPem(await genRsaKey()) as forge.pki.rsa.PrivateKey;
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = forge.pki.setRsaPublicKey(caKey.n, caKey.e);
+  ca.serialNumber = '01';
+  ca.validity.notBefore = new Date(Date.now() - 60_000);
+  ca.validity.notAfter = new Date(Date.now() + 86_400_000);
+  const caName = [{ name: 'commonName', value: 'postoffice MTA-STS test CA' }];
+  ca.setSubject(caName);
+  ca.setIssuer(caName);
+  ca.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }, { name: 'subjectKeyIdentifier' }]);
+  ca.sign(caKey, forge.md.sha256.create());
+  let serial = 1;
+  return {
+    cert: forge.pki.certificateToPem(ca),
+    async issue(names) {
+      const keyPem = await genRsaKey();
+      const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+      const c = forge.pki.createCertificate();
+      c.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+      c.serialNumber = (++serial).toString(16).padStart(2, '0');
+      c.validity.notBefore = new Date(Date.now() - 60_000);
+      c.validity.notAfter = new Date(Date.now() + 86_400_000);
+      c.setSubject([{ name: 'commonName', value: names[0] }]);
+      c.setIssuer(caName);
+      c.setExtensions([{ name: 'basicConstraints', cA: false }, { name: 'extKeyUsage', serverAuth: true }, { name: 'subjectAltName', altNames: names.map((value) => ({ type: 2, value })) }]);
+      c.sign(caKey, forge.md.sha256.create());
+      return { cert: forge.pki.certificateToPem(c), key: keyPem };
+    },
+  };
+}
+
+/** The remote domains' policy hosts: one HTTPS server answering by Host (mta-sts.DOMAIN). */
+async function policyServer(t: TestContext, ca: Ca, policies: Record<string, string>): Promise<{ port: number; fetches: string[] }> {
+  const pair = await ca.issue(Object.keys(policies).map((d) => `mta-sts.${d}`));
+  const fetches: string[] = [];
+  const server: HttpsServer = createHttpsServer(pair, (req, res) => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    fetches.push(`${host}${req.url}`);
+    const body = policies[host.replace(/^mta-sts\./, '')];
+    if (req.url !== '/.well-known/mta-sts.txt' || body === undefined) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
+  return { port: (server.address() as AddressInfo).port, fetches };
+}
+
+/** An MX offering STARTTLS with a certificate the test CA issued for its name. */
+async function tlsSink(t: TestContext, pair: { cert: string; key: string }): Promise<{ port: number; received: { rcpts: string[]; secure: boolean }[] }> {
+  const received: { rcpts: string[]; secure: boolean }[] = [];
+  const server = new SMTPServer({
+    ...pair, disabledCommands: ['AUTH'], logger: false, banner: 'tls sink',
+    onData(stream, session, cb) {
+      stream.resume();
+      stream.on('end', () => { received.push({ rcpts: session.envelope.rcptTo.map((r) => r.address), secure: session.secure }); cb(); });
+    },
+  });
+  server.on('error', () => { /* a client went away */ });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  return { port: (server.server.address() as AddressInfo).port, received };
+}
+
+const ENFORCE = (mx: string) => `version: STSv1\r\nmode: enforce\r\nmx: ${mx}\r\nmax_age: 86400\r\n`;
+
+async function setup(t: TestContext, relayPort: number, ca: Ca, policies: Record<string, string>, env: Record<string, string> = {}) {
+  const pol = await policyServer(t, ca, policies);
+  const dns = await startDns({
+    'remote.test': { MX: [[10, 'mx.remote.test']] },
+    'mx.remote.test': { A: ['127.0.0.1'] },
+    '_mta-sts.remote.test': { TXT: [['v=STSv1; id=20261201']] },
+    'mta-sts.remote.test': { A: ['127.0.0.1'] },
+    'other.test': { MX: [[10, 'mx.other.test']] },
+    'mx.other.test': { A: ['127.0.0.1'] },
+    '_mta-sts.other.test': { TXT: [['v=STSv1; id=1']] },
+    'mta-sts.other.test': { A: ['127.0.0.1'] },
+  });
+  t.after(() => dns.close());
+  const lab = await startLab(t, {
+    users: { 'me@163.test': 'pw' },
+    env: {
+      POSTOFFICE_DOMAINS: '163.test', POSTOFFICE_HOSTNAME: 'mx.163.test', POSTOFFICE_DNS_SERVERS: dns.server,
+      POSTOFFICE_RELAY_PORT: String(relayPort), POSTOFFICE_RELAY_POLL_MS: '50', POSTOFFICE_RELAY_RETRY_SCHEDULE: '500ms', ...env,
+    },
+    start: { relay: { tlsCa: [ca.cert], mtaStsHttpsPort: pol.port } },
+  });
+  t.after(() => lab.close());
+  return { lab, pol };
+}
+
+test('MTA-STS enforce, MX without STARTTLS: no mail, deferred then bounced, the journey and the DSN say why', { timeout: 60_000 }, async (t) => {
+  const ca = await makeCa();
+  const sink = await startSink();
+  t.after(() => sink.close());
+  const { lab, pol } = await setup(t, sink.port, ca, { 'remote.test': ENFORCE('mx.remote.test') }, { POSTOFFICE_RELAY_EXPIRE: '3s' });
+  const { msgId } = await enqueue(lab, 'me@163.test', ['you@remote.test']);
+  const deferred = await waitFor('a deferred attempt', async () => (await lab.po.store.queue.list()).find((x) => x.attempts >= 1));
+  assert.equal(deferred.rcpts[0].status, 'pending');
+  const [dsn] = await waitFor('the bounce', async () => { const b = await inbox(lab.po.store, 'me@163.test'); return b.length ? b : null; });
+  assert.equal(sink.received.length, 0, 'no mail over plaintext');
+  const text = dsn.toString('latin1');
+  assert.match(text, /^Final-Recipient: rfc822; you@remote\.test\r\nAction: failed\r\n/m);
+  assert.match(text, /MTA-STS policy of remote\.test \(enforce, mx: mx\.remote\.test\) requires verified TLS/);
+  const trace = formatTrace(await lab.po.store.journey.trace(msgId));
+  assert.match(trace, /mta-sts\s+.*source=fetched.*mode=enforce/);
+  assert.match(trace, /deferred\s+.*MTA-STS policy of remote\.test/);
+  assert.match(trace, /bounced/);
+  // fetched once, then cached for max_age (the TXT id did not change)
+  assert.deepEqual(pol.fetches, ['mta-sts.remote.test/.well-known/mta-sts.txt']);
+});
+
+test('MTA-STS enforce: an MX the policy does not name is not tried; one with a valid certificate gets the mail', { timeout: 60_000 }, async (t) => {
+  const ca = await makeCa();
+  const mx = await tlsSink(t, await ca.issue(['mx.remote.test', 'mx.other.test']));
+  const { lab } = await setup(t, mx.port, ca, { 'remote.test': ENFORCE('*.remote.test'), 'other.test': ENFORCE('mail.other.test') });
+  const good = await enqueue(lab, 'me@163.test', ['you@remote.test']);
+  await waitFor('delivery', async () => mx.received.length === 1);
+  assert.deepEqual(mx.received[0], { rcpts: ['you@remote.test'], secure: true });
+  await waitFor('the queue entry to go', async () => !(await lab.po.store.queue.list()).some((e) => e.msgId === good.msgId));
+  const trace = formatTrace(await lab.po.store.journey.trace(good.msgId));
+  assert.match(trace, /mta-sts\s+.*mode=enforce/);
+  assert.match(trace, /delivered/);
+
+  const bad = await enqueue(lab, 'me@163.test', ['them@other.test']);
+  const e = await waitFor('a deferred attempt', async () => (await lab.po.store.queue.list()).find((x) => x.msgId === bad.msgId && x.attempts >= 1));
+  assert.equal(e.rcpts[0].status, 'pending');
+  assert.equal(mx.received.length, 1, 'nothing went to mx.other.test');
+  const badTrace = formatTrace(await lab.po.store.journey.trace(bad.msgId));
+  assert.match(badTrace, /mta-sts mx refused\s+.*mx\.other\.test/);
+  assert.match(badTrace, /none of the MX hosts \(mx\.other\.test\) is named by the policy/);
+});
+
+test('our MTA-STS policy: served over HTTPS for mta-sts.DOMAIN, its id in the TXT record postoffice dns prints', { timeout: 30_000 }, async (t) => {
+  const lab = await startLab(t, { env: { POSTOFFICE_DOMAINS: 'example.test', POSTOFFICE_MTA_STS: 'enforce', POSTOFFICE_HTTPS_PORT: '443' } });
+  t.after(() => lab.close());
+  const get = (port: number, proto: 'http' | 'https', host: string) => new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+    void import(`node:${proto}`).then((m: typeof import('node:https')) => {
+      m.get({ host: '127.0.0.1', port, path: '/.well-known/mta-sts.txt', headers: { host }, rejectUnauthorized: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => { body += d.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      }).once('error', reject);
+    });
+  });
+  const r = await get(lab.port('https'), 'https', 'mta-sts.example.test');
+  assert.equal(r.status, 200);
+  assert.match(r.type, /^text\/plain/);
+  assert.equal(r.body, policyText({ mode: 'enforce', mx: ['mail.example.test'], maxAge: 604800 }));
+  assert.deepEqual(parsePolicy(r.body), { mode: 'enforce', mx: ['mail.example.test'], maxAge: 604800 });
+  assert.equal((await get(lab.port('http'), 'http', 'mta-sts.example.test')).body, r.body, 'the HTTP listener serves it too (behind a TLS proxy)');
+  assert.equal((await get(lab.port('https'), 'https', 'mta-sts.elsewhere.test')).status, 404);
+  const txt = recordsFor(lab.config, 'example.test').find((x) => x.name === '_mta-sts.example.test');
+  assert.equal(txt?.value, `v=STSv1; id=${policyId(r.body)}`);
+  assert.ok(recordsFor(lab.config, 'example.test').some((x) => x.name === 'mta-sts.example.test' && x.type === 'CNAME'));
+});
