@@ -9,7 +9,9 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathS
 import path from 'node:path';
 import tls from 'node:tls';
 import forge from 'node-forge';
+import { Gauge } from 'prom-client';
 import type { Logger } from '../log/log.js';
+import { registry } from '../log/metrics.js';
 import { InternalError } from '../mail/errors.js';
 
 export interface TlsMaterial { key: string; cert: string }
@@ -83,6 +85,19 @@ export async function makeSelfSigned(hostname: string, days = SELF_SIGNED.validi
   return { key: keyPem, cert: forge.pki.certificateToPem(cert) };
 }
 
+/** The running managers, for the /metrics gauge (the lab runs two post offices in one process). */
+const live = new Set<TlsManager>();
+new Gauge({
+  name: 'postoffice_tls_certificate_days_left',
+  help: 'Days until the TLS certificate in use expires, by host name and source (acme, files, self-signed)',
+  labelNames: ['hostname', 'source'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const m of live) this.set({ hostname: m.hostname, source: m.source }, m.daysLeft());
+  },
+});
+
 export interface TlsEvents extends EventEmitter {
   on(event: 'reload', l: (m: TlsMaterial) => void): this;
   on(event: 'renewed', l: (r: Renewal) => void): this;
@@ -105,6 +120,7 @@ export class TlsManager extends EventEmitter {
   source: 'files' | 'self-signed' | 'acme';
 
   private constructor(
+    readonly hostname: string,
     private readonly log: Logger,
     private readonly files: { cert: string; key: string } | null,
     private readonly selfSigned: { dir: string; hostname: string } | null,
@@ -124,7 +140,7 @@ export class TlsManager extends EventEmitter {
   }): Promise<TlsManager> {
     const policy = { ...SELF_SIGNED, ...opts.selfSigned };
     if (opts.cert && opts.key) {
-      const m = new TlsManager(opts.log, { cert: opts.cert, key: opts.key }, null, policy);
+      const m = new TlsManager(opts.hostname, opts.log, { cert: opts.cert, key: opts.key }, null, policy);
       m.set(readMaterial(opts.cert, opts.key));
       m.watch();
       void m.renewIfDue('at start');
@@ -132,7 +148,7 @@ export class TlsManager extends EventEmitter {
       return m;
     }
     const dir = path.join(opts.dataDir, 'tls');
-    const m = new TlsManager(opts.log, null, { dir, hostname: opts.hostname }, policy);
+    const m = new TlsManager(opts.hostname, opts.log, null, { dir, hostname: opts.hostname }, policy);
     const { certFile, keyFile } = m.selfSignedFiles();
     if (existsSync(certFile) && existsSync(keyFile)) {
       m.set(readMaterial(certFile, keyFile));
@@ -252,6 +268,7 @@ export class TlsManager extends EventEmitter {
   }
 
   private startChecks(): void {
+    live.add(this);
     // unref'd: the check never keeps the process alive; renewIfDue logs its own failures
     this.timer = setInterval(() => void this.renewIfDue(), this.policy.checkEveryMs);
     this.timer.unref();
@@ -306,6 +323,7 @@ export class TlsManager extends EventEmitter {
 
   /** Stop watching files and checking for renewal (the current context keeps serving). */
   close(): void {
+    live.delete(this);
     for (const f of this.watched) unwatchFile(f);
     this.watched = [];
     if (this.timer) clearInterval(this.timer);

@@ -175,6 +175,8 @@ test('ACME with pebble: HTTP-01 on the HTTP listener, every TLS listener switche
   const health = await fetch(`http://127.0.0.1:${httpPort}/health`).then((r) => r.json()) as { certificate: { source: string; daysLeft: number } };
   assert.equal(health.certificate.source, 'acme');
   assert.ok(health.certificate.daysLeft > 14);
+  const metrics = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then((r) => r.text());
+  assert.match(metrics, /^postoffice_tls_certificate_days_left\{hostname="mail\.acme\.test",source="acme"\} \d+$/m);
   // postoffice doctor judges the ACME certificate (not the self-signed one beside it)
   const tlsFindings = (await doctor(lab.config, { domains: [], probe: null, resolver: new Resolver({ servers: [dns.server], timeoutMs: 2000 }) })).filter((f) => f.check === 'TLS');
   assert.deepEqual(tlsFindings.map((f) => f.level), ['ok'], JSON.stringify(tlsFindings));

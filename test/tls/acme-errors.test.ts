@@ -1,0 +1,24 @@
+// ACME failures as one line with what to do: the problem details Let's Encrypt sends (RFC 8555
+// §6.7) for DNS, port 80 and rate limits, as acme-client passes them on.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { explainAcmeError } from '../../src/tls/acme.js';
+
+test('explainAcmeError: DNS, port 80, a foreign web server, rate limits, the CA unreachable', () => {
+  const names = ['mail.example.org'];
+  const dir = 'https://acme-v02.api.letsencrypt.org/directory';
+  const cases: [string, RegExp][] = [
+    ['DNS problem: NXDOMAIN looking up A for mail.example.org - check that a DNS record exists for this domain', /^ACME: DNS of mail\.example\.org does not point here: .*Publish A\/AAAA records/],
+    ['DNS problem: query timed out looking up A for mail.example.org', /^ACME: DNS of mail\.example\.org does not point here/],
+    ['203.0.113.5: Fetching http://mail.example.org/.well-known/acme-challenge/x1: Timeout during connect (likely firewall problem)', /^ACME: the CA could not reach port 80 of mail\.example\.org: .*Open TCP port 80/],
+    ['203.0.113.5: Fetching http://mail.example.org/.well-known/acme-challenge/x1: Connection refused', /^ACME: the CA could not reach port 80/],
+    ['203.0.113.5: Invalid response from http://mail.example.org/.well-known/acme-challenge/x1: 404', /^ACME: port 80 of mail\.example\.org answered, but not with our challenge: .*forward \/\.well-known\/acme-challenge\//],
+    ['too many certificates (5) already issued for this exact set of domains in the last 168 hours: mail.example.org, retry after 2026-12-03T10:00:00Z: see https://letsencrypt.org/docs/rate-limits/', /^ACME rate limit reached for mail\.example\.org: .*retry after 2026-12-03.*POSTOFFICE_ACME_STAGING=1/],
+    ['getaddrinfo ENOTFOUND acme-v02.api.letsencrypt.org', /^ACME: cannot talk to the CA at https:\/\/acme-v02\.api\.letsencrypt\.org\/directory: .*outbound HTTPS/],
+  ];
+  for (const [detail, re] of cases) {
+    const line = explainAcmeError(new Error(detail), names, dir);
+    assert.match(line, re, detail);
+    assert.doesNotMatch(line, /\n/);
+  }
+});
