@@ -43,8 +43,12 @@ closeSync(fd);
 const size = statSync(mbox).size;
 console.log(`mbox: ${N} messages, ${mb(size)} MB`);
 
+// RSS counts the pages of the database file that SQLite's readers map (mmap_size), which the
+// kernel can drop at will; heap+external is what JavaScript holds (buffers included)
 let peak = 0;
-const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
+let peakHeap = 0;
+const heap = () => { const m = process.memoryUsage(); return m.heapUsed + m.external; };
+const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); peakHeap = Math.max(peakHeap, heap()); }, 50);
 const store = new SqliteStore({ dataDir: path.join(dir, 'data'), bodyCacheBytes: 0 });
 await store.domains.add('example.test');
 const user = await store.users.add('bench@example.test', await hashPassword('bench-pw'));
@@ -52,13 +56,15 @@ const user = await store.users.add('bench@example.test', await hashPassword('ben
 async function measure(label, fn) {
   if (global.gc) global.gc();
   const rss0 = process.memoryUsage().rss;
+  const heap0 = heap();
   peak = rss0;
+  peakHeap = heap0;
   const t0 = performance.now();
   const r = await fn();
   const secs = (performance.now() - t0) / 1000;
   const rss1 = process.memoryUsage().rss;
   console.log(`${label}: ${secs.toFixed(1)} s` + (r?.count !== undefined ? `, ${Math.round(r.count / secs)} messages/s, ${mb(r.bytes / secs)} MB/s` : '') +
-    `; RSS before ${mb(rss0)} MB, peak ${mb(peak)} MB, after ${mb(rss1)} MB` + (r?.note ? `; ${r.note}` : ''));
+    `; RSS before ${mb(rss0)} MB, peak ${mb(peak)} MB, after ${mb(rss1)} MB; heap+external ${mb(heap0)} / ${mb(peakHeap)} / ${mb(heap())} MB` + (r?.note ? `; ${r.note}` : ''));
   return r;
 }
 
