@@ -3,6 +3,7 @@
 // fetch https://mta-sts.DOMAIN/.well-known/mta-sts.txt (certificate verified for that name, no
 // redirects, bounded size and time); cache it for max_age. A fetch that fails keeps a cached
 // policy that has not expired, else the domain is treated as having none (§3.3, §5).
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -28,12 +29,31 @@ export interface MtaStsOptions {
   ca?: string[];
   timeoutMs?: number;
   now?: () => number;
+  /** where the cache survives a restart (§3.3: a restart must not open a downgrade window), else memory only */
+  file?: string;
 }
 
 export class MtaStsResolver {
   private readonly cache = new Map<string, CachedPolicy>();
   private readonly inflight = new Map<string, Promise<PolicyLookup>>();
-  constructor(private readonly opts: MtaStsOptions) {}
+  constructor(private readonly opts: MtaStsOptions) {
+    if (opts.file) {
+      try {
+        const saved = JSON.parse(readFileSync(opts.file, 'utf8')) as CachedPolicy[];
+        for (const p of Array.isArray(saved) ? saved : []) {
+          if (p && typeof p.domain === 'string' && typeof p.expiresAt === 'number' && p.expiresAt > this.now() && Array.isArray(p.mx)) this.cache.set(p.domain, p);
+        }
+      } catch { /* no cache yet, or unreadable: start empty */ }
+    }
+  }
+
+  private save(): void {
+    if (!this.opts.file) return;
+    try {
+      writeFileSync(this.opts.file + '.tmp', JSON.stringify(this.policies()) + '\n', { mode: 0o600 });
+      renameSync(this.opts.file + '.tmp', this.opts.file);
+    } catch { /* the memory cache still applies */ }
+  }
 
   private now(): number {
     return this.opts.now?.() ?? Date.now();
@@ -68,6 +88,7 @@ export class MtaStsResolver {
       const now = this.now();
       const entry: CachedPolicy = { ...policy, id: ids[0], domain: d, fetchedAt: now, expiresAt: now + policy.maxAge * 1000 };
       this.cache.set(d, entry);
+      this.save();
       return { policy: entry, source: 'fetched', dns };
     } catch (err) {
       const error = (err as Error).message.slice(0, 300);

@@ -8,6 +8,7 @@
 // removed only after its outcome is committed. The edge inherent to SMTP remains: a crash after
 // the remote's 250 but before our commit re-sends on restart (at-least-once, never lost); the
 // same holds for a DSN, which is committed before the entry it reports on.
+import path from 'node:path';
 import { ConfigError, type Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import { metrics } from '../log/metrics.js';
@@ -95,7 +96,7 @@ export class QueueRunner {
     this.config = c;
     this.log = opts.log.child({ proto: 'relay' });
     this.resolver = opts.resolver ?? new Resolver({ servers: c.dnsServers });
-    this.mtaSts = c.relayMtaSts ? new MtaStsResolver({ resolver: this.resolver, httpsPort: opts.mtaStsHttpsPort, ca: opts.tlsCa }) : null;
+    this.mtaSts = c.relayMtaSts ? new MtaStsResolver({ resolver: this.resolver, httpsPort: opts.mtaStsHttpsPort, ca: opts.tlsCa, file: path.join(c.dataDir, 'mta-sts-policies.json') }) : null;
     this.pollMs = opts.pollMs ?? c.relayPollMs;
     this.concurrency = Math.max(1, opts.concurrency ?? c.relayConcurrency);
     this.domainConcurrency = Math.max(1, opts.domainConcurrency ?? c.relayDomainConcurrency);

@@ -6,10 +6,13 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import forge from 'node-forge';
 import { SMTPServer } from 'smtp-server';
 import { parsePolicy, policyId, policyText } from '../../src/mail/mta-sts.js';
+import { MtaStsResolver } from '../../src/relay/mta-sts.js';
+import { Resolver } from '../../src/relay/mx.js';
 import { recordsFor } from '../../src/relay/records.js';
 import { genRsaKey } from '../../src/tls/tls.js';
 import { formatTrace } from '../../src/trace/format.js';
@@ -131,6 +134,11 @@ test('MTA-STS enforce, MX without STARTTLS: no mail, deferred then bounced, the 
   assert.match(trace, /bounced/);
   // fetched once, then cached for max_age (the TXT id did not change)
   assert.deepEqual(pol.fetches, ['mta-sts.remote.test/.well-known/mta-sts.txt']);
+  // the cache survives a restart: with the TXT record gone (stripped, or DNS down) the policy still holds
+  const after = new MtaStsResolver({ resolver: new Resolver({ servers: ['127.0.0.1:9'], timeoutMs: 300 }), file: path.join(lab.dataDir, 'mta-sts-policies.json') });
+  const l = await after.lookup('remote.test');
+  assert.equal(l.source, 'cached');
+  assert.deepEqual([l.policy?.mode, l.policy?.mx], ['enforce', ['mx.remote.test']]);
 });
 
 test('MTA-STS enforce: an MX the policy does not name is not tried; one with a valid certificate gets the mail', { timeout: 60_000 }, async (t) => {
