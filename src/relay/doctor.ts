@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
+import { parseStsTxt, policyId, policyText, stsTxt } from '../mail/mta-sts.js';
 import { dkimKey, dkimTxt } from './dkim.js';
 import { Resolver } from './mx.js';
 
@@ -89,6 +90,18 @@ export async function doctor(config: Config, opts: DoctorOptions): Promise<Findi
     if (!dmarc.length) add('warn', 'DMARC', `_dmarc.${d} has no DMARC record: publish "_dmarc.${d}. TXT \\"v=DMARC1; p=quarantine; rua=mailto:postmaster@${d}\\""`);
     else if (/p=none/i.test(dmarc[0])) add('warn', 'DMARC', `_dmarc.${d} policy is p=none: once reports look clean, raise it to p=quarantine`);
     else add('ok', 'DMARC', `_dmarc.${d} "${dmarc[0]}"`);
+
+    // MTA-STS (RFC 8461 §3.1): the TXT record must carry the id of the policy we serve
+    if (config.mtaSts !== 'none') {
+      const id = policyId(policyText({ mode: config.mtaSts, mx: [host], maxAge: config.mtaStsMaxAge }));
+      const sts = (await txt(`_mta-sts.${d}`)).filter((t) => /^v=STSv1/.test(t));
+      const polHost = await r.query(`mta-sts.${d}`, 'A');
+      if (!sts.length) add('fail', 'MTA-STS', `_mta-sts.${d} has no TXT record: publish "_mta-sts.${d}. TXT \\"${stsTxt(id)}\\"" (postoffice dns ${d})`);
+      else if (parseStsTxt(sts[0]) !== id) add('warn', 'MTA-STS', `_mta-sts.${d} says "${sts[0]}", but our policy's id is ${id}: publish "${stsTxt(id)}" so senders fetch the current policy`);
+      else if (!polHost.answers.length) add('fail', 'MTA-STS', `mta-sts.${d} has no address (${polHost.rcode}): publish "mta-sts.${d}. CNAME ${host}." and serve HTTPS on 443 (ports.https)`);
+      else if (!config.ports.https) add('warn', 'MTA-STS', `the policy is served over HTTP only (ports.https is 0): senders fetch https://mta-sts.${d}/.well-known/mta-sts.txt on 443; set POSTOFFICE_HTTPS_PORT=443 or terminate TLS in a proxy`);
+      else add('ok', 'MTA-STS', `_mta-sts.${d} "${sts[0]}" (mode ${config.mtaSts})`);
+    }
   }
 
   // the certificate the listeners present

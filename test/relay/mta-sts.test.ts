@@ -11,6 +11,7 @@ import { test, type TestContext } from 'node:test';
 import forge from 'node-forge';
 import { SMTPServer } from 'smtp-server';
 import { parsePolicy, policyId, policyText } from '../../src/mail/mta-sts.js';
+import { doctor } from '../../src/relay/doctor.js';
 import { MtaStsResolver } from '../../src/relay/mta-sts.js';
 import { Resolver } from '../../src/relay/mx.js';
 import { recordsFor } from '../../src/relay/records.js';
@@ -184,4 +185,15 @@ test('our MTA-STS policy: served over HTTPS for mta-sts.DOMAIN, its id in the TX
   const txt = recordsFor(lab.config, 'example.test').find((x) => x.name === '_mta-sts.example.test');
   assert.equal(txt?.value, `v=STSv1; id=${policyId(r.body)}`);
   assert.ok(recordsFor(lab.config, 'example.test').some((x) => x.name === 'mta-sts.example.test' && x.type === 'CNAME'));
+
+  // postoffice doctor: the published id must be the served policy's
+  const dns = await startDns({ '_mta-sts.example.test': { TXT: [[txt!.value]] }, 'mta-sts.example.test': { A: ['127.0.0.1'] }, '_mta-sts.stale.test': { TXT: [['v=STSv1; id=old1']] } });
+  t.after(() => dns.close());
+  const resolver = new Resolver({ servers: [dns.server], timeoutMs: 1000 });
+  const sts = async (d: string) => (await doctor(lab.config, { domains: [d], probe: null, resolver })).filter((f) => f.check === 'MTA-STS');
+  assert.deepEqual((await sts('example.test')).map((f) => f.level), ['ok']);
+  const stale = await sts('stale.test');
+  assert.equal(stale[0].level, 'warn');
+  assert.match(stale[0].message, /^_mta-sts\.stale\.test says "v=STSv1; id=old1", but our policy's id is \w+: publish "v=STSv1; id=\w+"/);
+  assert.match((await sts('none.test'))[0].message, /^_mta-sts\.none\.test has no TXT record/);
 });
