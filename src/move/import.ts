@@ -3,7 +3,8 @@
 // 'imported' journey step for every message stored. Re-running imports nothing new: bytes a
 // mailbox already holds are skipped by the store.
 import { readFileSync, statSync } from 'node:fs';
-import type { ImportItem, MailboxRecord, Store, UserRecord } from '../store/index.js';
+import { InternalError } from '../mail/errors.js';
+import { StoreError, type ImportItem, type MailboxRecord, type Store, type UserRecord } from '../store/index.js';
 import { cleanFlags } from './flags.js';
 import { listMaildir } from './maildir.js';
 import { readMbox } from './mbox.js';
@@ -110,15 +111,22 @@ export async function importPath(store: Store, user: UserRecord, root: string, o
     else batcher = new Batcher(store, mb, sum, opts);
     if (folder.kind === 'mbox') {
       opts.progress?.folder(mb.name, { bytes: statSync(folder.path).size });
-      for await (const m of readMbox(folder.path, { maxBytes: opts.maxBytes })) {
-        const where = `${folder.path} message ${m.n} (byte ${m.offset})`;
-        if (!m.raw) { sum.failed.push({ where, reason: m.error ?? 'unreadable' }); continue; }
-        // RFC 4155: the From_ line's date is when the message arrived; else its Date: header
-        const date = m.date ?? dateHeader(m.raw) ?? Date.now();
-        await batcher.add(m.raw, m.flags, date, where, folder.path);
+      try {
+        for await (const m of readMbox(folder.path, { maxBytes: opts.maxBytes })) {
+          const where = `${folder.path} message ${m.n} (byte ${m.offset})`;
+          if (!m.raw) { sum.failed.push({ where, reason: m.error ?? 'unreadable' }); continue; }
+          // RFC 4155: the From_ line's date is when the message arrived; else its Date: header
+          const date = m.date ?? dateHeader(m.raw) ?? Date.now();
+          await batcher.add(m.raw, m.flags, date, where, folder.path);
+        }
+      } catch (err) {
+        // an unreadable file (permissions, I/O error) or not an mbox after all: the others go on
+        if (err instanceof StoreError || err instanceof InternalError) throw err; // the store's trouble stops the import
+        sum.failed.push({ where: folder.path, reason: `the rest of this file is not imported: ${(err as Error).message}` });
       }
     } else {
-      const entries = listMaildir(folder.path);
+      let entries: ReturnType<typeof listMaildir>;
+      try { entries = listMaildir(folder.path); } catch (err) { sum.failed.push({ where: folder.path, reason: `cannot list this Maildir: ${(err as Error).message}` }); continue; }
       opts.progress?.folder(mb.name, { messages: entries.length });
       for (const e of entries) {
         if (e.size > opts.maxBytes) { sum.failed.push({ where: e.file, reason: `larger than ${opts.maxBytes} bytes` }); continue; }
