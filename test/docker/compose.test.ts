@@ -122,6 +122,20 @@ elif op == 'login':
 print(json.dumps(out, ensure_ascii=False))
 `;
 
+// the dashboard sign-in, from inside the container (plain HTTP takes passwords on loopback only)
+const SIGN_IN = String.raw`
+const [address, password] = process.argv.slice(-2);
+const base = 'http://127.0.0.1:8080';
+const cookies = (r) => r.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+const form = await fetch(base + '/login');
+const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())[1];
+const login = await fetch(base + '/login', { method: 'POST', redirect: 'manual',
+  headers: { cookie: cookies(form), origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams({ _csrf: csrf, address, password }) });
+const overview = await fetch(base + '/', { redirect: 'manual', headers: { cookie: cookies(login) } });
+console.log(JSON.stringify({ login: login.status, location: login.headers.get('location'), overview: overview.status }));
+`;
+
 async function py(op: 'send' | 'read' | 'login', user: string, pw: string): Promise<Record<string, unknown>> {
   return JSON.parse(await must('python3', ['-c', PY, op, user, pw], { timeoutMs: 90_000 })) as Record<string, unknown>;
 }
@@ -197,6 +211,8 @@ test('docker compose up: generated password in the log, healthy, the tutorial ma
   assert.match(String((await py('login', 'admin@example.test', 'change-me')).imap), /^NO .*AUTHENTICATIONFAILED/);
 
   // the account is a dashboard admin; its password changes as the log says (exec, stdin)
+  const signIn = JSON.parse(await must('podman', ['exec', CONTAINER, 'node', '--input-type=module', '-e', SIGN_IN, 'admin@example.test', password]));
+  assert.deepEqual(signIn, { login: 303, location: '/', overview: 200 }, 'signed in to the dashboard as an admin');
   assert.match(await compose('exec', '-T', 'postoffice', 'postoffice', 'user', 'list'), /^admin@example\.test\s+1 message\(s\).*admin$/m);
   const second = 'a new password, chosen';
   const changed = await must('podman-compose', ['-p', PROJECT, '-f', 'docker-compose.yml', 'exec', '-T', 'postoffice', 'postoffice', 'user', 'passwd', 'admin@example.test', '--password-stdin'], { input: `${second}\n` });
