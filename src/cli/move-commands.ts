@@ -30,6 +30,33 @@ function option(args: string[], name: string): string | undefined {
   return v;
 }
 
+/** Reads a password typed at a terminal without echoing it (Enter ends it, Ctrl-C aborts). */
+function askPassword(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let pw = '';
+    const done = (err: Error | null) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err); else resolve(pw);
+    };
+    const onData = (b: Buffer) => {
+      for (const ch of b.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done(null);
+        if (ch === '\u0003') return done(new SourceError('cancelled'));
+        if (ch === '\u007f' || ch === '\b') pw = pw.slice(0, -1);
+        else if (pw.length < 1024) pw += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
 /** Runs one of MOVE_COMMANDS; returns the exit status. */
 export async function moveCommand(config: Config, cmd: string, argv: string[], readStdin: () => string): Promise<number> {
   const args = [...argv];
@@ -74,7 +101,7 @@ export async function moveCommand(config: Config, cmd: string, argv: string[], r
     }
     const opts = { mailbox, maxBytes: config.maxMessageBytes, progress, batchMessages: batch ? Number(batch) : undefined };
     const s = isImapUrl(args[1])
-      ? await importImap(store, user, args[1], { ...opts, insecure: insecureAt >= 0, password: () => process.env.POSTOFFICE_IMPORT_PASSWORD ?? readStdin() })
+      ? await importImap(store, user, args[1], { ...opts, insecure: insecureAt >= 0, password: async () => process.env.POSTOFFICE_IMPORT_PASSWORD ?? (process.stdin.isTTY ? await askPassword(`password for ${args[1]}: `) : readStdin()) })
       : await importPath(store, user, args[1], opts);
     // a message that failed is listed in the summary; the others are in: still a success
     process.stdout.write(formatSummary('imported', s));

@@ -19,7 +19,7 @@ const MAPPED_USES = new Set(['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archi
 const VIRTUAL_USES = new Set(['\\All', '\\Flagged']);
 
 export interface ImapImportOptions extends ImportOptions {
-  password: () => string;
+  password: () => string | Promise<string>;
   /** accept a certificate that does not verify (a self-signed test server) */
   insecure?: boolean;
 }
@@ -32,7 +32,7 @@ export async function importImap(store: Store, user: UserRecord, url: string, op
   const login = decodeURIComponent(u.username);
   if (!login) throw new SourceError('the IMAP URL needs a user name: imaps://USER@HOST[:PORT]');
   if (u.password) throw new SourceError('give the password on stdin or in POSTOFFICE_IMPORT_PASSWORD, not in the URL');
-  const pass = opts.password();
+  const pass = await opts.password();
   if (!pass) throw new SourceError('no password: give it on stdin or in POSTOFFICE_IMPORT_PASSWORD');
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const port = u.port ? Number(u.port) : secure ? 993 : 143;
