@@ -10,7 +10,8 @@ import { format } from 'node:util';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { endpoint, openRecorder, recordMessage, tlsLine, type Recorder, type TranscriptSink } from '../log/transcript.js';
 import { mxMatches } from '../mail/mta-sts.js';
-import type { MtaStsResolver } from './mta-sts.js';
+import type { CachedPolicy, MtaStsResolver } from './mta-sts.js';
+import { tlsResultOf, type TlsReporter } from './tls-rpt.js';
 import type { Resolver, DnsExchange } from './mx.js';
 
 export type Outcome = 'delivered' | 'deferred' | 'bounced';
@@ -59,6 +60,10 @@ export interface RelayContext {
   transcripts?: TranscriptSink | null;
   /** RFC 8461: honour the destination's MTA-STS policy (config relayMtaSts), else null */
   mtaSts?: MtaStsResolver | null;
+  /** RFC 8460: where sessions under an MTA-STS policy are counted for TLS reports */
+  tlsRpt?: TlsReporter | null;
+  /** the MTA-STS policy this delivery applies (set by relay()) */
+  sts?: CachedPolicy | null;
   /** more CA certificates to trust when verifying an MX (tests) */
   tlsCa?: string[];
 }
@@ -247,6 +252,20 @@ async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayS
   return { cached: { conn, log, tls: tlsInfo, features, uses: 0, timer: null } };
 }
 
+/** RFC 8460 §4.3: one session under an MTA-STS policy, as a success or a failure type (connection failures are no TLS result). */
+function reportTls(ctx: RelayContext, target: Target, ip: string, o: { cached: Cached } | { err: SmtpError }): void {
+  const at = { mx: target.host, ip };
+  if ('err' in o) {
+    const e = o.err;
+    if (e.code === 'ETLS' || /TLS|certificate|CERT_|self.signed|issuer/i.test(e.message)) ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: tlsResultOf(e), error: e.message });
+    return;
+  }
+  const sock = (o.cached.conn as unknown as { _socket?: TLSSocket })._socket;
+  if (!o.cached.conn.secure || !sock || !('authorized' in sock)) { ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: 'starttls-not-supported' }); return; }
+  if (sock.authorized) ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: 'success' });
+  else ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: tlsResultOf(String(sock.authorizationError ?? '')), error: String(sock.authorizationError ?? '') });
+}
+
 /** Run one client call; whatever ends it first wins: its callback, an error, or the connection closing. */
 function settle<T>(conn: SMTPConnection, start: (done: (v: T) => void) => void, onFail: (e: SmtpError) => T): Promise<T> {
   return new Promise<T>((resolve) => {
@@ -282,6 +301,7 @@ async function session(ctx: RelayContext, target: Target, ip: string, req: Relay
   for (;;) {
     if (!c) {
       const o = await open(ctx, target, ip, steps);
+      if (ctx.sts && ctx.tlsRpt) reportTls(ctx, target, ip, o);
       if ('err' in o) {
         // no session: refused, timeout, 4xx/5xx greeting, failed or missing TLS, AUTH refused -> next MX
         const e = o.err;
@@ -408,6 +428,7 @@ export async function relay(ctx: RelayContext, req: RelayRequest): Promise<Relay
 
   // RFC 8461 §5: under an enforced MTA-STS policy, only the MX hosts it names, over verified TLS
   let enforced: string | null = null;
+  let stsApplied: CachedPolicy | null = null;
   if (ctx.mtaSts && !ctx.smarthost) {
     const l = await ctx.mtaSts.lookup(req.domain);
     const p = l.policy;
@@ -416,12 +437,15 @@ export async function relay(ctx: RelayContext, req: RelayRequest): Promise<Relay
       domain: req.domain, source: l.source, ...(p ? { mode: p.mode, mx: p.mx, maxAge: p.maxAge, id: p.id } : {}),
       ...(l.error ? { error: l.error } : {}), dns: l.dns.map(fmtExchange),
     } });
+    if (p && p.mode !== 'none') stsApplied = p;
+    if (l.source === 'failed') ctx.tlsRpt?.record(req.domain, null, { result: 'sts-policy-fetch-error', error: l.error });
     if (p?.mode === 'enforce') {
       enforced = `MTA-STS policy of ${req.domain} (enforce, mx: ${p.mx.join(', ')})`;
       // §4.1: an MX host the policy does not name is not a candidate
       const refused = targets.filter((x) => !mxMatches(x.host, p.mx));
       targets = targets.filter((x) => mxMatches(x.host, p.mx));
       if (refused.length) steps.push({ time: Date.now(), step: 'mta-sts mx refused', details: { domain: req.domain, hosts: refused.map((x) => x.host), policyMx: p.mx } });
+      for (const x of refused) ctx.tlsRpt?.record(req.domain, p, { result: 'validation-failure', mx: x.host, error: 'MX host not named by the MTA-STS policy' });
       if (!targets.length) {
         const reason = `${enforced}: none of the MX hosts (${refused.map((x) => x.host).join(', ')}) is named by the policy`;
         for (const r of req.rcpts) results.set(r, { outcome: 'deferred', reply: reason, status: '4.7.5', remoteMta: null });
@@ -429,7 +453,7 @@ export async function relay(ctx: RelayContext, req: RelayRequest): Promise<Relay
       }
     }
   }
-  const sctx = enforced ? { ...ctx, requireTls: true } : ctx;
+  const sctx: RelayContext = { ...ctx, requireTls: enforced ? true : ctx.requireTls, sts: stsApplied };
 
   let pending = [...req.rcpts];
   for (const t of targets) {

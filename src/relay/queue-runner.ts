@@ -21,6 +21,7 @@ import { noteBlocklists } from './blocklist.js';
 import { headerBlock, reportId, sendReport, type DsnRecipient, type ReportKind } from './dsn.js';
 import { Resolver } from './mx.js';
 import { MtaStsResolver } from './mta-sts.js';
+import { TlsReporter } from './tls-rpt.js';
 
 import { parseDuration } from '../mail/duration.js';
 
@@ -64,6 +65,9 @@ export class QueueRunner {
   readonly resolver: Resolver;
   /** RFC 8461: remote domains' MTA-STS policies, cached per max_age (config relayMtaSts) */
   readonly mtaSts: MtaStsResolver | null;
+  /** RFC 8460: daily TLS reports to the domains whose MTA-STS policies we applied */
+  readonly tlsReports: TlsReporter | null;
+  private reportTimer: NodeJS.Timeout | null = null;
   private readonly store: Store;
   private readonly config: Config;
   private readonly log: Logger;
@@ -97,6 +101,7 @@ export class QueueRunner {
     this.log = opts.log.child({ proto: 'relay' });
     this.resolver = opts.resolver ?? new Resolver({ servers: c.dnsServers });
     this.mtaSts = c.relayMtaSts ? new MtaStsResolver({ resolver: this.resolver, httpsPort: opts.mtaStsHttpsPort, ca: opts.tlsCa, file: path.join(c.dataDir, 'mta-sts-policies.json') }) : null;
+    this.tlsReports = c.relayMtaSts ? new TlsReporter({ store: this.store, resolver: this.resolver, hostname: c.hostname, from: `postmaster@${c.domains[0]}` }) : null;
     this.pollMs = opts.pollMs ?? c.relayPollMs;
     this.concurrency = Math.max(1, opts.concurrency ?? c.relayConcurrency);
     this.domainConcurrency = Math.max(1, opts.domainConcurrency ?? c.relayDomainConcurrency);
@@ -116,6 +121,12 @@ export class QueueRunner {
     // mail queued by this process is taken at once; the poll finds what other processes queue
     this.store.events.on('queued', this.onQueued);
     this.kick();
+    // TLS reports go out once their UTC day is over: look hourly (unref'd)
+    if (this.tlsReports) {
+      const r = this.tlsReports;
+      this.reportTimer = setInterval(() => void r.flush().catch((err: Error) => this.log.warn({ err: err.message }, 'TLS report (RFC 8460) not sent')), 3_600_000);
+      this.reportTimer.unref();
+    }
     return this;
   }
 
@@ -140,6 +151,7 @@ export class QueueRunner {
   async stop(waitMs = 5000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.reportTimer) clearInterval(this.reportTimer);
     this.store.events.off('queued', this.onQueued);
     let t: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => { t = setTimeout(r, waitMs); })]);
@@ -242,7 +254,7 @@ export class QueueRunner {
       smarthostUser: c.smarthostUser, smarthostPassword: c.smarthostPassword,
       requireTls: c.relayRequireTls.map((d) => d.toLowerCase()).includes(domain.toLowerCase()),
       listen: c.listen, connectTimeoutMs: this.opts.connectTimeoutMs, greetingTimeoutMs: this.opts.greetingTimeoutMs, socketTimeoutMs: this.opts.socketTimeoutMs, cache: this.cache,
-      transcripts: sinkFor(c, this.store), mtaSts: this.mtaSts, tlsCa: this.opts.tlsCa,
+      transcripts: sinkFor(c, this.store), mtaSts: this.mtaSts, tlsRpt: this.tlsReports, tlsCa: this.opts.tlsCa,
     };
   }
 

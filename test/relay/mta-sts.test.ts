@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { test, type TestContext } from 'node:test';
 import forge from 'node-forge';
 import { SMTPServer } from 'smtp-server';
@@ -74,19 +75,38 @@ async function policyServer(t: TestContext, ca: Ca, policies: Record<string, str
 }
 
 /** An MX offering STARTTLS with a certificate the test CA issued for its name. */
-async function tlsSink(t: TestContext, pair: { cert: string; key: string }): Promise<{ port: number; received: { rcpts: string[]; secure: boolean }[] }> {
-  const received: { rcpts: string[]; secure: boolean }[] = [];
+async function tlsSink(t: TestContext, pair: { cert: string; key: string }): Promise<{ port: number; received: { rcpts: string[]; secure: boolean; raw?: Buffer }[] }> {
+  const received: { rcpts: string[]; secure: boolean; raw?: Buffer }[] = [];
   const server = new SMTPServer({
     ...pair, disabledCommands: ['AUTH'], logger: false, banner: 'tls sink',
     onData(stream, session, cb) {
-      stream.resume();
-      stream.on('end', () => { received.push({ rcpts: session.envelope.rcptTo.map((r) => r.address), secure: session.secure }); cb(); });
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const rcpts = session.envelope.rcptTo.map((r) => r.address);
+        received.push({ rcpts, secure: session.secure, ...(rcpts.some((r) => r.startsWith('tlsrpt@')) ? { raw: Buffer.concat(chunks) } : {}) });
+        cb();
+      });
     },
   });
   server.on('error', () => { /* a client went away */ });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   return { port: (server.server.address() as AddressInfo).port, received };
+}
+
+interface TlsReport {
+  'organization-name': string;
+  policies: { policy: Record<string, unknown>; summary: Record<string, number>; 'failure-details': Record<string, string>[] }[];
+}
+/** RFC 8460 §5.3: the gzipped JSON attachment of a report mail. */
+function tlsReport(raw: Buffer): TlsReport {
+  const text = raw.toString('latin1');
+  assert.match(text, /^Subject: Report Domain: remote\.test Submitter: mx\.163\.test Report-ID: <[^>]+>\r$/m);
+  assert.match(text, /^Content-Type: multipart\/report; report-type="tlsrpt"/m);
+  const m = /Content-Type: application\/tlsrpt\+gzip\r\n(?:[^\r\n]+\r\n)*\r\n([A-Za-z0-9+/=\r\n]+?)\r\n\r\n--/.exec(text);
+  assert.ok(m, 'a tlsrpt+gzip part');
+  return JSON.parse(gunzipSync(Buffer.from(m[1].replace(/\r\n/g, ''), 'base64')).toString('utf8')) as TlsReport;
 }
 
 const ENFORCE = (mx: string) => `version: STSv1\r\nmode: enforce\r\nmx: ${mx}\r\nmax_age: 86400\r\n`;
@@ -98,6 +118,9 @@ async function setup(t: TestContext, relayPort: number, ca: Ca, policies: Record
     'mx.remote.test': { A: ['127.0.0.1'] },
     '_mta-sts.remote.test': { TXT: [['v=STSv1; id=20261201']] },
     'mta-sts.remote.test': { A: ['127.0.0.1'] },
+    '_smtp._tls.remote.test': { TXT: [['v=TLSRPTv1; rua=mailto:tlsrpt@reports.test']] },
+    'reports.test': { MX: [[10, 'mx.reports.test']] },
+    'mx.reports.test': { A: ['127.0.0.1'] },
     'other.test': { MX: [[10, 'mx.other.test']] },
     'mx.other.test': { A: ['127.0.0.1'] },
     '_mta-sts.other.test': { TXT: [['v=STSv1; id=1']] },
@@ -140,6 +163,18 @@ test('MTA-STS enforce, MX without STARTTLS: no mail, deferred then bounced, the 
   const l = await after.lookup('remote.test');
   assert.equal(l.source, 'cached');
   assert.deepEqual([l.policy?.mode, l.policy?.mx], ['enforce', ['mx.remote.test']]);
+
+  // RFC 8460: the day's TLS report goes to the rua of _smtp._tls.remote.test
+  assert.equal((await lab.po.relay!.tlsReports!.flush(true)).length, 1);
+  const mail = await waitFor('the TLS report', async () => sink.received.find((m) => m.rcpts.includes('tlsrpt@reports.test')));
+  const report = tlsReport(mail.raw);
+  assert.equal(report.policies[0].policy['policy-type'], 'sts');
+  assert.equal(report.policies[0].policy['policy-domain'], 'remote.test');
+  assert.deepEqual(report.policies[0].policy['mx-host'], ['mx.remote.test']);
+  assert.equal(report.policies[0].summary['total-successful-session-count'], 0);
+  assert.ok(report.policies[0].summary['total-failure-session-count'] >= 1);
+  assert.deepEqual(report.policies[0]['failure-details'].map((f) => [f['result-type'], f['receiving-mx-hostname'], f['receiving-ip']]), [['starttls-not-supported', 'mx.remote.test', '127.0.0.1']]);
+  assert.equal(report['organization-name'], 'mx.163.test');
 });
 
 test('MTA-STS enforce: an MX the policy does not name is not tried; one with a valid certificate gets the mail', { timeout: 60_000 }, async (t) => {
@@ -153,11 +188,16 @@ test('MTA-STS enforce: an MX the policy does not name is not tried; one with a v
   const trace = formatTrace(await lab.po.store.journey.trace(good.msgId));
   assert.match(trace, /mta-sts\s+.*mode=enforce/);
   assert.match(trace, /delivered/);
+  await lab.po.relay!.tlsReports!.flush(true);
+  const mail = await waitFor('the TLS report', async () => mx.received.find((m) => m.rcpts.includes('tlsrpt@reports.test')));
+  const report = tlsReport(mail.raw!);
+  assert.equal(report.policies[0].summary['total-successful-session-count'], 1);
+  assert.equal(report.policies[0].summary['total-failure-session-count'], 0);
 
   const bad = await enqueue(lab, 'me@163.test', ['them@other.test']);
   const e = await waitFor('a deferred attempt', async () => (await lab.po.store.queue.list()).find((x) => x.msgId === bad.msgId && x.attempts >= 1));
   assert.equal(e.rcpts[0].status, 'pending');
-  assert.equal(mx.received.length, 1, 'nothing went to mx.other.test');
+  assert.equal(mx.received.filter((m) => !m.rcpts.includes('tlsrpt@reports.test')).length, 1, 'nothing went to mx.other.test');
   const badTrace = formatTrace(await lab.po.store.journey.trace(bad.msgId));
   assert.match(badTrace, /mta-sts mx refused\s+.*mx\.other\.test/);
   assert.match(badTrace, /none of the MX hosts \(mx\.other\.test\) is named by the policy/);
