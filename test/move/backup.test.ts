@@ -33,6 +33,9 @@ test('backup during SMTP delivery restores to a sound store with every message a
       acked.push(messageId);
     }
   });
+  // a DKIM key as the relay keeps it (dataDir/dkim/<domain>.<selector>.key): it goes with the backup
+  mkdirSync(path.join(lab.dataDir, 'dkim'), { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(lab.dataDir, 'dkim', 'example.test.default.key'), '-----BEGIN PRIVATE KEY-----\nnot a real key\n-----END PRIVATE KEY-----\n', { mode: 0o600 });
   const until = async (cond: () => boolean) => { while (!cond() && !failure) await new Promise((r) => setTimeout(r, 20)); };
   await until(() => acked.length >= 40);
   const before = [...acked]; // every one of these got its 250 before the backup started
@@ -44,8 +47,8 @@ test('backup during SMTP delivery restores to a sound store with every message a
   await Promise.all(senders);
   assert.equal(failure, null, String(failure));
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^backup .*backup-1: 1 user\(s\), \d+ message\(s\), [\d.]+ MB in [\d.]+ s \(integrity ok; tls keys\)\n$/);
-  assert.deepEqual(readdirSync(dest).sort(), ['manifest.json', 'postoffice.sqlite', 'tls']);
+  assert.match(r.out, /^backup .*backup-1: 1 user\(s\), \d+ message\(s\), [\d.]+ MB in [\d.]+ s \(integrity ok; tls and dkim keys\)\n$/);
+  assert.deepEqual(readdirSync(dest).sort(), ['dkim', 'manifest.json', 'postoffice.sqlite', 'tls']);
   assert.equal(statSync(path.join(dest, 'postoffice.sqlite')).mode & 0o777, 0o600, 'the snapshot holds password hashes: owner only');
   const manifest = JSON.parse(readFileSync(path.join(dest, 'manifest.json'), 'utf8'));
   assert.equal(manifest.kind, 'postoffice backup');
@@ -72,8 +75,10 @@ test('backup during SMTP delivery restores to a sound store with every message a
   const restored = path.join(root, 'restored');
   rr = await po(restored, ['restore', dest]);
   assert.equal(rr.code, 0, rr.err);
-  assert.match(rr.out, /^restored 1 user\(s\) and \d+ message\(s\) into .*restored \(integrity ok; tls keys\)\n$/);
+  assert.match(rr.out, /^restored 1 user\(s\) and \d+ message\(s\) into .*restored \(integrity ok; tls and dkim keys\)\n$/);
   assert.ok(existsSync(path.join(restored, 'tls')));
+  assert.equal(readFileSync(path.join(restored, 'dkim', 'example.test.default.key'), 'utf8'), readFileSync(path.join(lab.dataDir, 'dkim', 'example.test.default.key'), 'utf8'));
+  assert.equal(statSync(path.join(restored, 'dkim', 'example.test.default.key')).mode & 0o777, 0o600, 'key files keep their mode');
   const check = checkSnapshot(path.join(restored, 'postoffice.sqlite'));
   assert.equal(check.integrity, 'ok');
 
