@@ -27,7 +27,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY src/store/migrations ./src/store/migrations
 COPY config ./config
-COPY docker/healthcheck.mjs ./docker/
+COPY docker/healthcheck.mjs docker/known-password.mjs ./docker/
 COPY docker/entrypoint.sh /usr/local/bin/postoffice-entrypoint
 COPY docker/postoffice.sh /usr/local/bin/postoffice
 ENV NODE_ENV=production \

@@ -7,7 +7,8 @@
 # that user keeping one capability, CAP_NET_BIND_SERVICE (ports 25, 110, ... below 1024), as an
 # ambient capability: no file capability on the node binary (which would copy it into a layer).
 # When POSTOFFICE_ADMIN_PASSWORD is unset, empty or the example value `change-me`, a strong
-# password is generated and printed once; only its scrypt hash is stored.
+# password is generated and printed once; only its scrypt hash is stored. A first user still
+# holding `change-me` (a volume made with an earlier docker-compose.yml) gets one too.
 set -eu
 
 APP=${POSTOFFICE_APP:-/app}
@@ -31,37 +32,50 @@ if [ ! -w "$DATA" ]; then
   exit 1
 fi
 
+# 24 characters of base64url: 144 random bits
+new_password() {
+  node -e 'process.stdout.write(require("node:crypto").randomBytes(18).toString("base64url"))'
+}
+
+# shown once, in the container log: $1 the address, $2 the password, $3 why it was generated
+announce() {
+  cat <<EOF
+entrypoint: ----------------------------------------------------------------------------------
+entrypoint: $3, so $1 got a generated password:
+entrypoint:
+entrypoint:     generated password: $2
+entrypoint:
+entrypoint: It is shown only this once (only its hash is stored). $1 signs in to mail
+entrypoint: (IMAP, POP3, SMTP submission) and to the dashboard (port 8080) as an admin. Change it with:
+entrypoint:     printf '%s\n' 'NEW PASSWORD' | docker compose exec -T postoffice postoffice user passwd $1 --password-stdin
+entrypoint: ----------------------------------------------------------------------------------
+EOF
+}
+
 if [ -n "${POSTOFFICE_ADMIN_ADDRESS:-}" ]; then
   address=$(printf '%s' "$POSTOFFICE_ADMIN_ADDRESS" | tr 'A-Z' 'a-z')
   case "$address" in
     ?*@?*.?*) ;;
     *) echo "entrypoint: POSTOFFICE_ADMIN_ADDRESS=$POSTOFFICE_ADMIN_ADDRESS is not an address like admin@example.org" >&2; exit 1 ;;
   esac
+  # the password goes through stdin, never the process list; the CLI stores its scrypt hash
   if ! $CLI user list | awk -v a="$address" '$1 == a { found = 1 } END { exit !found }'; then
     $CLI domain add "${address#*@}" >/dev/null
     password=${POSTOFFICE_ADMIN_PASSWORD:-}
-    generated=
     if [ -z "$password" ] || [ "$password" = change-me ]; then
       why="POSTOFFICE_ADMIN_PASSWORD is ${password:+the example value change-me}${password:-not set}"
-      # 24 characters of base64url: 144 random bits
-      password=$(node -e 'process.stdout.write(require("node:crypto").randomBytes(18).toString("base64url"))')
-      generated=yes
+      password=$(new_password)
+      printf '%s\n' "$password" | $CLI user add "$address" --password-stdin --admin
+      announce "$address" "$password" "$why"
+    else
+      printf '%s\n' "$password" | $CLI user add "$address" --password-stdin --admin
     fi
-    # the password goes through stdin, never the process list; the CLI stores its scrypt hash
-    printf '%s\n' "$password" | $CLI user add "$address" --password-stdin --admin
-    if [ -n "$generated" ]; then
-      cat <<EOF
-entrypoint: ----------------------------------------------------------------------------------
-entrypoint: $why, so $address got a generated password:
-entrypoint:
-entrypoint:     generated password: $password
-entrypoint:
-entrypoint: It is shown only this once (only its hash is stored). $address signs in to mail
-entrypoint: (IMAP, POP3, SMTP submission) and to the dashboard (port 8080) as an admin. Change it with:
-entrypoint:     printf '%s\n' 'NEW PASSWORD' | docker compose exec -T postoffice postoffice user passwd $address --password-stdin
-entrypoint: ----------------------------------------------------------------------------------
-EOF
-    fi
+    unset password
+  elif node "$APP/docker/known-password.mjs" "$address"; then
+    # a data volume from before: the first user was made with docker-compose.yml's `change-me`
+    password=$(new_password)
+    printf '%s\n' "$password" | $CLI user passwd "$address" --password-stdin
+    announce "$address" "$password" "$address still had the example password change-me of an earlier docker-compose.yml"
     unset password
   fi
 fi
@@ -70,6 +84,6 @@ if [ $# -eq 0 ]; then
   exec $CLI serve
 fi
 case "$1" in
-  serve|domain|user|alias|queue|trace|dns|doctor) exec $CLI "$@" ;;
+  serve|domain|user|alias|queue|trace|dns|doctor|import|export|backup|restore) exec $CLI "$@" ;;
   *) exec "$@" ;;
 esac

@@ -17,7 +17,7 @@ const ENTRY = path.join(ROOT, 'docker', 'entrypoint.sh');
 
 function run(env: Record<string, string>, args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile('sh', [ENTRY, ...args], { env: { PATH: process.env.PATH!, POSTOFFICE_APP: ROOT, ...env }, timeout: 30_000 },
+    execFile('sh', [ENTRY, ...args], { env: { PATH: process.env.PATH!, POSTOFFICE_APP: ROOT, ...env }, timeout: 120_000 },
       (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }));
   });
 }
@@ -97,6 +97,43 @@ for (const [name, password] of [['unset', undefined], ['empty', ''], ['the examp
   });
 }
 
+test('entrypoint: a first user left with change-me by an earlier docker-compose.yml gets a generated password; others are left alone', async (t) => {
+  const data = tempDir(t);
+  const cli = (args: string[], input: string) => new Promise<{ code: number; out: string; err: string }>((resolve) => {
+    const child = execFile(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { env: { PATH: process.env.PATH!, POSTOFFICE_DATA_DIR: data }, timeout: 120_000 },
+      (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }));
+    child.stdin!.end(input);
+  });
+  // what the old entrypoint made from `POSTOFFICE_ADMIN_PASSWORD: change-me`, and a second user with the same password
+  assert.equal((await cli(['domain', 'add', 'mydomain.test'], '')).code, 0);
+  assert.equal((await cli(['user', 'add', 'admin@mydomain.test', '--password-stdin'], 'change-me\n')).code, 0);
+  assert.equal((await cli(['user', 'add', 'other@mydomain.test', '--password-stdin'], 'change-me\n')).code, 0);
+  const env = { POSTOFFICE_DATA_DIR: data, POSTOFFICE_ADMIN_ADDRESS: 'admin@mydomain.test', POSTOFFICE_ADMIN_PASSWORD: 'change-me' };
+  let r = await run(env, ['user', 'list']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /admin@mydomain\.test still had the example password change-me of an earlier docker-compose\.yml/);
+  assert.match(r.out, /^password changed for admin@mydomain\.test$/m);
+  const generated = /generated password: (\S+)/.exec(r.out)![1];
+  const store = new SqliteStore({ dataDir: data });
+  try {
+    const row = (await store.users.passwordHash('admin@mydomain.test'))!;
+    assert.equal(await verifyPassword(generated, row.hash), true);
+    assert.equal(await verifyPassword('change-me', row.hash), false, 'change-me no longer opens the first account');
+    // only the first user (the one the entrypoint made) is the entrypoint's business
+    assert.equal(await verifyPassword('change-me', (await store.users.passwordHash('other@mydomain.test'))!.hash), true);
+  } finally {
+    await store.close();
+  }
+  r = await run(env, ['user', 'list']);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(!r.out.includes('generated password'), 'replaced once');
+  // a first user with a password of its own is left alone
+  assert.equal((await cli(['user', 'passwd', 'admin@mydomain.test', '--password-stdin'], 'my own\n')).code, 0);
+  r = await run(env, ['user', 'list']);
+  assert.ok(!r.out.includes('generated password'), r.out);
+  await assertLogin(data, 'admin@mydomain.test', 'my own').catch((err: Error) => assert.match(err.message, /dashboard admin/));
+});
+
 test('entrypoint: two first starts generate two different passwords', async (t) => {
   const seen = new Set<string>();
   for (let i = 0; i < 2; i++) {
@@ -120,7 +157,7 @@ test('entrypoint: no POSTOFFICE_ADMIN_ADDRESS -> no user; a malformed one is ref
 test('healthcheck script: exit 1 with the reason when nothing answers; with HTTP off, a TCP connect to a mail port', async (t) => {
   const script = path.join(ROOT, 'docker', 'healthcheck.mjs');
   const probe = (env: Record<string, string>) => new Promise<{ code: number; err: string }>((resolve) => {
-    execFile(process.execPath, [script], { env: { PATH: process.env.PATH!, ...env }, timeout: 30_000 },
+    execFile(process.execPath, [script], { env: { PATH: process.env.PATH!, ...env }, timeout: 120_000 },
       (error, _out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, err }));
   });
   // a port nothing listens on (any more)

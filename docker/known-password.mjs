@@ -1,0 +1,14 @@
+// Exit 0 when ADDRESS's stored password is `change-me`, the example of earlier docker-compose.yml
+// files (so docker/entrypoint.sh replaces it); 1 when it is not or there is no such user.
+// Only the store's hash is read and checked (scrypt), as a login would.
+const [address] = process.argv.slice(2);
+const app = process.env.POSTOFFICE_APP ?? '/app';
+const { SqliteStore } = await import(`${app}/dist/src/store/index.js`);
+const { verifyPassword } = await import(`${app}/dist/src/auth/password.js`);
+const store = new SqliteStore({ dataDir: process.env.POSTOFFICE_DATA_DIR ?? '/data' });
+try {
+  const row = address ? await store.users.passwordHash(address) : null;
+  process.exitCode = row && (await verifyPassword('change-me', row.hash)) ? 0 : 1;
+} finally {
+  await store.close();
+}
