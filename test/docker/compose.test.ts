@@ -3,8 +3,9 @@
 // podman-compose starts docker-compose.yml as a user would (the standard ports on this host, no
 // password given), then from the host: the generated password is in the log, the container turns
 // healthy, the tutorial mail goes in through 465 and comes out through 993 and 995 (Python's
-// smtplib, imaplib, poplib), the documented `user passwd` works, and the mail, the account and
-// the password survive `down` and `up` (the named volume).
+// smtplib, imaplib, poplib), the documented `user passwd` works, the mail, the account and the
+// password survive `down` and `up` (the named volume), and a volume whose first user still has the
+// old example password `change-me` gets a generated one on the next start.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -227,4 +228,15 @@ test('docker compose up: generated password in the log, healthy, the tutorial ma
   assert.equal(await lap('healthy again', healthy), 'healthy');
   assert.doesNotMatch(await logs(), /generated password/);
   assert.deepEqual(await py('read', 'admin@example.test', second), want);
+
+  // 6. a volume made with the earlier docker-compose.yml (`POSTOFFICE_ADMIN_PASSWORD: change-me`):
+  // the next start replaces that password and says so once
+  await must('podman-compose', ['-p', PROJECT, '-f', 'docker-compose.yml', 'exec', '-T', 'postoffice', 'postoffice', 'user', 'passwd', 'admin@example.test', '--password-stdin'], { input: 'change-me\n' });
+  await compose('down');
+  await compose('up', '-d');
+  const third = await until('the replaced password in the log', 60_000, async () => /generated password: (\S+)/.exec(await logs())?.[1]);
+  assert.match(await logs(), /admin@example\.test still had the example password change-me of an earlier docker-compose\.yml/);
+  await healthy();
+  assert.match(String((await py('login', 'admin@example.test', 'change-me')).imap), /^NO /);
+  assert.deepEqual(await py('read', 'admin@example.test', third), want);
 });
