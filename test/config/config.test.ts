@@ -10,7 +10,7 @@ test('defaults: the dev lab on 127.0.0.1 with example.test', () => {
   assert.equal(c.hostname, 'mail.example.test');
   assert.deepEqual(c.domains, ['example.test']);
   assert.equal(c.listen, '127.0.0.1');
-  assert.deepEqual({ ...c.ports }, { smtp: 2525, smtps: 2465, submission: 2587, imap: 2143, imaps: 2993, pop3: 2110, pop3s: 2995, http: 8080 });
+  assert.deepEqual({ ...c.ports }, { smtp: 2525, smtps: 2465, submission: 2587, imap: 2143, imaps: 2993, pop3: 2110, pop3s: 2995, http: 8080, https: 0 });
   assert.equal(c.maxMessageBytes, 26214400);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.ports));
 });

@@ -13,7 +13,7 @@ const PUBLIC = new Set(['public', 'probe']);
 /** a URL for a route pattern: every :param gets a harmless value */
 const fill = (url: string) => url.replace(/:office/g, '163.test').replace(/:mailbox/g, '1').replace(/:[a-z]+/gi, '1');
 
-test('no page or API without signing in, except /health, /healthz, /metrics (loopback) and autoconfig', { timeout: 60_000 }, async (t) => {
+test('no page or API without signing in, except /health, /healthz, /metrics (loopback), autoconfig and the MTA-STS policy', { timeout: 60_000 }, async (t) => {
   const lab = await startTwoOffices(t);
   const anon = new WebClient(lab.base);
   const guarded = lab.dashboard.routes.filter((r) => !PUBLIC.has(r.access));
@@ -29,7 +29,7 @@ test('no page or API without signing in, except /health, /healthz, /metrics (loo
   }
   // what is open: the list is short and known
   assert.deepEqual(lab.dashboard.routes.filter((r) => PUBLIC.has(r.access)).map((r) => `${r.method} ${r.url} ${r.access}`).sort(), [
-    'GET /.well-known/autoconfig/mail/config-v1.1.xml public', 'GET /dashboard.css public', 'GET /health public', 'GET /healthz probe',
+    'GET /.well-known/autoconfig/mail/config-v1.1.xml public', 'GET /.well-known/mta-sts.txt public', 'GET /dashboard.css public', 'GET /health public', 'GET /healthz probe',
     'GET /login public', 'GET /mail/config-v1.1.xml public', 'GET /metrics probe', 'POST /autodiscover/autodiscover.xml public', 'POST /login public',
   ]);
   assert.equal((await anon.get('/health')).status, 200);
