@@ -246,10 +246,10 @@ export class TlsManager extends EventEmitter {
   /** The log warning of a certificate that expires within EXPIRY_WARN_DAYS (checked at start and daily). */
   warnIfExpiring(): boolean {
     const days = this.daysLeft();
-    if (days >= EXPIRY_WARN_DAYS) return false;
-    const what = this.source === 'acme' ? 'the ACME certificate: check the acme log lines (renewal failures say why)'
-      : this.source === 'files' ? 'POSTOFFICE_TLS_CERT: renew it; postoffice reloads it when the file changes'
-      : 'the self-signed certificate: it is renewed automatically';
+    // the operator's files have their own warning from 30 days on (dueReason)
+    if (days >= EXPIRY_WARN_DAYS || this.source === 'files') return false;
+    const what = this.source === 'acme' ? 'the ACME certificate: its renewal is failing, the ACME_FAILED log lines say why'
+      : 'the self-signed certificate: its renewal is failing, see the log';
     this.log.warn({ daysLeft: days, source: this.source, ...this.info() }, `TLS certificate expires in ${days} days (${what})`);
     return true;
   }

@@ -1,8 +1,13 @@
 // ACME failures as one line with what to do: the problem details Let's Encrypt sends (RFC 8555
-// §6.7) for DNS, port 80 and rate limits, as acme-client passes them on.
+// §6.7) for DNS, port 80 and rate limits, as acme-client passes them on; and the expiry warning.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after as t_after, test } from 'node:test';
+import { pino } from 'pino';
 import { explainAcmeError } from '../../src/tls/acme.js';
+import { makeSelfSigned, TlsManager } from '../../src/tls/tls.js';
 
 test('explainAcmeError: DNS, port 80, a foreign web server, rate limits, the CA unreachable', () => {
   const names = ['mail.example.org'];
@@ -21,4 +26,20 @@ test('explainAcmeError: DNS, port 80, a foreign web server, rate limits, the CA 
     assert.match(line, re, detail);
     assert.doesNotMatch(line, /\n/);
   }
+});
+
+test('a certificate in use that expires within 14 days is a log warning (an ACME one that failed to renew)', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info', base: undefined }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-expiry-'));
+  const m = await TlsManager.create({ dataDir, hostname: 'mail.example.org', cert: null, key: null, log });
+  t_after(() => m.close());
+  assert.equal(await m.renewIfDue('check'), false);
+  assert.equal(lines.filter((l) => l.level === 40).length, 0, 'a fresh certificate: no warning');
+  m.install(await makeSelfSigned('mail.example.org', 10), 'acme', 'test');
+  assert.equal(m.daysLeft(), 9);
+  assert.equal(await m.renewIfDue('check'), false, 'ACME renews its own certificate');
+  const warn = lines.find((l) => l.level === 40);
+  assert.match(String(warn?.msg), /^TLS certificate expires in 9 days \(the ACME certificate: its renewal is failing, the ACME_FAILED log lines say why\)$/);
+  assert.equal(warn?.source, 'acme');
 });
