@@ -4,7 +4,7 @@
 FROM node:20-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# dependencies first: this layer is rebuilt only when the lock file changes
+# dependencies first: this layer is rebuilt only when package.json or the lock file changes
 COPY package.json package-lock.json ./
 # the addon is build/Release/better_sqlite3.node; its sources and objects (~25 MB) stay here
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3 \
