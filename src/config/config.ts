@@ -46,6 +46,8 @@ export interface Config {
   logLevel: string;
   /** IMAP LOGIN / POP3 USER+PASS without TLS, but only from loopback addresses */
   allowPlaintextAuthOnLoopback: boolean;
+  /** dashboard: where a password may come over plain HTTP: 'loopback' (this machine) or 'any' (a port published on the host's loopback only, as in docker-compose.yml) */
+  httpPlaintextSignIn: 'loopback' | 'any';
   /** Per-user quota in bytes reported by IMAP QUOTA (0 = none) */
   quotaBytes: number;
   /** open connections, all listeners together */
@@ -160,6 +162,7 @@ export const KEYS: Key[] = [
   { key: 'maxMessageBytes', env: 'POSTOFFICE_MAX_MESSAGE_BYTES', kind: 'int', help: 'SIZE limit advertised and enforced' },
   { key: 'maxRecipients', env: 'POSTOFFICE_MAX_RECIPIENTS', kind: 'int', help: 'recipients per message' },
   { key: 'logLevel', env: 'POSTOFFICE_LOG_LEVEL', kind: 'level', help: 'pino level: trace debug info warn error fatal silent' },
+  { key: 'httpPlaintextSignIn', env: 'POSTOFFICE_HTTP_PLAINTEXT_SIGNIN', kind: 'string', help: "dashboard: sign-in over plain HTTP from 'loopback' only, or from 'any' address (only where the HTTP port is reachable from this host alone, e.g. Docker publishing 127.0.0.1:8080)" },
   { key: 'allowPlaintextAuthOnLoopback', env: 'POSTOFFICE_ALLOW_PLAINTEXT_LOOPBACK', kind: 'bool', help: 'allow IMAP/POP3 passwords without TLS from 127.0.0.0/8 and ::1' },
   { key: 'quotaBytes', env: 'POSTOFFICE_QUOTA_BYTES', kind: 'int', help: 'per-user storage quota reported to IMAP clients (0 = unlimited)' },
   { key: 'maxConnections', env: 'POSTOFFICE_MAX_CONNECTIONS', kind: 'int', help: 'open connections in total, all listeners together' },
@@ -300,6 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!['none', 'testing', 'enforce'].includes(c.mtaSts)) throw new ConfigError(`invalid config: mtaSts (POSTOFFICE_MTA_STS): expected none, testing or enforce, got ${JSON.stringify(c.mtaSts)}`);
   if (c.acme && c.tlsCert) throw new ConfigError('invalid config: acme (POSTOFFICE_ACME) and tlsCert (POSTOFFICE_TLS_CERT): choose one source of certificates');
   for (const n of c.acmeNames) if (!normalizeDomain(n)) throw new ConfigError(`invalid config: acmeNames (POSTOFFICE_ACME_NAMES): not a host name: ${JSON.stringify(n)}`);
+  if (c.httpPlaintextSignIn !== 'loopback' && c.httpPlaintextSignIn !== 'any') throw new ConfigError(`invalid config: httpPlaintextSignIn (POSTOFFICE_HTTP_PLAINTEXT_SIGNIN): expected loopback or any, got ${JSON.stringify(c.httpPlaintextSignIn)}`);
   if (!['reject', 'spf', 'allow'].includes(c.localSenderOnPort25)) throw new ConfigError(`invalid config: localSenderOnPort25 (POSTOFFICE_LOCAL_SENDER_ON_PORT25): expected reject, spf or allow, got ${JSON.stringify(c.localSenderOnPort25)}`);
   c.dataDir = path.resolve(c.dataDir);
   if (c.transcripts !== 'on' && c.transcripts !== 'off') throw new ConfigError(`invalid config: transcripts (POSTOFFICE_TRANSCRIPTS): expected on or off, got ${JSON.stringify(c.transcripts)}`);

@@ -67,6 +67,12 @@ test('from another address: /healthz and /metrics only with the bearer token; si
   const ok = await viaProxy.post('/login', { _csrf: token, address: 'me@163.test', password: PASSWORDS.me }, { origin: `https://${ip}:${d.port}`, 'sec-fetch-site': 'same-origin', ...tls });
   assert.equal(ok.status, 303);
   assert.match(ok.headers.getSetCookie().join('\n'), /po_session=[^;]+;.*Secure/i);
+  // httpPlaintextSignIn=any (Docker publishing 127.0.0.1:8080: clients arrive from the bridge's gateway)
+  const open = await startDashboard({ offices: lab.offices, port: 0, host: ip, config: { ...lab.mail163.config, httpPlaintextSignIn: 'any' }, log: silentLogger });
+  t.after(() => open.close());
+  const anyClient = new WebClient(`http://${ip}:${open.port}`);
+  const signedIn = await anyClient.signIn('me@163.test', PASSWORDS.me);
+  assert.equal(signedIn.status, 303, 'plain HTTP sign-in from another address once the operator allows it');
 });
 
 test('sign-in: a new HttpOnly SameSite=Strict cookie, wrong passwords refused, sign-out ends the session, rate limit', { timeout: 60_000 }, async (t) => {

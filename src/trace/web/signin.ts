@@ -11,10 +11,15 @@ import { clearSessionCookie, overTls, sameOrigin, sameToken, setSessionCookie, t
 
 export const STYLE_PATH = '/dashboard.css';
 
-const PLAIN_REFUSED = 'Signing in needs HTTPS when you are not on this machine: put a TLS proxy in front (sending X-Forwarded-Proto: https), or use an SSH tunnel (ssh -L 8080:127.0.0.1:8080 server) and open http://127.0.0.1:8080.';
+const PLAIN_REFUSED = 'Signing in needs HTTPS when you are not on this machine: put a TLS proxy in front (sending X-Forwarded-Proto: https), or use an SSH tunnel (ssh -L 8080:127.0.0.1:8080 server) and open http://127.0.0.1:8080. (In Docker, publish the port on the host\'s 127.0.0.1 only and set POSTOFFICE_HTTP_PLAINTEXT_SIGNIN=any, as docker-compose.yml does.)';
 
-/** A password may come over plain HTTP only from this machine (the lab, an SSH tunnel). */
-const plainOk = (req: FastifyRequest) => overTls(req) || isLoopback(req.socket.remoteAddress);
+/**
+ * A password may come over plain HTTP only from this machine (the lab, an SSH tunnel), or from anywhere
+ * when the operator says the port is reachable from this host alone (httpPlaintextSignIn=any: Docker
+ * publishing 127.0.0.1:8080, where every client arrives from the bridge's gateway).
+ */
+const plainOk = (req: FastifyRequest, dash: Dashboard) =>
+  overTls(req) || isLoopback(req.socket.remoteAddress) || dash.config.httpPlaintextSignIn === 'any';
 
 /** Where to go after signing in: a path on this site only. */
 function safeNext(v: unknown): string | null {
@@ -44,7 +49,7 @@ export function registerSignIn(app: FastifyInstance, dash: Dashboard): void {
   app.get('/login', { config: { access: 'public' } }, async (req, reply) => {
     const next = safeNext((req.query as Record<string, unknown>).next);
     if (req.web?.user) return reply.redirect(next ?? (req.web.user.admin ? '/' : '/inbox'), 303);
-    return form(req, reply, req.web ?? dash.sessions.create(null), { next, ...(plainOk(req) ? {} : { error: PLAIN_REFUSED }) });
+    return form(req, reply, req.web ?? dash.sessions.create(null), { next, ...(plainOk(req, dash) ? {} : { error: PLAIN_REFUSED }) });
   });
 
   app.post('/login', {
@@ -54,7 +59,7 @@ export function registerSignIn(app: FastifyInstance, dash: Dashboard): void {
     const next = safeNext(body.next);
     const anon = req.web ?? dash.sessions.create(null);
     // as IMAP and POP3 do (RFC 8314): no password in clear text over the network, only on this machine
-    if (!plainOk(req)) return form(req, reply, anon, { next, error: PLAIN_REFUSED, status: 403 });
+    if (!plainOk(req, dash)) return form(req, reply, anon, { next, error: PLAIN_REFUSED, status: 403 });
     // login CSRF: the form must be ours (its token, this origin)
     if (!req.web || !sameOrigin(req) || !sameToken(String(body._csrf ?? ''), req.web.csrf)) {
       return form(req, reply, anon, { next, error: 'This form has expired or did not come from this page: please sign in again.', status: 403 });
