@@ -1,5 +1,6 @@
 // Wire forms shared by the IMAP commands: strings (RFC 3501 §4.3), modified UTF-7 mailbox names
 // (§5.1.3), dates (§9 date-time), sequence sets (§9 sequence-set) and the errors handlers throw.
+import { decodeMutf7, encodeMutf7 } from '../mail/mutf7.js';
 import type { Token } from './parser.js';
 
 /** RFC 3501 §7.1: tagged NO, optionally with a response code ("TRYCREATE", "NONEXISTENT" ...). */
@@ -58,45 +59,12 @@ export function noMoreArgs(args: Token[], i: number): void {
 
 // ------------------------------------------------------------------ modified UTF-7 (RFC 3501 §5.1.3)
 
-export function encodeMailboxName(name: string): string {
-  let out = '';
-  let pending = '';
-  const flush = () => {
-    if (!pending) return;
-    const buf = Buffer.alloc(pending.length * 2);
-    for (let i = 0; i < pending.length; i++) buf.writeUInt16BE(pending.charCodeAt(i), i * 2);
-    out += '&' + buf.toString('base64').replace(/=+$/, '').replace(/\//g, ',') + '-';
-    pending = '';
-  };
-  for (const ch of name) {
-    const c = ch.charCodeAt(0);
-    if (c >= 0x20 && c <= 0x7e && ch.length === 1) {
-      flush();
-      out += ch === '&' ? '&-' : ch;
-    } else pending += ch;
-  }
-  flush();
-  return out;
-}
+export const encodeMailboxName = encodeMutf7;
 
 export function decodeMailboxName(wire: string): string {
-  if (!wire.includes('&')) return wire;
-  let out = '';
-  for (let i = 0; i < wire.length; i++) {
-    const c = wire[i];
-    if (c !== '&') { out += c; continue; }
-    const end = wire.indexOf('-', i);
-    if (end < 0) throw new ImapBad('invalid modified UTF-7 mailbox name');
-    const b64 = wire.slice(i + 1, end);
-    if (b64 === '') out += '&';
-    else {
-      if (!/^[A-Za-z0-9+,]+$/.test(b64)) throw new ImapBad('invalid modified UTF-7 mailbox name');
-      const buf = Buffer.from(b64.replace(/,/g, '/'), 'base64');
-      for (let j = 0; j + 1 < buf.length; j += 2) out += String.fromCharCode(buf.readUInt16BE(j));
-    }
-    i = end;
-  }
-  return out;
+  const name = decodeMutf7(wire);
+  if (name === null) throw new ImapBad('invalid modified UTF-7 mailbox name');
+  return name;
 }
 
 /** A mailbox name argument -> the UTF-8 name the store uses ("inbox" -> "INBOX"). */

@@ -9,7 +9,7 @@ import { MaildirWriter } from './maildir.js';
 import { mboxEntry } from './mbox.js';
 import { Progress } from './progress.js';
 import { SourceError } from './source.js';
-import { encodeMutf7 } from './utf7.js';
+import { encodeMutf7 } from '../mail/mutf7.js';
 
 export interface ExportSummary { mailboxes: string[]; imported: number; duplicates: number; failed: { where: string; reason: string }[]; bytes: number; seconds: number }
 

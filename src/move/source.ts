@@ -5,7 +5,7 @@ import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMaildir } from './maildir.js';
 import { looksLikeMbox } from './mbox.js';
-import { decodeMutf7 } from './utf7.js';
+import { decodeMutf7 } from '../mail/mutf7.js';
 
 export interface SourceFolder { mailbox: string; kind: 'mbox' | 'maildir'; path: string }
 
@@ -51,7 +51,7 @@ export function discover(root: string, base?: string, skipped: (file: string, wh
     for (const name of readdirSync(root).sort()) {
       const p = path.join(root, name);
       if (name.startsWith('.') && name.length > 1 && name !== '..' && isMaildir(p)) {
-        out.push({ mailbox: mailboxName([...prefix, ...name.slice(1).split('.').map(decodeMutf7)]), kind: 'maildir', path: p });
+        out.push({ mailbox: mailboxName([...prefix, ...name.slice(1).split('.').map((n) => decodeMutf7(n) ?? n)]), kind: 'maildir', path: p });
       }
     }
     walk(root, prefix, out, skipped, true);
