@@ -135,7 +135,6 @@ async function setup(t: TestContext, relayPort: number, ca: Ca, policies: Record
     },
     start: { relay: { tlsCa: [ca.cert], mtaStsHttpsPort: pol.port } },
   });
-  t.after(() => lab.close());
   return { lab, pol };
 }
 
@@ -205,7 +204,6 @@ test('MTA-STS enforce: an MX the policy does not name is not tried; one with a v
 
 test('our MTA-STS policy: served over HTTPS for mta-sts.DOMAIN, its id in the TXT record postoffice dns prints', { timeout: 30_000 }, async (t) => {
   const lab = await startLab(t, { env: { POSTOFFICE_DOMAINS: 'example.test', POSTOFFICE_MTA_STS: 'enforce', POSTOFFICE_HTTPS_PORT: '443' } });
-  t.after(() => lab.close());
   const get = (port: number, proto: 'http' | 'https', host: string) => new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
     void import(`node:${proto}`).then((m: typeof import('node:https')) => {
       m.get({ host: '127.0.0.1', port, path: '/.well-known/mta-sts.txt', headers: { host }, rejectUnauthorized: false }, (res) => {

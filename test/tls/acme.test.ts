@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -122,7 +122,6 @@ test('ACME with pebble: HTTP-01 on the HTTP listener, every TLS listener switche
     },
     start: { bindPorts: { http: httpPort }, acme: { directoryCa: pebble.tlsCert, backoffMs: [1000] } },
   });
-  t.after(() => lab.close());
   assert.equal(lab.port('http'), httpPort);
 
   // the self-signed certificate serves until the first ACME certificate arrives
@@ -181,6 +180,23 @@ test('ACME with pebble: HTTP-01 on the HTTP listener, every TLS listener switche
   const tlsFindings = (await doctor(lab.config, { domains: [], probe: null, resolver: new Resolver({ servers: [dns.server], timeoutMs: 2000 }) })).filter((f) => f.check === 'TLS');
   assert.deepEqual(tlsFindings.map((f) => f.level), ['ok'], JSON.stringify(tlsFindings));
   assert.match(tlsFindings[0].message, /^certificate for mail\.acme\.test valid until /);
+
+  // a restart serves the stored certificate at once, without a new order (the acme/ files, in a new data dir)
+  await lab.po.close();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-acme-restart-'));
+  cpSync(path.join(lab.dataDir, 'acme'), path.join(dataDir, 'acme'), { recursive: true });
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const again = await startLab(t, {
+    dataDir,
+    env: { POSTOFFICE_HOSTNAME: HOST, POSTOFFICE_DOMAINS: 'acme.test', POSTOFFICE_ACME: '1', POSTOFFICE_ACME_DIRECTORY: pebble.directory },
+    start: { acme: { directoryCa: pebble.tlsCert, backoffMs: [1000] } },
+  });
+  assert.equal(again.po.tls.source, 'acme');
+  assert.equal(new X509Certificate(again.po.tls.current.cert).fingerprint256, second.fingerprint256);
+  assert.equal(again.po.acme!.info().state, 'valid');
+  const { sock, cert } = await verified(again.port('imaps'), root);
+  assert.equal(cert.fingerprint256, second.fingerprint256);
+  sock.destroy();
 });
 
 test('ACME with pebble: a name DNS does not know fails with one line saying what to do; the self-signed certificate stays', { skip: SKIP }, async (t) => {
@@ -195,7 +211,6 @@ test('ACME with pebble: a name DNS does not know fails with one line saying what
     },
     start: { bindPorts: { http: httpPort }, acme: { directoryCa: pebble.tlsCert, backoffMs: [3_600_000] } },
   });
-  t.after(() => lab.close());
   await waitFor('the first failure', () => lab.po.acme!.info().state === 'failing', lab);
   const st = lab.po.acme!.info();
   assert.match(st.lastError!, /^ACME: DNS of mail\.acme\.test, autoconfig\.nowhere\.test does not point here: .*Publish A\/AAAA records/);
