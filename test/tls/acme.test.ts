@@ -117,7 +117,7 @@ test('ACME with pebble: HTTP-01 on the HTTP listener, every TLS listener switche
   const lab = await startLab(t, {
     users: { 'bob@acme.test': 'pw' },
     env: {
-      POSTOFFICE_HOSTNAME: HOST, POSTOFFICE_DOMAINS: 'acme.test', POSTOFFICE_ACME: '1',
+      POSTOFFICE_HOSTNAME: HOST, POSTOFFICE_DOMAINS: 'acme.test', POSTOFFICE_ACME: '1', POSTOFFICE_HTTPS_PORT: '443',
       POSTOFFICE_ACME_EMAIL: 'postmaster@acme.test', POSTOFFICE_ACME_DIRECTORY: pebble.directory,
     },
     start: { bindPorts: { http: httpPort }, acme: { directoryCa: pebble.tlsCert, backoffMs: [1000] } },
@@ -154,7 +154,7 @@ test('ACME with pebble: HTTP-01 on the HTTP listener, every TLS listener switche
   const second = new X509Certificate(lab.po.tls.current.cert);
   assert.notEqual(second.fingerprint256, first.fingerprint256);
   assert.equal(second.issuer, issuer);
-  for (const name of ['smtps', 'imaps', 'pop3s'] as const) {
+  for (const name of ['smtps', 'imaps', 'pop3s', 'https'] as const) {
     const { sock, cert } = await verified(lab.port(name), root);
     assert.equal(cert.fingerprint256, second.fingerprint256, `${name} presents the renewed certificate`);
     sock.destroy();
