@@ -48,6 +48,7 @@ interface Pebble { directory: string; tlsCert: string; root: () => Promise<strin
 /** pebble on loopback with its own TLS certificate, validating HTTP-01 on httpPort, resolving names with dnsServer. */
 async function startPebble(t: TestContext, httpPort: number, dnsServer: string): Promise<Pebble> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pebble-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const own = await makeSelfSigned('localhost');
   writeFileSync(path.join(dir, 'cert.pem'), own.cert);
   writeFileSync(path.join(dir, 'key.pem'), own.key);

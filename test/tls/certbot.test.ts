@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,6 +72,7 @@ interface Server { proc: ChildProcess; output: () => string; exited: Promise<num
 async function serveAsUser(t: TestContext, le: string, port: number): Promise<Server> {
   const data = mkdtempSync(path.join(os.tmpdir(), 'postoffice-certbot-data-'));
   chownSync(data, UID, UID);
+  t.after(() => rmSync(data, { recursive: true, force: true }));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH, POSTOFFICE_DATA_DIR: data, POSTOFFICE_HOSTNAME: NAME, POSTOFFICE_DOMAINS: 'certbot.test',
     POSTOFFICE_LISTEN: '127.0.0.1', POSTOFFICE_LOG_LEVEL: 'info', POSTOFFICE_DNS_SERVERS: '127.0.0.1:9', POSTOFFICE_INBOUND_AUTH: 'false',
@@ -106,6 +107,7 @@ async function eventually<T>(what: string, f: () => Promise<T | undefined>, serv
 
 test('certbot layout, server as uid 10025: a clear refusal, then with group access it serves and follows renewals', { skip: isRoot ? false : 'needs root (to make a root-only archive/ and run the server as uid 10025)' }, async (t) => {
   const le = mkdtempSync(path.join(os.tmpdir(), 'letsencrypt-'));
+  t.after(() => rmSync(le, { recursive: true, force: true }));
   chmodSync(le, 0o755);
   const first = await certbotIssue(le, 1);
 
@@ -128,10 +130,11 @@ test('certbot layout, server as uid 10025: a clear refusal, then with group acce
   assert.match(server.output(), /TLS certificate reloaded/);
 });
 
-test('certbot layout with only live/ mounted: the dangling link is named with the fix', async () => {
+test('certbot layout with only live/ mounted: the dangling link is named with the fix', async (t) => {
   const le = mkdtempSync(path.join(os.tmpdir(), 'letsencrypt-'));
   await certbotIssue(le, 1);
   const mounted = mkdtempSync(path.join(os.tmpdir(), 'certs-'));
+  t.after(() => { for (const d of [le, mounted]) rmSync(d, { recursive: true, force: true }); });
   // what `-v /etc/letsencrypt/live/NAME:/certs` shows inside the container
   cpSync(path.join(le, 'live', NAME), mounted, { recursive: true, verbatimSymlinks: true });
   await assert.rejects(
