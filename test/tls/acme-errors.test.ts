@@ -1,7 +1,7 @@
 // ACME failures as one line with what to do: the problem details Let's Encrypt sends (RFC 8555
 // §6.7) for DNS, port 80 and rate limits, as acme-client passes them on; and the expiry warning.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after as t_after, test } from 'node:test';
@@ -33,7 +33,7 @@ test('a certificate in use that expires within 14 days is a log warning (an ACME
   const log = pino({ level: 'info', base: undefined }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-expiry-'));
   const m = await TlsManager.create({ dataDir, hostname: 'mail.example.org', cert: null, key: null, log });
-  t_after(() => m.close());
+  t_after(() => { m.close(); rmSync(dataDir, { recursive: true, force: true }); });
   assert.equal(await m.renewIfDue('check'), false);
   assert.equal(lines.filter((l) => l.level === 40).length, 0, 'a fresh certificate: no warning');
   m.install(await makeSelfSigned('mail.example.org', 10), 'acme', 'test');
