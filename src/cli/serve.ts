@@ -17,6 +17,9 @@ export async function serve(config: Config): Promise<void> {
     : po.acme ? `ACME (${po.acme.info().names.join(', ')} from ${po.acme.info().directoryUrl}) in ${po.acme.dir}${po.tls.source === 'acme' ? '' : ', self-signed until the first certificate arrives'}`
     : 'self-signed certificate in ' + config.dataDir + '/tls'}`);
   lines.push(`add a user:  npx postoffice user add alice@${config.domains[0]} --password 'secret'`);
+  const http = po.listeners.find((l) => l.name === 'http' && l.state === 'listening');
+  if (http) lines.push(`dashboard:   http://${config.listen === '0.0.0.0' ? '127.0.0.1' : config.listen}:${http.port}  (sign in as an admin: add --admin to the line above)`);
+  lines.push(`watch a mail travel between two post offices:  npx postoffice lab`);
   process.stdout.write(lines.join('\n') + '\n');
   // DKIM keys for every local domain from the first start (see `postoffice dns DOMAIN`)
   void po.relay?.prepareKeys();
