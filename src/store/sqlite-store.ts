@@ -13,6 +13,7 @@ import { parseAddress, normalizeDomain } from '../mail/address.js';
 import { toCrlf } from '../mail/dot-stuffing.js';
 import { InternalError } from '../mail/errors.js';
 import { analyze } from './analyze.js';
+import { OtherWriters } from './other-writers.js';
 import type { MimeLimits } from '../mail/mime.js';
 import type {
   AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, ImportItem, ImportOutcome, JourneyEvent, JourneyRow,
@@ -79,6 +80,11 @@ export interface SqliteStoreOptions {
   mimeLimits?: Partial<MimeLimits>;
   /** memory for recently read message bytes, shared by every session (0: none) */
   bodyCacheBytes?: number;
+  /**
+   * while 'change' has listeners, also announce what other processes commit (default true;
+   * WorkerStore's read side says false: its writer thread announces them)
+   */
+  announceOthers?: boolean;
 }
 
 export class SqliteStore implements Store {
@@ -120,7 +126,18 @@ export class SqliteStore implements Store {
       throw new InternalError('STORE_OPEN_FAILED', `cannot open the database ${this.file}: ${e.message}`, { cause: err });
     }
     this.events.setMaxListeners(0);
+    if (opts.announceOthers !== false) {
+      const others = new OtherWriters(this.w, (c) => this.events.emit('change', c));
+      this.others = others;
+      // 'newListener' fires before the listener is added, 'removeListener' after it is gone
+      const ev = this.events as EventEmitter;
+      ev.on('newListener', (event: string) => { if (event === 'change' && !this.closed) others.start(); });
+      ev.on('removeListener', (event: string) => { if (event === 'change' && this.events.listenerCount('change') === 0) others.stop(); });
+    }
   }
+
+  /** announces other processes' commits while anyone listens (null: this store does not) */
+  private readonly others: OtherWriters | null = null;
 
   // ------------------------------------------------------------------ schema
   private migrate(): void {
@@ -161,9 +178,12 @@ export class SqliteStore implements Store {
     this.pending = [];
     if (batch.length === 0) return;
     const results: { ok: boolean; value: unknown }[] = [];
+    let others: MailboxChange[] = [];
     const started = performance.now();
     try {
       this.w.exec('BEGIN IMMEDIATE');
+      // what other processes committed before we took the lock is announced before our own
+      others = this.others?.ownWriteBegins() ?? [];
       for (const job of batch) {
         this.current = job;
         this.w.exec('SAVEPOINT job');
@@ -178,12 +198,14 @@ export class SqliteStore implements Store {
         }
       }
       this.current = null;
+      if (this.others?.active) this.others.ownWriteEnds(batch.flatMap((job) => job.changes));
       this.w.exec('COMMIT'); // synchronous=FULL: durable when this returns
       this.stats.commits++;
       this.stats.jobs += batch.length;
       this.onCommit?.((performance.now() - started) / 1000);
     } catch (err) {
       this.current = null;
+      this.others?.ownWriteFailed();
       if (this.w.inTransaction) {
         try { this.w.exec('ROLLBACK'); } catch { /* already rolled back */ }
       }
@@ -196,6 +218,7 @@ export class SqliteStore implements Store {
       if (r.ok) job.resolve(r.value);
       else job.reject(r.value);
     });
+    for (const c of others) this.events.emit('change', c);
     for (const job of batch) for (const c of job.changes) this.events.emit('change', c);
   }
 
@@ -208,6 +231,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     if (this.pending.length) this.flush();
     this.closed = true;
+    this.others?.stop();
     this.r.close();
     this.w.close();
   }

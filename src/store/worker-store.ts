@@ -82,7 +82,7 @@ export class WorkerStore {
       worker.once('error', reject);
     });
     // the writer has applied the migrations; this thread only reads (and never migrates again)
-    const reader = new SqliteStore({ dataDir, commitDelayMs, mimeLimits, bodyCacheBytes });
+    const reader = new SqliteStore({ dataDir, commitDelayMs, mimeLimits, bodyCacheBytes, announceOthers: false });
     return new WorkerStore(worker, reader) as unknown as Store;
   }
 
