@@ -17,7 +17,7 @@ import type { RcptPolicy } from './smtp/context.js';
 import { openStore, type Store } from './store/index.js';
 import { startPruner } from './store/retention.js';
 import { TlsManager, type SelfSignedPolicy } from './tls/tls.js';
-import { AcmeManager, acmeNamesOf, acmeDirectoryOf, type AcmeOptions } from './tls/acme.js';
+import { ACME_TLS_ALPN, AcmeManager, acmeNamesOf, acmeDirectoryOf, type AcmeOptions } from './tls/acme.js';
 import { startDashboard, type DashboardOffice } from './trace/http.js';
 
 export interface ListenerInfo { name: keyof Ports; port: number; state: 'listening' | 'disabled' }
@@ -69,9 +69,10 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
     closers.push(async () => tls.close());
     let acme: AcmeManager | null = null;
     if (config.acme) {
-      if (!config.ports.http) throw new Error('acme (POSTOFFICE_ACME) needs the HTTP listener for its HTTP-01 challenge: set ports.http (POSTOFFICE_HTTP_PORT), reachable as port 80');
+      if (config.acmeChallenge === 'http-01' && !config.ports.http) throw new Error('acme (POSTOFFICE_ACME) needs the HTTP listener for its HTTP-01 challenge: set ports.http (POSTOFFICE_HTTP_PORT), reachable as port 80, or acmeChallenge tls-alpn-01 (POSTOFFICE_ACME_CHALLENGE) with ports.https on 443');
+      if (config.acmeChallenge === 'tls-alpn-01' && !config.ports.https) throw new Error('acmeChallenge tls-alpn-01 (POSTOFFICE_ACME_CHALLENGE) needs the HTTPS listener: set ports.https (POSTOFFICE_HTTPS_PORT), reachable as port 443');
       acme = new AcmeManager({
-        dataDir: config.dataDir, names: acmeNamesOf(config), email: config.acmeEmail, directoryUrl: acmeDirectoryOf(config),
+        dataDir: config.dataDir, names: acmeNamesOf(config), email: config.acmeEmail, directoryUrl: acmeDirectoryOf(config), challenge: config.acmeChallenge,
         log: log.child({ proto: 'acme' }), ...opts.acme,
       }, tls);
       const a = acme;
@@ -114,24 +115,29 @@ export async function startPostoffice(config: Config, log: Logger, opts: StartOp
       closers.push(h.close);
       listeners.push({ name, port: h.port, state: 'listening' });
     }
-    if (config.ports.http) {
-      // the dashboard of this one post office (the lab shows two in one dashboard: src/lab/)
+    if (config.ports.http || config.ports.https) {
+      // the dashboard of this one post office (the lab shows two in one dashboard: src/lab/); with
+      // ports.http 0 and ports.https on, its routes serve over HTTPS only
       const office: DashboardOffice = { name: config.domains[0] ?? config.hostname, store, hostname: config.hostname, listen: config.listen, listeners: () => listeners, limiter, auth };
-      const h = await startDashboard({ offices: [office], port: bindPort('http'), host: config.listen, config, log: log.child({ proto: 'http' }), acme,
+      const h = await startDashboard({ offices: [office], port: config.ports.http ? bindPort('http') : null, host: config.listen, config, log: log.child({ proto: 'http' }), acme,
         certificate: () => ({ source: tls.source, daysLeft: tls.daysLeft(), validTo: tls.info().validTo }) });
       closers.push(h.close);
-      listeners.push({ name: 'http', port: h.port, state: 'listening' });
+      listeners.push(config.ports.http ? { name: 'http', port: h.port, state: 'listening' } : { name: 'http', port: 0, state: 'disabled' });
       if (config.ports.https) {
         // the same routes over TLS (RFC 8461 §3.3: senders fetch the MTA-STS policy over HTTPS on 443);
         // SNICallback hands out the current certificate, so ACME renewals apply here too
-        const server = https.createServer({ ...tls.serverOptions(), requestTimeout: 10_000, headersTimeout: 10_000 }, (req, res) => h.app.routing(req, res));
+        // RFC 8737 §3: with acmeChallenge tls-alpn-01, a handshake offering acme-tls/1 gets the challenge
+        // certificate, and the connection ends after the handshake (no HTTP on it)
+        const tlsOptions = acme && config.acmeChallenge === 'tls-alpn-01' ? acme.tlsAlpnOptions(tls.serverOptions()) : tls.serverOptions();
+        const server = https.createServer({ ...tlsOptions, requestTimeout: 10_000, headersTimeout: 10_000 }, (req, res) => h.app.routing(req, res));
+        server.prependListener('secureConnection', (sock: import('node:tls').TLSSocket) => { if (sock.alpnProtocol === ACME_TLS_ALPN) sock.end(); });
         await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(bindPort('https'), config.listen, () => { server.off('error', reject); resolve(); }); });
         closers.push(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
         listeners.push({ name: 'https', port: (server.address() as AddressInfo).port, state: 'listening' });
       } else listeners.push({ name: 'https', port: 0, state: 'disabled' });
     } else listeners.push({ name: 'http', port: 0, state: 'disabled' }, { name: 'https', port: 0, state: 'disabled' });
 
-    // ACME orders only once the HTTP listener can answer its challenges
+    // ACME orders only once the HTTP (or HTTPS) listener can answer its challenges
     acme?.start();
 
     // retention of the journey and the transcripts: once soon after start, then hourly

@@ -35,6 +35,8 @@ export interface Config {
   acmeStaging: boolean;
   /** more names on the ACME certificate besides hostname (e.g. autoconfig.example.org) */
   acmeNames: string[];
+  /** how the ACME CA checks we hold the names: http-01 (RFC 8555 §8.3) on the HTTP listener (port 80), or tls-alpn-01 (RFC 8737) on the HTTPS listener (port 443) */
+  acmeChallenge: 'http-01' | 'tls-alpn-01';
   /** MTA-STS (RFC 8461) for our domains: the mode published at mta-sts.DOMAIN (none = not published) */
   mtaSts: 'none' | 'testing' | 'enforce';
   /** MTA-STS max_age of our policy, seconds */
@@ -156,6 +158,7 @@ export const KEYS: Key[] = [
   { key: 'acmeDirectory', env: 'POSTOFFICE_ACME_DIRECTORY', kind: 'nstring', help: 'ACME directory URL (empty: Let\'s Encrypt production)' },
   { key: 'acmeStaging', env: 'POSTOFFICE_ACME_STAGING', kind: 'bool', help: 'use Let\'s Encrypt staging (untrusted certificates, generous rate limits) when acmeDirectory is empty' },
   { key: 'acmeNames', env: 'POSTOFFICE_ACME_NAMES', kind: 'list', help: 'more names on the ACME certificate besides hostname, e.g. autoconfig.example.org (each must point here)' },
+  { key: 'acmeChallenge', env: 'POSTOFFICE_ACME_CHALLENGE', kind: 'string', help: 'how the ACME CA checks the names: http-01 (the HTTP listener, reachable as port 80) or tls-alpn-01 (the HTTPS listener, reachable as port 443; the HTTP listener may be off)' },
   { key: 'mtaSts', env: 'POSTOFFICE_MTA_STS', kind: 'string', help: 'MTA-STS for our domains (RFC 8461): none, testing or enforce; served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt (postoffice dns prints the records)' },
   { key: 'mtaStsMaxAge', env: 'POSTOFFICE_MTA_STS_MAX_AGE', kind: 'int', help: 'max_age of our MTA-STS policy, seconds (senders cache it this long)' },
   { key: 'relayMtaSts', env: 'POSTOFFICE_RELAY_MTA_STS', kind: 'bool', help: 'relay: honour destination domains\' MTA-STS policies (enforce: only their MX hosts, over verified TLS, else deferred)' },
@@ -302,6 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((c.tlsCert === null) !== (c.tlsKey === null)) throw new ConfigError('invalid config: tlsCert/tlsKey (POSTOFFICE_TLS_CERT/_KEY): set both or neither');
   if (!['none', 'testing', 'enforce'].includes(c.mtaSts)) throw new ConfigError(`invalid config: mtaSts (POSTOFFICE_MTA_STS): expected none, testing or enforce, got ${JSON.stringify(c.mtaSts)}`);
   if (c.acme && c.tlsCert) throw new ConfigError('invalid config: acme (POSTOFFICE_ACME) and tlsCert (POSTOFFICE_TLS_CERT): choose one source of certificates');
+  if (c.acmeChallenge !== 'http-01' && c.acmeChallenge !== 'tls-alpn-01') throw new ConfigError(`invalid config: acmeChallenge (POSTOFFICE_ACME_CHALLENGE): expected http-01 or tls-alpn-01, got ${JSON.stringify(c.acmeChallenge)}`);
   for (const n of c.acmeNames) if (!normalizeDomain(n)) throw new ConfigError(`invalid config: acmeNames (POSTOFFICE_ACME_NAMES): not a host name: ${JSON.stringify(n)}`);
   if (c.httpPlaintextSignIn !== 'loopback' && c.httpPlaintextSignIn !== 'any') throw new ConfigError(`invalid config: httpPlaintextSignIn (POSTOFFICE_HTTP_PLAINTEXT_SIGNIN): expected loopback or any, got ${JSON.stringify(c.httpPlaintextSignIn)}`);
   if (!['reject', 'spf', 'allow'].includes(c.localSenderOnPort25)) throw new ConfigError(`invalid config: localSenderOnPort25 (POSTOFFICE_LOCAL_SENDER_ON_PORT25): expected reject, spf or allow, got ${JSON.stringify(c.localSenderOnPort25)}`);

@@ -1,11 +1,13 @@
 // Built-in ACME (RFC 8555) with acme-client: a certificate for the hostname (and config acmeNames)
 // from Let's Encrypt or any ACME CA, proven with the HTTP-01 challenge (RFC 8555 §8.3) that the
-// HTTP listener answers at /.well-known/acme-challenge/<token> (trace/http.ts, a public route).
+// HTTP listener answers at /.well-known/acme-challenge/<token> (trace/http.ts, a public route), or
+// with config acmeChallenge tls-alpn-01 the TLS-ALPN-01 challenge (RFC 8737) that the HTTPS listener
+// answers: a handshake offering the `acme-tls/1` protocol gets the challenge certificate (tlsAlpnOptions).
 // The account key, certificate and key live in dataDir/acme/ (0600). The certificate is renewed at
 // two thirds of its lifetime, with backoff after a failure; TlsManager.install() hands it to every
 // listener through 'reload' (no restart, open connections keep theirs). Until the first one
 // arrives, and whenever ACME is off, the self-signed certificate (or the operator's) serves.
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -46,7 +48,15 @@ export interface AcmeOptions {
   directoryCa?: string;
   /** waits after failures (tests shorten them) */
   backoffMs?: number[];
+  /** the challenge type: http-01 (default; the HTTP listener) or tls-alpn-01 (the HTTPS listener) */
+  challenge?: AcmeChallengeType;
 }
+
+export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
+/** RFC 8737 §6.2: the ALPN protocol of the TLS-ALPN-01 challenge */
+export const ACME_TLS_ALPN = 'acme-tls/1';
+/** RFC 8737 §6.1: id-pe-acmeIdentifier */
+const ACME_IDENTIFIER_OID = '1.3.6.1.5.5.7.1.31';
 
 export interface AcmeStatus {
   state: 'obtaining' | 'valid' | 'failing' | 'stopped';
@@ -63,9 +73,18 @@ export interface AcmeStatus {
  * A failed order as one line with what to do. acme-client passes on the CA's problem detail
  * (RFC 8555 §6.7: dns, connection, unauthorized, rateLimited, ...) as the error's message.
  */
-export function explainAcmeError(err: unknown, names: string[], directoryUrl: string): string {
+export function explainAcmeError(err: unknown, names: string[], directoryUrl: string, challenge: AcmeChallengeType = 'http-01'): string {
   const msg = String((err as Error)?.message ?? err).replace(/\s+/g, ' ').trim();
   const list = names.join(', ');
+  if (challenge === 'tls-alpn-01') {
+    // RFC 8737 §3: the CA connects to port 443 of each name and asks for the acme-tls/1 protocol
+    if (/connection refused|timeout|timed out|connect(ion)? (reset|error)|unreachable|EHOSTUNREACH|ECONNREFUSED/i.test(msg) && !/DNS problem|NXDOMAIN/i.test(msg)) {
+      return `ACME: the CA could not reach port 443 of ${list}: ${msg}. Open TCP port 443 to this server's HTTPS listener (firewall, NAT port forward, Docker: publish 443 to ports.https) for the TLS-ALPN-01 challenge`;
+    }
+    if (/unauthorized|acme-tls|ALPN|acmeIdentifier|key authorization|incorrect validation certificate|tls: /i.test(msg)) {
+      return `ACME: port 443 of ${list} answered, but not with our TLS-ALPN-01 certificate: ${msg}. Another server or a TLS-terminating proxy answers there: pass port 443 through to postoffice's HTTPS listener unterminated, or use acmeChallenge http-01`;
+    }
+  }
   if (/rate ?limit|too many (certificates|failed|new orders|registrations)/i.test(msg)) {
     return `ACME rate limit reached for ${list}: ${msg}. Wait until the time the CA names (postoffice retries with backoff); test with POSTOFFICE_ACME_STAGING=1 first`;
   }
@@ -98,10 +117,38 @@ export function csrFor(names: string[], keyPem: string): string {
   return forge.pki.certificationRequestToPem(csr);
 }
 
+/**
+ * RFC 8737 §3: the self-signed TLS-ALPN-01 certificate for one name: subjectAltName that name only,
+ * and the critical id-pe-acmeIdentifier extension holding the SHA-256 digest of the key
+ * authorization as a DER OCTET STRING. (node-forge: acme-client's createAlpnCertificate needs
+ * @peculiar/x509, see csrFor.)
+ */
+export async function tlsAlpnCertificate(name: string, keyAuthorization: string): Promise<{ cert: string; key: string }> {
+  const keyPem = await genRsaKey();
+  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  cert.serialNumber = '01' + forge.util.bytesToHex(forge.random.getBytesSync(15));
+  cert.validity.notBefore = new Date(Date.now() - 3_600_000);
+  cert.validity.notAfter = new Date(Date.now() + 7 * 86_400_000);
+  cert.setSubject([{ name: 'commonName', value: name }]);
+  cert.setIssuer([{ name: 'commonName', value: name }]);
+  const digest = createHash('sha256').update(keyAuthorization).digest('binary');
+  const { asn1 } = forge;
+  cert.setExtensions([
+    { name: 'subjectAltName', altNames: [{ type: 2, value: name }] },
+    { id: ACME_IDENTIFIER_OID, critical: true, value: asn1.toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, digest)).getBytes() },
+  ]);
+  cert.sign(key, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: keyPem };
+}
+
 /** Obtains and renews the ACME certificate and installs it in the TlsManager. */
 export class AcmeManager {
   /** HTTP-01 key authorizations by token, answered by the HTTP listener while an order is open */
   private readonly challenges = new Map<string, string>();
+  /** TLS-ALPN-01 challenge certificates by (lower-case) name, answered by the HTTPS listener while an order is open */
+  private readonly alpnChallenges = new Map<string, tls.SecureContext>();
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private running: Promise<boolean> | null = null;
@@ -196,7 +243,7 @@ export class AcmeManager {
         this.opts.log.info({ names: this.opts.names, issuer: x.issuer, validTo: x.validTo, renewAt: this.status.nextAttempt }, `ACME certificate obtained for ${this.opts.names.join(', ')}`);
         return true;
       } catch (err) {
-        const line = explainAcmeError(err, this.opts.names, this.opts.directoryUrl);
+        const line = explainAcmeError(err, this.opts.names, this.opts.directoryUrl, this.opts.challenge);
         const backoff = this.opts.backoffMs ?? ACME_BACKOFF_MS;
         const wait = backoff[Math.min(this.failures, backoff.length - 1)];
         this.failures++;
@@ -224,17 +271,25 @@ export class AcmeManager {
       backoffAttempts: 10, backoffMin: 1000, backoffMax: 10_000,
     });
     // §7.3: the account (its key made once and kept; its URL remembered per directory)
-    if (!account) await client.createAccount({ termsOfServiceAgreed: true, ...(this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {}) });
+    // (saved at once: a retry after a failed order uses the account, instead of creating it again, which
+    // acme-client turns into an empty account update that some CAs refuse)
+    if (!account) {
+      await client.createAccount({ termsOfServiceAgreed: true, ...(this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {}) });
+      this.saveAccountUrl(client.getAccountUrl());
+    }
     // §7.4: the order for every name
     const order = await client.createOrder({ identifiers: this.opts.names.map((value) => ({ type: 'dns', value })) });
     const authorizations = await client.getAuthorizations(order);
     // §7.5, §8.3: prove each name with HTTP-01 (the CA fetches the key authorization from port 80)
     await Promise.all(authorizations.map(async (authz) => {
       if (authz.status === 'valid') return;
-      const challenge = authz.challenges.find((c) => c.type === 'http-01');
-      if (!challenge) throw new Error(`the CA offers no http-01 challenge for ${authz.identifier.value}`);
+      const type = this.opts.challenge ?? 'http-01';
+      const challenge = authz.challenges.find((c) => c.type === type);
+      if (!challenge) throw new Error(`the CA offers no ${type} challenge for ${authz.identifier.value}`);
       const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-      this.challenges.set(challenge.token, keyAuthorization);
+      const name = authz.identifier.value.toLowerCase();
+      if (type === 'tls-alpn-01') this.alpnChallenges.set(name, tls.createSecureContext(await tlsAlpnCertificate(name, keyAuthorization)));
+      else this.challenges.set(challenge.token, keyAuthorization);
       try {
         await client.completeChallenge(challenge);
         await client.waitForValidStatus(challenge);
@@ -243,13 +298,13 @@ export class AcmeManager {
         throw err;
       } finally {
         this.challenges.delete(challenge.token);
+        this.alpnChallenges.delete(name);
       }
     }));
     // §7.4: finalize with a CSR for a new key, then download the chain (leaf + intermediates)
     const key = await genRsaKey();
     const finalized = await client.finalizeOrder(order, csrFor(this.opts.names, key));
     const cert = await client.getCertificate(finalized);
-    if (!account) this.saveAccountUrl(client.getAccountUrl());
     return { cert, key };
   }
 
@@ -284,6 +339,36 @@ export class AcmeManager {
   /** RFC 8555 §8.3: the key authorization for a token of an open order, or undefined. */
   challengeResponse(token: string): string | undefined {
     return this.challenges.get(token);
+  }
+
+  /**
+   * RFC 8737 §3: TLS server options that answer a handshake offering `acme-tls/1` for a name with an
+   * open TLS-ALPN-01 challenge with that challenge's certificate, and every other handshake as
+   * base does (http/1.1 when offered). The caller ends acme-tls/1 connections after the handshake.
+   */
+  tlsAlpnOptions(base: tls.TlsOptions): tls.TlsOptions {
+    const challengeSockets = new WeakSet<tls.TLSSocket>();
+    const challenges = this.alpnChallenges;
+    const baseSni = base.SNICallback;
+    const { ALPNProtocols: _unused, ...rest } = base;
+    return {
+      ...rest,
+      // Node calls ALPNCallback before SNICallback, both with the connection's TLSSocket as this
+      ALPNCallback: function (this: tls.TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }): string | undefined {
+        if (protocols.includes(ACME_TLS_ALPN) && servername && challenges.has(servername.toLowerCase())) {
+          challengeSockets.add(this);
+          return ACME_TLS_ALPN;
+        }
+        // §6.2: acme-tls/1 without an open challenge is refused (no_application_protocol), like any unknown protocol
+        return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
+      } as unknown as tls.TlsOptions['ALPNCallback'],
+      SNICallback(this: tls.TLSSocket, servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void {
+        const ctx = challengeSockets.has(this) ? challenges.get(servername.toLowerCase()) : undefined;
+        if (ctx) return cb(null, ctx);
+        if (baseSni) return baseSni.call(this, servername, cb);
+        cb(null, undefined);
+      },
+    };
   }
 
   info(): AcmeStatus {

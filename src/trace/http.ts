@@ -34,7 +34,8 @@ export interface DashboardHandle {
 
 export interface DashboardOptions {
   offices: DashboardOffice[];
-  port: number;
+  /** null: no listener of its own (the routes serve only through app.routing, e.g. the HTTPS listener) */
+  port: number | null;
   host: string;
   config: Config;
   log: Logger;
@@ -247,10 +248,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const pages = registerPages(app, dash);
   opts.extraRoutes?.(app, dash);
 
-  await app.listen({ port: opts.port, host: opts.host });
-  const a = app.server.address();
+  if (opts.port === null) await app.ready();
+  else await app.listen({ port: opts.port, host: opts.host });
+  const a = opts.port === null ? null : app.server.address();
   return {
-    port: typeof a === 'object' && a ? a.port : opts.port,
+    port: typeof a === 'object' && a ? a.port : opts.port ?? 0,
     app,
     routes,
     async close() {

@@ -3,7 +3,8 @@
 // listener. The certificate reaches SMTPS, IMAPS and POP3S without a restart (issuer: pebble's
 // intermediate, chain verified against pebble's root); a forced renewal swaps it again while an
 // IMAP session opened before keeps working; a name that DNS does not know fails with one line
-// saying what to do, and the self-signed certificate keeps serving.
+// saying what to do, and the self-signed certificate keeps serving. With acmeChallenge tls-alpn-01
+// (RFC 8737) and the HTTP listener off, pebble validates over the HTTPS listener's acme-tls/1 instead.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -18,7 +19,8 @@ import { startDnsServer } from '../../src/lab/dns.js';
 import { doctor } from '../../src/relay/doctor.js';
 import { Resolver } from '../../src/relay/mx.js';
 import { makeSelfSigned } from '../../src/tls/tls.js';
-import { startLab, type Lab } from '../helpers/lab.js';
+import { loadConfig } from '../../src/config/config.js';
+import { labEnv, startLab, type Lab } from '../helpers/lab.js';
 
 const HOST = 'mail.acme.test';
 const havePebble = spawnSync('sh', ['-c', 'command -v pebble'], { encoding: 'utf8' }).status === 0;
@@ -45,8 +47,8 @@ function get(url: string, ca: string): Promise<{ status: number; body: string }>
 
 interface Pebble { directory: string; tlsCert: string; root: () => Promise<string>; intermediate: () => Promise<string>; proc: ChildProcess }
 
-/** pebble on loopback with its own TLS certificate, validating HTTP-01 on httpPort, resolving names with dnsServer. */
-async function startPebble(t: TestContext, httpPort: number, dnsServer: string): Promise<Pebble> {
+/** pebble on loopback with its own TLS certificate, validating HTTP-01 on httpPort (TLS-ALPN-01 on tlsPort), resolving names with dnsServer. */
+async function startPebble(t: TestContext, httpPort: number, dnsServer: string, tlsPort?: number): Promise<Pebble> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pebble-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const own = await makeSelfSigned('localhost');
@@ -57,7 +59,7 @@ async function startPebble(t: TestContext, httpPort: number, dnsServer: string):
     pebble: {
       listenAddress: `127.0.0.1:${port}`, managementListenAddress: `127.0.0.1:${mgmt}`,
       certificate: path.join(dir, 'cert.pem'), privateKey: path.join(dir, 'key.pem'),
-      httpPort, tlsPort: await freePort(), ocspResponderURL: '', externalAccountBindingRequired: false,
+      httpPort, tlsPort: tlsPort ?? await freePort(), ocspResponderURL: '', externalAccountBindingRequired: false,
     },
   }));
   let output = '';
@@ -220,4 +222,84 @@ test('ACME with pebble: a name DNS does not know fails with one line saying what
   assert.ok(Date.parse(st.nextAttempt!) > Date.now() + 3_000_000, 'retried after the backoff');
   const tlsFindings = (await doctor(lab.config, { domains: [], probe: null, resolver: new Resolver({ servers: [dns.server], timeoutMs: 2000 }) })).filter((f) => f.check === 'TLS');
   assert.ok(tlsFindings.some((f) => f.level === 'warn' && /^ACME is on but no certificate has arrived yet/.test(f.message)), JSON.stringify(tlsFindings));
+});
+
+/** A handshake offering only acme-tls/1: the negotiated protocol and certificate, or the error. */
+function alpnHandshake(port: number, servername: string): Promise<{ alpn: string | false | null; cert: X509Certificate } | Error> {
+  return new Promise((resolve) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, servername, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
+      resolve({ alpn: sock.alpnProtocol, cert: sock.getPeerX509Certificate()! });
+      sock.destroy();
+    });
+    sock.once('error', (err) => resolve(err));
+  });
+}
+
+test('ACME with pebble: TLS-ALPN-01 on the HTTPS listener alone (HTTP listener off), then every listener serves the certificate', { skip: SKIP }, async (t) => {
+  const dns = await startDnsServer({ [HOST]: { A: ['127.0.0.1'] }, 'mta-sts.acme.test': { A: ['127.0.0.1'] } }, { ttl: 0 });
+  t.after(() => dns.close());
+  // pebble's HTTP-01 port has no listener: only the TLS-ALPN-01 challenge on the HTTPS listener can succeed
+  const [unused, httpsPort] = [await freePort(), await freePort()];
+  const pebble = await startPebble(t, unused, dns.server, httpsPort);
+  const lab = await startLab(t, {
+    users: { 'bob@acme.test': 'pw' },
+    env: {
+      POSTOFFICE_HOSTNAME: HOST, POSTOFFICE_DOMAINS: 'acme.test', POSTOFFICE_ACME: '1', POSTOFFICE_ACME_CHALLENGE: 'tls-alpn-01',
+      POSTOFFICE_HTTP_PORT: '0', POSTOFFICE_HTTPS_PORT: '443', POSTOFFICE_MTA_STS: 'testing',
+      POSTOFFICE_ACME_DIRECTORY: pebble.directory,
+    },
+    start: { bindPorts: { https: httpsPort }, acme: { directoryCa: pebble.tlsCert, backoffMs: [1000] } },
+  });
+  assert.equal(lab.po.listeners.find((l) => l.name === 'http')?.state, 'disabled', 'the HTTP listener is off');
+  assert.equal(lab.port('https'), httpsPort);
+
+  await waitFor('the first ACME certificate', () => lab.po.tls.source === 'acme', lab);
+  const [root, intermediate] = [await pebble.root(), await pebble.intermediate()];
+  const issuer = new X509Certificate(intermediate).subject;
+  const cert = new X509Certificate(lab.po.tls.current.cert);
+  assert.equal(cert.issuer, issuer);
+  // mtaSts on: the certificate names mta-sts.acme.test too, each proven by its own TLS-ALPN-01 challenge
+  assert.match(cert.subjectAltName ?? '', /DNS:mail\.acme\.test/);
+  assert.match(cert.subjectAltName ?? '', /DNS:mta-sts\.acme\.test/);
+
+  for (const [name, greeting] of [['https', null], ['smtps', /^220 /m], ['imaps', /^\* OK/m], ['pop3s', /^\+OK/m]] as const) {
+    const v = await verified(lab.port(name), root);
+    assert.equal(v.cert.fingerprint256, cert.fingerprint256, `${name} presents the ACME certificate`);
+    if (greeting) await ask(v.sock, null, greeting);
+    v.sock.destroy();
+  }
+  // the HTTPS listener serves the routes without the HTTP listener: the MTA-STS policy, verified for mta-sts.acme.test
+  const policy = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port: httpsPort, path: '/.well-known/mta-sts.txt', servername: 'mta-sts.acme.test', headers: { host: 'mta-sts.acme.test' }, ca: root }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).once('error', reject);
+  });
+  assert.equal(policy.status, 200);
+  assert.match(policy.body, /^version: STSv1\r?\nmode: testing\r?\n/);
+
+  // no challenge open: a handshake offering only acme-tls/1 is refused (RFC 8737 §6.2: no_application_protocol), not answered with a challenge certificate
+  const refused = await alpnHandshake(httpsPort, HOST);
+  assert.ok(refused instanceof Error, `acme-tls/1 without an open challenge is refused: ${JSON.stringify(refused)}`);
+  assert.match(refused.message, /no.application.protocol|alert/i);
+
+  // a forced renewal goes through TLS-ALPN-01 again and reaches the HTTPS listener
+  assert.equal(await lab.po.acme!.renew('forced by the test'), true);
+  const renewed = new X509Certificate(lab.po.tls.current.cert);
+  assert.notEqual(renewed.fingerprint256, cert.fingerprint256);
+  const v = await verified(httpsPort, root);
+  assert.equal(v.cert.fingerprint256, renewed.fingerprint256);
+  v.sock.destroy();
+});
+
+test('ACME: tls-alpn-01 without the HTTPS listener, http-01 without the HTTP listener: one line saying what to set', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-acme-config-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  await assert.rejects(startLab(null, { dataDir, env: { POSTOFFICE_HOSTNAME: HOST, POSTOFFICE_DOMAINS: 'acme.test', POSTOFFICE_ACME: '1', POSTOFFICE_ACME_CHALLENGE: 'tls-alpn-01', POSTOFFICE_HTTPS_PORT: '0' } }),
+    /acmeChallenge tls-alpn-01 \(POSTOFFICE_ACME_CHALLENGE\) needs the HTTPS listener: set ports\.https/);
+  await assert.rejects(startLab(null, { dataDir, env: { POSTOFFICE_HOSTNAME: HOST, POSTOFFICE_DOMAINS: 'acme.test', POSTOFFICE_ACME: '1', POSTOFFICE_HTTP_PORT: '0' } }),
+    /needs the HTTP listener for its HTTP-01 challenge/);
+  assert.throws(() => loadConfig(labEnv(dataDir, { POSTOFFICE_DOMAINS: 'acme.test', POSTOFFICE_ACME_CHALLENGE: 'dns-01' })), /acmeChallenge \(POSTOFFICE_ACME_CHALLENGE\): expected http-01 or tls-alpn-01, got "dns-01"/);
 });
