@@ -50,10 +50,12 @@ export interface QueueRunnerOptions {
   connectionIdleMs?: number;
   /** messages per session before it is closed */
   messagesPerConnection?: number;
-  /** more CA certificates to trust for MX hosts and MTA-STS policy hosts (tests) */
+  /** more CA certificates to trust for MX hosts, MTA-STS policy hosts and TLS-RPT https: endpoints (tests) */
   tlsCa?: string[];
   /** port of MTA-STS policy hosts (443; tests use another) */
   mtaStsHttpsPort?: number;
+  /** waits between HTTPS POSTs of a TLS report (tests shorten them; default tls-rpt.ts HTTPS_RETRY_MS) */
+  tlsRptRetryMs?: number[];
 }
 
 const AGENT = 'MTA out' as const;
@@ -101,7 +103,7 @@ export class QueueRunner {
     this.log = opts.log.child({ proto: 'relay' });
     this.resolver = opts.resolver ?? new Resolver({ servers: c.dnsServers });
     this.mtaSts = c.relayMtaSts ? new MtaStsResolver({ resolver: this.resolver, httpsPort: opts.mtaStsHttpsPort, ca: opts.tlsCa, file: path.join(c.dataDir, 'mta-sts-policies.json') }) : null;
-    this.tlsReports = c.relayMtaSts ? new TlsReporter({ store: this.store, resolver: this.resolver, hostname: c.hostname, from: `postmaster@${c.domains[0]}` }) : null;
+    this.tlsReports = c.relayMtaSts ? new TlsReporter({ store: this.store, resolver: this.resolver, hostname: c.hostname, from: `postmaster@${c.domains[0]}`, log: this.log, ca: opts.tlsCa, retryMs: opts.tlsRptRetryMs }) : null;
     this.pollMs = opts.pollMs ?? c.relayPollMs;
     this.concurrency = Math.max(1, opts.concurrency ?? c.relayConcurrency);
     this.domainConcurrency = Math.max(1, opts.domainConcurrency ?? c.relayDomainConcurrency);
@@ -152,6 +154,7 @@ export class QueueRunner {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.reportTimer) clearInterval(this.reportTimer);
+    this.tlsReports?.stop();
     this.store.events.off('queued', this.onQueued);
     let t: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => { t = setTimeout(r, waitMs); })]);

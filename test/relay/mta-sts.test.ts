@@ -19,6 +19,7 @@ import { recordsFor } from '../../src/relay/records.js';
 import { genRsaKey } from '../../src/tls/tls.js';
 import { formatTrace } from '../../src/trace/format.js';
 import { startLab } from '../helpers/lab.js';
+import type { Zone } from '../../src/lab/dns.js';
 import { startDns } from './dns-server.js';
 import { startSink } from './sink.js';
 import { enqueue, inbox, waitFor } from './util.js';
@@ -111,7 +112,7 @@ function tlsReport(raw: Buffer): TlsReport {
 
 const ENFORCE = (mx: string) => `version: STSv1\r\nmode: enforce\r\nmx: ${mx}\r\nmax_age: 86400\r\n`;
 
-async function setup(t: TestContext, relayPort: number, ca: Ca, policies: Record<string, string>, env: Record<string, string> = {}) {
+async function setup(t: TestContext, relayPort: number, ca: Ca, policies: Record<string, string>, env: Record<string, string> = {}, more: { zones?: Record<string, Zone>; tlsRptRetryMs?: number[] } = {}) {
   const pol = await policyServer(t, ca, policies);
   const dns = await startDns({
     'remote.test': { MX: [[10, 'mx.remote.test']] },
@@ -125,6 +126,7 @@ async function setup(t: TestContext, relayPort: number, ca: Ca, policies: Record
     'mx.other.test': { A: ['127.0.0.1'] },
     '_mta-sts.other.test': { TXT: [['v=STSv1; id=1']] },
     'mta-sts.other.test': { A: ['127.0.0.1'] },
+    ...more.zones,
   });
   t.after(() => dns.close());
   const lab = await startLab(t, {
@@ -133,7 +135,7 @@ async function setup(t: TestContext, relayPort: number, ca: Ca, policies: Record
       POSTOFFICE_DOMAINS: '163.test', POSTOFFICE_HOSTNAME: 'mx.163.test', POSTOFFICE_DNS_SERVERS: dns.server,
       POSTOFFICE_RELAY_PORT: String(relayPort), POSTOFFICE_RELAY_POLL_MS: '50', POSTOFFICE_RELAY_RETRY_SCHEDULE: '500ms', ...env,
     },
-    start: { relay: { tlsCa: [ca.cert], mtaStsHttpsPort: pol.port } },
+    start: { relay: { tlsCa: [ca.cert], mtaStsHttpsPort: pol.port, ...(more.tlsRptRetryMs ? { tlsRptRetryMs: more.tlsRptRetryMs } : {}) } },
   });
   return { lab, pol };
 }
@@ -174,6 +176,84 @@ test('MTA-STS enforce, MX without STARTTLS: no mail, deferred then bounced, the 
   assert.ok(report.policies[0].summary['total-failure-session-count'] >= 1);
   assert.deepEqual(report.policies[0]['failure-details'].map((f) => [f['result-type'], f['receiving-mx-hostname'], f['receiving-ip']]), [['starttls-not-supported', 'mx.remote.test', '127.0.0.1']]);
   assert.equal(report['organization-name'], 'mx.163.test');
+});
+
+test('TLS-RPT to an https: rua (RFC 8460 §5.4): the gzipped report is POSTed as application/tlsrpt+gzip, retried after a failure (§5.5), beside the mailto: one', { timeout: 60_000 }, async (t) => {
+  const ca = await makeCa();
+  const sink = await startSink();
+  t.after(() => sink.close());
+  // the report endpoint: answers 503 to the first POST, 201 to the next; its certificate is the test CA's
+  const posts: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: Buffer }[] = [];
+  const endpoint: HttpsServer = createHttpsServer(await ca.issue(['tlsrpt.reports.test']), (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      posts.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(posts.length === 1 ? 503 : 201).end();
+    });
+  });
+  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => { endpoint.close(() => r()); endpoint.closeAllConnections(); }));
+  const port = (endpoint.address() as AddressInfo).port;
+  const { lab } = await setup(t, sink.port, ca, { 'remote.test': ENFORCE('mx.remote.test') }, {}, {
+    zones: {
+      '_smtp._tls.remote.test': { TXT: [[`v=TLSRPTv1; rua=https://tlsrpt.reports.test:${port}/v1/tlsrpt?d=remote,mailto:tlsrpt@reports.test`]] },
+      'tlsrpt.reports.test': { A: ['127.0.0.1'] },
+    },
+    tlsRptRetryMs: [300],
+  });
+  await enqueue(lab, 'me@163.test', ['you@remote.test']);
+  await waitFor('a deferred attempt', async () => (await lab.po.store.queue.list()).find((x) => x.attempts >= 1));
+
+  const reporter = lab.po.relay!.tlsReports!;
+  const [id] = await reporter.flush(true);
+  assert.ok(id, 'one report');
+  // the first POST failed (503) and is retried after the wait; the second is accepted
+  await waitFor('the retried POST', async () => posts.length === 2 && reporter.httpsResults.length === 2);
+  const url = `https://tlsrpt.reports.test:${port}/v1/tlsrpt?d=remote`;
+  assert.deepEqual(reporter.httpsResults.map((r) => [r.url, r.reportId, r.status, r.attempt]), [[url, id, 503, 1], [url, id, 201, 2]]);
+  assert.equal(reporter.httpsResults[0].error, 'HTTP 503');
+  for (const p of posts) {
+    assert.equal(p.method, 'POST');
+    assert.equal(p.url, '/v1/tlsrpt?d=remote');
+    assert.equal(p.headers['content-type'], 'application/tlsrpt+gzip');
+    assert.equal(p.headers['content-length'], String(p.body.length));
+  }
+  assert.deepEqual(posts[1].body, posts[0].body, 'the same report both times');
+  const report = JSON.parse(gunzipSync(posts[1].body).toString('utf8')) as TlsReport & { 'report-id': string };
+  assert.equal(report['report-id'], id);
+  assert.equal(report['organization-name'], 'mx.163.test');
+  assert.equal(report.policies[0].policy['policy-domain'], 'remote.test');
+  assert.deepEqual(report.policies[0]['failure-details'].map((f) => [f['result-type'], f['receiving-mx-hostname']]), [['starttls-not-supported', 'mx.remote.test']]);
+  // the mailto: address gets the same report by mail
+  const mail = await waitFor('the TLS report mail', async () => sink.received.find((m) => m.rcpts.includes('tlsrpt@reports.test')));
+  assert.equal(tlsReport(mail.raw)['organization-name'], 'mx.163.test');
+  assert.match(mail.raw.toString('latin1'), new RegExp(`Report-ID: <${id.replace(/[.]/g, '\\.')}>`));
+});
+
+test('TLS-RPT to an https: rua whose certificate the sender cannot verify: not posted, retried, then given up', { timeout: 60_000 }, async (t) => {
+  const ca = await makeCa();
+  const other = await makeCa();
+  const sink = await startSink();
+  t.after(() => sink.close());
+  let posts = 0;
+  const endpoint: HttpsServer = createHttpsServer(await other.issue(['tlsrpt.reports.test']), (req, res) => { posts++; req.resume(); res.writeHead(200).end(); });
+  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => { endpoint.close(() => r()); endpoint.closeAllConnections(); }));
+  const port = (endpoint.address() as AddressInfo).port;
+  const { lab } = await setup(t, sink.port, ca, { 'remote.test': ENFORCE('mx.remote.test') }, {}, {
+    zones: { '_smtp._tls.remote.test': { TXT: [[`v=TLSRPTv1; rua=https://tlsrpt.reports.test:${port}/r`]] }, 'tlsrpt.reports.test': { A: ['127.0.0.1'] } },
+    tlsRptRetryMs: [100],
+  });
+  await enqueue(lab, 'me@163.test', ['you@remote.test']);
+  await waitFor('a deferred attempt', async () => (await lab.po.store.queue.list()).find((x) => x.attempts >= 1));
+  const reporter = lab.po.relay!.tlsReports!;
+  assert.equal((await reporter.flush(true)).length, 1);
+  await waitFor('the retry', async () => reporter.httpsResults.length === 2);
+  assert.deepEqual(reporter.httpsResults.map((r) => [r.status, r.attempt]), [[null, 1], [null, 2]]);
+  assert.match(reporter.httpsResults[1].error!, /^cannot POST to https:\/\/tlsrpt\.reports\.test:\d+\/r: .*(certificate|issuer)/i);
+  assert.equal(posts, 0, 'nothing reached an endpoint whose certificate does not verify');
+  assert.equal(sink.received.filter((m) => m.rcpts.includes('tlsrpt@reports.test')).length, 0, 'no mailto: rua, no report mail');
 });
 
 test('MTA-STS enforce: an MX the policy does not name is not tried; one with a valid certificate gets the mail', { timeout: 60_000 }, async (t) => {
