@@ -89,7 +89,13 @@ export class OtherWriters {
   ownWriteBegins(): MailboxChange[] {
     const out: MailboxChange[] = [];
     if (!this.active) return out;
-    if (!this.marks || this.dataVersion() !== this.version) this.look(out);
+    try {
+      if (!this.marks || this.dataVersion() !== this.version) this.look(out);
+    } catch {
+      // never fails the write it rides on: the marks are taken afresh next time
+      this.marks = null;
+      return [];
+    }
     return out;
   }
 
@@ -97,12 +103,16 @@ export class OtherWriters {
   ownWriteEnds(changes: Iterable<MailboxChange>): void {
     if (!this.active || !this.marks) return;
     const seen = new Set<number>();
-    for (const c of changes) {
-      if (seen.has(c.mailboxId)) continue;
-      seen.add(c.mailboxId);
-      const r = this.q('SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = ?').get(c.mailboxId) as Row | undefined;
-      if (r) this.marks.set(c.mailboxId, { uidValidity: r.uidvalidity as number, uidNext: r.uidnext as number, modseq: r.highestmodseq as number });
-      else this.marks.delete(c.mailboxId);
+    try {
+      for (const c of changes) {
+        if (seen.has(c.mailboxId)) continue;
+        seen.add(c.mailboxId);
+        const r = this.q('SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = ?').get(c.mailboxId) as Row | undefined;
+        if (r) this.marks.set(c.mailboxId, { uidValidity: r.uidvalidity as number, uidNext: r.uidnext as number, modseq: r.highestmodseq as number });
+        else this.marks.delete(c.mailboxId);
+      }
+    } catch {
+      this.marks = null; // never fails the write it rides on
     }
   }
 
