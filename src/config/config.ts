@@ -26,7 +26,7 @@ export interface Config {
   smarthostPassword: string | null;
   tlsCert: string | null;
   tlsKey: string | null;
-  /** built-in ACME (tls/acme.ts): obtain and renew the certificate of hostname + acmeNames over HTTP-01 */
+  /** built-in ACME (tls/acme.ts): obtain and renew the certificate of hostname + acmeNames (challenge: acmeChallenge) */
   acme: boolean;
   /** ACME account contact (expiry notices from the CA) */
   acmeEmail: string | null;
@@ -153,7 +153,7 @@ export const KEYS: Key[] = [
   { key: 'smarthostPassword', env: 'POSTOFFICE_SMARTHOST_PASSWORD', kind: 'nstring', help: 'AUTH password for the smarthost' },
   { key: 'tlsCert', env: 'POSTOFFICE_TLS_CERT', kind: 'nstring', help: 'PEM certificate (chain) to use instead of the generated self-signed one' },
   { key: 'tlsKey', env: 'POSTOFFICE_TLS_KEY', kind: 'nstring', help: 'PEM private key for POSTOFFICE_TLS_CERT' },
-  { key: 'acme', env: 'POSTOFFICE_ACME', kind: 'bool', help: 'obtain and renew the certificate from an ACME CA (Let\'s Encrypt) over HTTP-01 on the HTTP listener, which must be reachable on port 80 (1/0)' },
+  { key: 'acme', env: 'POSTOFFICE_ACME', kind: 'bool', help: 'obtain and renew the certificate from an ACME CA (Let\'s Encrypt), proven as acmeChallenge says: HTTP-01 on the HTTP listener (port 80) by default (1/0)' },
   { key: 'acmeEmail', env: 'POSTOFFICE_ACME_EMAIL', kind: 'nstring', help: 'ACME account contact address (the CA writes about expiry and policy changes)' },
   { key: 'acmeDirectory', env: 'POSTOFFICE_ACME_DIRECTORY', kind: 'nstring', help: 'ACME directory URL (empty: Let\'s Encrypt production)' },
   { key: 'acmeStaging', env: 'POSTOFFICE_ACME_STAGING', kind: 'bool', help: 'use Let\'s Encrypt staging (untrusted certificates, generous rate limits) when acmeDirectory is empty' },

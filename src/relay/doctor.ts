@@ -108,7 +108,7 @@ export async function doctor(config: Config, opts: DoctorOptions): Promise<Findi
   // (with ACME on: its certificate once one arrived, else the self-signed one still serving)
   const acmeCert = path.join(config.dataDir, 'acme', 'cert.pem');
   const certFile = config.tlsCert ?? (config.acme && existsSync(acmeCert) ? acmeCert : path.join(config.dataDir, 'tls', 'cert.pem'));
-  if (config.acme && !existsSync(acmeCert)) add('warn', 'TLS', `ACME is on but no certificate has arrived yet (${acmeCert}): the self-signed one serves meanwhile; the server log's ACME_FAILED lines say what to fix (DNS, port 80, rate limit)`);
+  if (config.acme && !existsSync(acmeCert)) add('warn', 'TLS', `ACME is on but no certificate has arrived yet (${acmeCert}): the self-signed one serves meanwhile; the server log's ACME_FAILED lines say what to fix (DNS, port 80 or 443, rate limit)`);
   if (!existsSync(certFile)) add('warn', 'TLS', `no certificate yet (${certFile}): start the server once, or set POSTOFFICE_TLS_CERT/_KEY`);
   else {
     try {

@@ -1,5 +1,6 @@
 // ACME failures as one line with what to do: the problem details Let's Encrypt sends (RFC 8555
-// §6.7) for DNS, port 80 and rate limits, as acme-client passes them on; and the expiry warning.
+// §6.7) for DNS, port 80 (443 with TLS-ALPN-01) and rate limits, as acme-client passes them on; and the
+// expiry warning.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,24 @@ test('explainAcmeError: DNS, port 80, a foreign web server, rate limits, the CA 
     const line = explainAcmeError(new Error(detail), names, dir);
     assert.match(line, re, detail);
     assert.doesNotMatch(line, /\n/);
+  }
+});
+
+test('explainAcmeError with TLS-ALPN-01: port 443 unreachable, a proxy or another server answering, DNS as before', () => {
+  const names = ['mail.example.org'];
+  const dir = 'https://acme-v02.api.letsencrypt.org/directory';
+  const cases: [string, RegExp][] = [
+    ['203.0.113.5: Timeout during connect (likely firewall problem)', /^ACME: the CA could not reach port 443 of mail\.example\.org: .*Open TCP port 443 to this server's HTTPS listener/],
+    ['203.0.113.5: Connection refused', /^ACME: the CA could not reach port 443/],
+    ['Cannot negotiate ALPN protocol "acme-tls/1" for tls-alpn-01 challenge', /^ACME: port 443 of mail\.example\.org answered, but not with our TLS-ALPN-01 certificate: .*TLS-terminating proxy.*acmeChallenge http-01/],
+    ['Incorrect validation certificate for tls-alpn-01 challenge. Requested mail.example.org from 203.0.113.5:443. Received 1 certificate(s), first certificate had names "proxy.example.net"', /^ACME: port 443 of mail\.example\.org answered, but not with our TLS-ALPN-01 certificate/],
+    ['DNS problem: query timed out looking up A for mail.example.org', /^ACME: DNS of mail\.example\.org does not point here/],
+    ['DNS problem: NXDOMAIN looking up A for mail.example.org', /^ACME: DNS of mail\.example\.org does not point here/],
+  ];
+  for (const [detail, re] of cases) {
+    const line = explainAcmeError(new Error(detail), names, dir, 'tls-alpn-01');
+    assert.match(line, re, detail);
+    assert.doesNotMatch(line, /\n|port 80/);
   }
 });
 
