@@ -6,11 +6,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { dkimSign } from 'mailauth';
-import nodemailer from 'nodemailer';
 import { dkimTxt, txtStrings } from '../../src/relay/dkim.js';
 import { startDns, type DnsFixture } from '../relay/dns-server.js';
 import { inbox } from '../relay/util.js';
 import { startLab, type Lab } from '../helpers/lab.js';
+import { sendPort25 } from '../helpers/port25.js';
 
 const USERS = { 'alice@example.test': 'alice-pw' };
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
@@ -45,18 +45,7 @@ function message(from: string, subject: string, extra = ''): Buffer {
   ].join('\r\n'));
 }
 
-async function send(lab: Lab, mailFrom: string, raw: Buffer, helo = 'mx.sender.test'): Promise<{ ok: true; response: string } | { ok: false; code: number; response: string }> {
-  const tr = nodemailer.createTransport({ host: '127.0.0.1', port: lab.port('smtp'), secure: false, ignoreTLS: true, name: helo, socketTimeout: 10_000 });
-  try {
-    const info = await tr.sendMail({ envelope: { from: mailFrom, to: ['alice@example.test'] }, raw });
-    return { ok: true, response: info.response };
-  } catch (err) {
-    const e = err as { responseCode?: number; response?: string; message: string };
-    return { ok: false, code: e.responseCode ?? 0, response: e.response ?? e.message };
-  } finally {
-    tr.close();
-  }
-}
+const send = (lab: Lab, mailFrom: string, raw: Buffer, helo = 'mx.sender.test') => sendPort25(lab, mailFrom, 'alice@example.test', raw, helo);
 
 function head(raw: Buffer): string {
   return raw.subarray(0, raw.indexOf('\r\n\r\n')).toString('latin1');

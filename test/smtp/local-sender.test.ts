@@ -12,6 +12,7 @@ import { dkimTxt, txtStrings } from '../../src/relay/dkim.js';
 import { startDns, type DnsFixture } from '../relay/dns-server.js';
 import { inbox } from '../relay/util.js';
 import { startLab, type Lab } from '../helpers/lab.js';
+import { sendPort25 } from '../helpers/port25.js';
 
 const USERS = { 'alice@example.test': 'alice-pw', 'bob@example.test': 'bob-pw' };
 
@@ -20,20 +21,7 @@ function message(from: string, subject: string): Buffer {
     `Date: ${new Date().toUTCString()}`, '', `body of ${subject}`, ''].join('\r\n'));
 }
 
-type Sent = { ok: true; response: string } | { ok: false; code: number; response: string };
-
-async function send(lab: Lab, mailFrom: string, raw: Buffer, helo = 'mx.remote.test'): Promise<Sent> {
-  const tr = nodemailer.createTransport({ host: '127.0.0.1', port: lab.port('smtp'), secure: false, ignoreTLS: true, name: helo, socketTimeout: 10_000 });
-  try {
-    const info = await tr.sendMail({ envelope: { from: mailFrom, to: ['bob@example.test'] }, raw });
-    return { ok: true, response: info.response };
-  } catch (err) {
-    const e = err as { responseCode?: number; response?: string; message: string };
-    return { ok: false, code: e.responseCode ?? 0, response: e.response ?? e.message };
-  } finally {
-    tr.close();
-  }
-}
+const send = (lab: Lab, mailFrom: string, raw: Buffer, helo = 'mx.remote.test') => sendPort25(lab, mailFrom, 'bob@example.test', raw, helo);
 
 async function lab(t: Parameters<typeof startLab>[0], dns: DnsFixture | string | null, env: Record<string, string> = {}): Promise<Lab> {
   return startLab(t, { users: USERS, env: { ...(dns ? { POSTOFFICE_DNS_SERVERS: typeof dns === 'string' ? dns : dns.server, POSTOFFICE_INBOUND_AUTH: 'true' } : {}), ...env } });
