@@ -18,6 +18,8 @@ export interface Config {
   domains: string[];
   listen: string;
   dataDir: string;
+  /** null: the SQLite file in dataDir; postgres://user:pass@host:port/db: a PostgreSQL store that several nodes may share */
+  storeUrl: string | null;
   ports: Ports;
   dnsServers: string[];
   relayPort: number;
@@ -137,6 +139,7 @@ export const KEYS: Key[] = [
   { key: 'domains', env: 'POSTOFFICE_DOMAINS', kind: 'domains', help: 'comma-separated local domains (also addable with the CLI)' },
   { key: 'listen', env: 'POSTOFFICE_LISTEN', kind: 'string', help: 'bind address for every listener' },
   { key: 'dataDir', env: 'POSTOFFICE_DATA_DIR', kind: 'string', help: 'where the SQLite database, certificates and queue live' },
+  { key: 'storeUrl', env: 'POSTOFFICE_STORE_URL', kind: 'nstring', help: 'the mailbox store: empty for the SQLite file in dataDir, or postgres://USER:PASSWORD@HOST:PORT/DB for a PostgreSQL database that several postoffice nodes share' },
   { key: 'ports.smtp', env: 'POSTOFFICE_SMTP_PORT', kind: 'port', help: 'SMTP (MX, inbound, STARTTLS); 0 disables' },
   { key: 'ports.smtps', env: 'POSTOFFICE_SMTPS_PORT', kind: 'port', help: 'SMTPS submission (implicit TLS + AUTH)' },
   { key: 'ports.submission', env: 'POSTOFFICE_SUBMISSION_PORT', kind: 'port', help: 'submission (STARTTLS + AUTH)' },
@@ -310,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.httpPlaintextSignIn !== 'loopback' && c.httpPlaintextSignIn !== 'any') throw new ConfigError(`invalid config: httpPlaintextSignIn (POSTOFFICE_HTTP_PLAINTEXT_SIGNIN): expected loopback or any, got ${JSON.stringify(c.httpPlaintextSignIn)}`);
   if (!['reject', 'spf', 'allow'].includes(c.localSenderOnPort25)) throw new ConfigError(`invalid config: localSenderOnPort25 (POSTOFFICE_LOCAL_SENDER_ON_PORT25): expected reject, spf or allow, got ${JSON.stringify(c.localSenderOnPort25)}`);
   c.dataDir = path.resolve(c.dataDir);
+  if (c.storeUrl !== null && !/^postgres(ql)?:\/\//i.test(c.storeUrl)) throw new ConfigError(`invalid config: storeUrl (POSTOFFICE_STORE_URL): expected postgres://USER:PASSWORD@HOST:PORT/DATABASE (or empty for SQLite), got ${JSON.stringify(c.storeUrl.replace(/:[^:@/]*@/, ':***@'))}`);
   if (c.transcripts !== 'on' && c.transcripts !== 'off') throw new ConfigError(`invalid config: transcripts (POSTOFFICE_TRANSCRIPTS): expected on or off, got ${JSON.stringify(c.transcripts)}`);
   for (const [key, env] of [['transcriptRetention', 'POSTOFFICE_TRANSCRIPT_RETENTION'], ['journeyRetention', 'POSTOFFICE_JOURNEY_RETENTION']] as const) {
     try { parseDuration(c[key]); } catch (err) { throw new ConfigError(`invalid config: ${key} (${env}): ${(err as Error).message}`); }
