@@ -101,6 +101,10 @@ export interface Config {
   relayRequireTls: string[];
   /** relay: how often the queue runner looks for due entries, ms */
   relayPollMs: number;
+  /** this node's name in queue leases (several nodes on one store); null: the machine's host name */
+  nodeId: string | null;
+  /** relay: how long a node holds the queue entries it took before another node may take them (renewed while delivering) */
+  relayLease: string;
   /** port 25: check SPF, DKIM, DMARC and ARC of incoming mail and add Authentication-Results */
   inboundAuth: boolean;
   /** port 25: ms one message may wait for the DNS answers of those checks (then: temperror, accepted) */
@@ -197,6 +201,8 @@ export const KEYS: Key[] = [
   { key: 'relayExpire', env: 'POSTOFFICE_RELAY_EXPIRE', kind: 'string', help: 'bounce what is still undelivered after this long' },
   { key: 'relayRequireTls', env: 'POSTOFFICE_RELAY_REQUIRE_TLS', kind: 'list', help: 'destination domains that must get mail over verified STARTTLS' },
   { key: 'relayPollMs', env: 'POSTOFFICE_RELAY_POLL_MS', kind: 'int', help: 'how often the queue runner looks for due entries (ms)' },
+  { key: 'nodeId', env: 'POSTOFFICE_NODE_ID', kind: 'nstring', help: "this node's name in queue leases when several nodes share one store (empty: the host name; give each node on one machine its own)" },
+  { key: 'relayLease', env: 'POSTOFFICE_RELAY_LEASE', kind: 'string', help: 'how long a node holds the queue entries it took (renewed every third of it while it delivers); a node that dies gives them up after this long' },
   { key: 'inboundAuth', env: 'POSTOFFICE_INBOUND_AUTH', kind: 'bool', help: 'port 25: verify SPF, DKIM, DMARC, ARC and add Authentication-Results (on/off)' },
   { key: 'inboundAuthTimeoutMs', env: 'POSTOFFICE_INBOUND_AUTH_TIMEOUT_MS', kind: 'int', help: 'port 25: total ms of DNS waiting per message for those checks; past it the result is temperror and the mail is accepted' },
   { key: 'dmarcReject', env: 'POSTOFFICE_DMARC_REJECT', kind: 'bool', help: 'port 25: refuse with 550 5.7.1 mail that fails DMARC when the From: domain publishes p=reject' },
@@ -315,7 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   c.dataDir = path.resolve(c.dataDir);
   if (c.storeUrl !== null && !/^postgres(ql)?:\/\//i.test(c.storeUrl)) throw new ConfigError(`invalid config: storeUrl (POSTOFFICE_STORE_URL): expected postgres://USER:PASSWORD@HOST:PORT/DATABASE (or empty for SQLite), got ${JSON.stringify(c.storeUrl.replace(/:[^:@/]*@/, ':***@'))}`);
   if (c.transcripts !== 'on' && c.transcripts !== 'off') throw new ConfigError(`invalid config: transcripts (POSTOFFICE_TRANSCRIPTS): expected on or off, got ${JSON.stringify(c.transcripts)}`);
-  for (const [key, env] of [['transcriptRetention', 'POSTOFFICE_TRANSCRIPT_RETENTION'], ['journeyRetention', 'POSTOFFICE_JOURNEY_RETENTION']] as const) {
+  for (const [key, env] of [['transcriptRetention', 'POSTOFFICE_TRANSCRIPT_RETENTION'], ['journeyRetention', 'POSTOFFICE_JOURNEY_RETENTION'], ['relayLease', 'POSTOFFICE_RELAY_LEASE']] as const) {
     try { parseDuration(c[key]); } catch (err) { throw new ConfigError(`invalid config: ${key} (${env}): ${(err as Error).message}`); }
   }
   for (const s of [...c.dnsServers, ...(c.smarthost ? [c.smarthost] : [])]) {
