@@ -17,7 +17,7 @@ import { OtherWriters } from './other-writers.js';
 import type { MimeLimits } from '../mail/mime.js';
 import type {
   AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, ImportItem, ImportOutcome, JourneyEvent, JourneyRow,
-  JourneySummary, MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueRcpt, Resolution, Store, StoreEvents,
+  JourneySummary, MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueOutcome, QueueRcpt, QueueReschedule, Resolution, Store, StoreEvents,
   SubmissionRecord, Transcript, TranscriptLine, TranscriptSession, TranscriptSummary, UserRecord,
 } from './types.js';
 
@@ -892,6 +892,30 @@ export class SqliteStore implements Store {
           this.releaseBlob(cur.blob_id as number);
         }
         if (journey) this.insertJourney(journey);
+      }),
+    reschedule: (id: number, patch: QueueReschedule, journey?: JourneyEvent[]): Promise<void> =>
+      this.write(() => {
+        const cur = this.ws(`SELECT * FROM queue WHERE id = ? AND status = 'queued'`).get(id) as Row | undefined;
+        if (!cur) throw new StoreError('notfound', `no queue entry ${id}`);
+        if (patch.rcpts && !patch.rcpts.some((r) => r.status === 'pending')) throw new StoreError('invalid', `queue entry ${id}: no recipient left pending (finish it)`);
+        this.ws(`UPDATE queue SET rcpts = ?, attempts = ?, next_attempt = ?, last_reply = ?, data = ?, updated = ? WHERE id = ?`).run(
+          patch.rcpts ? JSON.stringify(patch.rcpts) : cur.rcpts, patch.attempts ?? cur.attempts, patch.nextAttempt ?? cur.next_attempt,
+          patch.lastReply !== undefined ? patch.lastReply : cur.last_reply, patch.data ? JSON.stringify(patch.data) : cur.data, this.now(), id);
+        if (journey) this.insertJourney(journey);
+      }),
+    finish: (id: number, outcome: QueueOutcome, journey?: JourneyEvent[]): Promise<QueueEntry> =>
+      this.write(() => {
+        const cur = this.ws(`SELECT q.*, b.size FROM queue q JOIN blobs b ON b.id = q.blob_id WHERE q.id = ? AND q.status = 'queued'`).get(id) as Row | undefined;
+        if (!cur) throw new StoreError('notfound', `no queue entry ${id}`);
+        if (outcome.rcpts.some((r) => r.status === 'pending')) throw new StoreError('invalid', `queue entry ${id}: a recipient is still pending (reschedule it)`);
+        const status = outcome.rcpts.some((r) => r.status === 'delivered') ? 'delivered' as const : 'bounced' as const;
+        const ended: QueueEntry = { ...this.queueRow(cur), rcpts: outcome.rcpts, attempts: outcome.attempts, lastReply: outcome.lastReply, status, updated: this.now() };
+        if (outcome.data) ended.data = outcome.data;
+        // a finished entry leaves the queue and lets go of the bytes; the journey keeps its history
+        this.ws('DELETE FROM queue WHERE id = ?').run(id);
+        this.releaseBlob(cur.blob_id as number);
+        if (journey) this.insertJourney(journey);
+        return ended;
       }),
   };
 

@@ -116,6 +116,11 @@ export interface QueueEntry {
   size: number;
 }
 
+/** What `queue.reschedule` changes on an entry that stays queued (fields left out keep their value). */
+export type QueueReschedule = Partial<Pick<QueueEntry, 'rcpts' | 'attempts' | 'nextAttempt' | 'lastReply' | 'data'>>;
+/** How a queue entry ended (`queue.finish`): every recipient delivered or bounced. */
+export type QueueOutcome = Pick<QueueEntry, 'rcpts' | 'attempts' | 'lastReply'> & Partial<Pick<QueueEntry, 'data'>>;
+
 /** One line of a protocol session as the learner sees it: C = client, S = server, TLS = the handshake (version, cipher), note = what the server did (e.g. "<4012 bytes of DATA elided>"). */
 export interface TranscriptLine { t: number /* ms since epoch */; dir: 'C' | 'S' | 'TLS' | 'note'; text: string }
 
@@ -237,6 +242,19 @@ export interface Store {
     /** Makes every queued entry (or the one given) due now. */
     flush(id?: number): Promise<number>;
     update(id: number, patch: Partial<Pick<QueueEntry, 'rcpts' | 'attempts' | 'nextAttempt' | 'lastReply' | 'status' | 'data'>>, journey?: JourneyEvent[]): Promise<void>;
+    /**
+     * An attempt left recipients pending: the entry stays queued with these changes (and the journey
+     * events, in the same transaction). StoreError 'notfound' when the entry is gone (`queue del`),
+     * 'invalid' when the patch leaves no recipient pending (that is `finish`).
+     */
+    reschedule(id: number, patch: QueueReschedule, journey?: JourneyEvent[]): Promise<void>;
+    /**
+     * No recipient is pending any more: the entry leaves the queue and lets go of its bytes (the
+     * journey keeps its history). Returns the entry as it ended, `status` 'delivered' (some recipient
+     * was delivered) or 'bounced' (none was). StoreError 'notfound' when the entry is gone,
+     * 'invalid' when a recipient is still pending (that is `reschedule`).
+     */
+    finish(id: number, outcome: QueueOutcome, journey?: JourneyEvent[]): Promise<QueueEntry>;
   };
   journey: {
     record(events: JourneyEvent[]): Promise<void>;

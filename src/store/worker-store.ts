@@ -22,7 +22,7 @@ export const WRITE_METHODS = new Set([
   'aliases.add', 'aliases.del',
   'mailboxes.create', 'mailboxes.delete', 'mailboxes.rename', 'mailboxes.subscribe', 'mailboxes.claimRecent',
   'messages.append', 'messages.appendMany', 'messages.setFlags', 'messages.expunge', 'messages.copy', 'messages.move',
-  'queue.del', 'queue.flush', 'queue.update',
+  'queue.del', 'queue.flush', 'queue.update', 'queue.reschedule', 'queue.finish',
   'journey.record', 'journey.accessed',
   'transcripts.write',
   'submissions.reset',

@@ -99,7 +99,7 @@ test('postoffice queue list | flush | del', { timeout: 60_000 }, async (t) => {
   await enqueue({ po: { store } }, 'me@163.test', ['a@remote.test', 'b@remote.test']);
   await enqueue({ po: { store } }, 'me@163.test', ['c@other.test']);
   const [first] = await store.queue.list();
-  await store.queue.update(first.id, { nextAttempt: Date.now() + 3_600_000, attempts: 1, lastReply: '451 4.3.0 later' });
+  await store.queue.reschedule(first.id, { nextAttempt: Date.now() + 3_600_000, attempts: 1, lastReply: '451 4.3.0 later' });
   await store.close();
 
   const list = await cli(env, 'queue', 'list');
