@@ -14,6 +14,10 @@ import { toCrlf } from '../mail/dot-stuffing.js';
 import { InternalError } from '../mail/errors.js';
 import { analyze } from './analyze.js';
 import { OtherWriters } from './other-writers.js';
+import { DEFAULT_MAILBOXES, TRANSCRIPT_MAX_BYTES, TRANSCRIPT_MAX_LINES, TRANSCRIPT_MAX_MSGIDS } from './defaults.js';
+import { StoreError } from './errors.js';
+
+export { DEFAULT_MAILBOXES, StoreError, TRANSCRIPT_MAX_BYTES, TRANSCRIPT_MAX_LINES, TRANSCRIPT_MAX_MSGIDS };
 import type { MimeLimits } from '../mail/mime.js';
 import type {
   AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, ImportItem, ImportOutcome, JourneyEvent, JourneyRow,
@@ -21,33 +25,16 @@ import type {
   SubmissionRecord, Transcript, TranscriptLine, TranscriptSession, TranscriptSummary, UserRecord,
 } from './types.js';
 
-/** The special-use set every new user gets (RFC 6154), all empty. */
-export const DEFAULT_MAILBOXES: [string, string | null][] = [
-  ['INBOX', null], ['Sent', '\\Sent'], ['Drafts', '\\Drafts'], ['Trash', '\\Trash'], ['Junk', '\\Junk'], ['Archive', '\\Archive'],
-];
-
 /** parsed MIME structures kept in memory (a few KiB each) */
 const META_CACHE_ENTRIES = 20_000;
 /** message records kept in memory, all cached mailboxes together (about 200 bytes each) */
 const LIST_CACHE_ROWS = 500_000;
-/** what one transcript session keeps: lines beyond either bound are dropped and the session marked truncated */
-export const TRANSCRIPT_MAX_LINES = 2000;
-export const TRANSCRIPT_MAX_BYTES = 256 * 1024;
-/** message ids linked to one transcript session (a POP3 session may retrieve thousands) */
-export const TRANSCRIPT_MAX_MSGIDS = 1000;
 /** rows one retention job deletes before it lets other writes commit */
 const PRUNE_CHUNK = 5000;
 /** default memory for recently read message bytes (config bodyCacheBytes) */
 export const DEFAULT_BODY_CACHE_BYTES = 32 * 1024 * 1024;
 
 const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'src', 'store', 'migrations');
-
-/** A user-facing store error (bad name, exists, not found): callers turn it into a protocol reply. */
-export class StoreError extends Error {
-  constructor(readonly reason: 'exists' | 'notfound' | 'invalid' | 'nonexistent-parent' | 'inuse', message: string) {
-    super(message);
-  }
-}
 
 interface Job { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void; changes: MailboxChange[] }
 
