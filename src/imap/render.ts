@@ -6,7 +6,7 @@ import { ImapBad, ImapNo, str } from './wire.js';
 
 function addrList(a: Address[] | null): string {
   if (!a || a.length === 0) return 'NIL';
-  return '(' + a.map((x) => `(${str(x.name)} NIL ${str(x.mailbox)} ${str(x.host)})`).join('') + ')';
+  return '(' + a.map((x) => `(${str(x.name)} ${str(x.adl ?? null)} ${str(x.mailbox)} ${str(x.host)})`).join('') + ')';
 }
 
 /** RFC 3501 §7.4.2 ENVELOPE */
@@ -179,23 +179,44 @@ export function headerBlock(raw: Buffer, tree: MimeTree): { name: string; value:
 
 // ------------------------------------------------------------------ RFC 3516 BINARY
 
+/**
+ * RFC 2045 §6.7 quoted-printable decoding, line by line. Rule (3): whitespace at the end of an
+ * encoded line was added in transport and is deleted; rule (5): "=" at the end of a line (after
+ * that deletion) is a soft line break, which joins the line to the next. "=XX" is one octet; an
+ * "=" not followed by two hex digits is kept as it is (the robust reading §6.7 suggests).
+ */
 function decodeQp(b: Buffer): Buffer {
   const out = Buffer.alloc(b.length);
   let o = 0;
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    if (c === 0x3d) {
-      const h = b.toString('latin1', i + 1, i + 3);
-      if (/^[0-9A-Fa-f]{2}$/.test(h)) { out[o++] = parseInt(h, 16); i += 2; continue; }
-      // soft line break: "=" then optional whitespace then CRLF/LF
-      let j = i + 1;
-      while (j < b.length && (b[j] === 0x20 || b[j] === 0x09)) j++;
-      if (b[j] === 0x0d && b[j + 1] === 0x0a) { i = j + 1; continue; }
-      if (b[j] === 0x0a) { i = j; continue; }
+  let pos = 0;
+  while (pos < b.length) {
+    let lf = b.indexOf(0x0a, pos);
+    const last = lf < 0;
+    if (last) lf = b.length;
+    let end = lf;
+    const crlf = !last && end > pos && b[end - 1] === 0x0d;
+    if (crlf) end--;
+    while (end > pos && (b[end - 1] === 0x20 || b[end - 1] === 0x09)) end--;
+    let soft = false;
+    if (end > pos && b[end - 1] === 0x3d) { soft = true; end--; }
+    for (let i = pos; i < end; i++) {
+      const c = b[i];
+      if (c === 0x3d && i + 2 < end && isHex(b[i + 1]) && isHex(b[i + 2])) {
+        out[o++] = parseInt(String.fromCharCode(b[i + 1], b[i + 2]), 16);
+        i += 2;
+      } else out[o++] = c;
     }
-    out[o++] = c;
+    if (!soft && !last) {
+      if (crlf) out[o++] = 0x0d;
+      out[o++] = 0x0a;
+    }
+    pos = lf + 1;
   }
   return out.subarray(0, o);
+}
+
+function isHex(c: number | undefined): boolean {
+  return c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 }
 
 /** RFC 3516 §4.2 BINARY[section]: the part's content with its transfer encoding undone. */

@@ -23,7 +23,8 @@
 //   message was parsed; one with a base64/quoted-printable encoding (forbidden by RFC 2046
 //   §5.2.1) or beyond the limits is an opaque leaf.
 
-export interface Address { name: string | null; adl: null; mailbox: string | null; host: string | null }
+/** RFC 3501 §7.4.2 address structure; `adl` is the obsolete source route ("@a,@b"), else null. */
+export interface Address { name: string | null; adl: string | null; mailbox: string | null; host: string | null }
 
 export interface Envelope {
   date: string | null; subject: string | null;
@@ -558,7 +559,7 @@ function addrSpecOf(toks: Tok[]): { mailbox: string; host: string } | null {
 /**
  * Parse an address-list header value (binary string) into IMAP address structures.
  * Groups become a start marker {mailbox: group name, host: null} and an end marker (all null).
- * Source routes are dropped (adl is always null). Returns null for an empty list.
+ * A source route (RFC 5322 §4.4 obs-route) is kept in `adl`. Returns null for an empty list.
  */
 function parseAddressList(value: string): Address[] | null {
   const { toks, comments } = tokenizeAddresses(value);
@@ -591,15 +592,18 @@ function parseAddressList(value: string): Address[] | null {
       let j = i + 1;
       const inner: Tok[] = [];
       while (j < toks.length && !(toks[j].kind === 'special' && toks[j].text === '>')) inner.push(toks[j++]);
-      // RFC 5322 §4.4 obs-route "@a,@b:" is dropped
+      // RFC 5322 §4.4 obs-route "@a,@b:" before the addr-spec: RFC 3501 §7.4.2 returns it as the
+      // address structure's second field (at-domain-list), e.g. (NIL "@route" "user" "domain")
       let specToks = inner;
+      let adl: string | null = null;
       if (inner.length > 0 && inner[0].kind === 'special' && inner[0].text === '@') {
         const colon = inner.findIndex((x) => x.kind === 'special' && x.text === ':');
         specToks = colon >= 0 ? inner.slice(colon + 1) : [];
+        if (colon > 0) adl = binToText(inner.slice(0, colon).map((x) => x.raw).join('')) || null;
       }
       const spec = addrSpecOf(specToks);
       if (out.length < MAX && (spec || name !== null)) {
-        out.push({ name, adl: null, mailbox: spec ? spec.mailbox : '', host: spec ? spec.host : '' });
+        out.push({ name, adl, mailbox: spec ? spec.mailbox : '', host: spec ? spec.host : '' });
       }
       pending = [];
       i = j + 1;

@@ -45,6 +45,23 @@ interface ListOptions {
   lsub: boolean;
 }
 
+/** Every proper ancestor of a "/"-separated name: "a/b/c" -> "a", "a/b". */
+function ancestors(name: string): string[] {
+  const out: string[] = [];
+  for (let i = name.indexOf('/'); i >= 0; i = name.indexOf('/', i + 1)) out.push(name.slice(0, i));
+  return out;
+}
+
+/**
+ * The subscribed names of the user (RFC 3501 §6.3.6: names, which may outlive their mailbox).
+ * A store without name-keyed subscriptions yet gives the subscribed flags of existing mailboxes.
+ */
+async function subscribedNames(s: ImapSession, userId: number, boxes: readonly MailboxRecord[]): Promise<Set<string>> {
+  const mbx = s.ctx.store.mailboxes as { subscriptions?: (userId: number) => Promise<string[]> };
+  if (typeof mbx.subscriptions === 'function') return new Set(await mbx.subscriptions(userId));
+  return new Set(boxes.filter((b) => b.subscribed).map((b) => b.name));
+}
+
 async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o: ListOptions): Promise<void> {
   const u = user(s);
   const boxes = await s.ctx.store.mailboxes.list(u.id);
@@ -57,36 +74,52 @@ async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o:
   const res = patterns.map((p) => patternMatcher(ref, p));
   const matches = (n: string) => res.some((m) => m(n));
   const percentLevel = patterns.some((p) => p.endsWith('%'));
-  // every name with its implied parents
-  const names = new Set<string>();
-  for (const b of boxes) {
-    const parts = b.name.split('/');
-    for (let i = 1; i <= parts.length; i++) names.add(parts.slice(0, i).join('/'));
+  const subscribedOnly = o.subscribedOnly || o.lsub;
+  const subs = subscribedOnly || o.returnSubscribed ? await subscribedNames(s, u.id, boxes) : new Set<string>();
+  // names with an existing child mailbox (\HasChildren, RFC 5258 §4 CHILDREN / RFC 3348)
+  const parents = new Set<string>();
+  for (const b of boxes) for (const a of ancestors(b.name)) parents.add(a);
+  // names with a subscribed descendant: any (LSUB's \Noselect, RFC 3501 §6.3.9), and one that the
+  // patterns do not return itself (RFC 5258 §3.5 RECURSIVEMATCH: CHILDINFO tells of children the
+  // client would otherwise not see)
+  const subParents = new Set<string>();
+  const unmatchedSubParents = new Set<string>();
+  if (subscribedOnly) {
+    for (const n of subs) {
+      const hidden = !matches(n);
+      for (const a of ancestors(n)) { subParents.add(a); if (hidden) unmatchedSubParents.add(a); }
+    }
   }
-  const hasChildren = (n: string) => { for (const x of names) if (x.startsWith(n + '/')) return true; return false; };
-  const subscribedChild = (n: string) => boxes.some((b) => b.subscribed && b.name.startsWith(n + '/'));
+  // the candidates: existing mailboxes and their implied parents, or the subscribed names and theirs
+  const names = new Set<string>();
+  if (subscribedOnly) { for (const n of subs) names.add(n); for (const n of subParents) names.add(n); }
+  else { for (const b of boxes) names.add(b.name); for (const n of parents) names.add(n); }
   const sorted = [...names].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0));
   for (const n of sorted) {
     if (!matches(n)) continue;
     const b = byName.get(n);
     const attrs: string[] = [];
     let childInfo = false;
-    if (o.subscribedOnly || o.lsub) {
-      if (!b || !b.subscribed) {
-        if (o.recursiveMatch && subscribedChild(n)) childInfo = true;
-        else if (o.lsub && subscribedChild(n) && percentLevel) attrs.push('\\Noselect');
-        else continue;
-      }
+    if (o.lsub) {
+      // RFC 3501 §6.3.9: a subscribed name is returned (\Noselect when it no longer exists); an
+      // unsubscribed one only at a "%" level with a subscribed child, and then with \Noselect
+      if (subs.has(n)) { if (!b) attrs.push('\\Noselect'); }
+      else if (percentLevel && subParents.has(n)) attrs.push('\\Noselect');
+      else continue;
+    } else if (o.subscribedOnly) {
+      // RFC 5258 §3.1 SUBSCRIBED returns subscribed names, existing or not (\NonExistent, §3.4);
+      // §3.5 RECURSIVEMATCH adds the parents of subscribed names not otherwise returned
+      childInfo = o.recursiveMatch && unmatchedSubParents.has(n);
+      if (subs.has(n)) attrs.push('\\Subscribed');
+      else if (!childInfo) continue;
+      if (!b) attrs.push('\\NonExistent');
     } else if (!b) {
       // an implied parent: only a "%" level shows it (§6.3.8)
       if (!percentLevel) continue;
       attrs.push('\\NonExistent', '\\Noselect');
-    }
+    } else if (o.returnSubscribed && subs.has(n)) attrs.push('\\Subscribed');
     if (o.specialUseOnly && !b?.specialUse) continue;
-    if (b && !attrs.includes('\\Noselect')) {
-      if (o.returnSubscribed && b.subscribed) attrs.push('\\Subscribed');
-    }
-    attrs.push(hasChildren(n) ? '\\HasChildren' : '\\HasNoChildren');
+    if (!o.lsub) attrs.push(parents.has(n) ? '\\HasChildren' : '\\HasNoChildren');
     if (b?.specialUse) attrs.push(b.specialUse);
     const ext = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
     s.send(`* ${o.lsub ? 'LSUB' : 'LIST'} (${attrs.join(' ')}) "/" ${mailboxOut(n, s.utf8Names)}${ext}`);

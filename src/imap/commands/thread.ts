@@ -82,11 +82,12 @@ function references(items: Item[]): Node[] {
       if (c.parent || p === c || isAncestor(c, p)) continue;
       link(p, c);
     }
-    // (1C) the last reference is this message's parent (replacing any earlier one), unless that makes a loop
+    // (1C) RFC 5256 §4 step 1.B: the last reference is this message's parent. A parent it already
+    // has (from a truncated References elsewhere) is broken off first, and then no new link is
+    // made if it would introduce a loop: the message is left a root
     const last = refs.length ? container(refs[refs.length - 1]) : null;
-    if (last && (last === node || isAncestor(node, last))) continue;
     unlink(node);
-    if (last) link(last, node);
+    if (last && last !== node && !isAncestor(node, last)) link(last, node);
   }
   // (2) the root set
   let roots = [...table.values()].filter((n) => !n.parent);
