@@ -11,6 +11,7 @@ import { LabError } from '../lab/lab.js';
 import { LAB_USAGE, LabUsage, labCommand } from './lab.js';
 import { LimitsUsage, userLimitsCommand } from './limits-command.js';
 import { MOVE_COMMANDS, MOVE_USAGE, MoveError, MoveUsage, moveCommand } from './move-commands.js';
+import { MIGRATE_USAGE, MigrateError, MigrateUsage, migrateStoreCommand } from './migrate-store.js';
 import { dnsCommand, doctorCommand } from './relay-commands.js';
 import { serve } from './serve.js';
 
@@ -28,6 +29,7 @@ const USAGE = `usage: postoffice <command>
   dns DOMAIN                                   the DNS records to publish (MX, SPF, DKIM, DMARC, SRV)
   doctor [DOMAIN] [--probe HOST:PORT | --no-probe]   check DNS, PTR, TLS, outbound port 25
 ${MOVE_USAGE}
+${MIGRATE_USAGE}
 ${LAB_USAGE}`;
 
 class UsageError extends Error {}
@@ -137,7 +139,7 @@ async function admin(store: Store, cmd: string, sub: string | undefined, args: s
 async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...args] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') usage();
-  if (!['serve', 'domain', 'user', 'alias', 'queue', 'trace', 'dns', 'doctor', 'lab', ...MOVE_COMMANDS].includes(cmd)) usage(`unknown command: ${cmd}`);
+  if (!['serve', 'domain', 'user', 'alias', 'queue', 'trace', 'dns', 'doctor', 'lab', 'migrate-store', ...MOVE_COMMANDS].includes(cmd)) usage(`unknown command: ${cmd}`);
   // the lab assembles its own two post offices (and their configs) under its own data dir
   if (cmd === 'lab') {
     try {
@@ -152,6 +154,14 @@ async function main(argv: string[]): Promise<number> {
     if (sub) usage('serve takes no arguments');
     await serve(config);
     return -1; // keeps running
+  }
+  if (cmd === 'migrate-store') {
+    try {
+      return await migrateStoreCommand(config, [sub, ...args].filter((x): x is string => x !== undefined));
+    } catch (err) {
+      if (err instanceof MigrateUsage) usage(err.message);
+      throw err;
+    }
   }
   if (MOVE_COMMANDS.includes(cmd)) {
     try {
@@ -196,7 +206,7 @@ main(process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exitCode = code; },
   (err: unknown) => {
     if (err instanceof UsageError) { process.stderr.write(err.message + '\n'); process.exitCode = 2; return; }
-    const known = err instanceof StoreError || err instanceof ConfigError || err instanceof InternalError || err instanceof LabError || err instanceof MoveError;
+    const known = err instanceof StoreError || err instanceof ConfigError || err instanceof InternalError || err instanceof LabError || err instanceof MoveError || err instanceof MigrateError;
     process.stderr.write(`postoffice: ${known ? (err as Error).message : `internal error: ${(err as Error)?.stack ?? String(err)}`}\n`.split('\n')[0] + '\n');
     process.exitCode = 1;
   },
