@@ -59,7 +59,7 @@ export class Wire {
   arm(fault: WireFault, from: string | null = null): void {
     this.armed.push({ fault, from });
     if (this.armed.length > 100) this.armed.shift(); // bounded: faults never reached do not pile up
-    // a pooled session of the relay (relay/deliver.ts ConnectionCache) would never open a new
+    // a pooled session of the relay (relay/smtp-client.ts ConnectionCache) would never open a new
     // connection for the fault to act on: cut them, as a restarting server would
     this.cut();
   }

@@ -14,11 +14,14 @@ import type { Logger } from '../log/log.js';
 import { metrics } from '../log/metrics.js';
 import { sinkFor } from '../log/transcript.js';
 import { parseAddress } from '../mail/address.js';
-import type { JourneyEvent, QueueEntry, QueueRcpt, Store } from '../store/types.js';
+import type { JourneyEvent, QueueEntry, Store } from '../store/types.js';
 import { dkimKeyAsync, signMessage, type DkimKey } from './dkim.js';
-import { ConnectionCache, relay, type RcptResult, type RelayContext } from './deliver.js';
-import { noteBlocklists } from './blocklist.js';
-import { headerBlock, reportId, sendReport, type DsnRecipient, type ReportKind } from './dsn.js';
+import { reportId, type DsnRecipient, type ReportKind } from '../mail/dsn.js';
+import { countFields, headerText, unfold } from '../mail/headers.js';
+import { blocklistSentence, noteBlocklists, recogniseBlocklist } from './blocklist.js';
+import { decide } from './decide.js';
+import { sendReport, type ReportStep } from './report.js';
+import { ConnectionCache, relay, type RcptResult, type RelayContext } from './smtp-client.js';
 import { Resolver } from './mx.js';
 import { MtaStsResolver } from './mta-sts.js';
 import { TlsReporter } from './tls-rpt.js';
@@ -206,7 +209,7 @@ export class QueueRunner {
         .catch((err) => {
           this.log.error({ err, code: 'RELAY_FAILED', queueId: e.id, id: e.msgId }, 'relay attempt failed');
           // keep a failing entry from being retried in a tight loop: it waits like a deferral
-          return this.store.queue.update(e.id, {
+          return this.store.queue.reschedule(e.id, {
             attempts: e.attempts + 1, nextAttempt: Date.now() + this.schedule[Math.min(e.attempts, this.schedule.length - 1)],
             lastReply: `451 4.3.0 internal error: ${(err as Error).message}`.slice(0, 300),
           }, [{ msgId: e.msgId, agent: AGENT, step: 'internal error', details: { queueId: e.id, error: (err as Error).message } }]).catch(() => undefined);
@@ -240,7 +243,7 @@ export class QueueRunner {
   /** RFC 6376: mail our users submitted is signed for the From: domain when that domain is ours. */
   private async sign(e: QueueEntry, raw: Buffer, events: JourneyEvent[]): Promise<Buffer> {
     if (!e.data.user || !e.mailFrom) return raw;
-    const from = /^from:[^\r\n]*?([^\s<>"@]+@([^\s<>"]+))/im.exec(headerBlock(raw).toString('latin1').replace(/\r?\n[ \t]+/g, ' '));
+    const from = /^from:[^\r\n]*?([^\s<>"@]+@([^\s<>"]+))/im.exec(unfold(headerText(raw)));
     const domain = (from?.[2] ?? parseAddress(e.mailFrom)?.domain ?? '').toLowerCase().replace(/[>.]+$/, '');
     if (!domain || !(await this.store.domains.isLocal(domain))) return raw;
     const k = await this.key(domain);
@@ -261,23 +264,23 @@ export class QueueRunner {
     };
   }
 
-  /** One attempt for one queue entry, its outcome committed with its journey. */
+  /** One attempt for one queue entry (relay/smtp-client.ts), what it means (relay/decide.ts), its
+   *  reports, and the entry's new state committed with its journey. */
   private async process(e: QueueEntry): Promise<void> {
     this.stats.attempts++;
     const events: JourneyEvent[] = [];
     const ev = (step: string, details: Record<string, unknown>, time = Date.now()) => events.push({ msgId: e.msgId, agent: AGENT, step, time, details: { queueId: e.id, ...details } });
     const pending = e.rcpts.filter((r) => r.status === 'pending').map((r) => r.address);
-    const attempt = e.attempts + 1;
     const results = new Map<string, RcptResult>();
     if (pending.length) {
       let raw = await this.store.messages.raw(e.blobId);
-      const hops = (headerBlock(raw).toString('latin1').match(/^Received:/gim) ?? []).length;
+      const hops = countFields(raw, 'received');
       if (hops > MAX_HOPS) {
         // RFC 5321 §6.3: a message with too many Received: fields is looping
         ev('mail loop', { received: hops });
         for (const r of pending) results.set(r, { outcome: 'bounced', reply: `too many hops (${hops} Received: header fields): mail loop`, status: '5.4.6', remoteMta: null });
       } else {
-        ev('attempt', { attempt, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
+        ev('attempt', { attempt: e.attempts + 1, domain: e.domain, rcpts: pending, mailFrom: e.mailFrom || '<>' });
         raw = await this.sign(e, raw, events);
         const a = await relay(this.context(e.domain), { mailFrom: e.mailFrom, domain: e.domain, rcpts: pending, raw, msgId: e.msgId });
         for (const s of a.steps) ev(s.step, s.details, s.time);
@@ -285,81 +288,46 @@ export class QueueRunner {
       }
     }
     const now = Date.now();
-    const byOutcome = (o: RcptResult['outcome']) => pending.filter((r) => (results.get(r)?.outcome ?? 'deferred') === o);
-    const delivered = byOutcome('delivered');
-    let bounced = byOutcome('bounced');
-    let deferred = byOutcome('deferred');
-    const data = { ...e.data };
-    const lastReply = [...results.values()].map((r) => r.reply).pop() ?? e.lastReply;
+    const d = decide(e, results, now, { schedule: this.schedule, expireMs: this.expireMs, delayWarningMs: this.delayWarningMs });
+    const { attempt, delivered, deferred, bounced } = d;
 
     for (const r of delivered) {
-      const x = results.get(r)!;
+      const x = d.results.get(r)!;
       ev('delivered', { rcpt: r, host: x.remoteMta, reply: x.reply, ...(x.sid ? { sid: x.sid } : {}) });
     }
     this.stats.delivered += delivered.length;
-    // RFC 3461 §6.2.1 d: NOTIFY=SUCCESS, and the next hop is not told of it (no DSN parameters are
-    // passed on): a "relayed" report, as Postfix sends
-    if (delivered.length && Object.values((e.data.notify ?? {}) as Record<string, string[]>).some((n) => n.includes('SUCCESS'))) {
-      const dsn = await this.report(e, delivered.map((r) => {
-        const x = results.get(r)!;
-        return { address: r, action: 'relayed', status: x.status.startsWith('2') ? x.status : '2.0.0', remoteMta: x.remoteMta, diagnostic: x.reply };
-      }), 'success', now);
+    if (d.reports.success) {
+      const dsn = await this.report(e, d.reports.success, 'success', now);
       if (dsn.step !== 'not reported') ev(dsn.step, dsn.details);
     }
-
-    // RFC 5321 §4.5.4.1: give up after the queue lifetime; what is left is bounced (4.4.7)
-    const age = now - e.created;
-    if (deferred.length && age >= this.expireMs) {
-      for (const r of deferred) {
-        const x = results.get(r);
-        results.set(r, { outcome: 'bounced', status: '4.4.7', remoteMta: x?.remoteMta ?? null, reply: `delivery time expired after ${attempt} attempt(s); last reply: ${x?.reply ?? e.lastReply ?? 'none'}` });
-      }
-      ev('expired', { rcpts: deferred, age: `${Math.round(age / 1000)}s` });
-      bounced = [...bounced, ...deferred];
-      deferred = [];
-    }
-    // the next try per the schedule, but no later than the expiry (which then bounces what is left)
-    const nextAttempt = Math.max(now + 1000, Math.min(now + this.schedule[Math.min(attempt - 1, this.schedule.length - 1)], e.created + this.expireMs));
+    if (d.expired.length) ev('expired', { rcpts: d.expired, age: `${Math.round(d.age / 1000)}s` });
     if (deferred.length) {
-      const x = results.get(deferred[0]);
-      ev('deferred', { rcpts: deferred, reply: x?.reply ?? null, attempt, nextAttempt: iso(nextAttempt), ...(x?.sid ? { sid: x.sid } : {}) });
+      const x = d.results.get(deferred[0]);
+      ev('deferred', { rcpts: deferred, reply: x?.reply ?? null, attempt, nextAttempt: iso(d.nextAttempt!), ...(x?.sid ? { sid: x.sid } : {}) });
       this.stats.deferred += deferred.length;
     }
 
     // a refusal naming a blocklist: which list, and where the operator asks for delisting (relay/blocklist.ts)
-    noteBlocklists(this.log, ev, { msgId: e.msgId, queueId: e.id, domain: e.domain }, [...bounced, ...deferred], results, this.config.hostname);
+    noteBlocklists(this.log, ev, { msgId: e.msgId, queueId: e.id, domain: e.domain }, [...bounced, ...deferred], d.results, this.config.hostname);
     // RFC 3464 failure report (committed before the entry changes: a crash may repeat it, never lose it)
-    if (bounced.length) {
+    if (d.reports.failure) {
       this.stats.bounced += bounced.length;
       for (const r of bounced) {
-        const x = results.get(r);
+        const x = d.results.get(r);
         ev('bounced', { rcpt: r, host: x?.remoteMta ?? null, reply: x?.reply ?? null, ...(x?.sid ? { sid: x.sid } : {}) });
       }
-      const dsn = await this.report(e, bounced.map((r) => {
-        const x = results.get(r)!;
-        return { address: r, action: 'failed', status: x.status.startsWith('2') ? '5.0.0' : x.status, remoteMta: x.remoteMta, diagnostic: x.reply };
-      }), 'failure', now);
-      if (dsn) ev(dsn.step, dsn.details);
+      const dsn = await this.report(e, d.reports.failure, 'failure', now);
+      ev(dsn.step, dsn.details);
     }
     // RFC 3464 "delayed" report, once, after relayDelayWarning
-    if (deferred.length && this.delayWarningMs > 0 && age >= this.delayWarningMs && !data.warned) {
-      data.warned = true;
-      const dsn = await this.report(e, deferred.map((r) => {
-        const x = results.get(r);
-        return { address: r, action: 'delayed', status: x?.status.startsWith('4') ? x.status : '4.4.1', remoteMta: x?.remoteMta ?? null, diagnostic: x?.reply ?? null };
-      }), 'delay', now);
-      if (dsn) ev(dsn.step, dsn.details);
+    if (d.reports.delay) {
+      const dsn = await this.report(e, d.reports.delay, 'delay', now);
+      ev(dsn.step, dsn.details);
     }
 
-    const rcpts: QueueRcpt[] = e.rcpts.map((r) => {
-      const x = results.get(r.address);
-      if (r.status !== 'pending' || !x) return r;
-      return { address: r.address, status: bounced.includes(r.address) ? 'bounced' : x.outcome === 'delivered' ? 'delivered' : 'pending', reply: x.reply };
-    });
-    const left = rcpts.some((r) => r.status === 'pending');
-    const status = left ? 'queued' : rcpts.some((r) => r.status === 'delivered') ? 'delivered' : 'bounced';
     try {
-      await this.store.queue.update(e.id, { rcpts, attempts: attempt, nextAttempt: left ? nextAttempt : e.nextAttempt, lastReply, status, data }, events);
+      if (d.nextAttempt !== null) await this.store.queue.reschedule(e.id, { rcpts: d.rcpts, attempts: attempt, nextAttempt: d.nextAttempt, lastReply: d.lastReply, data: d.data }, events);
+      else await this.store.queue.finish(e.id, { rcpts: d.rcpts, attempts: attempt, lastReply: d.lastReply, data: d.data }, events);
     } catch (err) {
       // deleted meanwhile (`postoffice queue del`): nothing left to record it on
       if ((err as { reason?: string }).reason === 'notfound') this.log.info({ queueId: e.id, id: e.msgId }, 'queue entry vanished during delivery');
@@ -373,19 +341,23 @@ export class QueueRunner {
     }
     if (deferred.length) metrics.deferred.inc(office, deferred.length);
     if (bounced.length) metrics.bounced.inc(office, bounced.length);
-    this.log.info({ id: e.msgId, queueId: e.id, domain: e.domain, attempt, delivered, deferred, bounced, reply: lastReply }, 'relay attempt');
+    this.log.info({ id: e.msgId, queueId: e.id, domain: e.domain, attempt, delivered, deferred, bounced, reply: d.lastReply }, 'relay attempt');
   }
 
-  /** An RFC 3464 report on this entry to its sender (see sendReport). */
-  private report(e: QueueEntry, recipients: DsnRecipient[], kind: ReportKind, now: number): Promise<{ step: string; details: Record<string, unknown> }> {
+  /** An RFC 3464 report on this entry to its sender (relay/report.ts); a refusal that named a
+   *  blocklist says which one and where to delist (relay/blocklist.ts). */
+  private report(e: QueueEntry, recipients: DsnRecipient[], kind: ReportKind, now: number): Promise<ReportStep> {
+    const mta = this.config.hostname;
     return sendReport(this.store, {
-      reportingMta: this.config.hostname, kind, agent: AGENT, recipients, lastAttempt: new Date(now),
+      reportingMta: mta, kind, agent: AGENT, lastAttempt: new Date(now),
+      recipients: recipients.map((r) => {
+        const hit = kind === 'success' ? null : recogniseBlocklist(r.diagnostic);
+        return hit ? { ...r, blocklist: { list: hit.list, delist: hit.delist, sentence: blocklistSentence(hit, mta) } } : r;
+      }),
       dsnId: reportId(e.msgId, kind, `${e.id}-${e.attempts + 1}`),
       willRetryUntil: kind === 'delay' ? new Date(e.created + this.expireMs) : undefined,
-      about: {
-        msgId: e.msgId, mailFrom: e.mailFrom, arrival: new Date(e.created), envid: (e.data.envid as string) ?? null, ret: (e.data.ret as string) ?? null,
-        notify: (e.data.notify ?? {}) as Record<string, string[] | undefined>, original: () => this.store.messages.raw(e.blobId),
-      },
+      about: { msgId: e.msgId, mailFrom: e.mailFrom, arrival: new Date(e.created), envid: e.data.envid ?? null, ret: e.data.ret ?? null, notify: e.data.notify ?? {} },
+      original: () => this.store.messages.raw(e.blobId),
     });
   }
 }

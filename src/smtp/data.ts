@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { toCrlf } from '../mail/dot-stuffing.js';
+import { hasField, headerBlock } from '../mail/headers.js';
 import { SmtpReply } from '../mail/errors.js';
 import { parseMime } from '../mail/mime.js';
 import { receivedHeader, returnPathHeader, rfc5322Date } from '../mail/received.js';
@@ -14,7 +15,7 @@ import { enforce, stripForgedResults, type InboundAuthResult } from './inbound-a
 import { ownsAddress } from './mail-from.js';
 import { checkLocalHeaderFrom } from './sender-policy.js';
 import { reserveSubmission } from './submission-limits.js';
-import { sendReport } from '../relay/dsn.js';
+import { sendSuccessReport } from './success-report.js';
 
 export interface DataOutcome { msgId: string; stored: number; queued: number; size: number }
 
@@ -30,14 +31,6 @@ function readBody(stream: SMTPServerDataStream, limit: number): Promise<Buffer |
     stream.on('end', () => resolve(size > limit || stream.sizeExceeded ? null : Buffer.concat(chunks, size)));
     stream.on('error', reject);
   });
-}
-
-/** The header block ends at the first empty line; returns [headerEnd, hasField(name)]. */
-function headerHas(raw: Buffer, name: string): boolean {
-  let end = raw.indexOf('\r\n\r\n');
-  if (end < 0) end = raw.indexOf('\n\n');
-  const head = raw.subarray(0, end < 0 ? Math.min(raw.length, 65536) : end).toString('latin1');
-  return new RegExp(`(^|\\n)${name}:`, 'i').test(head);
 }
 
 export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<DataOutcome> {
@@ -105,8 +98,8 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
   if (verdicts) headers += verdicts.header;
   // RFC 6409 §8: a submission server may add the Date and Message-ID a client left out
   if (ctx.listener !== 'smtp') {
-    if (!headerHas(body, 'date')) headers += `Date: ${rfc5322Date(now)}\r\n`;
-    if (!headerHas(body, 'message-id')) headers += `Message-ID: <${randomBytes(12).toString('hex')}.${msgId}@${ctx.config.hostname}>\r\n`;
+    if (!hasField(body, 'date')) headers += `Date: ${rfc5322Date(now)}\r\n`;
+    if (!hasField(body, 'message-id')) headers += `Message-ID: <${randomBytes(12).toString('hex')}.${msgId}@${ctx.config.hostname}>\r\n`;
   }
   const relayRaw = Buffer.concat([Buffer.from(headers, 'latin1'), body]);
   const raw = local.size ? Buffer.concat([Buffer.from(returnPathHeader(mailFrom), 'latin1'), relayRaw]) : relayRaw;
@@ -144,28 +137,13 @@ export async function onData(ctx: SmtpContext, stream: SMTPServerDataStream, ses
     metrics.delivered.inc({ office: ctx.config.hostname }, result.stored.length);
     metrics.deliveryLatency.observe({ office: ctx.config.hostname, kind: 'stored' }, (Date.now() - now.getTime()) / 1000);
   }
-  // RFC 3461 §6.2.1 a: NOTIFY=SUCCESS for a recipient stored here: a "delivered" report to the
-  // sender, sent after the 250 (the mail is committed; the report is a courtesy, logged if it fails)
+  // RFC 3461 §6.2.1 a: NOTIFY=SUCCESS for a recipient stored here (smtp/success-report.ts)
   const success = rcpts.filter((r) => storedFor.has(r) && notify[r]?.includes('SUCCESS'));
   if (success.length && result.stored.length) {
-    void sendReport(ctx.store, {
-      reportingMta: ctx.config.hostname, kind: 'success', agent: 'MDA', dsnId: `${msgId}.success`,
-      recipients: success.map((address) => ({ address, action: 'delivered', status: '2.0.0' })),
-      about: {
-        msgId, mailFrom, arrival: now, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null,
-        notify, original: async () => raw,
-      },
-    }).then(
-      (step) => step.step === 'not reported' ? undefined : ctx.store.journey.record([{ msgId, agent: 'MDA', step: step.step, details: step.details }]),
-    ).catch((err) => ctx.log.error({ err, id: msgId, code: 'DSN_FAILED' }, 'success report failed'));
+    const about = { msgId, mailFrom, arrival: now, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null, notify };
+    void sendSuccessReport(ctx, about, raw, success).catch((err) => ctx.log.error({ err, id: msgId, code: 'DSN_FAILED' }, 'success report failed'));
   }
   return { msgId, stored: result.stored.length, queued: result.queued.length, size: raw.length };
-}
-
-/** The header block alone (up to and including the empty line), or everything if there is none. */
-function headerBlock(raw: Buffer): Buffer {
-  const crlf = raw.indexOf('\r\n\r\n');
-  return crlf >= 0 ? raw.subarray(0, crlf + 4) : raw.subarray(0, Math.min(raw.length, 1 << 20));
 }
 
 /** RFC 6409 §8.3 / issue 6: on submission, From: (and Sender:) must be the user's own addresses. */

@@ -4,6 +4,7 @@
 // A DNS failure is never a reason to refuse: the verdict is then "temperror" and the mail is kept.
 import { authenticate, spf, type AuthenticateResult } from 'mailauth';
 import { SmtpReply } from '../mail/errors.js';
+import { headerEnd } from '../mail/headers.js';
 
 /** The part of the relay's dns2 Resolver (src/relay/mx.ts) used here; postoffice.ts passes it in. */
 export interface DnsQuerier {
@@ -239,9 +240,10 @@ export async function enforce(r: InboundAuthResult, mailFrom: string, policy: In
  * from the header block before adding ours, so a sender cannot forge our verdicts.
  */
 export function stripForgedResults(message: Buffer, hostname: string): Buffer {
-  let end = message.indexOf('\r\n\r\n');
-  if (end < 0) return message;
-  end += 2;
+  const h = headerEnd(message);
+  // only a CRLF message (DATA is normalised to CRLF before this) has its fields rewritten
+  if (!h || h.bodyStart - h.fieldsEnd !== 2) return message;
+  const end = h.fieldsEnd;
   const head = message.subarray(0, end).toString('latin1');
   if (!/(^|\n)authentication-results:/i.test(head)) return message;
   // whole fields: a line and its folded continuations (the authserv-id may sit on the next line)

@@ -13,6 +13,7 @@ import type { SMTPServerSession } from 'smtp-server';
 import { parseAddress } from '../mail/address.js';
 import { metrics } from '../log/metrics.js';
 import { SmtpReply } from '../mail/errors.js';
+import { headerBlock } from '../mail/headers.js';
 import { parseMime } from '../mail/mime.js';
 import { transactionId, type SmtpContext } from './context.js';
 import type { AuthVerdict, InboundAuthResult } from './inbound-auth.js';
@@ -63,12 +64,6 @@ export async function checkLocalMailFrom(ctx: SmtpContext, address: string, sess
     return;
   }
   await refuse(ctx, session, refusal(ctx, `sender <${address}>`, domain, spf), { cmd: 'MAIL', mailFrom: address, spf });
-}
-
-/** The header block (up to the empty line), bounded. */
-function headerBlock(raw: Buffer): Buffer {
-  const end = raw.indexOf('\r\n\r\n');
-  return end >= 0 ? raw.subarray(0, end + 4) : raw.subarray(0, Math.min(raw.length, 1 << 20));
 }
 
 /**

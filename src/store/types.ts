@@ -80,8 +80,8 @@ export interface Delivery {
   /** Remote recipients, queued for relay with these bytes (Received: but no Return-Path:) */
   remote: string[];
   relayRaw?: Buffer;
-  /** Extra queue data (DSN parameters, submitting user) */
-  queueData?: Record<string, unknown>;
+  /** Kept with the queue entries of the remote recipients (DSN parameters, submitting user) */
+  queueData?: QueueData;
   /** a submission by an authenticated user: counted (in the same transaction) for the per-user limits */
   submission?: { userId: number; recipients: number };
   journey: JourneyEvent[];
@@ -99,6 +99,20 @@ export interface DeliveryResult {
 export interface SubmissionRecord { time: number; recipients: number; msgId: string }
 
 export interface QueueRcpt { address: string; status: 'pending' | 'delivered' | 'bounced'; reply?: string }
+/** What a queue entry keeps beside its recipients: written by MTA in (Delivery.queueData), read by MTA out. */
+export interface QueueData {
+  /** the submitting user: its mail is DKIM-signed for a From: domain of ours (absent or null: relayed in) */
+  user?: string | null;
+  /** RFC 3461 §4.3 RET (FULL | HDRS) and §4.4 ENVID of the transaction */
+  ret?: string | null;
+  envid?: string | null;
+  /** RFC 3461 §4.1 NOTIFY per recipient (absent: the default, FAILURE and DELAY) */
+  notify?: Record<string, string[]>;
+  /** this entry is a report (DSN) about the message of that id */
+  reportFor?: string;
+  /** the sender has been sent its one delay warning */
+  warned?: boolean;
+}
 export interface QueueEntry {
   id: number;
   msgId: string;
@@ -110,7 +124,7 @@ export interface QueueEntry {
   nextAttempt: number;
   lastReply: string | null;
   status: 'queued' | 'delivered' | 'bounced';
-  data: Record<string, unknown>;
+  data: QueueData;
   created: number;
   updated: number;
   size: number;

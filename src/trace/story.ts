@@ -24,7 +24,7 @@ const LISTENERS: Record<string, string> = {
   pop3: 'POP3 (port 110)', pop3s: 'POP3S (port 995)', imap: 'IMAP (port 143)', imaps: 'IMAPS (port 993)',
 };
 
-/** "MX sina.test @127.0.0.1:5353 NOERROR: 10 mx.sina.test ttl=0" (relay/deliver.ts fmtExchange) -> its parts. */
+/** "MX sina.test @127.0.0.1:5353 NOERROR: 10 mx.sina.test ttl=0" (relay/smtp-client.ts fmtExchange) -> its parts. */
 export function parseExchange(line: string): { type: string; name: string; rcode: string; cached: boolean; answers: string[] } | null {
   const m = /^(\S+) (\S+) @\S+( \(cached\))? (\w+)(?: \([^)]*\))?(?:: (.*))?$/.exec(line);
   if (!m) return null;
@@ -159,7 +159,7 @@ export function explain(row: OfficeRow): string {
     case 'MTA out/internal error':
       return `${at}'s MTA hit an internal error (${clip(str(d.error) ?? '')}); the message stays queued.`;
     case 'MDA/stored': {
-      // our reports carry the original's id and their kind (relay/dsn.ts reportId)
+      // our reports carry the original's id and their kind (mail/dsn.ts reportId)
       const kind = /\.(bounce|delay|success)[^.]*$/.exec(row.msgId)?.[1];
       if (kind) return `${at}'s MDA stored the ${kind === 'bounce' ? 'bounce' : kind === 'delay' ? 'delay warning' : 'success report'} in ${str(d.user)}'s ${str(d.mailbox) ?? 'INBOX'} (UID ${str(d.uid)}): the sender's mail client will show it.`;
       return `${at}'s MDA stored the message in ${str(d.user)}'s ${str(d.mailbox) ?? 'INBOX'} (UID ${str(d.uid)}): it waits there until a mail client fetches it.`;

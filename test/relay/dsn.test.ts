@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { buildDsn } from '../../src/relay/dsn.js';
+import { buildDsn } from '../../src/mail/dsn.js';
 
 const original = Buffer.from('From: <me@163.test>\r\nTo: <x@remote.test>\r\nSubject: =?UTF-8?B?w6l0w6k=?=\r\nMessage-ID: <o1@163.test>\r\n\r\nthe body\r\n');
 

@@ -86,9 +86,9 @@ test('finish: the entry ends delivered, leaves the queue and lets go of its byte
 test('finish: an entry with no recipient delivered ends bounced', async (t) => {
   const store = await freshStore(t);
   const e = await enqueue(store, 'q.4', ['a@remote.test']);
-  const ended = await store.queue.finish(e.id, { rcpts: [{ address: 'a@remote.test', status: 'bounced', reply: '550 no such user' }], attempts: 1, lastReply: '550 no such user', data: { dsn: 'sent' } });
+  const ended = await store.queue.finish(e.id, { rcpts: [{ address: 'a@remote.test', status: 'bounced', reply: '550 no such user' }], attempts: 1, lastReply: '550 no such user', data: { reportFor: 'q.0' } });
   assert.equal(ended.status, 'bounced');
-  assert.deepEqual(ended.data, { dsn: 'sent' });
+  assert.deepEqual(ended.data, { reportFor: 'q.0' });
   assert.equal(await store.queue.get(e.id), null);
 });
 

@@ -1,4 +1,4 @@
-// MTA out, step two: hand one queue entry (one message, the pending recipients of one domain)
+// MTA out, step two: the SMTP client. Hand one queue entry (one message, the pending recipients of one domain)
 // to the domain's MX hosts in order (RFC 5321 §5.1), all recipients in one transaction, with
 // nodemailer's SMTP client: EHLO, opportunistic STARTTLS (verified only where TLS is required),
 // SIZE / 8BITMIME / SMTPUTF8 / PIPELINING when the server offers them.

@@ -1,7 +1,7 @@
 // Small pure pieces of the SMTP client side.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { enhancedStatus, sourceAddress } from '../../src/relay/deliver.js';
+import { enhancedStatus, sourceAddress } from '../../src/relay/smtp-client.js';
 import { parseDuration } from '../../src/relay/queue-runner.js';
 
 test('RFC 3463 enhanced status from a reply, or from its class', () => {

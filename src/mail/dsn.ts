@@ -1,11 +1,13 @@
-// RFC 3464 delivery status notifications: multipart/report; report-type=delivery-status, with a
-// human-readable part, message/delivery-status, and the original's header (RFC 6522 §3,
-// text/rfc822-headers) or the whole original (message/rfc822) when the sender asked RET=FULL
-// (failure reports only: a success report carries the header, as Postfix's do).
+// RFC 3464 delivery status notifications, as pure functions (no I/O): which recipients a report
+// covers (RFC 3461 §4.1 NOTIFY), and the report's bytes: multipart/report;
+// report-type=delivery-status, with a human-readable part, message/delivery-status, and the
+// original's header (RFC 6522 §3, text/rfc822-headers) or the whole original (message/rfc822) when
+// the sender asked RET=FULL (failure reports only: a success report carries the header, as
+// Postfix's do). MTA in (a success report on local delivery) and MTA out (bounces, delay warnings,
+// "relayed" reports) both build their reports here and hand them to store.deliver themselves.
 import { randomBytes } from 'node:crypto';
-import { rfc5322Date } from '../mail/received.js';
-import { blocklistSentence, recogniseBlocklist } from './blocklist.js';
-import type { JourneyEvent, Store } from '../store/types.js';
+import { headerBlock, fieldValue } from './headers.js';
+import { rfc5322Date } from './received.js';
 
 export interface DsnRecipient {
   address: string;
@@ -19,6 +21,8 @@ export interface DsnRecipient {
   diagnostic?: string | null;
   /** RFC 3461 ORCPT, when known */
   originalRecipient?: string | null;
+  /** the refusal named a blocklist (MTA out recognises it): which one, where to delist, one sentence for the human part */
+  blocklist?: { list: string; delist: string; sentence: string } | null;
 }
 
 export interface DsnInput {
@@ -32,20 +36,13 @@ export interface DsnInput {
   returnFull?: boolean;      // RET=FULL
   lastAttempt?: Date;
   willRetryUntil?: Date;     // for delay warnings
-}
-
-/** The header block of a message (up to and including its empty line). */
-export function headerBlock(raw: Buffer): Buffer {
-  let end = raw.indexOf('\r\n\r\n');
-  if (end >= 0) return raw.subarray(0, end + 4);
-  end = raw.indexOf('\n\n');
-  return end >= 0 ? raw.subarray(0, end + 2) : raw;
+  /** the report's Date: (default now) */
+  date?: Date;
 }
 
 function originalSubject(raw: Buffer): string | null {
-  const h = headerBlock(raw).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
-  const m = /^subject:[ \t]*(.*)$/im.exec(h);
-  return m ? m[1].trim() : null;
+  const v = fieldValue(raw, 'subject');
+  return v === null ? null : v.replace(/\t/g, ' ').trim();
 }
 
 /** Keep the report's header ASCII-clean: the original subject may be encoded or 8-bit. */
@@ -54,10 +51,9 @@ function asciiLine(s: string, max = 200): string {
 }
 
 /** The explanation under a recipient whose refusal named a blocklist (wrapped for the text part). */
-function blocklistLines(r: DsnRecipient, reportingMta: string): string[] {
-  const hit = recogniseBlocklist(r.diagnostic);
-  if (!hit) return [];
-  const words = blocklistSentence(hit, reportingMta).split(' ');
+function blocklistLines(r: DsnRecipient): string[] {
+  if (!r.blocklist) return [];
+  const words = r.blocklist.sentence.split(' ');
   const lines: string[] = [];
   let line = '   ';
   for (const w of words) {
@@ -84,11 +80,11 @@ export function buildDsn(d: DsnInput): { raw: Buffer; messageId: string } {
   ];
   if (failed.length) {
     human.push('I\'m sorry to have to inform you that your message could not', 'be delivered to one or more recipients. It\'s attached below.', '');
-    for (const r of failed) human.push(`<${r.address}>: ${r.diagnostic ?? r.status}${r.remoteMta ? ` (host ${r.remoteMta})` : ''}`, ...blocklistLines(r, d.reportingMta));
+    for (const r of failed) human.push(`<${r.address}>: ${r.diagnostic ?? r.status}${r.remoteMta ? ` (host ${r.remoteMta})` : ''}`, ...blocklistLines(r));
   }
   if (delayed.length) {
     human.push('Your message could not be delivered yet. The mail system will keep trying', `until ${d.willRetryUntil ? rfc5322Date(d.willRetryUntil) : 'it expires'}; you do not need to send it again.`, '');
-    for (const r of delayed) human.push(`<${r.address}>: ${r.diagnostic ?? r.status}${r.remoteMta ? ` (host ${r.remoteMta})` : ''}`, ...blocklistLines(r, d.reportingMta));
+    for (const r of delayed) human.push(`<${r.address}>: ${r.diagnostic ?? r.status}${r.remoteMta ? ` (host ${r.remoteMta})` : ''}`, ...blocklistLines(r));
   }
   if (succeeded.length) {
     human.push('Your message was delivered to the recipients below. Where it was stored in a', 'mailbox, no further reports follow; where it was relayed to another mail system,', 'that system may still report errors.', '');
@@ -107,8 +103,7 @@ export function buildDsn(d: DsnInput): { raw: Buffer; messageId: string } {
     if (r.remoteMta) status.push(`Remote-MTA: dns; ${r.remoteMta}`);
     if (r.diagnostic && /^\d{3}/.test(r.diagnostic)) status.push(`Diagnostic-Code: smtp; ${asciiLine(r.diagnostic, 900)}`);
     // RFC 3464 §2.3 allows X- extension fields: which blocklist the refusal named, and where to delist
-    const bl = recogniseBlocklist(r.diagnostic);
-    if (bl && r.action !== 'delivered' && r.action !== 'relayed') status.push(`X-Postoffice-Blocklist: ${asciiLine(bl.list)}; ${asciiLine(bl.delist, 300)}`);
+    if (r.blocklist && r.action !== 'delivered' && r.action !== 'relayed') status.push(`X-Postoffice-Blocklist: ${asciiLine(r.blocklist.list)}; ${asciiLine(r.blocklist.delist, 300)}`);
     if (d.lastAttempt) status.push(`Last-Attempt-Date: ${rfc5322Date(d.lastAttempt)}`);
     if (r.action === 'delayed' && d.willRetryUntil) status.push(`Will-Retry-Until: ${rfc5322Date(d.willRetryUntil)}`);
   }
@@ -117,7 +112,7 @@ export function buildDsn(d: DsnInput): { raw: Buffer; messageId: string } {
     `From: Mail Delivery System <MAILER-DAEMON@${d.reportingMta}>`,
     `To: <${d.mailFrom}>`,
     `Subject: ${subj}`,
-    `Date: ${rfc5322Date(new Date())}`,
+    `Date: ${rfc5322Date(d.date ?? new Date())}`,
     `Message-ID: ${messageId}`,
     'Auto-Submitted: auto-replied', // RFC 3834 §5
     'MIME-Version: 1.0',
@@ -151,49 +146,43 @@ export interface ReportAbout {
   ret: string | null;
   /** RFC 3461 NOTIFY per recipient (absent: the default, FAILURE and DELAY) */
   notify: Record<string, string[] | undefined>;
-  original: () => Promise<Buffer>;
 }
 
 export type ReportKind = 'failure' | 'delay' | 'success';
 const KIND_WORD: Record<ReportKind, string> = { failure: 'FAILURE', delay: 'DELAY', success: 'SUCCESS' };
 const KIND_ID: Record<ReportKind, string> = { failure: 'bounce', delay: 'delay', success: 'success' };
-const KIND_STEP: Record<ReportKind, [string, string]> = {
-  failure: ['bounce created', 'bounce sent'], delay: ['delay warning created', 'delay warning sent'], success: ['success report created', 'success report sent'],
+/** The journey steps of a report: recorded on the report itself when it is made, and on the original. */
+export const REPORT_STEPS: Record<ReportKind, { created: string; sent: string }> = {
+  failure: { created: 'bounce created', sent: 'bounce sent' },
+  delay: { created: 'delay warning created', sent: 'delay warning sent' },
+  success: { created: 'success report created', sent: 'success report sent' },
 };
 
+/** A report that is not sent, and why (recorded on the original's journey as "not reported"). */
+export interface NoReport { step: 'not reported'; details: Record<string, unknown> }
+
 /**
- * Send an RFC 3464 report to the sender, as RFC 3461 §4.1 NOTIFY asks: to its local mailbox, or
- * queued to its domain. A failure or delay report goes out unless NOTIFY says otherwise; a success
- * report only when NOTIFY=SUCCESS was asked. The journey step to record on the original is returned.
+ * RFC 3461 §4.1 NOTIFY: the recipients a report of this kind covers. A failure or delay report goes
+ * out unless NOTIFY says otherwise; a success report only when NOTIFY=SUCCESS was asked. RFC 5321
+ * §6.1 / RFC 3464 §1: never a report about a report (null reverse-path).
  */
-export async function sendReport(store: Store, o: {
-  reportingMta: string; about: ReportAbout; recipients: DsnRecipient[]; kind: ReportKind; agent: JourneyEvent['agent'];
-  dsnId: string; lastAttempt?: Date; willRetryUntil?: Date;
-}): Promise<{ step: string; details: Record<string, unknown> }> {
-  const { about, kind } = o;
-  // RFC 5321 §6.1 / RFC 3464 §1: never report on a report (null reverse-path)
-  if (!about.mailFrom) return { step: 'not reported', details: { why: 'null reverse-path: a report is never sent about a report', rcpts: o.recipients.map((r) => r.address) } };
-  const wanted = o.recipients.filter((r) => {
+export function reportRecipients(about: Pick<ReportAbout, 'mailFrom' | 'notify'>, kind: ReportKind, recipients: DsnRecipient[]): DsnRecipient[] | NoReport {
+  if (!about.mailFrom) return { step: 'not reported', details: { why: 'null reverse-path: a report is never sent about a report', rcpts: recipients.map((r) => r.address) } };
+  const wanted = recipients.filter((r) => {
     const n = about.notify[r.address];
     if (kind === 'success') return !!n && n.includes('SUCCESS');
     return !n || (!n.includes('NEVER') && n.includes(KIND_WORD[kind]));
   });
-  if (!wanted.length) return { step: 'not reported', details: { why: 'NOTIFY parameter', kind } };
-  const { raw } = buildDsn({
+  return wanted.length ? wanted : { step: 'not reported', details: { why: 'NOTIFY parameter', kind } };
+}
+
+/** The report's bytes for these (wanted) recipients, from the original's bytes. */
+export function reportMessage(o: { reportingMta: string; about: ReportAbout; recipients: DsnRecipient[]; original: Buffer; lastAttempt?: Date; willRetryUntil?: Date }): Buffer {
+  const { about } = o;
+  return buildDsn({
     reportingMta: o.reportingMta, mailFrom: about.mailFrom, originalMsgId: about.msgId, arrivalDate: about.arrival, envid: about.envid,
-    recipients: wanted, original: await about.original(), returnFull: about.ret === 'FULL', lastAttempt: o.lastAttempt, willRetryUntil: o.willRetryUntil,
-  });
-  const res = await store.users.resolve(about.mailFrom);
-  const local = res.kind === 'local' ? res.users.map((u) => ({ userId: u.userId, address: u.address, rcptTo: about.mailFrom })) : [];
-  const remote = res.kind === 'local' ? res.remote : res.kind === 'remote' ? [about.mailFrom] : [];
-  if (!local.length && !remote.length) return { step: 'not reported', details: { why: `the sender ${about.mailFrom} is no local user`, kind } };
-  const [created, sent] = KIND_STEP[kind];
-  await store.deliver({
-    msgId: o.dsnId, mailFrom: '', raw: Buffer.concat([Buffer.from('Return-Path: <>\r\n'), raw]), relayRaw: raw, local, remote,
-    journey: [{ msgId: o.dsnId, agent: o.agent, step: created, details: { about: about.msgId, to: about.mailFrom, rcpts: wanted.map((r) => r.address) } }],
-    queueData: { reportFor: about.msgId },
-  });
-  return { step: sent, details: { dsn: o.dsnId, to: about.mailFrom, rcpts: wanted.map((r) => `${r.address} ${r.status}`) } };
+    recipients: o.recipients, original: o.original, returnFull: about.ret === 'FULL', lastAttempt: o.lastAttempt, willRetryUntil: o.willRetryUntil,
+  }).raw;
 }
 
 /** Our id for a report: the original's id, the kind, and what makes it unique. */
