@@ -1,18 +1,16 @@
 // One login check for SMTP AUTH, IMAP LOGIN/AUTHENTICATE and POP3 USER/PASS/AUTH:
 // scrypt verification plus a failure penalty per client IP and per account that grows
-// exponentially (capped). It only delays: the real user is never locked out.
+// exponentially (capped). It only delays: the real user is never locked out. The failures are
+// counted in the store (store.penalties), so that every node sharing it sees the same counts:
+// an attacker gains nothing by spreading guesses over the nodes behind a load balancer.
 import { createHmac, randomBytes } from 'node:crypto';
 import { metrics } from '../log/metrics.js';
 import type { Store, UserRecord } from '../store/index.js';
 import { dummyHash, verifyPassword } from './password.js';
 
-interface Penalty { failures: number; last: number }
-
 export interface AuthResult { user: UserRecord | null; /** ms the caller should wait before answering a failure */ delayMs: number }
 
 export class Authenticator {
-  private byIp = new Map<string, Penalty>();
-  private byAccount = new Map<string, Penalty>();
   /**
    * Logins verified recently, as Dovecot's auth cache: a client that opens several connections
    * (Thunderbird opens up to five) or reconnects costs one scrypt, not one per connection.
@@ -35,24 +33,13 @@ export class Authenticator {
     return createHmac('sha256', this.secret).update(account).update('\0').update(storedHash).update('\0').update(password).digest('base64');
   }
 
-  private penalty(map: Map<string, Penalty>, key: string, now: number): number {
-    const p = map.get(key);
-    if (!p) return 0;
-    if (now - p.last > (this.opts.forgetAfterMs ?? 15 * 60_000)) { map.delete(key); return 0; }
-    return p.failures;
+  private get forgetAfterMs(): number {
+    return this.opts.forgetAfterMs ?? 15 * 60_000;
   }
 
-  private fail(map: Map<string, Penalty>, key: string, now: number): void {
-    const p = map.get(key) ?? { failures: 0, last: now };
-    p.failures++;
-    p.last = now;
-    map.set(key, p);
-    if (map.size > 100_000) map.delete(map.keys().next().value as string); // bounded memory
-  }
-
-  /** Failures seen from this IP recently (sessions use it to disconnect after several). */
-  failures(ip: string): number {
-    return this.penalty(this.byIp, ip, Date.now());
+  /** Failures seen from this IP recently, on any node sharing the store. */
+  failures(ip: string): Promise<number> {
+    return this.store.penalties.get(`ip:${ip}`, Date.now(), this.forgetAfterMs);
   }
 
   /** `protocol` names the failure in the metrics (smtp, imap, pop3, http) */
@@ -77,19 +64,19 @@ export class Authenticator {
       ok = await verifyPassword(password, rec ? rec.hash : await dummyHash());
     }
     const now = Date.now();
+    const keys = [`ip:${ip}`, `account:${account}`];
     if (ok && rec) {
-      this.byIp.delete(ip);
-      this.byAccount.delete(account);
+      // forgotten on every node; a store that cannot be reached now lets them expire instead
+      await this.store.penalties.clear(keys).catch(() => undefined);
       if (key !== null && !cached) {
         this.verified.set(key, now + ttl);
         if (this.verified.size > 10_000) this.verified.delete(this.verified.keys().next().value as string); // bounded memory
       }
       return { user: rec.user, delayMs: 0 };
     }
-    this.fail(this.byIp, ip, now);
-    this.fail(this.byAccount, account, now);
     metrics.authFailures.inc({ protocol });
-    const n = Math.max(this.penalty(this.byIp, ip, now), this.penalty(this.byAccount, account, now));
+    // the store unreachable: the failure still costs the base delay
+    const n = await this.store.penalties.fail(keys, now, this.forgetAfterMs).catch(() => 1);
     const base = this.opts.baseDelayMs ?? 250;
     const delayMs = Math.min(base * 2 ** (n - 1), this.opts.maxDelayMs ?? 8000);
     return { user: null, delayMs };

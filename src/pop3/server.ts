@@ -1,5 +1,5 @@
 // MUA access: the POP3 listeners. "pop3" (110) starts in plaintext and offers STLS (RFC 2595);
-// "pop3s" (995) is implicit TLS (RFC 8314). Both share the maildrop locks.
+// "pop3s" (995) is implicit TLS (RFC 8314). The maildrop locks live in the store (every node's sessions share them).
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Authenticator } from '../auth/authenticate.js';
@@ -18,9 +18,11 @@ export interface Pop3Options {
   maxAuthorizationCommands: number;
   /** failed logins before the connection is closed */
   maxAuthFailures: number;
+  /** RFC 1939 §8: how long the maildrop lock lives unless the session renews it (a node that dies lets go after this) */
+  lockTtlMs: number;
 }
 
-export const DEFAULT_POP3_OPTIONS: Pop3Options = { idleTimeoutMs: 10 * 60_000, maxAuthorizationCommands: 20, maxAuthFailures: 3 };
+export const DEFAULT_POP3_OPTIONS: Pop3Options = { idleTimeoutMs: 10 * 60_000, maxAuthorizationCommands: 20, maxAuthFailures: 3, lockTtlMs: 120_000 };
 
 export interface Pop3Context {
   config: Config;
@@ -30,8 +32,6 @@ export interface Pop3Context {
   log: Logger;
   limiter?: ConnectionLimiter;
   opts: Pop3Options;
-  /** mailbox ids with an open POP3 session (one per maildrop) */
-  locks: Set<number>;
   sessions: Set<Pop3Session>;
 }
 
@@ -42,7 +42,7 @@ export class Pop3Server {
   readonly ctx: Pop3Context;
 
   constructor(deps: { config: Config; store: Store; auth: Authenticator; tls: TlsManager; log: Logger; limiter?: ConnectionLimiter }, opts: Partial<Pop3Options> = {}) {
-    this.ctx = { ...deps, opts: { ...DEFAULT_POP3_OPTIONS, ...opts }, locks: new Set(), sessions: new Set() };
+    this.ctx = { ...deps, opts: { ...DEFAULT_POP3_OPTIONS, ...opts }, sessions: new Set() };
   }
 
   async listen(name: 'pop3' | 'pop3s', port: number, host: string): Promise<Pop3ListenerHandle> {

@@ -67,7 +67,10 @@ export class Pop3Session {
   private sasl: ((line: string) => Promise<Pop3Reply>) | null = null;
   private commandsBeforeLogin = 0;
   private authFailures = 0;
-  private lockedMailbox: number | null = null;
+  /** the maildrop lock this session holds (store.locks, shared by every node): its key, and the timer that renews it */
+  private lock: { key: string; renew: NodeJS.Timeout } | null = null;
+  /** who holds the lock, as store.locks names it: unique across nodes */
+  private readonly lockOwner = `pop3/${this.sid}/${randomBytes(4).toString('hex')}`;
   private writes = new Set<Promise<unknown>>();
   private seenQueue: number[] = [];
   private journeyQueue: AccessStep[] = [];
@@ -150,8 +153,7 @@ export class Pop3Session {
     this.flush();
     this.rec.end();
     // a dropped connection never reaches UPDATE: nothing marked with DELE is deleted
-    if (this.lockedMailbox !== null) this.ctx.locks.delete(this.lockedMailbox);
-    this.lockedMailbox = null;
+    void this.unlock();
     this.ctx.sessions.delete(this);
     this.log.debug('pop3 connection closed');
   }
@@ -392,15 +394,12 @@ export class Pop3Session {
     if (!mb) throw new Pop3Err('no maildrop for this user', 'SYS/PERM');
     // gone while we waited: take no lock that cleanup() would never release
     if (this.closed || this.closing) throw new Pop3Err('connection closing');
-    // RFC 1939 §8 / RFC 2449 §8.1.1: one session per maildrop
-    if (this.ctx.locks.has(mb.id)) throw new Pop3Err('maildrop already locked by another POP3 session', 'IN-USE');
-    this.ctx.locks.add(mb.id);
-    this.lockedMailbox = mb.id;
+    // RFC 1939 §8 / RFC 2449 §8.1.1: one session per maildrop, on whichever node it runs
+    await this.lockMaildrop(mb.id);
     try {
       this.maildrop = await Maildrop.open(this.store, mb);
     } catch (err) {
-      this.ctx.locks.delete(mb.id);
-      this.lockedMailbox = null;
+      await this.unlock();
       throw err;
     }
     this.user = user;
@@ -409,6 +408,45 @@ export class Pop3Session {
     const { count, size } = this.maildrop.stat();
     this.log.info({ user: user.address, messages: count }, 'pop3 login');
     return `${user.address} has ${count} message${count === 1 ? '' : 's'} (${size} octets)`;
+  }
+
+  /**
+   * RFC 1939 §8: the exclusive-access lock on the maildrop, in the store (store.locks) so that it
+   * holds across nodes. It expires after lockTtlMs unless renewed: this session renews it every
+   * third of that while it lives, so a node that dies lets go of its maildrops after lockTtlMs.
+   */
+  private async lockMaildrop(mailboxId: number): Promise<void> {
+    const key = `pop3-maildrop:${mailboxId}`;
+    const ttl = this.ctx.opts.lockTtlMs;
+    let taken: boolean;
+    try {
+      taken = await this.store.locks.tryAcquire(key, this.lockOwner, ttl);
+    } catch (err) {
+      this.log.error({ err, code: 'STORE_LOCK_FAILED' }, 'pop3 maildrop lock failed');
+      throw new Pop3Err('cannot lock the maildrop now, try again later', 'SYS/TEMP');
+    }
+    if (!taken) throw new Pop3Err('maildrop already locked by another POP3 session', 'IN-USE');
+    const renew = setInterval(() => {
+      this.store.locks.tryAcquire(key, this.lockOwner, ttl).then((ok) => {
+        if (!ok && this.lock?.key === key) this.log.warn({ key }, 'pop3 maildrop lock lost (held longer than its time-to-live elsewhere)');
+      }, (err: Error) => this.log.warn({ err: err.message }, 'pop3 maildrop lock not renewed'));
+    }, Math.max(1000, Math.floor(ttl / 3)));
+    renew.unref();
+    this.lock = { key, renew };
+    // the connection went away while the lock was being taken: cleanup() has run already
+    if (this.closed) {
+      await this.unlock();
+      throw new Pop3Err('connection closing');
+    }
+  }
+
+  /** Lets go of the maildrop lock (QUIT after UPDATE, a dropped connection); safe to call twice. */
+  async unlock(): Promise<void> {
+    const l = this.lock;
+    if (!l) return;
+    this.lock = null;
+    clearInterval(l.renew);
+    await this.store.locks.release(l.key, this.lockOwner).then(() => undefined, (err: Error) => this.log.warn({ err: err.message }, 'pop3 maildrop lock not released (it expires on its own)'));
   }
 
   /**

@@ -1,4 +1,5 @@
-// MTA out, step three: the queue runner. It polls the durable queue (store.queue.due), runs
+// MTA out, step three: the queue runner. It leases due entries from the durable queue
+// (store.queue.claim: several nodes may work one queue, each entry goes to one of them), runs
 // deliveries with a global and a per-destination-domain concurrency limit, and writes each
 // attempt's outcome and journey in one store transaction: delivered, deferred (retry per the
 // schedule, a delay warning after relayDelayWarning), or bounced (RFC 3464 DSN to the sender,
@@ -8,6 +9,11 @@
 // removed only after its outcome is committed. The edge inherent to SMTP remains: a crash after
 // the remote's 250 but before our commit re-sends on restart (at-least-once, never lost); the
 // same holds for a DSN, which is committed before the entry it reports on.
+//
+// Several nodes: an entry is leased to the node that claimed it until relayLease from then; the
+// node renews the leases it holds every third of that, and reschedule/finish end them. A node
+// that dies holds its entries until their leases run out; then another node takes them.
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, type Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
@@ -59,6 +65,10 @@ export interface QueueRunnerOptions {
   mtaStsHttpsPort?: number;
   /** waits between HTTPS POSTs of a TLS report (tests shorten them; default tls-rpt.ts HTTPS_RETRY_MS) */
   tlsRptRetryMs?: number[];
+  /** this node's name in queue leases (default config nodeId, else the host name) */
+  node?: string;
+  /** ms a claimed entry stays leased to this node unless renewed (default config relayLease) */
+  leaseMs?: number;
 }
 
 const AGENT = 'MTA out' as const;
@@ -89,6 +99,11 @@ export class QueueRunner {
   /** sessions kept open for the next message to the same MX (per-connection message limit) */
   private readonly cache: ConnectionCache;
   private timer: NodeJS.Timeout | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  /** this node, as queue leases name it */
+  readonly node: string;
+  private readonly leaseMs: number;
+  /** entries leased to this node and not started yet (their domain was at its limit) */
   private ready: QueueEntry[] = [];
   private readyAt = 0;
   private ticking = false;
@@ -118,14 +133,22 @@ export class QueueRunner {
     this.delayWarningMs = opts.delayWarningMs ?? dur('relayDelayWarning', c.relayDelayWarning);
     this.expireMs = opts.expireMs ?? dur('relayExpire', c.relayExpire);
     this.cache = new ConnectionCache(opts.connectionIdleMs ?? 2000, opts.messagesPerConnection ?? 100);
+    this.node = opts.node ?? c.nodeId ?? os.hostname();
+    this.leaseMs = Math.max(1000, opts.leaseMs ?? dur('relayLease', c.relayLease));
   }
 
   start(): this {
     // not unref'd: a relay-only server (every listener disabled) keeps running
     this.timer = setInterval(() => this.kick(), this.pollMs);
+    // the leases this node holds are renewed while it lives (unref'd: the poll keeps the process)
+    this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(300, Math.floor(this.leaseMs / 3)));
+    this.leaseTimer.unref();
     // mail queued by this process is taken at once; the poll finds what other processes queue
     this.store.events.on('queued', this.onQueued);
-    this.kick();
+    // what this node held before a restart (kill -9) is taken back at once, not after the lease
+    this.store.queue.release(this.node)
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'queue leases of an earlier run not released'))
+      .finally(() => this.kick());
     // TLS reports go out once their UTC day is over: look hourly (unref'd)
     if (this.tlsReports) {
       const r = this.tlsReports;
@@ -156,11 +179,17 @@ export class QueueRunner {
   async stop(waitMs = 5000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.reportTimer) clearInterval(this.reportTimer);
     this.tlsReports?.stop();
     this.store.events.off('queued', this.onQueued);
     let t: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => { t = setTimeout(r, waitMs); })]);
+    // entries taken but not started go back to the queue for the other nodes (those still in
+    // flight keep their lease: another node takes them only once it expires)
+    const unstarted = this.ready.map((e) => e.id);
+    this.ready = [];
+    const given = unstarted.length ? this.store.queue.release(this.node, unstarted).catch(() => 0) : Promise.resolve(0);
+    await Promise.race([Promise.allSettled([given, ...this.inflight.values()]), new Promise((r) => { t = setTimeout(r, waitMs); })]);
     clearTimeout(t);
     this.cache.closeAll();
   }
@@ -190,11 +219,20 @@ export class QueueRunner {
   private async fill(): Promise<void> {
     let free = this.concurrency - this.inflight.size;
     if (free <= 0 || this.stopped) return;
-    // due entries are read in batches and handed out from memory; the batch is re-read when it
-    // runs dry or is older than one poll interval (so `queue flush` and new mail are seen)
-    if (!this.ready.length || Date.now() - this.readyAt >= this.pollMs) {
+    // due entries are leased in batches (store.queue.claim) and handed out from memory; more are
+    // claimed when the batch runs dry or one poll interval after the last claim (so `queue flush`
+    // and new mail are seen). A node holds at most `want` entries it has not started.
+    const want = this.concurrency * 4;
+    if (this.ready.length < want && (!this.ready.length || Date.now() - this.readyAt >= this.pollMs)) {
       this.readyAt = Date.now();
-      this.ready = (await this.store.queue.due(this.readyAt, this.inflight.size + Math.max(256, this.concurrency * 16))).filter((e) => !this.inflight.has(e.id));
+      const claimed = await this.store.queue.claim(this.node, this.readyAt, want - this.ready.length, this.leaseMs);
+      if (this.stopped) {
+        if (claimed.length) await this.store.queue.release(this.node, claimed.map((e) => e.id)).catch(() => 0);
+        return;
+      }
+      const have = new Set(this.ready.map((e) => e.id));
+      // an entry in flight whose lease ran out (a stalled event loop) may come back: never twice at once
+      this.ready.push(...claimed.filter((e) => !this.inflight.has(e.id) && !have.has(e.id)));
     }
     const taken = new Set<QueueEntry>();
     for (const e of this.ready) {
@@ -223,6 +261,22 @@ export class QueueRunner {
       this.inflight.set(e.id, p);
     }
     if (taken.size) this.ready = this.ready.filter((e) => !taken.has(e));
+  }
+
+  /** Extends the leases of what this node holds (in flight and taken); a lease lost meanwhile drops its entry from `ready`. */
+  private async renewLeases(): Promise<void> {
+    const ids = [...this.inflight.keys(), ...this.ready.map((e) => e.id)];
+    if (!ids.length || this.stopped) return;
+    try {
+      const held = new Set(await this.store.queue.renew(this.node, ids, Date.now(), this.leaseMs));
+      const lost = ids.filter((id) => !held.has(id));
+      if (!lost.length) return;
+      this.ready = this.ready.filter((e) => held.has(e.id));
+      const inflightLost = lost.filter((id) => this.inflight.has(id));
+      if (inflightLost.length) this.log.warn({ queueIds: inflightLost, node: this.node }, 'queue leases lost while delivering (held past relayLease?): another node may deliver them too');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'queue leases not renewed');
+    }
   }
 
   /** The signing key of a domain (made once, off the event loop, on first need). */

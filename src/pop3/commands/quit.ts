@@ -24,6 +24,8 @@ export const quit: Pop3Command<'QUIT'> = {
       }
     }
     const { count } = s.maildrop.stat();
+    // the next session may lock the maildrop as soon as it reads this reply
+    await s.unlock();
     return { ok: `postoffice POP3 server signing off (${count} message${count === 1 ? '' : 's'} left)`, after: 'close' };
   },
 };
