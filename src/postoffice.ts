@@ -58,6 +58,7 @@ export interface StartOptions {
 export async function startPostoffice(config: Config, log: Logger, opts: StartOptions = {}): Promise<Postoffice> {
   const bindPort = (name: keyof Ports) => opts.bindPorts?.[name] ?? (opts.ephemeralPorts ? 0 : config.ports[name] ?? 0);
   const store = await openStore(config.dataDir, {
+    storeUrl: config.storeUrl,
     commitDelayMs: config.commitDelayMs,
     bodyCacheBytes: config.bodyCacheBytes,
     mimeLimits: { maxDepth: config.mimeMaxDepth, maxParts: config.mimeMaxParts, maxHeaders: config.mimeMaxHeaders },

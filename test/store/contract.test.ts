@@ -1,0 +1,409 @@
+// The Store contract, asserted the same way against both backends: SQLite (a temp data dir, the
+// server's writer-thread store) and PostgreSQL (a private cluster, test/helpers/pg.ts). Accounts,
+// mailboxes, the one delivery transaction (UIDs, MODSEQ, bytes stored once and shared), flags,
+// expunge (RFC 4315), copy/move, the queue, the journey, and change events — also those of a
+// second store on the same database, as a second node (or a CLI beside the server) would be.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { openStore, openToolStore, StoreError, type MailboxChange, type Store } from '../../src/store/index.js';
+import { pgDatabase, pgUnavailable } from '../helpers/pg.js';
+
+interface Backend {
+  name: string;
+  skip: string | false;
+  /** a fresh, empty database; `open` opens one more store on it (another node) */
+  fresh(t: TestContext): Promise<{ open: () => Promise<Store>; tool: () => Promise<Store> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    skip: false,
+    async fresh(t) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-contract-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      return { open: () => openStore(dir), tool: () => openToolStore(dir) };
+    },
+  },
+  {
+    name: 'postgres',
+    skip: pgUnavailable() ?? false,
+    async fresh(t) {
+      const url = await pgDatabase(t);
+      return { open: () => openStore('/nonexistent', { storeUrl: url }), tool: () => openToolStore('/nonexistent', { storeUrl: url }) };
+    },
+  },
+];
+
+const rejects = (p: Promise<unknown>, reason: StoreError['reason']) =>
+  assert.rejects(p, (err: unknown) => err instanceof StoreError && err.reason === reason, `expected StoreError ${reason}`);
+
+function message(subject: string, body = 'hello\n'): Buffer {
+  return Buffer.from(`From: alice@example.test\nTo: bob@example.test\nSubject: ${subject}\nMessage-ID: <${subject.replace(/\W/g, '')}@example.test>\n\n${body}`);
+}
+
+/** records every change a store announces */
+function recorder(store: Store) {
+  const seen: MailboxChange[] = [];
+  const waiters: { pred: (c: MailboxChange[]) => boolean; resolve: () => void }[] = [];
+  const f = (c: MailboxChange) => {
+    seen.push(c);
+    for (const w of [...waiters]) if (w.pred(seen)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+  };
+  store.events.on('change', f);
+  return {
+    seen,
+    stop: () => store.events.off('change', f),
+    /** resolves once the changes seen so far satisfy pred (fails the test after 10 s) */
+    until: (pred: (c: MailboxChange[]) => boolean, what: string) => new Promise<void>((resolve, reject) => {
+      if (pred(seen)) return resolve();
+      const timer = setTimeout(() => reject(new Error(`no change event: ${what}; seen ${JSON.stringify(seen.map((c) => ({ ...c, origin: undefined })))}`)), 10_000);
+      waiters.push({ pred, resolve: () => { clearTimeout(timer); resolve(); } });
+    }),
+  };
+}
+
+async function setup(t: TestContext, b: Backend) {
+  const db = await b.fresh(t);
+  const store = await db.open();
+  t.after(() => store.close());
+  await store.domains.add('example.test');
+  const alice = await store.users.add('alice@example.test', 'hash-a');
+  const bob = await store.users.add('Bob@Example.test', 'hash-b');
+  return { db, store, alice, bob };
+}
+
+for (const b of backends) {
+  describe(`store contract: ${b.name}`, { skip: b.skip }, () => {
+    test('domains, users, aliases and address resolution', async (t) => {
+      const { store, alice, bob } = await setup(t, b);
+      assert.equal(await store.domains.isLocal('EXAMPLE.test'), true);
+      assert.equal(await store.domains.isLocal('other.test'), false);
+      assert.equal(await store.domains.add('example.test'), false, 'already there');
+      await rejects(store.domains.add('not a domain'), 'invalid');
+      assert.deepEqual((await store.domains.list()).map((d) => [d.name, d.users]), [['example.test', 2]]);
+      await rejects(store.domains.del('example.test'), 'inuse');
+
+      assert.equal(bob.address, 'bob@example.test', 'addresses are kept lower-case');
+      await rejects(store.users.add('alice@example.test', 'x'), 'exists');
+      await rejects(store.users.add('carol@nowhere.test', 'x'), 'invalid');
+      assert.equal((await store.users.get('ALICE@example.test'))?.id, alice.id, 'look-ups ignore case');
+      assert.equal((await store.users.getById(bob.id))?.address, 'bob@example.test');
+      assert.equal((await store.users.passwordHash('alice@example.test'))?.hash, 'hash-a');
+      assert.equal(await store.users.setPassword('alice@example.test', 'hash-a2'), true);
+      assert.equal((await store.users.passwordHash('alice@example.test'))?.hash, 'hash-a2');
+      assert.equal(await store.users.setPassword('nobody@example.test', 'x'), false);
+      assert.equal(await store.users.setAdmin('alice@example.test', true), true);
+      assert.equal((await store.users.get('alice@example.test'))?.admin, true);
+      assert.deepEqual((await store.users.list('example.test')).map((u) => u.address), ['alice@example.test', 'bob@example.test']);
+      assert.deepEqual((await store.mailboxes.list(alice.id)).map((m) => [m.name, m.specialUse]).sort(),
+        [['Archive', '\\Archive'], ['Drafts', '\\Drafts'], ['INBOX', null], ['Junk', '\\Junk'], ['Sent', '\\Sent'], ['Trash', '\\Trash']]);
+
+      assert.equal(await store.aliases.add('info@example.test', 'alice@example.test'), true);
+      assert.equal(await store.aliases.add('info@example.test', 'bob@example.test'), true);
+      assert.equal(await store.aliases.add('info@example.test', 'bob@example.test'), false, 'already there');
+      assert.equal(await store.aliases.add('ext@example.test', 'someone@remote.test'), true);
+      await rejects(store.aliases.add('alice@example.test', 'bob@example.test'), 'exists');
+      await rejects(store.aliases.add('x@other.test', 'bob@example.test'), 'invalid');
+      assert.equal((await store.aliases.list()).length, 3);
+
+      const ids = (r: Awaited<ReturnType<Store['users']['resolve']>>) => (r.kind === 'local' ? r.users.map((u) => u.userId).sort() : r.kind);
+      assert.deepEqual(ids(await store.users.resolve('Alice@example.test')), [alice.id]);
+      assert.deepEqual(ids(await store.users.resolve('alice+news@example.test')), [alice.id], 'sub-addressing');
+      assert.deepEqual(ids(await store.users.resolve('INFO@example.test')), [alice.id, bob.id].sort());
+      assert.deepEqual(await store.users.resolve('ext@example.test'), { kind: 'local', users: [], remote: ['someone@remote.test'] });
+      assert.equal((await store.users.resolve('nobody@example.test')).kind, 'unknown');
+      assert.equal((await store.users.resolve('x@remote.test')).kind, 'remote');
+      assert.equal(await store.aliases.add('@example.test', 'bob@example.test'), true);
+      assert.deepEqual(ids(await store.users.resolve('nobody@example.test')), [bob.id], 'catch-all');
+      assert.deepEqual((await store.users.sendAs(alice.id)).sort(), ['alice@example.test', 'info@example.test']);
+
+      assert.equal(await store.aliases.del('info@example.test', 'bob@example.test'), 1);
+      assert.equal(await store.aliases.del('info@example.test'), 1);
+      assert.equal(await store.users.del('bob@example.test'), true);
+      assert.equal(await store.users.get('bob@example.test'), null);
+      assert.equal(await store.users.del('bob@example.test'), false);
+    });
+
+    test('mailboxes: create, rename with children, RENAME INBOX, subscribe, delete; UIDVALIDITY only grows', async (t) => {
+      const { store, alice } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'inbox'))!;
+      assert.equal(inbox.name, 'INBOX');
+      assert.equal(inbox.uidNext, 1);
+      const a = await store.mailboxes.create(alice.id, 'Projects');
+      const ax = await store.mailboxes.create(alice.id, 'Projects/2026');
+      await rejects(store.mailboxes.create(alice.id, 'Projects'), 'exists');
+      assert.ok(a.uidValidity >= inbox.uidValidity && ax.uidValidity > a.uidValidity, 'UIDVALIDITY grows with every mailbox');
+      await store.mailboxes.rename(alice.id, 'Projects', 'Work');
+      assert.equal(await store.mailboxes.get(alice.id, 'Projects'), null);
+      assert.equal((await store.mailboxes.get(alice.id, 'Work/2026'))?.id, ax.id, 'children move along');
+      await rejects(store.mailboxes.rename(alice.id, 'Nope', 'X'), 'notfound');
+      await rejects(store.mailboxes.rename(alice.id, 'Work', 'Sent'), 'exists');
+      await store.mailboxes.subscribe(a.id, false);
+      assert.equal((await store.mailboxes.getById(a.id))?.subscribed, false);
+
+      await store.messages.append(inbox.id, message('one'), { flags: ['\\Seen'] });
+      await store.messages.append(inbox.id, message('two'));
+      await store.mailboxes.rename(alice.id, 'INBOX', 'Old');
+      const old = (await store.mailboxes.get(alice.id, 'Old'))!;
+      assert.equal((await store.messages.list(old.id)).length, 2, 'RENAME INBOX moves the messages');
+      assert.deepEqual((await store.messages.list(old.id)).map((m) => m.flags), [['\\Seen'], []]);
+      assert.equal((await store.messages.list(inbox.id)).length, 0, 'INBOX stays, empty');
+
+      await store.mailboxes.delete(a.id);
+      assert.equal(await store.mailboxes.getById(a.id), null);
+      const again = await store.mailboxes.create(alice.id, 'Work');
+      assert.ok(again.uidValidity > a.uidValidity, 'a mailbox created anew gets a new UIDVALIDITY');
+    });
+
+    test('deliver: one transaction, UIDs and MODSEQ per mailbox, the bytes stored once and shared, the journey', async (t) => {
+      const { store, alice, bob } = await setup(t, b);
+      let queued = 0;
+      store.events.on('queued', () => queued++);
+      const rec = recorder(store);
+      const raw = message('Hello both', 'bare LF lines\nbecome CRLF\n');
+      const res = await store.deliver({
+        msgId: 'k1.1', mailFrom: 'carol@remote.test', raw,
+        local: [{ userId: alice.id, address: 'alice@example.test', rcptTo: 'alice@example.test' }, { userId: bob.id, address: 'bob@example.test', rcptTo: 'bob@example.test' }],
+        remote: ['x@remote.test', 'y@remote.test', 'z@far.test'],
+        journey: [{ msgId: 'k1.1', agent: 'MTA in', step: 'received', details: { from: 'carol@remote.test' } }],
+      });
+      assert.equal(res.messageId, '<Helloboth@example.test>');
+      assert.deepEqual(res.stored.map((s) => [s.address, s.mailbox, s.uid]), [['alice@example.test', 'INBOX', 1], ['bob@example.test', 'INBOX', 1]]);
+      assert.deepEqual(res.queued.map((q) => [q.domain, q.rcpts]).sort(), [['far.test', ['z@far.test']], ['remote.test', ['x@remote.test', 'y@remote.test']]]);
+      assert.equal(queued, 1, "'queued' once for the delivery");
+
+      const ia = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      const ib = (await store.mailboxes.get(bob.id, 'INBOX'))!;
+      const [ma] = await store.messages.list(ia.id);
+      const [mb] = await store.messages.list(ib.id);
+      assert.equal(ma.blobId, mb.blobId, 'one blob, shared by both copies');
+      assert.equal(ma.msgId, 'k1.1');
+      const stored = await store.messages.raw(ma.blobId);
+      assert.equal(stored.toString(), raw.toString().replace(/\n/g, '\r\n'), 'stored with CRLF line ends');
+      assert.equal(ma.size, stored.length);
+      assert.equal((await store.messages.meta(ma.blobId)).subject, 'Hello both');
+      assert.match((await store.messages.meta(ma.blobId)).searchText, /become CRLF/);
+      assert.equal(ia.uidNext, 2);
+      assert.ok(ia.highestModseq > 1);
+
+      // the same bytes again: still one blob; the next UID in each mailbox
+      const res2 = await store.deliver({ msgId: 'k1.2', mailFrom: '', raw, local: [{ userId: alice.id, address: 'alice@example.test', rcptTo: 'alice@example.test' }], remote: [], journey: [] });
+      assert.equal(res2.stored[0].uid, 2);
+      const list = await store.messages.list(ia.id);
+      assert.deepEqual(list.map((m) => m.uid), [1, 2]);
+      assert.equal(list[1].blobId, ma.blobId, 'content-addressed: the same bytes are the same blob');
+      assert.ok(list[1].modseq > list[0].modseq, 'MODSEQ grows');
+
+      // a special-use target, and a missing one falls back to INBOX
+      const junk = await store.deliver({ msgId: 'k1.3', mailFrom: '', raw: message('spam'), local: [{ userId: bob.id, address: 'bob@example.test', rcptTo: 'bob@example.test', mailbox: '\\Junk' }], remote: [], journey: [] });
+      assert.equal(junk.stored[0].mailbox, 'Junk');
+      const lost = await store.deliver({ msgId: 'k1.4', mailFrom: '', raw: message('lost'), local: [{ userId: bob.id, address: 'bob@example.test', rcptTo: 'bob@example.test', mailbox: 'Nope' }], remote: [], journey: [] });
+      assert.deepEqual([lost.stored[0].mailbox, lost.stored[0].uid], ['INBOX', 2]);
+
+      const st = (await store.mailboxes.status(ia.id))!;
+      assert.deepEqual([st.messages, st.unseen, st.deleted, st.size], [2, 2, 0, stored.length * 2]);
+      assert.deepEqual(await store.mailboxes.claimRecent(ia.id), [1, 2]);
+      assert.deepEqual(await store.mailboxes.claimRecent(ia.id), [], 'taken once');
+      assert.equal((await store.mailboxes.status(ia.id))!.recent, 0);
+      assert.deepEqual(await store.users.usage(alice.id), { bytes: stored.length * 2, messages: 2 });
+
+      const steps = (await store.journey.trace('k1.1')).map((r) => `${r.agent}:${r.step}`);
+      assert.deepEqual(steps.slice(0, 1), ['MTA in:received']);
+      assert.equal(steps.filter((s) => s === 'MDA:stored').length, 2);
+      assert.equal(steps.filter((s) => s === 'MTA out:queued').length, 2);
+      assert.deepEqual((await store.journey.trace('<Helloboth@example.test>')).map((r) => r.msgId).filter((v, i, a) => a.indexOf(v) === i).sort(), ['k1.1', 'k1.2'], 'trace by Message-ID');
+
+      await rec.until((s) => s.some((c) => c.kind === 'exists' && c.mailboxId === ia.id && c.uids.includes(2)), 'exists for uid 2');
+      const exists = rec.seen.filter((c): c is Extract<MailboxChange, { kind: 'exists' }> => c.kind === 'exists' && c.mailboxId === ia.id);
+      assert.deepEqual(exists.flatMap((c) => c.uids), [1, 2]);
+      assert.equal(exists[exists.length - 1].modseq, list[1].modseq);
+    });
+
+    test('flags: add, remove, set, UNCHANGEDSINCE, MODSEQ, announced with their origin', async (t) => {
+      const { store, alice } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      for (const s of ['a', 'b', 'c']) await store.messages.append(inbox.id, message(s));
+      const rec = recorder(store);
+      const origin = { session: 'me' };
+      const r1 = await store.messages.setFlags(inbox.id, [1, 2, 9], 'add', ['\\Seen', '$Work'], { origin });
+      assert.deepEqual(r1.changed.map((c) => [c.uid, c.flags]), [[1, ['\\Seen', '$Work']], [2, ['\\Seen', '$Work']]]);
+      assert.deepEqual(r1.failed, []);
+      const m1 = r1.changed[0].modseq;
+      assert.equal(r1.changed[1].modseq, m1, 'one MODSEQ for one command');
+      const r2 = await store.messages.setFlags(inbox.id, [1], 'add', ['\\Seen']);
+      assert.deepEqual(r2.changed, [], 'no change, no new MODSEQ');
+      const r3 = await store.messages.setFlags(inbox.id, [1, 3], 'remove', ['$Work'], { unchangedSince: m1 - 1 });
+      assert.deepEqual(r3.failed, [1], 'RFC 7162: modified since');
+      assert.deepEqual(r3.changed, [], 'message 3 had no $Work');
+      await store.messages.setFlags(inbox.id, [2], 'set', ['\\Flagged']);
+      const list = await store.messages.list(inbox.id);
+      assert.deepEqual(list.map((m) => m.flags), [['\\Seen', '$Work'], ['\\Flagged'], []]);
+      assert.ok(list[1].modseq > m1);
+      assert.equal((await store.mailboxes.getById(inbox.id))!.highestModseq, list[1].modseq);
+      assert.equal((await store.mailboxes.status(inbox.id))!.unseen, 2);
+      await rec.until((s) => s.filter((c) => c.kind === 'flags').length >= 2, 'two flag changes');
+      const flags = rec.seen.filter((c): c is Extract<MailboxChange, { kind: 'flags' }> => c.kind === 'flags');
+      assert.equal(flags[0].origin, origin, 'the origin object comes back as given');
+      assert.deepEqual(flags[1].changes.map((c) => [c.uid, c.flags]), [[2, ['\\Flagged']]]);
+    });
+
+    test('expunge: only \\Deleted messages (RFC 4315 UID EXPUNGE too), tombstones for QRESYNC, bytes released', async (t) => {
+      const { store, alice } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      for (const s of ['a', 'b', 'c', 'd']) await store.messages.append(inbox.id, message(s));
+      const blob4 = (await store.messages.get(inbox.id, 4))!.blobId;
+      const before = (await store.mailboxes.getById(inbox.id))!.highestModseq;
+      const rec = recorder(store);
+      await store.messages.setFlags(inbox.id, [1, 2, 4], 'add', ['\\Deleted']);
+      assert.deepEqual(await store.messages.expunge(inbox.id, [2, 3]), [2], 'UID EXPUNGE 2:3 removes only the \\Deleted one');
+      assert.deepEqual(await store.messages.expunge(inbox.id), [1, 4]);
+      assert.deepEqual(await store.messages.expunge(inbox.id), [], 'nothing left to expunge');
+      assert.deepEqual((await store.messages.list(inbox.id)).map((m) => m.uid), [3]);
+      assert.deepEqual(await store.messages.expungedSince(inbox.id, before), [1, 2, 4]);
+      await rejects(store.messages.raw(blob4), 'notfound');
+      await rec.until((s) => s.filter((c) => c.kind === 'expunge').length >= 2, 'two expunges');
+      assert.deepEqual(rec.seen.filter((c) => c.kind === 'expunge').map((c) => (c as { uids: number[] }).uids), [[2], [1, 4]]);
+    });
+
+    test('copy and move keep flags and share the bytes; move announces an expunge in the source', async (t) => {
+      const { store, alice } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      const archive = (await store.mailboxes.get(alice.id, 'Archive'))!;
+      for (const s of ['a', 'b', 'c']) await store.messages.append(inbox.id, message(s), { flags: s === 'b' ? ['\\Answered'] : [] });
+      const rec = recorder(store);
+      const c = await store.messages.copy(inbox.id, [2, 3, 99], archive.id);
+      assert.equal(c.uidValidity, archive.uidValidity);
+      assert.deepEqual(c.map, [[2, 1], [3, 2]]);
+      const m = await store.messages.move(inbox.id, [1, 2], archive.id, { origin: 'mover' });
+      assert.deepEqual(m.map, [[1, 3], [2, 4]]);
+      const arch = await store.messages.list(archive.id);
+      assert.deepEqual(arch.map((x) => [x.uid, x.flags]), [[1, ['\\Answered']], [2, []], [3, []], [4, ['\\Answered']]]);
+      assert.deepEqual((await store.messages.list(inbox.id)).map((x) => x.uid), [3]);
+      assert.equal(arch[0].blobId, arch[3].blobId, 'copies share one blob');
+      // the last copy of b goes: its bytes stay while another copy refers to them
+      await store.messages.setFlags(archive.id, [1], 'add', ['\\Deleted']);
+      await store.messages.expunge(archive.id);
+      assert.match((await store.messages.raw(arch[3].blobId)).toString(), /Subject: b/);
+      await rec.until((s) => s.some((x) => x.kind === 'expunge' && x.mailboxId === inbox.id), 'move expunge');
+      const ex = rec.seen.find((x) => x.kind === 'expunge' && x.mailboxId === inbox.id) as Extract<MailboxChange, { kind: 'expunge' }>;
+      assert.deepEqual(ex.uids, [1, 2]);
+      assert.equal(ex.origin, 'mover');
+    });
+
+    test('queue: due, flush, reschedule, finish (bytes released), del', async (t) => {
+      const { store } = await setup(t, b);
+      const raw = message('out');
+      const res = await store.deliver({ msgId: 'q.1', mailFrom: 'alice@example.test', raw, local: [], remote: ['a@remote.test', 'b@far.test'], queueData: { envid: 'E1' }, journey: [] });
+      const [e1, e2] = res.queued.map((q) => q.id);
+      const list = await store.queue.list();
+      assert.equal(list.length, 2);
+      const got = (await store.queue.get(e1))!;
+      assert.deepEqual([got.msgId, got.mailFrom, got.status, got.attempts, got.data], ['q.1', 'alice@example.test', 'queued', 0, { envid: 'E1' }]);
+      assert.equal(got.size, raw.toString().replace(/\n/g, '\r\n').length);
+      assert.equal((await store.queue.due(Date.now() + 1, 10)).length, 2);
+      const later = Date.now() + 3_600_000;
+      await store.queue.reschedule(e1, { rcpts: [{ address: 'a@remote.test', status: 'pending', reply: '451 later' }], attempts: 1, nextAttempt: later, lastReply: '451 later' },
+        [{ msgId: 'q.1', agent: 'MTA out', step: 'deferred' }]);
+      assert.deepEqual((await store.queue.due(Date.now() + 1, 10)).map((e) => e.id), [e2]);
+      await rejects(store.queue.reschedule(e1, { rcpts: [{ address: 'a@remote.test', status: 'delivered' }] }), 'invalid');
+      assert.equal(await store.queue.flush(e1), 1);
+      assert.equal((await store.queue.due(Date.now() + 1, 10)).length, 2, 'flushed: due now');
+      const ended = await store.queue.finish(e1, { rcpts: [{ address: 'a@remote.test', status: 'delivered', reply: '250 ok' }], attempts: 2, lastReply: '250 ok' },
+        [{ msgId: 'q.1', agent: 'MTA out', step: 'delivered' }]);
+      assert.deepEqual([ended.status, ended.attempts], ['delivered', 2]);
+      assert.equal(await store.queue.get(e1), null);
+      await rejects(store.queue.finish(e1, { rcpts: [], attempts: 1, lastReply: null }), 'notfound');
+      const blob = (await store.queue.get(e2))!.blobId;
+      assert.ok((await store.messages.raw(blob)).length > 0, 'the other entry still holds the bytes');
+      assert.equal(await store.queue.del(e2), true);
+      assert.equal(await store.queue.del(e2), false);
+      assert.deepEqual(await store.queue.list(), []);
+      assert.deepEqual((await store.journey.trace('q.1')).map((r) => r.step), ['queued', 'queued', 'deferred', 'delivered']);
+    });
+
+    test('journey: record, accessed steps, recent, lastId; submissions; transcripts', async (t) => {
+      const { store, alice } = await setup(t, b);
+      assert.equal(await store.journey.lastId(), 0);
+      const t0 = Date.now() - 10_000;
+      await store.journey.record([
+        { msgId: 'j.1', agent: 'MTA in', step: 'received', time: t0, messageId: '<j1@x>' },
+        { msgId: 'j.2', agent: 'MTA in', step: 'received', time: t0 + 1 },
+        { msgId: 'j.1', agent: 'MDA', step: 'stored', time: t0 + 2, details: { uid: 1 } },
+      ]);
+      const last = await store.journey.lastId();
+      assert.ok(last > 0);
+      await store.journey.accessed({ sid: 's1', user: 'alice@example.test', protocol: 'imap', client: 'test' }, 'fetched',
+        [{ msgId: 'j.1', uid: 1, mailbox: 'INBOX', time: t0 + 3 }, { msgId: 'j.1', uid: 1, mailbox: 'INBOX', time: t0 + 4 }]);
+      const tr = await store.journey.trace('j1@x');
+      assert.deepEqual(tr.map((r) => `${r.agent}:${r.step}`), ['MTA in:received', 'MDA:stored', 'MUA access:fetched']);
+      assert.deepEqual(tr[2].details, { user: 'alice@example.test', session: 's1', client: 'test', mailbox: 'INBOX', uid: 1 });
+      const recent = await store.journey.recent({ limit: 10 });
+      assert.deepEqual(recent.map((r) => [r.msgId, r.lastStep, r.steps]), [['j.1', 'stored', 3], ['j.2', 'received', 1]]);
+      assert.deepEqual((await store.journey.recent({ limit: 10, afterId: last })).length, 0);
+      assert.deepEqual((await store.journey.recent({ limit: 1 })).map((r) => r.msgId), ['j.1']);
+
+      const now = Date.now();
+      await store.deliver({ msgId: 'sub.1', mailFrom: 'alice@example.test', raw: message('sub'), local: [], remote: ['r@remote.test'], submission: { userId: alice.id, recipients: 1 }, journey: [] });
+      assert.deepEqual(await store.submissions.count(alice.id, now - 1000), { messages: 1, recipients: 1 });
+      assert.deepEqual((await store.submissions.recent(alice.id, now - 1000, 5)).map((s) => s.msgId), ['sub.1']);
+      assert.equal(await store.submissions.reset(alice.id), 1);
+
+      await store.transcripts.write({ sid: 'T1', protocol: 'smtp', local: '127.0.0.1:25', remote: '127.0.0.1:5000', user: null, tls: null, started: now, ended: null, msgIds: ['sub.1'] },
+        [{ t: now, dir: 'S', text: '220 hi' }, { t: now, dir: 'C', text: 'EHLO x' }]);
+      await store.transcripts.write({ sid: 'T1', protocol: 'smtp', local: null, remote: null, user: 'alice@example.test', tls: null, started: now, ended: now + 5, msgIds: [] },
+        [{ t: now + 5, dir: 'C', text: 'QUIT' }]);
+      const tx = (await store.transcripts.get('T1'))!;
+      assert.deepEqual([tx.user, tx.ended, tx.local, tx.lines.map((l) => l.text)], ['alice@example.test', now + 5, '127.0.0.1:25', ['220 hi', 'EHLO x', 'QUIT']]);
+      assert.deepEqual((await store.transcripts.list({ limit: 5, msgId: 'sub.1' })).map((s) => [s.sid, s.lines]), [['T1', 3]]);
+      const pruned = await store.prune({ transcriptsBefore: now + 1, transcriptMaxBytes: 1 << 30, journeyBefore: t0 + 2 });
+      assert.equal(pruned.transcripts, 1);
+      assert.ok(pruned.journey >= 2);
+      assert.deepEqual((await store.journey.trace('j.1')).map((r) => r.step), ['stored', 'fetched']);
+    });
+
+    test('a second store on the same database (another node, or the CLI) sees and announces the same mailboxes', async (t) => {
+      const { db, store, alice } = await setup(t, b);
+      const other = await db.open();
+      t.after(() => other.close());
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      const box = await store.mailboxes.create(alice.id, 'Gone');
+      const rec = recorder(other);
+      const local = [{ userId: alice.id, address: 'alice@example.test', rcptTo: 'alice@example.test' }];
+      await store.deliver({ msgId: 'n.1', mailFrom: '', raw: message('from A'), local, remote: [], journey: [] });
+      await rec.until((s) => s.some((c) => c.kind === 'exists' && c.uids.includes(1)), 'the other store announces the new mail');
+      assert.deepEqual((await other.messages.list(inbox.id)).map((m) => m.uid), [1], "the other store's list is current");
+      await store.messages.setFlags(inbox.id, [1], 'add', ['\\Seen', '\\Deleted']);
+      await rec.until((s) => s.some((c) => c.kind === 'flags'), 'flags');
+      assert.deepEqual((await other.messages.list(inbox.id))[0].flags, ['\\Seen', '\\Deleted'], 'no stale cached list');
+      await store.messages.expunge(inbox.id);
+      await rec.until((s) => s.some((c) => c.kind === 'expunge' && c.uids.includes(1)), 'expunge');
+      await store.mailboxes.delete(box.id);
+      await rec.until((s) => s.some((c) => c.kind === 'deleted' && c.mailboxId === box.id), 'deleted');
+
+      // both deliver to one mailbox at once: distinct UIDs, announced ascending without gaps on both
+      const recA = recorder(store);
+      const N = 20;
+      await Promise.all(Array.from({ length: 2 * N }, (_, i) =>
+        (i % 2 ? other : store).deliver({ msgId: `c.${i}`, mailFrom: '', raw: message(`concurrent ${i}`), local, remote: [], journey: [] })));
+      const uids = (await store.messages.list(inbox.id)).map((m) => m.uid);
+      assert.deepEqual(uids, Array.from({ length: 2 * N }, (_, i) => i + 2), 'UIDs 2..41, none shared, none skipped');
+      for (const [name, r] of [['first', recA], ['second', rec]] as const) {
+        await r.until((s) => s.some((c) => c.kind === 'exists' && c.uids.includes(2 * N + 1)), `${name} store: the last UID`);
+        const seen = r.seen.filter((c): c is Extract<MailboxChange, { kind: 'exists' }> => c.kind === 'exists' && c.mailboxId === inbox.id).flatMap((c) => c.uids).filter((u) => u >= 2);
+        assert.deepEqual(seen, uids, `${name} store announces every new UID once, ascending`);
+      }
+    });
+
+    test('the tool store (CLI) opens the same database', async (t) => {
+      const { db, alice } = await setup(t, b);
+      const tool = await db.tool();
+      t.after(() => tool.close());
+      assert.equal((await tool.users.get('alice@example.test'))?.id, alice.id);
+      assert.equal(await tool.domains.add('second.test'), true);
+    });
+  });
+}
