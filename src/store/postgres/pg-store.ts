@@ -22,6 +22,8 @@ import type {
   SubmissionRecord, Transcript, TranscriptLine, TranscriptSession, TranscriptSummary, UserRecord,
 } from '../types.js';
 import { PgDb, txt, type PgTx, type Row } from './db.js';
+import * as leases from './queue-lease.js';
+import * as crossNode from './locks.js';
 
 export const PG_MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'src', 'store', 'postgres', 'migrations');
 
@@ -799,6 +801,22 @@ export class PgStore {
         if (journey) await this.insertJourney(t, journey);
         return ended;
       }),
+    /** several nodes, one queue: FOR UPDATE SKIP LOCKED leases (queue-lease.ts) */
+    claim: async (node: string, now: number, limit: number, leaseMs: number): Promise<QueueEntry[]> =>
+      (await leases.claim(this.db, node, now, limit, leaseMs)).map((r) => this.queueRow(r)),
+    renew: (node: string, ids: number[], now: number, leaseMs: number): Promise<number[]> => leases.renew(this.db, node, ids, now, leaseMs),
+    release: (node: string, ids?: number[]): Promise<number> => leases.release(this.db, node, ids),
+  };
+
+  // ------------------------------------------------------------------ what the nodes agree on (locks.ts)
+  locks = {
+    tryAcquire: (key: string, owner: string, ttlMs: number): Promise<boolean> => crossNode.tryAcquire(this.db, key, owner, ttlMs),
+    release: (key: string, owner: string): Promise<boolean> => crossNode.release(this.db, key, owner),
+  };
+  penalties = {
+    fail: (keys: string[], now: number, forgetAfterMs: number): Promise<number> => crossNode.fail(this.db, keys, now, forgetAfterMs),
+    get: (key: string, now: number, forgetAfterMs: number): Promise<number> => crossNode.failures(this.db, key, now, forgetAfterMs),
+    clear: (keys: string[]): Promise<void> => crossNode.clear(this.db, keys),
   };
 
   // ------------------------------------------------------------------ journey
