@@ -48,7 +48,7 @@ export const NO_RECORDER: Recorder = Object.freeze({
 /** A batch goes to the store after this many lines or this long after its first line. */
 export const BATCH_LINES = 200;
 export const BATCH_MS = 3000;
-/** The store keeps 2,000 lines / 256 KiB per session (store/sqlite-store.ts); past that, one
+/** The store keeps 2,000 lines / 256 KiB per session (store/defaults.ts); past that, one
  *  more line is sent so that the store marks the session truncated, and the rest is dropped here. */
 const KEEP_LINES = 2001;
 const KEEP_BYTES = 256 * 1024 + 1024;

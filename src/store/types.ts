@@ -128,6 +128,9 @@ export interface QueueEntry {
   created: number;
   updated: number;
   size: number;
+  /** the node that holds the entry (queue.claim) and until when (ms since epoch); null when none does */
+  leaseNode?: string | null;
+  leaseUntil?: number | null;
 }
 
 /** What `queue.reschedule` changes on an entry that stays queued (fields left out keep their value). */
@@ -221,6 +224,10 @@ export interface Store {
     /** Renames the mailbox and its children ("a" -> "b" moves "a/x" to "b/x"). RENAME INBOX moves its messages. */
     rename(userId: number, from: string, to: string): Promise<void>;
     subscribe(mailboxId: number, on: boolean): Promise<void>;
+    /** RFC 3501 §6.3.6: the names the user subscribed to, whether or not such a mailbox exists now (the default mailboxes are subscribed when the user is made). */
+    subscriptions(userId: number): Promise<string[]>;
+    /** Subscribes or unsubscribes a name; it need not exist, and DELETE and RENAME leave subscriptions alone. */
+    setSubscribed(userId: number, name: string, on: boolean): Promise<void>;
     /** Takes the \Recent messages of the mailbox: returns UIDs above the old watermark and raises it. */
     claimRecent(mailboxId: number): Promise<number[]>;
   };
@@ -234,8 +241,13 @@ export interface Store {
     meta(blobId: number): Promise<BlobMeta>;
     append(mailboxId: number, raw: Buffer, opts?: { flags?: string[]; internalDate?: number; journey?: JourneyEvent[] }): Promise<{ uid: number; uidValidity: number }>;
     setFlags(mailboxId: number, uids: number[], op: FlagOp, flags: string[], opts?: { unchangedSince?: number; origin?: unknown }): Promise<{ changed: FlagChange[]; failed: number[] }>;
-    /** Removes the given UIDs (or all \Deleted ones); returns the expunged UIDs. */
+    /**
+     * RFC 3501 §6.4.3 EXPUNGE / RFC 4315 §2.1 UID EXPUNGE: removes the messages flagged \Deleted,
+     * all of them or only those among `uids` (a UID without \Deleted stays); returns the removed UIDs.
+     */
     expunge(mailboxId: number, uids?: number[], opts?: { origin?: unknown; journey?: JourneyEvent[] }): Promise<number[]>;
+    /** Removes exactly the given UIDs, whatever their flags (RFC 1939 §6 POP3 UPDATE state); returns the removed UIDs. */
+    remove(mailboxId: number, uids: number[], opts?: { origin?: unknown; journey?: JourneyEvent[] }): Promise<number[]>;
     copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<{ uidValidity: number; map: [number, number][] }>;
     move(fromMailboxId: number, uids: number[], toMailboxId: number, opts?: { origin?: unknown }): Promise<{ uidValidity: number; map: [number, number][] }>;
     /** UIDs expunged with MODSEQ above `modseq` (RFC 7162 VANISHED). */
@@ -255,7 +267,6 @@ export interface Store {
     due(now: number, limit: number): Promise<QueueEntry[]>;
     /** Makes every queued entry (or the one given) due now. */
     flush(id?: number): Promise<number>;
-    update(id: number, patch: Partial<Pick<QueueEntry, 'rcpts' | 'attempts' | 'nextAttempt' | 'lastReply' | 'status' | 'data'>>, journey?: JourneyEvent[]): Promise<void>;
     /**
      * An attempt left recipients pending: the entry stays queued with these changes (and the journey
      * events, in the same transaction). StoreError 'notfound' when the entry is gone (`queue del`),
@@ -269,6 +280,35 @@ export interface Store {
      * 'invalid' when a recipient is still pending (that is `reschedule`).
      */
     finish(id: number, outcome: QueueOutcome, journey?: JourneyEvent[]): Promise<QueueEntry>;
+    /**
+     * Several nodes, one queue: leases up to `limit` due entries (queued, next attempt at or before
+     * `now`, no lease or an expired one) to `node` until `now + leaseMs`, oldest due first. No other
+     * claim returns them until the lease expires or reschedule/finish/release ends it.
+     */
+    claim(node: string, now: number, limit: number, leaseMs: number): Promise<QueueEntry[]>;
+    /** Extends the leases `node` still holds among `ids` to `now + leaseMs`; returns those ids (a lease lost meanwhile drops out). */
+    renew(node: string, ids: number[], now: number, leaseMs: number): Promise<number[]>;
+    /** Gives leases back without an attempt: those among `ids`, or every lease `node` holds (a restarted node takes back its own). */
+    release(node: string, ids?: number[]): Promise<number>;
+  };
+  /**
+   * Locks shared by every node on the store, with an expiry so that a node that dies lets go
+   * (RFC 1939 §8: one POP3 session per maildrop).
+   */
+  locks: {
+    /** Takes `key` for `owner` until `ttlMs` from now: true when it was free, expired, or already `owner`'s (then extended). */
+    tryAcquire(key: string, owner: string, ttlMs: number): Promise<boolean>;
+    /** Lets go of `key` if `owner` holds it; false when it did not. */
+    release(key: string, owner: string): Promise<boolean>;
+  };
+  /** Login failures by key (a client address, an account), counted across nodes; forgotten `forgetAfterMs` after the last one. */
+  penalties: {
+    /** Counts one more failure for every key; returns the largest count among them (after this one). */
+    fail(keys: string[], now: number, forgetAfterMs: number): Promise<number>;
+    /** The current failure count of `key` (0 when none, or forgotten). */
+    get(key: string, now: number, forgetAfterMs: number): Promise<number>;
+    /** Forgets the keys' failures (a successful login). */
+    clear(keys: string[]): Promise<void>;
   };
   journey: {
     record(events: JourneyEvent[]): Promise<void>;

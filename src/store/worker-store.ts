@@ -1,49 +1,49 @@
-// The store the server uses: writes go to the writer thread (store/worker.ts), reads are served
-// here on this thread's read connection (WAL: readers never block, never wait for the writer).
+// The store the server uses: every write goes to the writer thread (store/worker.ts), which owns
+// the one writer connection; reads are served here, on this thread's read-only connection and
+// caches (WAL: readers never block, never wait for the writer). The writes are the `writes`
+// table's functions (store/sqlite/api.ts), forwarded by name: there is no list to keep, and no
+// write connection on this thread to serve one by mistake.
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { metrics } from '../log/metrics.js';
 import { InternalError } from '../mail/errors.js';
 import type { MimeLimits } from '../mail/mime.js';
+import { StoreError } from './errors.js';
+import { MemoryLocks } from './memory-locks.js';
 import { packSteps } from './packed-steps.js';
-import { SqliteStore, StoreError } from './sqlite-store.js';
-import type { AccessStep, MailboxChange, Store, StoreEvents } from './types.js';
+import { assemble, bind, forward, reads, writes } from './sqlite/api.js';
+import { databaseFile } from './sqlite/open.js';
+import { Reader } from './sqlite/reader.js';
+import type { AccessSession, AccessStep, MailboxChange, Store, StoreEvents } from './types.js';
 import type { WorkerCall, WorkerReply } from './worker.js';
-
-/**
- * Every store call that writes. They run on the writer thread; every other call is a read.
- * A write missing here would still be correct (SQLite serialises the two connections), just
- * slower: keep the list complete.
- */
-export const WRITE_METHODS = new Set([
-  'deliver',
-  'domains.add', 'domains.del',
-  'users.add', 'users.del', 'users.setPassword', 'users.setAdmin',
-  'aliases.add', 'aliases.del',
-  'mailboxes.create', 'mailboxes.delete', 'mailboxes.rename', 'mailboxes.subscribe', 'mailboxes.claimRecent',
-  'messages.append', 'messages.appendMany', 'messages.setFlags', 'messages.expunge', 'messages.copy', 'messages.move',
-  'queue.del', 'queue.flush', 'queue.update', 'queue.reschedule', 'queue.finish',
-  'journey.record', 'journey.accessed',
-  'transcripts.write',
-  'submissions.reset',
-  'prune',
-]);
-
-const NAMESPACES = ['domains', 'users', 'aliases', 'mailboxes', 'messages', 'queue', 'journey', 'transcripts', 'submissions'] as const;
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
-export class WorkerStore {
+export class WorkerStore implements Store {
   readonly events: StoreEvents = new EventEmitter() as StoreEvents;
+  readonly domains: Store['domains'];
+  readonly users: Store['users'];
+  readonly aliases: Store['aliases'];
+  readonly mailboxes: Store['mailboxes'];
+  readonly messages: Store['messages'];
+  readonly queue: Store['queue'];
+  readonly journey: Store['journey'];
+  readonly submissions: Store['submissions'];
+  readonly transcripts: Store['transcripts'];
+  readonly prune: Store['prune'];
+  /** locks and login-failure counts of this process (one node per SQLite file): in memory, on this thread */
+  readonly locks: Store['locks'];
+  readonly penalties: Store['penalties'];
   private readonly worker: Worker;
-  private readonly reader: SqliteStore;
+  private readonly reader: Reader;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** `origin` values (e.g. an IMAP session) stay on this thread; the writer sees a token. */
   private readonly origins = new Map<number, unknown>();
   private closed = false;
+  private readonly sendWrite: Store['deliver'];
 
-  private constructor(worker: Worker, reader: SqliteStore) {
+  private constructor(worker: Worker, reader: Reader) {
     this.worker = worker;
     this.reader = reader;
     this.events.setMaxListeners(0);
@@ -52,26 +52,38 @@ export class WorkerStore {
       for (const p of this.pending.values()) p.reject(new InternalError('STORE_WRITER_FAILED', `store writer failed: ${err.message}`));
       this.pending.clear();
     });
-    // a fallback write on this thread's own connection still announces its changes
-    reader.events.on('change', (c) => this.events.emit('change', c));
-    for (const ns of NAMESPACES) {
-      const local = (reader as unknown as Record<string, Record<string, (...a: unknown[]) => unknown>>)[ns];
-      const api: Record<string, unknown> = {};
-      for (const name of Object.keys(local)) {
-        const path = `${ns}.${name}`;
-        api[name] = WRITE_METHODS.has(path) ? (...args: unknown[]) => this.call(path, args) : local[name].bind(local);
-      }
-      if (ns === 'queue') {
-        api.flush = async (id?: number) => { const n = (await this.call('queue.flush', id === undefined ? [] : [id])) as number; if (n) this.events.emit('queued'); return n; };
-      }
-      if (ns === 'journey') {
-        api.accessed = (session: unknown, step: unknown, steps: AccessStep[]) => this.call('journey.accessed', [session, step, packSteps(steps)]);
-      }
-      (this as unknown as Record<string, unknown>)[ns] = api;
-    }
+    const w = forward(writes, (path, args) => this.call(path, args));
+    const api = assemble(bind(reads, reader), w);
+    this.domains = api.domains;
+    this.users = api.users;
+    this.aliases = api.aliases;
+    this.mailboxes = api.mailboxes;
+    this.messages = api.messages;
+    this.journey = {
+      ...api.journey,
+      // a FETCH of thousands of messages crosses the thread as one packed value (packed-steps.ts)
+      accessed: (session: AccessSession, step: 'fetched' | 'retrieved', steps: AccessStep[]) =>
+        this.call('journey.accessed', [session, step, packSteps(steps)]) as Promise<void>,
+    };
+    // 'queued' wakes this process's queue runner: the writer thread's own emitter has no listener
+    this.queue = {
+      ...api.queue,
+      flush: async (id?: number) => {
+        const n = await w.queue.flush(id);
+        if (n) this.events.emit('queued');
+        return n;
+      },
+    };
+    this.sendWrite = w.deliver;
+    this.submissions = api.submissions;
+    this.transcripts = api.transcripts;
+    this.prune = api.prune;
+    const mem = new MemoryLocks();
+    this.locks = mem.locks;
+    this.penalties = mem.penalties;
   }
 
-  static async open(dataDir: string, commitDelayMs = 0, mimeLimits?: Partial<MimeLimits>, bodyCacheBytes?: number): Promise<Store> {
+  static async open(dataDir: string, commitDelayMs = 0, mimeLimits?: Partial<MimeLimits>, bodyCacheBytes?: number): Promise<WorkerStore> {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { dataDir, commitDelayMs, mimeLimits } });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: WorkerReply) => {
@@ -81,9 +93,20 @@ export class WorkerStore {
       worker.on('message', onMsg);
       worker.once('error', reject);
     });
-    // the writer has applied the migrations; this thread only reads (and never migrates again)
-    const reader = new SqliteStore({ dataDir, commitDelayMs, mimeLimits, bodyCacheBytes, announceOthers: false });
-    return new WorkerStore(worker, reader) as unknown as Store;
+    // the writer has applied the migrations; this thread only reads
+    return new WorkerStore(worker, new Reader(databaseFile(dataDir), bodyCacheBytes));
+  }
+
+  /** MDA: the one transaction, on the writer thread; 'queued' wakes the relay here. */
+  async deliver(d: Parameters<Store['deliver']>[0]): ReturnType<Store['deliver']> {
+    const result = await this.sendWrite(d);
+    if (result.queued.length) this.events.emit('queued');
+    return result;
+  }
+
+  /** a read: the snapshot is taken on this thread's read connection (writers go on) */
+  async backup(file: string): Promise<void> {
+    this.reader.backup(file);
   }
 
   private onMessage(m: WorkerReply): void {
@@ -127,22 +150,6 @@ export class WorkerStore {
     });
   }
 
-  async deliver(d: Parameters<Store['deliver']>[0]): ReturnType<Store['deliver']> {
-    const result = await (this.call('deliver', [d]) as ReturnType<Store['deliver']>);
-    if (result.queued.length) this.events.emit('queued');
-    return result;
-  }
-
-  /** retention runs on the writer, in chunks (SqliteStore.prune) */
-  prune(opts: Parameters<Store['prune']>[0]): ReturnType<Store['prune']> {
-    return this.call('prune', [opts]) as ReturnType<Store['prune']>;
-  }
-
-  /** a read: the snapshot is taken on this thread's read connection (writers go on) */
-  backup(file: string): Promise<void> {
-    return this.reader.backup(file);
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -153,6 +160,6 @@ export class WorkerStore {
       this.worker.postMessage({ close: true });
       setTimeout(() => void this.worker.terminate(), 5000).unref();
     });
-    await this.reader.close();
+    this.reader.close();
   }
 }

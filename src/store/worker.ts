@@ -1,10 +1,14 @@
 // The store's writer thread: owns the one writer connection (synchronous=FULL), parses MIME at
 // delivery, and group-commits. While it waits for fsync, the main thread keeps talking SMTP,
-// IMAP and POP3, and whatever arrives meanwhile joins the next commit.
+// IMAP and POP3, and whatever arrives meanwhile joins the next commit. It runs the functions of
+// the `writes` table (store/sqlite/api.ts) and nothing else.
 import { parentPort, workerData } from 'node:worker_threads';
 import { InternalError } from '../mail/errors.js';
-import { SqliteStore, StoreError } from './sqlite-store.js';
+import { StoreError } from './errors.js';
 import { isPackedSteps, unpackSteps } from './packed-steps.js';
+import { writeAt } from './sqlite/api.js';
+import { databaseFile } from './sqlite/open.js';
+import { Writer } from './sqlite/writer.js';
 
 export interface WorkerCall { id: number; path: string; args: unknown[] }
 export type WorkerReply =
@@ -30,40 +34,37 @@ function revive(v: unknown): unknown {
   return v;
 }
 
-let store: SqliteStore;
+let writer: Writer;
 try {
-  // the writer reads no message bytes for clients: no body cache there
-  store = new SqliteStore({ dataDir, commitDelayMs, mimeLimits, bodyCacheBytes: 0 });
+  writer = new Writer({ file: databaseFile(dataDir), commitDelayMs, mimeLimits });
 } catch (err) {
   const e = err as Error & { code?: string };
   port.postMessage({ event: 'failed', message: e.message, code: e.code } satisfies WorkerReply);
   process.exit(1);
 }
-store.events.on('change', (change) => port.postMessage({ event: 'change', change } satisfies WorkerReply));
+// this thread's commits and other processes' (store/other-writers.ts) are announced on the main thread
+writer.events.on('change', (change) => port.postMessage({ event: 'change', change } satisfies WorkerReply));
 // commit times for /metrics: the registry lives on the main thread; they cross once a second
 const commitTimes: number[] = [];
-store.onCommit = (s) => { if (commitTimes.length < 10_000) commitTimes.push(s); };
+writer.onCommit = (s) => { if (commitTimes.length < 10_000) commitTimes.push(s); };
 setInterval(() => { if (commitTimes.length) port.postMessage({ event: 'commits', seconds: commitTimes.splice(0) } satisfies WorkerReply); }, 1000).unref();
 
 port.on('message', (msg: WorkerCall | { close: true }) => {
   if ('close' in msg) {
-    if (process.env.POSTOFFICE_STORE_STATS) process.stderr.write(`store: ${store.stats.jobs} writes in ${store.stats.commits} commits\n`);
-    void store.close().then(() => {
-      port.postMessage({ event: 'closed' } satisfies WorkerReply);
-      port.close();
-    });
+    if (process.env.POSTOFFICE_STORE_STATS) process.stderr.write(`store: ${writer.stats.jobs} writes in ${writer.stats.commits} commits\n`);
+    writer.close();
+    port.postMessage({ event: 'closed' } satisfies WorkerReply);
+    port.close();
     return;
   }
   const { id, path, args } = msg;
-  const [ns, name] = path.includes('.') ? path.split('.') : [null, path];
-  const target = (ns ? (store as unknown as Record<string, Record<string, unknown>>)[ns] : store) as Record<string, unknown>;
-  const fn = target?.[name] as ((...a: unknown[]) => Promise<unknown>) | undefined;
-  if (typeof fn !== 'function') {
-    port.postMessage({ id, ok: false, error: { kind: 'other', message: `no store method ${path}` } } satisfies WorkerReply);
+  const fn = writeAt(path);
+  if (!fn) {
+    port.postMessage({ id, ok: false, error: { kind: 'other', message: `no store write ${path}` } } satisfies WorkerReply);
     return;
   }
   Promise.resolve()
-    .then(() => fn.apply(target, args.map(revive)))
+    .then(() => fn(writer, ...args.map(revive)))
     .then(
       (value) => port.postMessage({ id, ok: true, value } satisfies WorkerReply),
       (err: unknown) => {

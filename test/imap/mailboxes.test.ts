@@ -42,6 +42,9 @@ test('LIST, CREATE (with parents and USE), RENAME, DELETE, SUBSCRIBE, LSUB', asy
     '* LIST (\\HasChildren) "/" "Work"', '* LIST (\\HasChildren) "/" "Work/2026"', '* LIST (\\HasNoChildren) "/" "Work/2026/Q4"', 'TAG OK LIST completed',
   ]);
   assert.deepEqual(await c.cmd('RENAME Nope Other'), ['TAG NO [NONEXISTENT] no mailbox Nope']);
+  // RFC 3501 §6.3.6: subscriptions are names; CREATE adds none and RENAME leaves them (store.mailboxes.subscriptions)
+  assert.deepEqual(await c.cmd('LSUB "" "Work/*"'), ['TAG OK LSUB completed']);
+  assert.deepEqual(await c.cmd('SUBSCRIBE Work/2026/Q4'), ['TAG OK SUBSCRIBE completed']);
   assert.deepEqual(await c.cmd('UNSUBSCRIBE Work/2026'), ['TAG OK UNSUBSCRIBE completed']);
   assert.deepEqual(await c.cmd('LSUB "" "Work/*"'), ['* LSUB (\\HasNoChildren) "/" "Work/2026/Q4"', 'TAG OK LSUB completed']);
   assert.deepEqual(await c.cmd('LIST (SUBSCRIBED RECURSIVEMATCH) "" "Work/%"'), ['* LIST (\\HasChildren) "/" "Work/2026" ("CHILDINFO" ("SUBSCRIBED"))', 'TAG OK LIST completed']);

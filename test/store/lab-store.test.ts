@@ -2,7 +2,7 @@
 // users.setAdmin, queue.flush(id) and prune, through the real writer thread and SQLite.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TRANSCRIPT_MAX_BYTES, TRANSCRIPT_MAX_LINES } from '../../src/store/sqlite-store.js';
+import { TRANSCRIPT_MAX_BYTES, TRANSCRIPT_MAX_LINES } from '../../src/store/defaults.js';
 import type { TranscriptLine, TranscriptSession } from '../../src/store/index.js';
 import { startLab } from '../helpers/lab.js';
 

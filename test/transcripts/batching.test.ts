@@ -2,7 +2,7 @@
 // growing at the per-session bound (then it is marked truncated), however long the session runs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TRANSCRIPT_MAX_LINES } from '../../src/store/sqlite-store.js';
+import { TRANSCRIPT_MAX_LINES } from '../../src/store/defaults.js';
 import { startLab } from '../helpers/lab.js';
 import { Pop3Client } from '../pop3/client.js';
 import { waitFor } from '../relay/util.js';

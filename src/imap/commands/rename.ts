@@ -16,15 +16,11 @@ export const rename: ImapCommand = {
     if (to.startsWith(from + '/')) throw new ImapNo('CANNOT', 'cannot rename a mailbox into itself');
     await createParents(s, u.id, to);
     if (from === 'INBOX') {
-      // §6.3.5: the messages move to the new name and INBOX stays, empty. Done with copy + expunge
-      // (store.mailboxes.rename's INBOX path does not take blob references; reported to the store owner).
+      // §6.3.5: the messages move to the new name and INBOX stays, empty (one store transaction).
       const inbox = (await s.ctx.store.mailboxes.get(u.id, 'INBOX'))!;
       const dst = await s.ctx.store.mailboxes.create(u.id, to).catch(storeNo);
       const uids = (await s.ctx.store.messages.list(inbox.id)).map((m) => m.uid);
-      if (uids.length) {
-        await s.ctx.store.messages.copy(inbox.id, uids, dst.id);
-        await s.ctx.store.messages.expunge(inbox.id, uids);
-      }
+      if (uids.length) await s.ctx.store.messages.move(inbox.id, uids, dst.id);
       return 'RENAME completed';
     }
     await s.ctx.store.mailboxes.rename(u.id, from, to).catch(storeNo);

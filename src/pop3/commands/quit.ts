@@ -16,7 +16,7 @@ export const quit: Pop3Command<'QUIT'> = {
         details: { user: s.user?.address, proto: 'pop3', client: s.remoteAddress, uid: m.uid },
       }));
       try {
-        await s.store.messages.expunge(s.maildrop.mailbox.id, gone.map((m) => m.uid), { origin: s, journey });
+        await s.store.messages.remove(s.maildrop.mailbox.id, gone.map((m) => m.uid), { origin: s, journey });
       } catch (err) {
         s.log.error({ err, code: 'STORE_WRITE_FAILED' }, 'pop3 UPDATE failed');
         s.closeSoon();

@@ -1,0 +1,113 @@
+// Mailboxes: create (a new UIDVALIDITY), delete (its copies' blob references go), rename (with
+// its children; INBOX moves its messages), subscriptions, the \Recent watermark.
+import { StoreError } from '../errors.js';
+import type { MailboxRecord, MailboxStatus } from '../types.js';
+import { copyCopies, releaseBlob, removeCopies } from './copies.js';
+import type { Row } from './open.js';
+import type { Reader } from './reader.js';
+import { mailboxRow } from './rows.js';
+import type { Tx, Writer } from './writer.js';
+
+/** RFC 3501 §2.3.1.1: a mailbox created anew gets a larger UIDVALIDITY than any before. */
+function nextUidValidity(tx: Tx): number {
+  const row = tx.st(`SELECT value FROM meta WHERE key = 'uidvalidity'`).get() as Row | undefined;
+  const last = row ? Number(row.value) : 0;
+  const v = Math.max(Math.floor(Date.now() / 1000), last + 1);
+  tx.st(`INSERT INTO meta(key, value) VALUES ('uidvalidity', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(String(v));
+  return v;
+}
+
+/** A new, empty mailbox; `subscribe` also puts its name on the user's subscriptions (RFC 3501 §6.3.6). */
+export function createMailbox(tx: Tx, userId: number, name: string, specialUse: string | null, subscribe: boolean): MailboxRecord {
+  const r = tx.st(`INSERT INTO mailboxes (user_id, name, special_use, subscribed, uidvalidity, created)
+    VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING RETURNING *`).get(userId, name, specialUse, nextUidValidity(tx), Date.now()) as Row | undefined;
+  if (!r) throw new StoreError('exists', `mailbox ${name} already exists`);
+  if (subscribe) setSubscribed(tx, userId, name, true);
+  return mailboxRow(r);
+}
+
+/** The mailbox, its copies (their blob references) and its tombstones; announced as 'deleted'. */
+export function deleteMailbox(tx: Tx, mailboxId: number): void {
+  const blobs = tx.st('SELECT blob_id, COUNT(*) AS n FROM messages WHERE mailbox_id = ? GROUP BY blob_id').all(mailboxId) as Row[];
+  tx.st('DELETE FROM messages WHERE mailbox_id = ?').run(mailboxId);
+  for (const b of blobs) releaseBlob(tx, b.blob_id as number, b.n as number);
+  tx.st('DELETE FROM mailboxes WHERE id = ?').run(mailboxId);
+  tx.changes.push({ mailboxId, kind: 'deleted' });
+}
+
+function setSubscribed(tx: Tx, userId: number, name: string, on: boolean): void {
+  if (on) tx.st('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, name);
+  else tx.st('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, name);
+}
+
+function rename(tx: Tx, userId: number, from: string, to: string): void {
+  const src = tx.st('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, from) as Row | undefined;
+  if (!src) throw new StoreError('notfound', `no mailbox ${from}`);
+  if (tx.st('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, to)) throw new StoreError('exists', `mailbox ${to} already exists`);
+  if (from === 'INBOX') {
+    // RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name; INBOX stays, empty.
+    const dst = createMailbox(tx, userId, to, null, false);
+    const uids = (tx.st('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').all(src.id) as Row[]).map((m) => m.uid as number);
+    copyCopies(tx, src.id as number, uids, dst.id);
+    removeCopies(tx, src.id as number, { which: 'given', uids });
+    return;
+  }
+  const kids = tx.st(`SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?`).all(userId, from.length + 1, from + '/') as Row[];
+  for (const k of kids) {
+    const newName = to + (k.name as string).slice(from.length);
+    if (tx.st('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, newName)) throw new StoreError('exists', `mailbox ${newName} already exists`);
+  }
+  tx.st('UPDATE mailboxes SET name = ? WHERE id = ?').run(to, src.id);
+  for (const k of kids) tx.st('UPDATE mailboxes SET name = ? WHERE id = ?').run(to + (k.name as string).slice(from.length), k.id);
+}
+
+export const mailboxReads = {
+  list: async (r: Reader, userId: number): Promise<MailboxRecord[]> =>
+    (r.st('SELECT * FROM mailboxes WHERE user_id = ? ORDER BY name').all(userId) as Row[]).map(mailboxRow),
+  get: async (r: Reader, userId: number, name: string): Promise<MailboxRecord | null> => {
+    const n = name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
+    const row = r.st('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, n) as Row | undefined;
+    return row ? mailboxRow(row) : null;
+  },
+  getById: async (r: Reader, id: number): Promise<MailboxRecord | null> => {
+    const row = r.st('SELECT * FROM mailboxes WHERE id = ?').get(id) as Row | undefined;
+    return row ? mailboxRow(row) : null;
+  },
+  status: async (r: Reader, mailboxId: number): Promise<MailboxStatus | null> => {
+    const row = r.st('SELECT * FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
+    if (!row) return null;
+    const s = r.st(`SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS size,
+        SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END) AS unseen,
+        SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Deleted %' THEN 1 ELSE 0 END) AS deleted,
+        SUM(CASE WHEN uid > ? THEN 1 ELSE 0 END) AS recent
+      FROM messages WHERE mailbox_id = ?`).get(row.recent_uid, mailboxId) as Row;
+    return {
+      ...mailboxRow(row), messages: s.n as number, size: s.size as number,
+      unseen: (s.unseen as number) ?? 0, deleted: (s.deleted as number) ?? 0, recent: (s.recent as number) ?? 0,
+    };
+  },
+  subscriptions: async (r: Reader, userId: number): Promise<string[]> =>
+    (r.st('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').all(userId) as Row[]).map((s) => s.name as string),
+};
+
+export const mailboxWrites = {
+  create: (w: Writer, userId: number, name: string, specialUse: string | null = null): Promise<MailboxRecord> =>
+    w.write((tx) => createMailbox(tx, userId, name, specialUse, false)),
+  delete: (w: Writer, mailboxId: number): Promise<void> => w.write((tx) => deleteMailbox(tx, mailboxId)),
+  rename: (w: Writer, userId: number, from: string, to: string): Promise<void> => w.write((tx) => rename(tx, userId, from, to)),
+  /** by mailbox (the older call): the mailbox's flag and its name's subscription */
+  subscribe: (w: Writer, mailboxId: number, on: boolean): Promise<void> =>
+    w.write((tx) => {
+      const mb = tx.st('UPDATE mailboxes SET subscribed = ? WHERE id = ? RETURNING user_id, name').get(on ? 1 : 0, mailboxId) as Row | undefined;
+      if (mb) setSubscribed(tx, mb.user_id as number, mb.name as string, on);
+    }),
+  setSubscribed: (w: Writer, userId: number, name: string, on: boolean): Promise<void> => w.write((tx) => setSubscribed(tx, userId, name, on)),
+  claimRecent: (w: Writer, mailboxId: number): Promise<number[]> =>
+    w.write((tx) => {
+      const mb = tx.st('SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
+      if (!mb) return [];
+      const uids = (tx.st('SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid').all(mailboxId, mb.recent_uid) as Row[]).map((r) => r.uid as number);
+      tx.st('UPDATE mailboxes SET recent_uid = ? WHERE id = ?').run((mb.uidnext as number) - 1, mailboxId);
+      return uids;
+    }),
+};

@@ -1,0 +1,40 @@
+// The reader: a read-only connection and the caches, on the thread that serves the sessions
+// (WAL: it never blocks the writer and never waits for it). It cannot write: the connection is
+// opened read-only and no write function takes a Reader.
+import type Database from 'better-sqlite3';
+import { BodyCache, DEFAULT_BODY_CACHE_BYTES, ListCache, MetaCache } from './caches.js';
+import { openReadDb, statements } from './open.js';
+
+export class Reader {
+  /** a statement on the read connection, compiled once */
+  readonly st: (sql: string) => Database.Statement;
+  readonly lists = new ListCache();
+  readonly metas = new MetaCache();
+  readonly bodies: BodyCache;
+  /** for tests and the bench: reads of message bytes (from the cache or the database) */
+  readonly stats = { bodyReads: 0, bodyCacheHits: 0 };
+  private readonly db: Database.Database;
+  private closed = false;
+
+  /** `file` must exist and be migrated (the writer opens it first) */
+  constructor(file: string, bodyCacheBytes = DEFAULT_BODY_CACHE_BYTES) {
+    this.db = openReadDb(file);
+    this.st = statements(this.db);
+    this.bodies = new BodyCache(bodyCacheBytes);
+  }
+
+  get readonly(): boolean {
+    return this.db.readonly;
+  }
+
+  /** A consistent snapshot into `file` (which must not exist): VACUUM INTO runs in one read transaction (WAL: writers go on). */
+  backup(file: string): void {
+    this.db.prepare('VACUUM INTO ?').run(file);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
