@@ -5,12 +5,13 @@
 // Per recipient: 2xx delivered, 5xx bounced, 4xx or no answer deferred (the next MX is tried).
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { rootCertificates, type TLSSocket } from 'node:tls';
+import { rootCertificates } from 'node:tls';
 import { format } from 'node:util';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { endpoint, openRecorder, recordMessage, tlsLine, type Recorder, type TranscriptSink } from '../log/transcript.js';
 import { mxMatches } from '../mail/mta-sts.js';
 import type { CachedPolicy, MtaStsResolver } from './mta-sts.js';
+import { socketOf, tlsSocketOf } from './nodemailer-socket.js';
 import { tlsResultOf, type TlsReporter } from './tls-rpt.js';
 import type { Resolver, DnsExchange } from './mx.js';
 
@@ -134,7 +135,7 @@ export class ConnectionCache {
       const c = list.pop()!;
       if (c.timer) clearTimeout(c.timer);
       c.timer = null;
-      if (!(c.conn as unknown as { _destroyed: boolean })._destroyed && c.conn.stage === 'connected') return c;
+      if (!c.conn.destroyed && c.conn.stage === 'connected') return c;
     }
     return null;
   }
@@ -203,8 +204,8 @@ async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayS
       // the message went out (DATA): its excerpt, as the receiving side would show it
       if (entry.tnx === 'message' && log.message) { recordMessage(log.rec, 'C', log.message); log.rec.client('.'); log.message = null; }
       if (entry.tnx === 'smtp' && /upgraded with STARTTLS/.test(msg)) {
-        const sock = (conn as unknown as { _socket?: TLSSocket })._socket;
-        if (sock && 'getProtocol' in sock) log.rec.tls(tlsLine(sock));
+        const sock = tlsSocketOf(conn);
+        if (sock) log.rec.tls(tlsLine(sock));
       }
     },
     warn() {}, error() {}, trace() {}, fatal() {},
@@ -233,9 +234,10 @@ async function open(ctx: RelayContext, target: Target, ip: string, steps: RelayS
     steps.push({ time: Date.now(), step: 'connect failed', details: { ...where, ...sidOf(rec), banner, error: err.message.slice(0, 300), transcript: log.transcript } });
     return { err, transcript: log.transcript };
   }
-  const sock = (conn as unknown as { _socket: TLSSocket | net.Socket })._socket;
-  rec.local(endpoint(sock.localAddress, sock.localPort));
-  const tlsInfo = conn.secure && 'getProtocol' in sock ? `${sock.getProtocol()} ${sock.getCipher()?.name ?? ''}`.trim() : null;
+  const sock = socketOf(conn);
+  if (sock) rec.local(endpoint(sock.localAddress, sock.localPort));
+  const tsock = conn.secure ? tlsSocketOf(conn) : null;
+  const tlsInfo = tsock ? `${tsock.getProtocol()} ${tsock.getCipher()?.name ?? ''}`.trim() : null;
   const ehloAt = log.transcript.map((l) => l.startsWith('C: EHLO')).lastIndexOf(true);
   const features = ehloAt >= 0 ? log.transcript.slice(ehloAt + 2).filter((l) => /^S: 250[ -]/.test(l)).map((l) => l.slice(7)) : [];
   steps.push({ time: Date.now(), step: 'connected', details: { ...where, ...sidOf(rec), preference: target.preference, banner, tls: tlsInfo, ehlo: features } });
@@ -260,8 +262,8 @@ function reportTls(ctx: RelayContext, target: Target, ip: string, o: { cached: C
     if (e.code === 'ETLS' || /TLS|certificate|CERT_|self.signed|issuer/i.test(e.message)) ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: tlsResultOf(e), error: e.message });
     return;
   }
-  const sock = (o.cached.conn as unknown as { _socket?: TLSSocket })._socket;
-  if (!o.cached.conn.secure || !sock || !('authorized' in sock)) { ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: 'starttls-not-supported' }); return; }
+  const sock = tlsSocketOf(o.cached.conn);
+  if (!o.cached.conn.secure || !sock) { ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: 'starttls-not-supported' }); return; }
   if (sock.authorized) ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: 'success' });
   else ctx.tlsRpt!.record(ctx.sts!.domain, ctx.sts!, { ...at, result: tlsResultOf(String(sock.authorizationError ?? '')), error: String(sock.authorizationError ?? '') });
 }

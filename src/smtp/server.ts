@@ -2,7 +2,6 @@
 // Port 25 (MX): no AUTH, local recipients only. 465 (implicit TLS) and 587 (STARTTLS):
 // submission, AUTH required and only over TLS (RFC 8314, RFC 6409).
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Logger } from '../log/log.js';
 import { endpoint, openRecorder, sinkFor, tlsLine } from '../log/transcript.js';
 import { InternalError, SmtpReply } from '../mail/errors.js';
@@ -13,42 +12,9 @@ import { recorderOf, setRecorder, type SessionUser, type SmtpContext, type SmtpL
 import { onData } from './data.js';
 import { onMailFrom } from './mail-from.js';
 import { onRcptTo } from './rcpt-to.js';
-
-// RFC 3463: smtp-server derives an enhanced code from the reply code alone (550 -> 5.1.1 for
-// every 550). Our replies carry their own ("550 5.7.1 relaying denied"), so for those we tell
-// smtp-server not to add one.
-const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
-type SendFn = (code: number, data: unknown, context?: unknown) => void;
-interface ConnectionInternals {
-  send: SendFn;
-  init(): void;
-  _setListeners(cb: () => void): void;
-  connectionReady(): void;
-  _server: { options: SMTPServerOptions & { greetDelayMs?: number }; connections: Set<unknown> };
-  name: string;
-  __postoffice?: boolean;
-}
-const proto = SMTPConnection.prototype as unknown as ConnectionInternals;
-if (!proto.__postoffice) {
-  const send = proto.send;
-  proto.send = function (this: ConnectionInternals, code: number, data: unknown, context?: unknown) {
-    return send.call(this, code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
-  };
-  // smtp-server holds every greeting back 100 ms to catch clients that talk before it (RFC 5321
-  // §4.3.1 says they must wait). That caps a listener at sessions/0.1 s new connections per
-  // second, so the delay is ours to set (config smtpGreetDelayMs, port 25 only); the early-talker
-  // check itself stays: anything sent before the greeting still gets "421 You talk too soon".
-  proto.init = function (this: ConnectionInternals) {
-    this._setListeners(() => {
-      const opts = this._server.options;
-      if (opts.maxClients && this._server.connections.size > opts.maxClients) {
-        return this.send(421, this.name + ' Too many connected clients, try again in a moment', false);
-      }
-      setTimeout(() => this.connectionReady(), opts.greetDelayMs ?? 100).unref();
-    });
-  };
-  proto.__postoffice = true;
-}
+// smtp-server's prototype is patched there, once, before any listener starts (greetDelayMs, enhanced codes)
+import './smtp-server-patch.js';
+import type { PatchedServerOptions } from './smtp-server-patch.js';
 
 /** Turn a thrown error into what smtp-server's callback wants: responseCode + "x.y.z text". */
 function toSmtpError(err: unknown, log: Logger, what: string): Error & { responseCode: number } {
@@ -105,7 +71,7 @@ export async function startSmtp(ctx: SmtpContext, tlsm: TlsManager, port: number
   const { config, log } = ctx;
   const submission = ctx.listener !== 'smtp';
   const sink = sinkFor(config, ctx.store);
-  const options: SMTPServerOptions & { greetDelayMs: number } = {
+  const options: PatchedServerOptions = {
     greetDelayMs: submission ? 0 : config.smtpGreetDelayMs,
     name: config.hostname,
     banner: 'postoffice', // smtp-server writes "220 <name> ESMTP <banner>" (RFC 5321 §4.2)
