@@ -18,7 +18,7 @@ export { checkSnapshot, type SnapshotCheck } from './snapshot.js';
 export async function openStore(dataDir: string, opts: { storeUrl?: string | null; commitDelayMs?: number; mimeLimits?: Partial<MimeLimits>; bodyCacheBytes?: number } = {}): Promise<Store> {
   if (opts.storeUrl) {
     const { PgStore } = await import('./postgres/pg-store.js');
-    return (await PgStore.open({ url: opts.storeUrl, mimeLimits: opts.mimeLimits, bodyCacheBytes: opts.bodyCacheBytes })) as unknown as Store;
+    return PgStore.open({ url: opts.storeUrl, mimeLimits: opts.mimeLimits, bodyCacheBytes: opts.bodyCacheBytes });
   }
   return WorkerStore.open(dataDir, opts.commitDelayMs, opts.mimeLimits, opts.bodyCacheBytes);
 }
@@ -30,7 +30,7 @@ export async function openStore(dataDir: string, opts: { storeUrl?: string | nul
 export async function openToolStore(dataDir: string, opts: { storeUrl?: string | null; mimeLimits?: Partial<MimeLimits>; bodyCacheBytes?: number } = {}): Promise<Store> {
   if (opts.storeUrl) {
     const { PgStore } = await import('./postgres/pg-store.js');
-    return (await PgStore.open({ url: opts.storeUrl, mimeLimits: opts.mimeLimits, bodyCacheBytes: opts.bodyCacheBytes ?? 0, poolSize: 4 })) as unknown as Store;
+    return PgStore.open({ url: opts.storeUrl, mimeLimits: opts.mimeLimits, bodyCacheBytes: opts.bodyCacheBytes ?? 0, poolSize: 4 });
   }
   return new SqliteStore({ dataDir, mimeLimits: opts.mimeLimits, bodyCacheBytes: opts.bodyCacheBytes });
 }

@@ -144,6 +144,12 @@ for (const b of backends) {
       await rejects(store.mailboxes.rename(alice.id, 'Work', 'Sent'), 'exists');
       await store.mailboxes.subscribe(a.id, false);
       assert.equal((await store.mailboxes.getById(a.id))?.subscribed, false);
+      // RFC 3501 §6.3.6: subscriptions are names; CREATE adds none, DELETE leaves them
+      assert.deepEqual(await store.mailboxes.subscriptions(alice.id), ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
+      await store.mailboxes.setSubscribed(alice.id, 'Work/2026', true);
+      await store.mailboxes.setSubscribed(alice.id, 'Not/There', true);
+      await store.mailboxes.setSubscribed(alice.id, 'Junk', false);
+      assert.deepEqual(await store.mailboxes.subscriptions(alice.id), ['Archive', 'Drafts', 'INBOX', 'Not/There', 'Sent', 'Trash', 'Work/2026']);
 
       await store.messages.append(inbox.id, message('one'), { flags: ['\\Seen'] });
       await store.messages.append(inbox.id, message('two'));
@@ -153,6 +159,8 @@ for (const b of backends) {
       assert.deepEqual((await store.messages.list(old.id)).map((m) => m.flags), [['\\Seen'], []]);
       assert.equal((await store.messages.list(inbox.id)).length, 0, 'INBOX stays, empty');
 
+      await store.mailboxes.delete(ax.id);
+      assert.ok((await store.mailboxes.subscriptions(alice.id)).includes('Work/2026'), 'DELETE leaves the subscription');
       await store.mailboxes.delete(a.id);
       assert.equal(await store.mailboxes.getById(a.id), null);
       const again = await store.mailboxes.create(alice.id, 'Work');
@@ -251,7 +259,7 @@ for (const b of backends) {
       assert.deepEqual(flags[1].changes.map((c) => [c.uid, c.flags]), [[2, ['\\Flagged']]]);
     });
 
-    test('expunge: only \\Deleted messages (RFC 4315 UID EXPUNGE too), tombstones for QRESYNC, bytes released', async (t) => {
+    test('expunge: only \\Deleted messages (RFC 4315 UID EXPUNGE too); remove: the given ones; tombstones for QRESYNC, bytes released', async (t) => {
       const { store, alice } = await setup(t, b);
       const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
       for (const s of ['a', 'b', 'c', 'd']) await store.messages.append(inbox.id, message(s));
@@ -262,11 +270,14 @@ for (const b of backends) {
       assert.deepEqual(await store.messages.expunge(inbox.id, [2, 3]), [2], 'UID EXPUNGE 2:3 removes only the \\Deleted one');
       assert.deepEqual(await store.messages.expunge(inbox.id), [1, 4]);
       assert.deepEqual(await store.messages.expunge(inbox.id), [], 'nothing left to expunge');
+      await store.messages.append(inbox.id, message('e'));
+      assert.deepEqual(await store.messages.remove(inbox.id, [5, 99]), [5], 'remove (POP3 QUIT): the given UIDs, whatever their flags');
       assert.deepEqual((await store.messages.list(inbox.id)).map((m) => m.uid), [3]);
-      assert.deepEqual(await store.messages.expungedSince(inbox.id, before), [1, 2, 4]);
+      assert.deepEqual(await store.messages.expungedSince(inbox.id, before), [1, 2, 4, 5]);
       await rejects(store.messages.raw(blob4), 'notfound');
       await rec.until((s) => s.filter((c) => c.kind === 'expunge').length >= 2, 'two expunges');
-      assert.deepEqual(rec.seen.filter((c) => c.kind === 'expunge').map((c) => (c as { uids: number[] }).uids), [[2], [1, 4]]);
+      await rec.until((s) => s.filter((c) => c.kind === 'expunge').length >= 3, 'three expunges');
+      assert.deepEqual(rec.seen.filter((c) => c.kind === 'expunge').map((c) => (c as { uids: number[] }).uids), [[2], [1, 4], [5]]);
     });
 
     test('copy and move keep flags and share the bytes; move announces an expunge in the source', async (t) => {

@@ -14,11 +14,11 @@ import { toCrlf } from '../../mail/dot-stuffing.js';
 import { InternalError } from '../../mail/errors.js';
 import type { MimeLimits } from '../../mail/mime.js';
 import { analyze } from '../analyze.js';
-import { DEFAULT_MAILBOXES } from '../defaults.js';
+import { DEFAULT_MAILBOXES, TRANSCRIPT_MAX_BYTES, TRANSCRIPT_MAX_LINES, TRANSCRIPT_MAX_MSGIDS } from '../defaults.js';
 import { StoreError } from '../errors.js';
 import type {
   AccessSession, AccessStep, AliasRecord, BlobMeta, Delivery, DeliveryResult, DomainRecord, FlagChange, FlagOp, ImportItem, ImportOutcome, JourneyEvent, JourneyRow,
-  JourneySummary, MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueOutcome, QueueRcpt, QueueReschedule, Resolution, StoreEvents,
+  JourneySummary, MailboxChange, MailboxRecord, MailboxStatus, MessageRecord, QueueEntry, QueueOutcome, QueueRcpt, QueueReschedule, Resolution, Store, StoreEvents,
   SubmissionRecord, Transcript, TranscriptLine, TranscriptSession, TranscriptSummary, UserRecord,
 } from '../types.js';
 import { PgDb, txt, type PgTx, type Row } from './db.js';
@@ -33,9 +33,6 @@ const META_CACHE_ENTRIES = 20_000;
 const LIST_CACHE_ROWS = 500_000;
 /** decoded texts kept for SEARCH (BlobMeta.searchText is read synchronously) */
 const TEXT_CACHE_BYTES = 16 * 1024 * 1024;
-const TRANSCRIPT_MAX_LINES = 2000;
-const TRANSCRIPT_MAX_BYTES = 256 * 1024;
-const TRANSCRIPT_MAX_MSGIDS = 1000;
 const PRUNE_CHUNK = 5000;
 const DEFAULT_BODY_CACHE_BYTES = 32 * 1024 * 1024;
 
@@ -53,7 +50,7 @@ function hasFlag(flags: string[], f: string): boolean {
   return flags.includes(f);
 }
 
-export class PgStore {
+export class PgStore implements Store {
   readonly events: StoreEvents = new EventEmitter() as StoreEvents;
   private readonly db: PgDb;
   private readonly mimeLimits: Partial<MimeLimits> | undefined;
@@ -181,11 +178,18 @@ export class PgStore {
     }
   }
 
-  private async createMailboxTx(t: PgTx, userId: number, name: string, specialUse: string | null): Promise<MailboxRecord> {
+  /** A new, empty mailbox; `subscribe` also puts its name on the user's subscriptions (RFC 3501 §6.3.6). */
+  private async createMailboxTx(t: PgTx, userId: number, name: string, specialUse: string | null, subscribe: boolean): Promise<MailboxRecord> {
     const r = await t.one(`INSERT INTO mailboxes (user_id, name, special_use, subscribed, uidvalidity, created)
       VALUES ($1, $2, $3, true, $4, $5) ON CONFLICT DO NOTHING RETURNING *`, [userId, txt(name), specialUse, await this.nextUidValidity(t), this.now()]);
     if (!r) throw new StoreError('exists', `mailbox ${name} already exists`);
+    if (subscribe) await this.setSubscribedTx(t, userId, name, true);
     return this.mailboxRow(r);
+  }
+
+  private async setSubscribedTx(t: PgTx, userId: number, name: string, on: boolean): Promise<void> {
+    if (on) await t.run('INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, txt(name)]);
+    else await t.run('DELETE FROM subscriptions WHERE user_id = $1 AND name = $2', [userId, txt(name)]);
   }
 
   private async deleteMailboxTx(t: PgTx, mailboxId: number): Promise<void> {
@@ -231,7 +235,7 @@ export class PgStore {
         const r = await t.one('INSERT INTO users (address, domain, password_hash, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING *',
           [txt(a.key), a.domain, passwordHash, this.now()]);
         if (!r) throw new StoreError('exists', `user ${a.key} already exists`);
-        for (const [name, use] of DEFAULT_MAILBOXES) await this.createMailboxTx(t, r.id as number, name, use);
+        for (const [name, use] of DEFAULT_MAILBOXES) await this.createMailboxTx(t, r.id as number, name, use, true);
         return this.userRow(r);
       });
     },
@@ -364,7 +368,7 @@ export class PgStore {
       return { ...this.mailboxRow(r), messages: r.n as number, size: r.size as number, unseen: r.unseen as number, deleted: r.deleted as number, recent: r.recent as number };
     },
     create: (userId: number, name: string, specialUse: string | null = null): Promise<MailboxRecord> =>
-      this.db.tx((t) => this.createMailboxTx(t, userId, name, specialUse)),
+      this.db.tx((t) => this.createMailboxTx(t, userId, name, specialUse, false)),
     delete: (mailboxId: number): Promise<void> => this.db.tx((t) => this.deleteMailboxTx(t, mailboxId)),
     rename: (userId: number, from: string, to: string): Promise<void> =>
       this.db.tx(async (t) => {
@@ -373,7 +377,7 @@ export class PgStore {
         if (await t.one('SELECT 1 FROM mailboxes WHERE user_id = $1 AND name = $2', [userId, txt(to)])) throw new StoreError('exists', `mailbox ${to} already exists`);
         if (from === 'INBOX') {
           // RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name; INBOX stays, empty.
-          const dst = await this.createMailboxTx(t, userId, to, null);
+          const dst = await this.createMailboxTx(t, userId, to, null, false);
           const rows = await t.q('SELECT * FROM messages WHERE mailbox_id = $1 ORDER BY uid', [src.id]);
           const refs = new Map<number, number>();
           for (const m of rows) refs.set(m.blob_id as number, (refs.get(m.blob_id as number) ?? 0) + 1);
@@ -390,8 +394,15 @@ export class PgStore {
         await t.run('UPDATE mailboxes SET name = $1 WHERE id = $2', [txt(to), src.id]);
         for (const k of kids) await t.run('UPDATE mailboxes SET name = $1 WHERE id = $2', [txt(to + (k.name as string).slice(from.length)), k.id]);
       }),
+    /** by mailbox (the older call): the mailbox's flag and its name's subscription */
     subscribe: (mailboxId: number, on: boolean): Promise<void> =>
-      this.db.tx(async (t) => { await t.run('UPDATE mailboxes SET subscribed = $1 WHERE id = $2', [on, mailboxId]); }),
+      this.db.tx(async (t) => {
+        const mb = await t.one('UPDATE mailboxes SET subscribed = $1 WHERE id = $2 RETURNING user_id, name', [on, mailboxId]);
+        if (mb) await this.setSubscribedTx(t, mb.user_id as number, mb.name as string, on);
+      }),
+    subscriptions: async (userId: number): Promise<string[]> =>
+      (await this.db.read('SELECT name FROM subscriptions WHERE user_id = $1 ORDER BY name COLLATE "C"', [userId])).map((r) => r.name as string),
+    setSubscribed: (userId: number, name: string, on: boolean): Promise<void> => this.db.tx((t) => this.setSubscribedTx(t, userId, name, on)),
     claimRecent: (mailboxId: number): Promise<number[]> =>
       this.db.tx(async (t) => {
         const mb = await t.one('SELECT recent_uid, uidnext FROM mailboxes WHERE id = $1 FOR UPDATE', [mailboxId]);
@@ -593,6 +604,13 @@ export class PgStore {
         if (opts.journey) await this.insertJourney(t, opts.journey);
         return r;
       }),
+    remove: (mailboxId: number, uids: number[], opts: { origin?: unknown; journey?: JourneyEvent[] } = {}) =>
+      this.db.tx(async (t) => {
+        // RFC 1939 §6 POP3 UPDATE state: exactly the messages marked by DELE, whatever their flags
+        const r = await this.expungeTx(t, mailboxId, uids, opts.origin, false);
+        if (opts.journey) await this.insertJourney(t, opts.journey);
+        return r;
+      }),
     copy: (from: number, uids: number[], to: number) => this.db.tx((t) => this.copyTx(t, from, uids, to)),
     move: (from: number, uids: number[], to: number, opts: { origin?: unknown } = {}) =>
       this.db.tx(async (t) => {
@@ -664,7 +682,7 @@ export class PgStore {
             ? await t.one('SELECT id, name FROM mailboxes WHERE user_id = $1 AND special_use = $2 ORDER BY id LIMIT 1', [rcpt.userId, want])
             : await t.one('SELECT id, name FROM mailboxes WHERE user_id = $1 AND name = $2', [rcpt.userId, txt(want)]);
           mb ??= await t.one(`SELECT id, name FROM mailboxes WHERE user_id = $1 AND name = 'INBOX'`, [rcpt.userId]);
-          if (!mb) mb = { id: (await this.createMailboxTx(t, rcpt.userId, 'INBOX', null)).id, name: 'INBOX' };
+          if (!mb) mb = { id: (await this.createMailboxTx(t, rcpt.userId, 'INBOX', null, true)).id, name: 'INBOX' };
           targets.push({ rcpt, id: mb.id as number, name: mb.name as string });
         }
         await this.lockMailboxes(t, targets.map((x) => x.id));
@@ -763,21 +781,6 @@ export class PgStore {
       if (n) this.events.emit('queued');
       return n;
     },
-    update: (id: number, patch: Partial<Pick<QueueEntry, 'rcpts' | 'attempts' | 'nextAttempt' | 'lastReply' | 'status' | 'data'>>, journey?: JourneyEvent[]): Promise<void> =>
-      this.db.tx(async (t) => {
-        const cur = await t.one('SELECT * FROM queue WHERE id = $1 FOR UPDATE', [id]);
-        if (!cur) throw new StoreError('notfound', `no queue entry ${id}`);
-        if (patch.status && patch.status !== 'queued') {
-          // a finished entry leaves the queue and lets go of the bytes; the journey keeps its history
-          await t.run('DELETE FROM queue WHERE id = $1', [id]);
-          await this.releaseOne(t, cur.blob_id as number);
-        } else {
-          await t.run(`UPDATE queue SET rcpts = $1, attempts = $2, next_attempt = $3, last_reply = $4, data = $5, updated = $6, lease_node = NULL, lease_until = NULL WHERE id = $7`, [
-            patch.rcpts ? JSON.stringify(patch.rcpts) : cur.rcpts, patch.attempts ?? cur.attempts, patch.nextAttempt ?? cur.next_attempt,
-            patch.lastReply !== undefined ? txt(patch.lastReply) : cur.last_reply, patch.data ? JSON.stringify(patch.data) : cur.data, this.now(), id]);
-        }
-        if (journey) await this.insertJourney(t, journey);
-      }),
     reschedule: (id: number, patch: QueueReschedule, journey?: JourneyEvent[]): Promise<void> =>
       this.db.tx(async (t) => {
         const cur = await t.one(`SELECT * FROM queue WHERE id = $1 AND status = 'queued' FOR UPDATE`, [id]);
