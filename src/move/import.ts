@@ -4,6 +4,7 @@
 // mailbox already holds are skipped by the store.
 import { readFileSync, statSync } from 'node:fs';
 import { InternalError } from '../mail/errors.js';
+import { headerText } from '../mail/headers.js';
 import { StoreError, type ImportItem, type MailboxRecord, type Store, type UserRecord } from '../store/index.js';
 import { cleanFlags } from './flags.js';
 import { listMaildir } from './maildir.js';
@@ -47,8 +48,7 @@ export async function ensureMailbox(store: Store, user: UserRecord, name: string
 
 /** The Date: header of a message as ms since epoch, or null (RFC 5322 §3.6.1). */
 export function dateHeader(raw: Buffer): number | null {
-  const end = raw.indexOf('\n\n') >= 0 ? raw.indexOf('\n\n') : raw.indexOf('\r\n\r\n');
-  const head = raw.toString('latin1', 0, end < 0 ? Math.min(raw.length, 64 * 1024) : end);
+  const head = headerText(raw, 64 * 1024);
   const m = /^Date:[ \t]*(.*(?:\r?\n[ \t].*)*)/im.exec(head);
   if (!m) return null;
   const t = Date.parse(m[1].replace(/\s+/g, ' ').replace(/\([^)]*\)/g, '').trim());

@@ -2,6 +2,7 @@
 // one more ".", and the response ends with ".CRLF". Done chunk by chunk so that a 20 MB message
 // is never copied whole; the state carries a CR or a line start across chunk boundaries.
 import { toCrlf } from '../mail/dot-stuffing.js';
+import { headerEnd } from '../mail/headers.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -101,14 +102,9 @@ export class DotStuffer {
 /** RFC 1939 §7 TOP: the header, the blank line and the first `n` body lines, with CRLF line ends. */
 export function topOf(raw: Buffer, n: number): Buffer {
   const crlf = toCrlf(raw);
-  let hdrEnd: number;
-  if (crlf[0] === CR && crlf[1] === LF) hdrEnd = 2;
-  else {
-    const i = crlf.indexOf('\r\n\r\n');
-    if (i < 0) return crlf; // all header, no body
-    hdrEnd = i + 4;
-  }
-  let pos = hdrEnd;
+  const h = headerEnd(crlf, Infinity);
+  if (!h) return crlf; // all header, no body
+  let pos = h.bodyStart;
   for (let k = 0; k < n && pos < crlf.length; k++) {
     const lf = crlf.indexOf(LF, pos);
     pos = lf < 0 ? crlf.length : lf + 1;

@@ -3,6 +3,7 @@
 // nothing) and the journey that brought it here. Only the user's own mailboxes are reachable.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { simpleParser } from 'mailparser';
+import { headerEnd } from '../../mail/headers.js';
 import { decodeMimeWords, type Envelope } from '../../mail/mime.js';
 import type { MailboxRecord } from '../../store/index.js';
 import { type Dashboard, type DashboardOffice } from './context.js';
@@ -65,8 +66,9 @@ ${rows.map(({ m, env }) => html`<tr data-key="${mb.id}/${m.uid}"><td>${who(env?.
     const m = mb ? await ownMessage(o, mb.id, (req.params as { uid: string }).uid) : null;
     if (!mb || !m) return missing(req, reply);
     const raw = await o.store.messages.raw(m.blobId);
-    const headEnd = raw.indexOf('\r\n\r\n');
-    const header = raw.subarray(0, headEnd >= 0 ? Math.min(headEnd, 64 * 1024) : Math.min(raw.length, 64 * 1024)).toString('utf8');
+    const headEnd = headerEnd(raw, 64 * 1024);
+    // the fields without the line end of the last one (the count below splits on line ends)
+    const header = raw.subarray(0, headEnd ? headEnd.fieldsEnd : Math.min(raw.length, 64 * 1024)).toString('utf8').replace(/\r?\n$/, '');
     const parsed = await simpleParser(raw.length > MAX_BODY ? raw.subarray(0, MAX_BODY) : raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
     const me = req.web!.user!;
     const journey = m.msgId ? await journeyView(dash, m.msgId, me.admin, me.admin ? undefined : me.address) : null;
