@@ -26,6 +26,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY src/store/migrations ./src/store/migrations
+# the PostgreSQL store's own migrations (POSTOFFICE_STORE_URL=postgres://...: several nodes on one database)
+COPY src/store/postgres/migrations ./src/store/postgres/migrations
 COPY config ./config
 COPY docker/healthcheck.mjs docker/known-password.mjs ./docker/
 COPY docker/entrypoint.sh /usr/local/bin/postoffice-entrypoint
