@@ -30,8 +30,7 @@ export const writes = {
 };
 
 /** A table of functions over a context, with the context bound: `(ctx, ...a) => r` becomes `(...a) => r`. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Bound<T> = { [K in keyof T]: T[K] extends (ctx: any, ...a: infer A) => infer R ? (...a: A) => R : Bound<T[K]> };
+export type Bound<T> = { [K in keyof T]: T[K] extends (ctx: never, ...a: infer A) => infer R ? (...a: A) => R : Bound<T[K]> };
 
 /** Binds every function of a table (and of its sub-tables) to `ctx`. */
 export function bind<T extends object, C>(table: T, ctx: C): Bound<T> {
