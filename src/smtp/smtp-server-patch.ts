@@ -50,7 +50,7 @@ export function missingInternals(): string[] {
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 const connections = new WeakMap<SMTPServerSession, ConnectionInternals>();
-let onCommand: (session: SMTPServerSession) => void = () => undefined;
+const commandListeners = new Set<(session: SMTPServerSession) => void>();
 
 const proto = SMTPConnection.prototype as unknown as ConnectionInternals & { __postoffice?: boolean };
 if (!proto.__postoffice) {
@@ -79,7 +79,7 @@ if (!proto.__postoffice) {
   };
   const command = proto._onCommand;
   proto._onCommand = function (this: ConnectionInternals, cmd: Buffer, callback: unknown) {
-    onCommand(this.session);
+    for (const fn of commandListeners) fn(this.session);
     return command.call(this, cmd, callback);
   };
   proto.__postoffice = true;
@@ -88,9 +88,10 @@ if (!proto.__postoffice) {
 /** The listener option this patch adds to smtp-server's (2.). */
 export type PatchedServerOptions = SMTPServerOptions & { greetDelayMs: number };
 
-/** Call `fn` for every command a client sends (3.; one listener: the connection limits'). */
-export function onEveryCommand(fn: (session: SMTPServerSession) => void): void {
-  onCommand = fn;
+/** Call `fn` for every command a client sends (3.: the connection limits' activity); returns how to stop. */
+export function onEveryCommand(fn: (session: SMTPServerSession) => void): () => void {
+  commandListeners.add(fn);
+  return () => commandListeners.delete(fn);
 }
 
 /** Send a reply on the session's connection (3.; a 421 closes it). False when it is gone. */

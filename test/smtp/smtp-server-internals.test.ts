@@ -87,8 +87,7 @@ test('greetDelayMs replaces init()\'s fixed 100 ms, and init()\'s maxClients che
 test('connectionReady and _onCommand: a session\'s connection is found (a 421 can be sent on it) and every command is heard; _dataStream tells a DATA transfer', async (t) => {
   const heard: string[] = [];
   const seen: { inMail: boolean | null; inData: boolean | null; session: SMTPServerSession | null } = { inMail: null, inData: null, session: null };
-  onEveryCommand((s) => heard.push(s.id));
-  t.after(() => onEveryCommand(() => undefined));
+  t.after(onEveryCommand((s) => heard.push(s.id)));
   const port = await listen(t, {
     onMailFrom(_a, s, cb) { seen.inMail = receivingData(s); seen.session = s; cb(); },
     onData(stream, s, cb) {
