@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { buildDsn } from '../../src/mail/dsn.js';
+import { buildDsn, reportId, reportRecipients, type ReportKind } from '../../src/mail/dsn.js';
 
 const original = Buffer.from('From: <me@163.test>\r\nTo: <x@remote.test>\r\nSubject: =?UTF-8?B?w6l0w6k=?=\r\nMessage-ID: <o1@163.test>\r\n\r\nthe body\r\n');
 
@@ -42,4 +42,22 @@ test('RET=FULL returns the whole original as message/rfc822; a delay report says
   assert.match(delay, /^Subject: Delayed Mail \(still being retried\)\r$/m);
   assert.match(delay, /^Action: delayed\r\nStatus: 4\.4\.1\r\n/m);
   assert.match(delay, /^Will-Retry-Until: Sat, 28 Nov 2026 10:00:00 \+0000\r$/m);
+});
+
+test('RFC 3461 §4.1 NOTIFY decides who is reported on; never a report about a report (RFC 5321 §6.1)', () => {
+  const r = (address: string) => ({ address, action: 'failed' as const, status: '5.1.1' });
+  const notify: Record<string, string[]> = { 'never@x.test': ['NEVER'], 'fail@x.test': ['FAILURE'], 'delay@x.test': ['DELAY'], 'all@x.test': ['SUCCESS', 'FAILURE', 'DELAY'] };
+  const all = ['default@x.test', 'never@x.test', 'fail@x.test', 'delay@x.test', 'all@x.test'].map(r);
+  const who = (kind: ReportKind) => {
+    const w = reportRecipients({ mailFrom: 'me@163.test', notify }, kind, all);
+    return Array.isArray(w) ? w.map((x) => x.address) : w.step;
+  };
+  assert.deepEqual(who('failure'), ['default@x.test', 'fail@x.test', 'all@x.test'], 'failure: the default (absent NOTIFY) and FAILURE');
+  assert.deepEqual(who('delay'), ['default@x.test', 'delay@x.test', 'all@x.test'], 'delay: the default and DELAY');
+  assert.deepEqual(who('success'), ['all@x.test'], 'success: only when asked');
+  const none = reportRecipients({ mailFrom: 'me@163.test', notify }, 'failure', [r('never@x.test')]);
+  assert.deepEqual(none, { step: 'not reported', details: { why: 'NOTIFY parameter', kind: 'failure' } });
+  const bounce = reportRecipients({ mailFrom: '', notify: {} }, 'failure', [r('a@x.test')]);
+  assert.ok(!Array.isArray(bounce) && /null reverse-path/.test(String(bounce.details.why)));
+  assert.equal(reportId('k3f9a.1', 'failure', '7-2'), 'k3f9a.1.bounce7-2');
 });
