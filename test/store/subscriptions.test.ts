@@ -18,12 +18,16 @@ test('subscriptions by name: defaults, CREATE, SUBSCRIBE of a missing name, DELE
 
   const work = await store.mailboxes.create(bob.id, 'Work');
   assert.ok(!(await store.mailboxes.subscriptions(bob.id)).includes('Work'), 'CREATE does not subscribe');
+  assert.equal(work.subscribed, false);
+  assert.equal((await store.mailboxes.get(bob.id, 'INBOX'))!.subscribed, true);
   await store.mailboxes.setSubscribed(bob.id, 'Work', true);
   await store.mailboxes.setSubscribed(bob.id, 'Later', true);
   await store.mailboxes.setSubscribed(bob.id, 'Later', true);
   assert.deepEqual((await store.mailboxes.subscriptions(bob.id)).filter((n) => n === 'Work' || n === 'Later'), ['Later', 'Work']);
 
+  assert.equal((await store.mailboxes.getById(work.id))!.subscribed, true, 'MailboxRecord.subscribed follows the name');
   await store.mailboxes.rename(bob.id, 'Work', 'Job');
+  assert.equal((await store.mailboxes.getById(work.id))!.subscribed, false, 'the subscription stayed with the old name');
   await store.mailboxes.delete(work.id);
   assert.ok((await store.mailboxes.subscriptions(bob.id)).includes('Work'), 'RENAME and DELETE leave the name');
   await store.mailboxes.setSubscribed(bob.id, 'Work', false);

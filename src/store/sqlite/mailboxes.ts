@@ -8,6 +8,10 @@ import type { Reader } from './reader.js';
 import { mailboxRow } from './rows.js';
 import type { Tx, Writer } from './writer.js';
 
+/** A mailbox row; `subscribed` says whether its name is among the user's subscriptions (RFC 3501 §6.3.6). */
+const MAILBOX = `id, user_id, name, special_use, uidvalidity, uidnext, highestmodseq, recent_uid,
+  EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = mailboxes.user_id AND s.name = mailboxes.name) AS subscribed`;
+
 /** RFC 3501 §2.3.1.1: a mailbox created anew gets a larger UIDVALIDITY than any before. */
 function nextUidValidity(tx: Tx): number {
   const row = tx.st(`SELECT value FROM meta WHERE key = 'uidvalidity'`).get() as Row | undefined;
@@ -20,10 +24,10 @@ function nextUidValidity(tx: Tx): number {
 /** A new, empty mailbox; `subscribe` also puts its name on the user's subscriptions (RFC 3501 §6.3.6). */
 export function createMailbox(tx: Tx, userId: number, name: string, specialUse: string | null, subscribe: boolean): MailboxRecord {
   const r = tx.st(`INSERT INTO mailboxes (user_id, name, special_use, subscribed, uidvalidity, created)
-    VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING RETURNING *`).get(userId, name, specialUse, nextUidValidity(tx), Date.now()) as Row | undefined;
+    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`).get(userId, name, specialUse, subscribe ? 1 : 0, nextUidValidity(tx), Date.now()) as Row | undefined;
   if (!r) throw new StoreError('exists', `mailbox ${name} already exists`);
   if (subscribe) setSubscribed(tx, userId, name, true);
-  return mailboxRow(r);
+  return mailboxRow(tx.st(`SELECT ${MAILBOX} FROM mailboxes WHERE id = ?`).get(r.id) as Row);
 }
 
 /** The mailbox, its copies (their blob references) and its tombstones; announced as 'deleted'. */
@@ -63,18 +67,18 @@ function rename(tx: Tx, userId: number, from: string, to: string): void {
 
 export const mailboxReads = {
   list: async (r: Reader, userId: number): Promise<MailboxRecord[]> =>
-    (r.st('SELECT * FROM mailboxes WHERE user_id = ? ORDER BY name').all(userId) as Row[]).map(mailboxRow),
+    (r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE user_id = ? ORDER BY name`).all(userId) as Row[]).map(mailboxRow),
   get: async (r: Reader, userId: number, name: string): Promise<MailboxRecord | null> => {
     const n = name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
-    const row = r.st('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, n) as Row | undefined;
+    const row = r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE user_id = ? AND name = ?`).get(userId, n) as Row | undefined;
     return row ? mailboxRow(row) : null;
   },
   getById: async (r: Reader, id: number): Promise<MailboxRecord | null> => {
-    const row = r.st('SELECT * FROM mailboxes WHERE id = ?').get(id) as Row | undefined;
+    const row = r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE id = ?`).get(id) as Row | undefined;
     return row ? mailboxRow(row) : null;
   },
   status: async (r: Reader, mailboxId: number): Promise<MailboxStatus | null> => {
-    const row = r.st('SELECT * FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
+    const row = r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
     if (!row) return null;
     const s = r.st(`SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS size,
         SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END) AS unseen,
