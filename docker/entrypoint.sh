@@ -20,6 +20,10 @@ if [ "$(id -u)" = 0 ] && [ -n "${POSTOFFICE_RUN_AS:-}" ]; then
   mkdir -p "$DATA"
   # a fresh named volume or a bind mount owned by root: the data dir itself (not the files in it)
   chown "$POSTOFFICE_RUN_AS:" "$DATA"
+  # volumes mounted on parts of it, shared by several nodes (examples/compose-postgres.yml): fresh ones are root's
+  for d in dkim tls acme; do
+    if [ -d "$DATA/$d" ]; then chown "$POSTOFFICE_RUN_AS:" "$DATA/$d"; fi
+  done
   exec setpriv --reuid="$POSTOFFICE_RUN_AS" --regid="$POSTOFFICE_RUN_AS" --init-groups \
     --inh-caps=-all,+net_bind_service --ambient-caps=-all,+net_bind_service \
     --bounding-set=-all,+net_bind_service --no-new-privs \
@@ -84,6 +88,6 @@ if [ $# -eq 0 ]; then
   exec $CLI serve
 fi
 case "$1" in
-  serve|domain|user|alias|queue|trace|dns|doctor|import|export|backup|restore) exec $CLI "$@" ;;
+  serve|domain|user|alias|queue|trace|dns|doctor|import|export|backup|restore|migrate-store) exec $CLI "$@" ;;
   *) exec "$@" ;;
 esac
