@@ -101,7 +101,7 @@ export interface Config {
   relayRequireTls: string[];
   /** relay: how often the queue runner looks for due entries, ms */
   relayPollMs: number;
-  /** this node's name in queue leases (several nodes on one store); null: the machine's host name */
+  /** this node's name in queue leases (several nodes on one store); null: host name/listen address */
   nodeId: string | null;
   /** relay: how long a node holds the queue entries it took before another node may take them (renewed while delivering) */
   relayLease: string;
@@ -201,7 +201,7 @@ export const KEYS: Key[] = [
   { key: 'relayExpire', env: 'POSTOFFICE_RELAY_EXPIRE', kind: 'string', help: 'bounce what is still undelivered after this long' },
   { key: 'relayRequireTls', env: 'POSTOFFICE_RELAY_REQUIRE_TLS', kind: 'list', help: 'destination domains that must get mail over verified STARTTLS' },
   { key: 'relayPollMs', env: 'POSTOFFICE_RELAY_POLL_MS', kind: 'int', help: 'how often the queue runner looks for due entries (ms)' },
-  { key: 'nodeId', env: 'POSTOFFICE_NODE_ID', kind: 'nstring', help: "this node's name in queue leases when several nodes share one store (empty: the host name; give each node on one machine its own)" },
+  { key: 'nodeId', env: 'POSTOFFICE_NODE_ID', kind: 'nstring', help: "this node's name in queue leases when several nodes share one store (empty: host name/listen address); unique per node, the same across its restarts (a restarted node takes back its own leases at once)" },
   { key: 'relayLease', env: 'POSTOFFICE_RELAY_LEASE', kind: 'string', help: 'how long a node holds the queue entries it took (renewed every third of it while it delivers); a node that dies gives them up after this long' },
   { key: 'inboundAuth', env: 'POSTOFFICE_INBOUND_AUTH', kind: 'bool', help: 'port 25: verify SPF, DKIM, DMARC, ARC and add Authentication-Results (on/off)' },
   { key: 'inboundAuthTimeoutMs', env: 'POSTOFFICE_INBOUND_AUTH_TIMEOUT_MS', kind: 'int', help: 'port 25: total ms of DNS waiting per message for those checks; past it the result is temperror and the mail is accepted' },

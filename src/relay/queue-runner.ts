@@ -65,7 +65,7 @@ export interface QueueRunnerOptions {
   mtaStsHttpsPort?: number;
   /** waits between HTTPS POSTs of a TLS report (tests shorten them; default tls-rpt.ts HTTPS_RETRY_MS) */
   tlsRptRetryMs?: number[];
-  /** this node's name in queue leases (default config nodeId, else the host name) */
+  /** this node's name in queue leases (default config nodeId, else host name/bind address) */
   node?: string;
   /** ms a claimed entry stays leased to this node unless renewed (default config relayLease) */
   leaseMs?: number;
@@ -133,7 +133,8 @@ export class QueueRunner {
     this.delayWarningMs = opts.delayWarningMs ?? dur('relayDelayWarning', c.relayDelayWarning);
     this.expireMs = opts.expireMs ?? dur('relayExpire', c.relayExpire);
     this.cache = new ConnectionCache(opts.connectionIdleMs ?? 2000, opts.messagesPerConnection ?? 100);
-    this.node = opts.node ?? c.nodeId ?? os.hostname();
+    // the host name and bind address: two nodes on one machine (127.0.0.2, 127.0.0.3) differ too
+    this.node = opts.node ?? c.nodeId ?? `${os.hostname()}/${c.listen}`;
     this.leaseMs = Math.max(1000, opts.leaseMs ?? dur('relayLease', c.relayLease));
   }
 
