@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { hashPassword } from '../auth/password.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { InternalError } from '../mail/errors.js';
-import { SqliteStore, StoreError, type Store } from '../store/index.js';
+import { openToolStore, StoreError, type Store } from '../store/index.js';
 import { formatTrace } from '../trace/format.js';
 import { LabError } from '../lab/lab.js';
 import { LAB_USAGE, LabUsage, labCommand } from './lab.js';
@@ -172,7 +172,8 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   if (cmd !== 'trace' && cmd !== 'doctor' && !sub) usage(cmd === 'dns' ? 'dns: expected DOMAIN' : `${cmd}: missing subcommand`);
-  const store = new SqliteStore({ dataDir: config.dataDir });
+  // the server's store: the SQLite file in dataDir, or the PostgreSQL database of storeUrl
+  const store = await openToolStore(config.dataDir, { storeUrl: config.storeUrl });
   try {
     // config domains exist for the CLI as for the server
     for (const d of config.domains) await store.domains.add(d);

@@ -7,7 +7,7 @@ import { formatSummary, importPath } from '../move/import.js';
 import { importImap, isImapUrl } from '../move/imap-import.js';
 import { Progress } from '../move/progress.js';
 import { SourceError } from '../move/source.js';
-import { SqliteStore, StoreError } from '../store/index.js';
+import { openToolStore, StoreError } from '../store/index.js';
 
 export const MOVE_COMMANDS = ['import', 'export', 'backup', 'restore'];
 
@@ -60,6 +60,9 @@ function askPassword(prompt: string): Promise<string> {
 /** Runs one of MOVE_COMMANDS; returns the exit status. */
 export async function moveCommand(config: Config, cmd: string, argv: string[], readStdin: () => string): Promise<number> {
   const args = [...argv];
+  if ((cmd === 'restore' || cmd === 'backup') && config.storeUrl) {
+    throw new StoreError('invalid', `${cmd}: the store is PostgreSQL (storeUrl); back it up with pg_dump or pg_basebackup, and the data dir's TLS and DKIM keys with it`);
+  }
   if (cmd === 'restore') {
     if (args.length !== 1) throw new MoveUsage('restore: expected PATH (a folder made by postoffice backup)');
     const r = restore(args[0], config.dataDir);
@@ -80,8 +83,8 @@ export async function moveCommand(config: Config, cmd: string, argv: string[], r
   if (cmd === 'export' && format !== 'mbox' && format !== 'maildir') throw new MoveUsage('export: --format mbox or --format maildir');
   if (cmd === 'import' && format) throw new MoveUsage('import: the format is found out from PATH (no --format)');
 
-  const store = new SqliteStore({
-    dataDir: config.dataDir, bodyCacheBytes: 0,
+  const store = await openToolStore(config.dataDir, {
+    storeUrl: config.storeUrl, bodyCacheBytes: 0,
     mimeLimits: { maxDepth: config.mimeMaxDepth, maxParts: config.mimeMaxParts, maxHeaders: config.mimeMaxHeaders },
   });
   try {

@@ -1,11 +1,13 @@
 // The whole server on PostgreSQL (POSTOFFICE_STORE_URL set): the tutorial's flow with real clients,
 // Python's smtplib to SMTPS, imaplib and poplib to read, imapflow in IDLE, and the journey of it all.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { fixture, startLab, type Lab } from '../helpers/lab.js';
 import { pgDatabase, pgUnavailable } from '../helpers/pg.js';
+import { CLI } from '../helpers/process.js';
 import { python } from '../helpers/python.js';
 import { client } from '../imap/helpers.js';
 
@@ -132,4 +134,33 @@ test('a second post office on the same database: mail taken by one wakes IDLE on
   assert.equal(await c.next(), 'i1 OK IDLE terminated');
   const f = await c.cmd('FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
   assert.match(f.join('\n'), /Subject: =\?UTF-8\?/i);
+});
+
+function cli(url: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, POSTOFFICE_STORE_URL: url, POSTOFFICE_DATA_DIR: '/nonexistent-postoffice-data', POSTOFFICE_LOG_LEVEL: 'silent' }, timeout: 30_000 },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr }));
+  });
+}
+
+test('the CLI works on the same PostgreSQL database while the server runs', { skip, timeout: 60_000 }, async (t) => {
+  const { lab, url } = await pgLab(t);
+  let r = await cli(url, ['user', 'add', 'carol@example.test', '--password', 'carol-pw']);
+  assert.equal(r.code, 0, r.err);
+  r = await cli(url, ['user', 'list']);
+  assert.match(r.out, /^carol@example\.test\s/m);
+  // the running server knows carol at once: she logs in over IMAP and gets mail over SMTP
+  const c = await client(lab, { user: 'carol@example.test', pass: 'carol-pw' });
+  t.after(() => c.close());
+  await lab.deliver('carol@example.test', fixture('plain.eml'));
+  const sel = await c.cmd('SELECT INBOX');
+  assert.ok(sel.includes('* 1 EXISTS'), sel.join('\n'));
+  r = await cli(url, ['alias', 'add', 'info@example.test', 'carol@example.test']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal((await lab.po.store.users.resolve('info@example.test')).kind, 'local');
+  r = await cli(url, ['queue', 'list']);
+  assert.equal(r.code, 0, r.err);
+  r = await cli(url, ['backup', '/tmp/nowhere']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /PostgreSQL.*pg_dump/);
 });
