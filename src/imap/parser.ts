@@ -1,7 +1,12 @@
-// RFC 3501 §9 (formal syntax), RFC 7888 (LITERAL+): bytes -> a tagged command, incrementally.
-// No socket here: the session pushes bytes and asks for the next command. A line that ends in a
-// literal {n} makes the parser stop and ask the session to send "+" (or, for {n+}, read on).
+// RFC 3501 §9 (formal syntax), RFC 7888 (LITERAL+): bytes -> a typed command, incrementally.
+// No socket and no session here: the session pushes bytes and asks for the next command. Two layers:
+// TokenReader cuts the bytes into a tag, a verb and tokens (atoms, strings, literals, lists); the
+// verb's grammar (grammar/) turns the tokens into an ImapCmd. A line that ends in a literal {n}
+// makes the reader stop and ask the session to send "+" (or, for {n+}, read on).
 // Every buffer is bounded: a line, the number of literals and their size.
+import { Args, SYNTAX, isVerb } from './grammar/index.js';
+import type { ImapCmd } from './types.js';
+import { ImapBad } from './wire.js';
 
 export type Token =
   | { t: 'atom'; v: string }
@@ -9,6 +14,7 @@ export type Token =
   | { t: 'list'; v: Token[] }
   | { t: 'nil' };
 
+/** A command as tokens, before its verb's grammar has read them. */
 export interface ParsedCommand {
   tag: string;
   /** the command verb, upper case; for "UID FETCH" it is "FETCH" and uid is true */
@@ -34,8 +40,17 @@ export interface ParserLimits {
 
 export const DEFAULT_LIMITS: ParserLimits = { maxLine: 64 * 1024, maxLiteral: 64 * 1024, maxAppendLiteral: 25 * 1024 * 1024, maxLiterals: 100 };
 
-export type ParseResult =
+/** What the token layer yields. */
+export type TokenResult =
   | { kind: 'command'; cmd: ParsedCommand }
+  | Incomplete;
+
+/** What the parser yields: a typed command, or why there is none (yet). */
+export type ParseResult =
+  | { kind: 'command'; cmd: ImapCmd }
+  | Incomplete;
+
+type Incomplete =
   | { kind: 'needMore' }
   /** a synchronizing literal is announced: the session sends "+ ..." and pushes the bytes */
   | { kind: 'continue'; size: number }
@@ -51,8 +66,14 @@ const LITERAL_AT_END = /~?\{(\d{1,20})(\+?)\}$/;
 
 interface Segment { text: string; literal: Buffer | null }
 
-export class ImapParser {
-  private buf: Buffer = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
+
+export class TokenReader {
+  /** bytes not yet consumed, while a line is being read */
+  private buf: Buffer = EMPTY;
+  /** while a literal is read: its bytes as they came (and what follows), joined once when complete */
+  private litParts: Buffer[] = [];
+  private litLen = 0;
   private segments: Segment[] = [];
   private literalNeed = -1; // bytes of the pending literal, -1 when reading a line
   private literalCount = 0;
@@ -64,22 +85,40 @@ export class ImapParser {
   }
 
   push(chunk: Buffer): void {
+    if (this.literalNeed >= 0) {
+      // a literal (up to 25 MiB for APPEND) is not copied per chunk: the parts are joined once
+      this.toLiteralParts();
+      this.litParts.push(chunk);
+      this.litLen += chunk.length;
+      return;
+    }
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
   }
 
+  private toLiteralParts(): void {
+    if (!this.buf.length) return;
+    this.litParts.unshift(this.buf);
+    this.litLen += this.buf.length;
+    this.buf = EMPTY;
+  }
+
   /** bytes waiting (STARTTLS checks this: plaintext pipelined after it is discarded) */
-  get buffered(): number { return this.buf.length; }
+  get buffered(): number { return this.buf.length + this.litLen; }
 
   /** take the bytes buffered after the last command (COMPRESS: they are already compressed) */
   takeBuffered(): Buffer {
-    const b = this.buf;
-    this.buf = Buffer.alloc(0);
+    const b = this.litLen ? Buffer.concat([this.buf, ...this.litParts]) : this.buf;
+    this.buf = EMPTY;
+    this.litParts = [];
+    this.litLen = 0;
     return b;
   }
 
   /** drop everything buffered and any half-read command */
   reset(): void {
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
+    this.litParts = [];
+    this.litLen = 0;
     this.segments = [];
     this.literalNeed = -1;
     this.literalCount = 0;
@@ -100,12 +139,17 @@ export class ImapParser {
     return line;
   }
 
-  next(): ParseResult {
+  next(): TokenResult {
     for (;;) {
       if (this.literalNeed >= 0) {
-        if (this.buf.length < this.literalNeed) return { kind: 'needMore' };
-        const lit = Buffer.from(this.buf.subarray(0, this.literalNeed));
-        this.buf = this.buf.subarray(this.literalNeed);
+        this.toLiteralParts();
+        if (this.litLen < this.literalNeed) return { kind: 'needMore' };
+        const all = this.litParts.length === 1 ? this.litParts[0] : Buffer.concat(this.litParts, this.litLen);
+        // a small literal is copied out of the (maybe large) chunk it came in, so the chunk is not kept alive
+        const lit = this.literalNeed < 4096 && all.length > 4 * this.literalNeed ? Buffer.from(all.subarray(0, this.literalNeed)) : all.subarray(0, this.literalNeed);
+        this.buf = all.subarray(this.literalNeed);
+        this.litParts = [];
+        this.litLen = 0;
         this.segments[this.segments.length - 1].literal = lit;
         this.literalNeed = -1;
         this.continueSent = false;
@@ -144,7 +188,7 @@ export class ImapParser {
         const tag = guessTag(first);
         this.segments = [];
         this.literalCount = 0;
-        if (!sync) this.buf = Buffer.alloc(0); // its bytes are on their way: the session closes
+        if (!sync) this.buf = EMPTY; // its bytes are on their way: the session closes
         return { kind: 'toobig', tag, size, sync };
       }
       this.literalNeed = size;
@@ -160,6 +204,9 @@ function guessTag(line: string): string | null {
   const m = /^([^\x00-\x20\x7f-\uffff(){%*"\\\]+]+)/.exec(line); // printable ASCII only: it is echoed
   return m ? m[1] : null;
 }
+
+/** the fetch-att names a section in brackets follows */
+const SECTION_ATOMS = /^(?:BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)$/i;
 
 const ATOM_SPECIALS = new Set(['(', ')', '{', ' ', '"', '\\', ']', '%', '*']);
 
@@ -241,11 +288,13 @@ function tokenize(segs: Segment[], start: number, tag: string): Token[] {
         continue;
       }
       if (c === '{') throw new ParseError('literal not at the end of a line', tag);
-      // an atom; "[...]" inside it (BODY[HEADER.FIELDS (A B)]) is taken whole, as is "<a.b>"
+      // an atom. After BODY, BODY.PEEK, BINARY, BINARY.PEEK and BINARY.SIZE, "[...]" is a section
+      // (RFC 3501 §9 fetch-att, RFC 3516 §4) taken whole with its spaces; anywhere else "[" and "]"
+      // are ordinary characters (ATOM-CHAR, and "]" is an ASTRING-CHAR: RFC 3501 §9)
       const a = p;
       while (p < text.length) {
         const d = text[p];
-        if (d === '[') {
+        if (d === '[' && SECTION_ATOMS.test(text.slice(a, p))) {
           let depth = 0;
           while (p < text.length) {
             if (text[p] === '[') depth++;
@@ -275,3 +324,40 @@ function tokenize(segs: Segment[], start: number, tag: string): Token[] {
 }
 
 export const isAtomSpecial = (c: string) => ATOM_SPECIALS.has(c);
+
+/**
+ * Bytes in, typed commands out (RFC 3501 §9): the token reader, then the verb's grammar. A command
+ * the server does not know, "UID" before a verb that does not take it, or arguments that break the
+ * verb's grammar are a BAD with the command's tag; the stream goes on with the next command.
+ */
+export class ImapParser {
+  private readonly reader: TokenReader;
+  constructor(limits: Partial<ParserLimits> = {}) { this.reader = new TokenReader(limits); }
+  get limits(): ParserLimits { return this.reader.limits; }
+  push(chunk: Buffer): void { this.reader.push(chunk); }
+  get buffered(): number { return this.reader.buffered; }
+  takeBuffered(): Buffer { return this.reader.takeBuffered(); }
+  reset(): void { this.reader.reset(); }
+  get midCommand(): boolean { return this.reader.midCommand; }
+  nextLine(): string | null | 'toolong' { return this.reader.nextLine(); }
+
+  next(): ParseResult {
+    const r = this.reader.next();
+    if (r.kind !== 'command') return r;
+    try {
+      return { kind: 'command', cmd: typed(r.cmd) };
+    } catch (err) {
+      if (err instanceof ImapBad) return { kind: 'bad', tag: r.cmd.tag, message: err.message };
+      throw err;
+    }
+  }
+}
+
+/** Tokens -> the typed command (RFC 3501 §9 command = tag SP (command-any / command-auth / ...) CRLF). */
+export function typed(c: ParsedCommand): ImapCmd {
+  const verb = c.name;
+  const syntax = isVerb(verb) ? SYNTAX[verb] : null;
+  if (!syntax || (c.uid && !syntax.uid)) throw new ImapBad(`unknown command ${c.uid ? 'UID ' : ''}${verb.slice(0, 40)}`);
+  const args = (syntax.parse as (a: Args, uid: boolean) => ImapCmd)(new Args(c.args), c.uid);
+  return { ...args, tag: c.tag };
+}

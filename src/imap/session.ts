@@ -14,13 +14,14 @@ import { isLoopback } from '../mail/address.js';
 import type { AccessStep, MailboxChange, MailboxRecord, Store, UserRecord } from '../store/index.js';
 import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
 import { COMMANDS } from './commands/index.js';
-import { ImapParser, type ParsedCommand } from './parser.js';
+import { enablesCondstore } from './grammar/index.js';
+import { ImapParser } from './parser.js';
+import type { After, ImapCmd, ImapCommand, ImapReply, Selected, SessionState } from './types.js';
 import { ImapTranscript } from './transcript.js';
 import { capabilities } from './capabilities.js';
 import type { MailboxHub } from './hub.js';
 import { compactSet, ImapBad, ImapNo } from './wire.js';
 
-export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
 export interface ImapOptions {
   /** ms of silence before an authenticated client is dropped (RFC 3501 §5.4: at least 30 min) */
@@ -70,25 +71,6 @@ export interface ImapContext {
   limiter?: ConnectionLimiter;
 }
 
-export interface ImapCommand {
-  /** states in which the command is valid (RFC 3501 §6) */
-  states: SessionState[];
-  /** RFC 3501 §7.4.1: no EXPUNGE responses while FETCH, STORE or SEARCH (not UID ...) runs */
-  noExpunge?: boolean;
-  /** runs the command; returns the text of the tagged OK (may start with "[CODE] ") */
-  run(s: ImapSession, cmd: ParsedCommand): Promise<string>;
-}
-
-/** The selected mailbox as this session knows it: its view of sequence numbers. */
-export interface Selected {
-  mailbox: MailboxRecord;
-  readOnly: boolean;
-  /** UIDs in sequence order: seq n is uids[n-1] */
-  uids: number[];
-  recent: Set<number>;
-  pending: MailboxChange[];
-  gone: boolean;
-}
 
 let sessions = 0;
 
@@ -116,12 +98,6 @@ export class ImapSession {
   /** messages whose body this session fetched already (journey: first fetch only) */
   readonly fetchedBodies = new Set<number>();
   loginFailures = 0;
-  /** the command wrote its own tagged reply (STARTTLS) */
-  suppressTagged = false;
-  /** start DEFLATE right after the tagged OK of COMPRESS */
-  compressAfterReply = false;
-  /** say BYE after the current reply (too many failed logins) */
-  pendingBye: string | null = null;
   private errors = 0;
   private preauthCommands = 0;
   /** Queued output: finished segments, and the buffer being filled (strings are encoded straight into it). */
@@ -480,7 +456,7 @@ export class ImapSession {
     this.journeyWrite = prev ? prev.then(() => next) : next;
   }
 
-  private async execute(cmd: ParsedCommand): Promise<void> {
+  private async execute(cmd: ImapCmd): Promise<void> {
     // no idle timeout while a command runs (a slow login or a big FETCH is not idleness)
     if (this.timer) clearTimeout(this.timer);
     if (this.journeyWrite) { const w = this.journeyWrite; this.journeyWrite = null; await w; }
@@ -491,52 +467,69 @@ export class ImapSession {
     }
   }
 
-  private async executeInner(cmd: ParsedCommand): Promise<void> {
-    const { tag } = cmd;
+  private async executeInner(cmd: ImapCmd): Promise<void> {
+    const { tag, verb } = cmd;
     if (!this.user && ++this.preauthCommands > this.ctx.options.maxPreauthCommands) {
       this.bye('too many commands before login');
       return;
     }
-    const handler = COMMANDS[cmd.name];
-    const uidOk = ['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD', 'COPY', 'MOVE', 'EXPUNGE'];
-    let okText: string | null = null;
+    const handler = COMMANDS[verb] as ImapCommand;
+    // RFC 3501 §7.4.1: no EXPUNGE during FETCH, STORE, SEARCH (UID versions excepted)
+    const allowExpunge = !(handler.noExpunge && !('uid' in cmd && cmd.uid));
+    let reply: ImapReply;
     try {
-      if (!handler || (cmd.uid && !uidOk.includes(cmd.name))) throw new ImapBad(`unknown command ${cmd.uid ? 'UID ' : ''}${cmd.name}`);
       if (!handler.states.includes(this.state)) {
-        throw new ImapBad(this.state === 'not-authenticated' ? `${cmd.name} needs login first` : this.state === 'authenticated' && handler.states.includes('selected') ? `${cmd.name} needs a selected mailbox` : `${cmd.name} not allowed now`);
+        throw new ImapBad(this.state === 'not-authenticated' ? `${verb} needs login first` : this.state === 'authenticated' && handler.states.includes('selected') ? `${verb} needs a selected mailbox` : `${verb} not allowed now`);
       }
-      okText = await handler.run(this, cmd);
+      if (enablesCondstore(cmd)) this.enableCondstore(verb);
+      reply = await handler.run(this, cmd as never);
       if (this.wire && this.user) this.rec.user(this.user.address);
       this.errors = 0;
     } catch (err) {
       if (err instanceof ImapNo) {
-        await this.sendUpdates(!(handler?.noExpunge && !cmd.uid));
+        await this.sendUpdates(allowExpunge);
         this.send(`${tag} NO ${err.code ? `[${err.code}] ` : ''}${err.message}`);
-        this.log.info({ cmd: cmd.name, reply: err.message }, 'NO');
+        this.log.info({ cmd: verb, reply: err.message }, 'NO');
       } else if (err instanceof ImapBad) {
         this.send(`${tag} BAD ${err.code ? `[${err.code}] ` : ''}${err.message}`);
-        this.log.info({ cmd: cmd.name, reply: err.message }, 'BAD');
+        this.log.info({ cmd: verb, reply: err.message }, 'BAD');
         await this.flush();
         this.countError();
       } else {
-        this.log.error({ err, cmd: cmd.name }, 'command failed');
+        this.log.error({ err, cmd: verb }, 'command failed');
         this.send(`${tag} NO [SERVERBUG] internal error, try again later`);
       }
       await this.flush();
-      if (this.pendingBye) this.bye(this.pendingBye);
+      if (err instanceof ImapNo && err.after === 'bye') this.bye('too many failed logins');
       return;
     }
     if (this.closed) return;
-    if (this.suppressTagged) { this.suppressTagged = false; this.touch(); return; }
-    if (cmd.name !== 'LOGOUT') await this.sendUpdates(!(handler.noExpunge && !cmd.uid));
-    this.send(`${tag} OK ${okText}`);
+    const text = typeof reply === 'string' ? reply : reply.text;
+    const after: After | undefined = typeof reply === 'string' ? undefined : reply.after;
+    // RFC 3501 §6.1.3: LOGOUT's BYE comes before its OK, and nothing else does
+    if (after === 'logout') { this.send('* BYE postoffice logging out'); this.state = 'logout'; }
+    else if (after !== 'starttls') await this.sendUpdates(allowExpunge);
+    this.send(`${tag} OK ${text}`);
     await this.flush();
-    if (this.compressAfterReply) { this.compressAfterReply = false; this.startCompression(); }
+    if (after === 'starttls') await this.startTls();
+    else if (after === 'compress') this.startCompression();
+    else if (after === 'bye') this.bye('closing');
     this.touch();
     if (this.state === 'logout') {
       this.sock.end();
       this.cleanup();
     }
+  }
+
+  /**
+   * RFC 7162 §3.1: the first CONDSTORE-enabling command turns CONDSTORE on; with a mailbox
+   * selected, the server then reports its HIGHESTMODSEQ (SELECT/EXAMINE report it themselves).
+   */
+  private enableCondstore(verb: string): void {
+    if (this.condstore) return;
+    this.condstore = true;
+    const sel = this.selected;
+    if (sel && verb !== 'SELECT' && verb !== 'EXAMINE') this.send(`* OK [HIGHESTMODSEQ ${sel.mailbox.highestModseq}] CONDSTORE enabled`);
   }
 
   // ------------------------------------------------------------------ selected mailbox updates

@@ -1,11 +1,11 @@
 // Wire forms shared by the IMAP commands: strings (RFC 3501 §4.3), modified UTF-7 mailbox names
 // (§5.1.3), dates (§9 date-time), sequence sets (§9 sequence-set) and the errors handlers throw.
 import { decodeMutf7, encodeMutf7 } from '../mail/mutf7.js';
-import type { Token } from './parser.js';
 
 /** RFC 3501 §7.1: tagged NO, optionally with a response code ("TRYCREATE", "NONEXISTENT" ...). */
 export class ImapNo extends Error {
-  constructor(readonly code: string | null, message: string) { super(message); }
+  /** after: 'bye' closes the connection once the NO is written (too many failed logins) */
+  constructor(readonly code: string | null, message: string, readonly after: 'bye' | null = null) { super(message); }
 }
 /** RFC 3501 §7.1.3: tagged BAD (protocol-level error in the command). */
 export class ImapBad extends Error {
@@ -28,35 +28,6 @@ export function astr(s: string): string {
   return str(s);
 }
 
-/** Token -> string value (atom, quoted or literal). */
-export function tokString(t: Token | undefined, what = 'argument'): string {
-  if (!t) throw new ImapBad(`missing ${what}`);
-  if (t.t === 'atom' || t.t === 'string') return t.v;
-  throw new ImapBad(`invalid ${what}`);
-}
-
-export function tokAtom(t: Token | undefined, what = 'argument'): string {
-  if (!t || t.t !== 'atom') throw new ImapBad(`missing or invalid ${what}`);
-  return t.v;
-}
-
-export function tokList(t: Token | undefined, what = 'list'): Token[] {
-  if (!t || t.t !== 'list') throw new ImapBad(`expected a parenthesised ${what}`);
-  return t.v;
-}
-
-export function tokNumber(t: Token | undefined, what = 'number'): number {
-  const v = tokAtom(t, what);
-  if (!/^\d{1,19}$/.test(v)) throw new ImapBad(`invalid ${what}`);
-  const n = Number(v);
-  if (!Number.isSafeInteger(n)) throw new ImapBad(`${what} too large`);
-  return n;
-}
-
-export function noMoreArgs(args: Token[], i: number): void {
-  if (args.length > i) throw new ImapBad('too many arguments');
-}
-
 // ------------------------------------------------------------------ modified UTF-7 (RFC 3501 §5.1.3)
 
 export const encodeMailboxName = encodeMutf7;
@@ -67,9 +38,8 @@ export function decodeMailboxName(wire: string): string {
   return name;
 }
 
-/** A mailbox name argument -> the UTF-8 name the store uses ("inbox" -> "INBOX"). */
-export function mailboxArg(t: Token | undefined, utf8 = false): string {
-  const wire = tokString(t, 'mailbox name');
+/** A mailbox name as sent -> the UTF-8 name the store uses ("inbox" -> "INBOX"). */
+export function mailboxArg(wire: string, utf8 = false): string {
   let name = utf8 ? wire : decodeMailboxName(wire);
   if (name.toUpperCase() === 'INBOX') name = 'INBOX';
   else if (/^INBOX\//i.test(name)) name = 'INBOX' + name.slice(5);
@@ -193,31 +163,21 @@ export function orderedSet(nums: number[]): string {
 export const MAX_KEYWORD_LENGTH = 50;
 export const MAX_KEYWORDS = 64;
 
-/** Flag list argument: "(\Seen foo)" or a single flag atom. */
-export function flagList(t: Token | undefined): string[] {
-  if (!t) throw new ImapBad('missing flags');
-  const items = t.t === 'list' ? t.v : [t];
-  const out = new Set<string>();
+/** Flags of STORE or APPEND (their syntax checked by the grammar) within the limits above. */
+export function checkFlags(flags: string[]): string[] {
   let keywords = 0;
-  for (const i of items) {
-    if (i.t !== 'atom') throw new ImapBad('invalid flag');
-    let f = i.v;
-    if (f.startsWith('\\')) {
-      const sys = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '\\Recent'].find((x) => x.toLowerCase() === f.toLowerCase());
-      if (!sys) throw new ImapBad(`invalid system flag ${f}`);
-      f = sys;
-    } else if (!/^[\x21-\x7e]+$/.test(f) || /[(){%*"\\\]]/.test(f)) throw new ImapBad('invalid keyword');
-    else if (f.length > MAX_KEYWORD_LENGTH) throw new ImapNo('CANNOT', `keyword longer than ${MAX_KEYWORD_LENGTH} characters`);
-    if (out.has(f)) continue;
-    out.add(f);
-    if (!f.startsWith('\\') && ++keywords > MAX_KEYWORDS) throw new ImapNo('LIMIT', `at most ${MAX_KEYWORDS} keywords at once`);
+  for (const f of flags) {
+    if (f.startsWith('\\')) continue;
+    if (f.length > MAX_KEYWORD_LENGTH) throw new ImapNo('CANNOT', `keyword longer than ${MAX_KEYWORD_LENGTH} characters`);
+    if (++keywords > MAX_KEYWORDS) throw new ImapNo('LIMIT', `at most ${MAX_KEYWORDS} keywords at once`);
   }
-  return [...out];
+  return flags;
 }
 
 /** RFC 3501 §6.4.4 (and RFC 5256 SORT/THREAD): the charsets we search in; any other is NO [BADCHARSET]. */
-export function checkCharset(t: Token | undefined): void {
-  const cs = tokString(t, 'charset').toUpperCase();
+export function checkCharset(charset: string | null): void {
+  if (charset === null) return;
+  const cs = charset.toUpperCase();
   if (cs !== 'UTF-8' && cs !== 'US-ASCII' && cs !== 'UTF8') throw new ImapNo('BADCHARSET (UTF-8 US-ASCII)', `charset ${cs} is not supported`);
 }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ImapParser, type ParseResult, type ParserLimits, type Token } from '../../src/imap/parser.js';
+import { TokenReader as ImapParser, type TokenResult as ParseResult, type ParserLimits, type Token } from '../../src/imap/parser.js';
 import { astr, str } from '../../src/imap/wire.js';
 import { chunked, IMAP_SEEDS, mutated, params, testTimeout, wellFormed } from './common.js';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from '../helpers/lab.js';
-import { ImapParser } from '../../src/imap/parser.js';
+import { TokenReader as ImapParser } from '../../src/imap/parser.js';
 import { Pop3Err } from '../../src/pop3/errors.js';
 import { needMore, parseCommand, Pop3Parser } from '../../src/pop3/parser.js';
 

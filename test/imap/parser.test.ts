@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ImapParser, type ParseResult } from '../../src/imap/parser.js';
+import { TokenReader as ImapParser, type TokenResult as ParseResult } from '../../src/imap/parser.js';
 
 function parseAll(wire: string | Buffer, byteByByte = false, limits = {}): ParseResult[] {
   const p = new ImapParser(limits);

@@ -17,7 +17,9 @@ test('STORE: +FLAGS, -FLAGS, FLAGS, .SILENT, UID STORE, UNCHANGEDSINCE', async (
   assert.deepEqual(await c.cmd('UID STORE 3 FLAGS (\\Answered foo)'), ['* 3 FETCH (UID 3 FLAGS (\\Answered foo \\Recent))', 'TAG OK STORE completed']);
   assert.deepEqual(await c.cmd('STORE 1 +FLAGS (\\Bogus)'), ['TAG BAD invalid system flag \\Bogus']);
   const f = await c.cmd('FETCH 2 (MODSEQ)');
-  const modseq = Number(/MODSEQ \((\d+)\)/.exec(f[0])![1]);
+  // RFC 7162 §3.1: the first CONDSTORE-enabling command with a mailbox selected reports HIGHESTMODSEQ first
+  assert.match(f[0], /^\* OK \[HIGHESTMODSEQ \d+\]/);
+  const modseq = Number(/MODSEQ \((\d+)\)/.exec(f[1])![1]);
   assert.deepEqual(await c.cmd(`STORE 2 (UNCHANGEDSINCE ${modseq - 1}) +FLAGS (\\Flagged)`), ['TAG OK [MODIFIED 2] conditional STORE failed']);
   const ok = await c.cmd(`STORE 2 (UNCHANGEDSINCE ${modseq}) +FLAGS (\\Flagged)`);
   assert.match(ok[0], /^\* 2 FETCH \(FLAGS \(\\Seen \\Flagged \\Recent\) MODSEQ \(\d+\)\)$/);

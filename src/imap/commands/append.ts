@@ -1,23 +1,19 @@
-import type { ImapCommand } from '../session.js';
-import { flagList, ImapBad, ImapNo, mailboxArg, parseDateTime } from '../wire.js';
+import { encodeBinaryParts } from '../../mail/binary-parts.js';
+import type { ImapCommand } from '../types.js';
+import { checkFlags, ImapNo, mailboxArg } from '../wire.js';
 import { user } from './util.js';
 
 // RFC 3501 §6.3.11 APPEND, RFC 4315 §3 APPENDUID, RFC 7888 LITERAL+: store a message in a mailbox.
-export const append: ImapCommand = {
+export const append: ImapCommand<'APPEND'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const a = cmd.args;
-    const name = mailboxArg(a[0], s.utf8Names);
-    let i = 1;
-    let flags: string[] = [];
-    let internalDate: number | undefined;
-    if (a[i]?.t === 'list') flags = flagList(a[i++]).filter((f) => f !== '\\Recent');
-    if (a[i]?.t === 'string' && !(a[i] as { literal: boolean }).literal) internalDate = parseDateTime((a[i++] as { v: string }).v);
-    const msg = a[i];
-    if (!msg || msg.t !== 'string') throw new ImapBad('APPEND needs the message as a literal');
-    if (a.length > i + 1) throw new ImapBad('MULTIAPPEND is not supported');
-    const raw = msg.bytes;
+    const name = mailboxArg(cmd.mailbox, s.utf8Names);
+    const flags = checkFlags(cmd.flags);
+    const internalDate = cmd.date ?? undefined;
+    // RFC 3516 §4.3: a literal8 message may carry binary parts; they are stored base64-encoded
+    // (a NUL can only have come in a literal8: RFC 3501 §9 CHAR8 excludes it from plain literals)
+    const raw = cmd.message.includes(0) ? encodeBinaryParts(cmd.message) ?? cmd.message : cmd.message;
     if (raw.length === 0) throw new ImapNo('CANNOT', 'empty message');
     if (raw.length > s.ctx.config.maxMessageBytes) throw new ImapNo('TOOBIG', 'message too large');
     const mb = await s.ctx.store.mailboxes.get(u.id, name);

@@ -1,17 +1,15 @@
-import type { ImapCommand } from '../session.js';
-import { ImapBad, ImapNo, tokAtom } from '../wire.js';
+import type { ImapCommand } from '../types.js';
+import { ImapBad, ImapNo } from '../wire.js';
 import { authenticateUser } from './login.js';
 
 // RFC 3501 §6.2.2 AUTHENTICATE, RFC 4616 PLAIN, RFC 4959 SASL-IR (the initial response on the line).
-export const authenticate: ImapCommand = {
+export const authenticate: ImapCommand<'AUTHENTICATE'> = {
   states: ['not-authenticated'],
-  async run(s, cmd) {
-    const mech = tokAtom(cmd.args[0], 'mechanism').toUpperCase();
-    if (mech !== 'PLAIN') throw new ImapNo('CANNOT', `mechanism ${mech} is not supported`);
-    if (cmd.args.length > 2) throw new ImapBad('too many arguments');
+  async run(s, { mechanism, initial }) {
+    if (mechanism !== 'PLAIN') throw new ImapNo('CANNOT', `mechanism ${mechanism.slice(0, 40)} is not supported`);
     if (!s.plaintextAuthAllowed) throw new ImapNo('PRIVACYREQUIRED', 'authentication is disabled until STARTTLS');
     let b64: string | null;
-    if (cmd.args[1]) b64 = tokAtom(cmd.args[1], 'initial response');
+    if (initial !== null) b64 = initial;
     else {
       s.send('+ ');
       await s.flush();

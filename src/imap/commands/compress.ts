@@ -1,16 +1,13 @@
-import type { ImapCommand } from '../session.js';
-import { ImapBad, ImapNo, noMoreArgs, tokAtom } from '../wire.js';
+import type { ImapCommand } from '../types.js';
+import { ImapBad, ImapNo } from '../wire.js';
 
 // RFC 4978 §3 COMPRESS DEFLATE: after the tagged OK both directions are raw DEFLATE (RFC 1951).
-export const compress: ImapCommand = {
+export const compress: ImapCommand<'COMPRESS'> = {
   states: ['authenticated', 'selected'],
-  async run(s, cmd) {
-    const alg = tokAtom(cmd.args[0], 'algorithm').toUpperCase();
-    noMoreArgs(cmd.args, 1);
-    if (alg !== 'DEFLATE') throw new ImapNo('CANNOT', `unknown compression algorithm ${alg}`);
+  async run(s, { mechanism }) {
+    if (mechanism !== 'DEFLATE') throw new ImapNo('CANNOT', `unknown compression algorithm ${mechanism.slice(0, 40)}`);
     if (s.compressed) throw new ImapNo('COMPRESSIONACTIVE', 'DEFLATE is already active');
     if (s.parser.midCommand) throw new ImapBad('COMPRESS must not be pipelined');
-    s.compressAfterReply = true;
-    return 'DEFLATE active';
+    return { text: 'DEFLATE active', after: 'compress' };
   },
 };

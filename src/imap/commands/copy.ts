@@ -1,22 +1,20 @@
-import type { ImapCommand, ImapSession } from '../session.js';
-import { ImapNo, mailboxArg, noMoreArgs, orderedSet, tokAtom } from '../wire.js';
+import type { CmdOf, ImapCommand, ImapSession } from '../types.js';
+import { ImapNo, mailboxArg, orderedSet } from '../wire.js';
 import { resolveSet, selected, user } from './util.js';
-import type { ParsedCommand } from '../parser.js';
 
 /** Target and quota checks shared by COPY and MOVE. */
-export async function copyTarget(s: ImapSession, cmd: ParsedCommand) {
+export async function copyTarget(s: ImapSession, cmd: CmdOf<'COPY' | 'MOVE'>) {
   const u = user(s);
   const sel = selected(s);
-  const targets = resolveSet(sel, tokAtom(cmd.args[0], 'sequence set'), cmd.uid, s.searchRes);
-  const name = mailboxArg(cmd.args[1], s.utf8Names);
-  noMoreArgs(cmd.args, 2);
+  const targets = resolveSet(sel, cmd.set, cmd.uid, s.searchRes);
+  const name = mailboxArg(cmd.mailbox, s.utf8Names);
   const dst = await s.ctx.store.mailboxes.get(u.id, name);
   if (!dst) throw new ImapNo('TRYCREATE', `no mailbox ${name}`);
   return { sel, targets, dst };
 }
 
 // RFC 3501 §6.4.7 COPY, RFC 4315 §3 COPYUID: copy messages (flags, internal date kept) to a mailbox.
-export const copy: ImapCommand = {
+export const copy: ImapCommand<'COPY'> = {
   states: ['selected'],
   async run(s, cmd) {
     const { sel, targets, dst } = await copyTarget(s, cmd);

@@ -1,5 +1,5 @@
-import type { ImapCommand, ImapSession } from '../session.js';
-import { ImapBad, ImapNo, mailboxArg, tokAtom, tokList } from '../wire.js';
+import type { ImapCommand, ImapSession } from '../types.js';
+import { ImapNo, mailboxArg } from '../wire.js';
 import { storeNo, user } from './util.js';
 
 const SPECIAL_USE = ['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'];
@@ -24,22 +24,19 @@ export async function createParents(s: ImapSession, userId: number, name: string
 }
 
 // RFC 3501 §6.3.3 CREATE, with RFC 6154 §3 USE (CREATE-SPECIAL-USE).
-export const create: ImapCommand = {
+export const create: ImapCommand<'CREATE'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const name = validName(mailboxArg(cmd.args[0], s.utf8Names));
+    const name = validName(mailboxArg(cmd.mailbox, s.utf8Names));
     let use: string | null = null;
-    if (cmd.args[1]) {
-      const opts = tokList(cmd.args[1], 'create parameters');
-      if (opts.length !== 2 || tokAtom(opts[0]).toUpperCase() !== 'USE') throw new ImapBad('unknown CREATE parameter');
-      const uses = tokList(opts[1], 'special-use list').map((t) => tokAtom(t, 'special-use attribute'));
+    if (cmd.use) {
+      const uses = cmd.use;
       if (uses.length > 1) throw new ImapNo('USEATTR', 'only one special-use attribute per mailbox');
       if (uses.length) {
         use = SPECIAL_USE.find((x) => x.toLowerCase() === uses[0].toLowerCase()) ?? null;
         if (!use) throw new ImapNo('USEATTR', `unsupported special-use attribute ${uses[0]}`);
       }
-      if (cmd.args.length > 2) throw new ImapBad('too many arguments');
     }
     if (name === 'INBOX' || (await s.ctx.store.mailboxes.get(u.id, name))) throw new ImapNo('ALREADYEXISTS', 'mailbox already exists');
     await createParents(s, u.id, name);

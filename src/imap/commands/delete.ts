@@ -1,14 +1,13 @@
-import type { ImapCommand } from '../session.js';
-import { ImapNo, mailboxArg, noMoreArgs } from '../wire.js';
+import type { ImapCommand } from '../types.js';
+import { ImapNo, mailboxArg } from '../wire.js';
 import { storeNo, user } from './util.js';
 
 // RFC 3501 §6.3.4 DELETE: remove a mailbox and its messages; INBOX cannot be deleted.
-export const del: ImapCommand = {
+export const del: ImapCommand<'DELETE'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const name = mailboxArg(cmd.args[0], s.utf8Names);
-    noMoreArgs(cmd.args, 1);
+    const name = mailboxArg(cmd.mailbox, s.utf8Names);
     if (name === 'INBOX') throw new ImapNo('CANNOT', 'INBOX cannot be deleted');
     const mb = await s.ctx.store.mailboxes.get(u.id, name);
     if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);

@@ -1,14 +1,11 @@
-import type { ImapCommand } from '../session.js';
-import { ImapBad, tokAtom } from '../wire.js';
+import type { ImapCommand } from '../types.js';
 
 // RFC 5161 ENABLE: turn on CONDSTORE, QRESYNC (RFC 7162) or IMAP4rev2 (RFC 9051) behaviour.
-export const enable: ImapCommand = {
+export const enable: ImapCommand<'ENABLE'> = {
   states: ['authenticated'],
-  async run(s, cmd) {
-    if (!cmd.args.length) throw new ImapBad('ENABLE needs at least one capability');
+  async run(s, { caps }) {
     const done: string[] = [];
-    for (const t of cmd.args) {
-      const cap = tokAtom(t, 'capability');
+    for (const cap of caps) {
       const u = cap.toUpperCase();
       if (u === 'CONDSTORE' || u === 'QRESYNC' || u === 'IMAP4REV2') {
         if (!s.enabled.has(u)) { s.enabled.add(u); done.push(cap); }

@@ -1,21 +1,19 @@
-import type { ImapCommand } from '../session.js';
-import { noMoreArgs, tokAtom } from '../wire.js';
+import type { ImapCommand } from '../types.js';
 import { highestModseqCode, records, reportExpunged, resolveSet, selected, writable } from './util.js';
 
 // RFC 3501 §6.4.3 EXPUNGE (all \Deleted), RFC 4315 §2.1 UID EXPUNGE (only \Deleted ones in the set).
-export const expunge: ImapCommand = {
+export const expunge: ImapCommand<'EXPUNGE'> = {
   states: ['selected'],
   async run(s, cmd) {
     const sel = selected(s);
     writable(sel);
     let uids: number[] | undefined;
-    if (cmd.uid) {
-      const targets = resolveSet(sel, tokAtom(cmd.args[0], 'UID set'), true, s.searchRes);
-      noMoreArgs(cmd.args, 1);
+    if (cmd.set) {
+      const targets = resolveSet(sel, cmd.set, true, s.searchRes);
       const recs = await records(s, sel, targets);
       uids = [...recs.values()].filter((r) => r.flags.includes('\\Deleted')).map((r) => r.uid);
       if (!uids.length) return 'EXPUNGE completed';
-    } else noMoreArgs(cmd.args, 0);
+    }
     // flush others' changes first so sequence numbers in our EXPUNGE responses are right
     await s.sendUpdates(true);
     const gone = await s.ctx.store.messages.expunge(sel.mailbox.id, uids, { origin: s });

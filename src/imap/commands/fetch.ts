@@ -1,50 +1,11 @@
 import type { MimeTree } from '../../mail/mime.js';
 import type { AccessStep, MessageRecord } from '../../store/index.js';
-import type { Token } from '../parser.js';
-import { binaryBytes, parseSection, renderedItem, sectionBytes, type Section } from '../render.js';
-import type { ImapCommand, ImapSession } from '../session.js';
-import { compactSet, formatDateTime, ImapBad, inSet, parseSeqSet, resolveStar, tokAtom, tokList, tokNumber } from '../wire.js';
+import { binaryBytes, renderedItem, sectionBytes } from '../render.js';
+import type { FetchItem, ImapCommand, ImapSession } from '../types.js';
+import { compactSet, formatDateTime, ImapBad, inSet, resolveStar } from '../wire.js';
 import { clientFlags, records, resolveSet, selected, type Target } from './util.js';
 
-type Simple = 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'UID' | 'MODSEQ' | 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT';
-const SIMPLE: Simple[] = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'UID', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'];
-
-type Item =
-  | { k: Simple }
-  | { k: 'SECTION'; peek: boolean; binary: boolean; sizeOnly: boolean; section: Section; partial: [number, number | null] | null; label: string };
-
-const MACROS: Record<string, Simple[]> = {
-  ALL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE'],
-  FAST: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE'],
-  FULL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY'],
-};
-
-/** RFC 3501 §6.4.5 fetch-att, RFC 3516 §4 BINARY[...], BINARY.SIZE[...]. */
-export function parseItem(text: string): Item {
-  const u = text.toUpperCase();
-  if ((SIMPLE as string[]).includes(u)) return { k: u as Simple };
-  const m = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*)\](?:<(\d{1,15})(?:\.(\d{1,15}))?>)?$/i.exec(text);
-  if (!m) throw new ImapBad(`unknown fetch item ${text.slice(0, 60)}`);
-  const kind = m[1].toUpperCase();
-  const binary = kind.startsWith('BINARY');
-  const section = parseSection(m[2]);
-  if (binary && section.kind !== '') throw new ImapBad('BINARY takes part numbers only');
-  const sizeOnly = kind === 'BINARY.SIZE';
-  if (sizeOnly && m[3] !== undefined) throw new ImapBad('BINARY.SIZE takes no partial');
-  const partial: [number, number | null] | null = m[3] !== undefined ? [Number(m[3]), m[4] !== undefined ? Number(m[4]) : null] : null;
-  if (partial && partial[1] === 0 && false) throw new ImapBad('invalid partial');
-  const name = sizeOnly ? 'BINARY.SIZE' : binary ? 'BINARY' : 'BODY';
-  const label = `${name}[${binary ? section.path.join('.') : section.label}]${partial ? `<${partial[0]}>` : ''}`;
-  return { k: 'SECTION', peek: kind.endsWith('.PEEK'), binary, sizeOnly, section, partial, label };
-}
-
-function parseItems(t: Token | undefined): Item[] {
-  if (!t) throw new ImapBad('missing fetch items');
-  if (t.t === 'atom' && MACROS[t.v.toUpperCase()]) return MACROS[t.v.toUpperCase()].map((k) => ({ k }));
-  const list = t.t === 'list' ? t.v : [t];
-  if (!list.length) throw new ImapBad('empty fetch item list');
-  return list.map((x) => parseItem(tokAtom(x, 'fetch item')));
-}
+type Item = FetchItem;
 
 /** does this item return (part of) the body, and does it set \Seen? */
 function bodyItem(i: Item): { body: boolean; seen: boolean } {
@@ -60,36 +21,22 @@ function literal(s: ImapSession, b: Buffer, binary: boolean): void {
 }
 
 // RFC 3501 §6.4.5 FETCH (and §6.4.8 UID FETCH), RFC 7162 §3.1.4 CHANGEDSINCE, §3.2.6 VANISHED.
-export const fetch: ImapCommand = {
+export const fetch: ImapCommand<'FETCH'> = {
   states: ['selected'],
   noExpunge: true,
   async run(s, cmd) {
     const sel = selected(s);
-    const a = cmd.args;
-    const setText = tokAtom(a[0], 'sequence set');
-    const targetsAll = resolveSet(sel, setText, cmd.uid, s.searchRes);
-    const items = parseItems(a[1]);
-    let changedSince: number | null = null;
-    let vanished = false;
-    if (a[2]) {
-      const mods = tokList(a[2], 'fetch modifiers');
-      for (let i = 0; i < mods.length; i++) {
-        const m = tokAtom(mods[i], 'fetch modifier').toUpperCase();
-        if (m === 'CHANGEDSINCE') changedSince = tokNumber(mods[++i], 'mod-sequence');
-        else if (m === 'VANISHED') vanished = true;
-        else throw new ImapBad(`unknown fetch modifier ${m}`);
-      }
-      if (vanished && (!cmd.uid || !s.enabled.has('QRESYNC') || changedSince === null)) throw new ImapBad('VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE');
-      if (a.length > 3) throw new ImapBad('too many arguments');
-    }
-    if (changedSince !== null) s.condstore = true;
-    if (items.some((i) => i.k === 'MODSEQ')) s.condstore = true;
+    const targetsAll = resolveSet(sel, cmd.set, cmd.uid, s.searchRes);
+    const items = [...cmd.items];
+    const { changedSince, vanished } = cmd;
+    // RFC 7162 §3.2.6: VANISHED once QRESYNC is enabled (the grammar checked UID and CHANGEDSINCE)
+    if (vanished && !s.enabled.has('QRESYNC')) throw new ImapBad('VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE');
     // RFC 3501 §6.4.8 UID FETCH always returns UID; RFC 7162 §3.2.4 so does every FETCH under QRESYNC
     if ((cmd.uid || s.enabled.has('QRESYNC')) && !items.some((i) => i.k === 'UID')) items.unshift({ k: 'UID' });
     if (changedSince !== null && !items.some((i) => i.k === 'MODSEQ')) items.push({ k: 'MODSEQ' });
     if (vanished && changedSince !== null) {
       const saved = new Set(s.searchRes);
-      const set = setText === '$' ? null : resolveStar(parseSeqSet(setText), Number.MAX_SAFE_INTEGER);
+      const set = cmd.set.saved ? null : resolveStar(cmd.set.set, Number.MAX_SAFE_INTEGER);
       const gone = (await s.ctx.store.messages.expungedSince(sel.mailbox.id, changedSince)).filter((u) => (set ? inSet(set, u) : saved.has(u)));
       if (gone.length) s.send(`* VANISHED (EARLIER) ${compactSet(gone)}`);
     }

@@ -1,5 +1,5 @@
-import type { ImapCommand, ImapSession } from '../session.js';
-import { ImapNo, mailboxArg, mailboxOut, noMoreArgs } from '../wire.js';
+import type { ImapCommand, ImapSession } from '../types.js';
+import { ImapNo, mailboxArg, mailboxOut } from '../wire.js';
 import { user } from './util.js';
 
 /** RFC 9208 §5.1 the QUOTA response for the user's one root "". */
@@ -12,12 +12,11 @@ export async function quotaLine(s: ImapSession): Promise<string> {
 }
 
 // RFC 9208 §4.3.2 GETQUOTAROOT: every mailbox is under the user's quota root "".
-export const getquotaroot: ImapCommand = {
+export const getquotaroot: ImapCommand<'GETQUOTAROOT'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const name = mailboxArg(cmd.args[0], s.utf8Names);
-    noMoreArgs(cmd.args, 1);
+    const name = mailboxArg(cmd.mailbox, s.utf8Names);
     if (!(await s.ctx.store.mailboxes.get(u.id, name))) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
     s.send(`* QUOTAROOT ${mailboxOut(name, s.utf8Names)} ""`);
     s.send(await quotaLine(s));

@@ -1,11 +1,10 @@
-import type { ImapCommand } from '../session.js';
-import { ImapBad, noMoreArgs } from '../wire.js';
+import type { ImapCommand } from '../types.js';
+import { ImapBad } from '../wire.js';
 
 // RFC 2177 IDLE: "+ idling", then changes to the selected mailbox as they happen, until DONE.
-export const idle: ImapCommand = {
+export const idle: ImapCommand<'IDLE'> = {
   states: ['authenticated', 'selected'],
-  async run(s, cmd) {
-    noMoreArgs(cmd.args, 0);
+  async run(s) {
     s.send('+ idling');
     await s.sendUpdates(true);
     await s.flush();

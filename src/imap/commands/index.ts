@@ -1,5 +1,11 @@
-// The state table: which handler runs each verb (its `states` say where it is allowed).
-import type { ImapCommand } from '../session.js';
+// The command table: every verb and its handler; each handler's `states` say where it runs:
+//   not authenticated  CAPABILITY NOOP LOGOUT ID STARTTLS LOGIN AUTHENTICATE        (RFC 3501 §6.1, §6.2; RFC 2971)
+//   authenticated      + SELECT EXAMINE CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE LIST LSUB STATUS APPEND
+//                        NAMESPACE ENABLE IDLE GETQUOTA GETQUOTAROOT COMPRESS      (RFC 3501 §6.3; extensions)
+//   selected           + CHECK CLOSE UNSELECT EXPUNGE SEARCH SORT THREAD FETCH STORE COPY MOVE (RFC 3501 §6.4)
+//   logout             entered by LOGOUT; no commands
+// The grammar of each verb's arguments, and whether "UID" may precede it, is in grammar/index.ts.
+import type { ImapCommand, ImapVerb } from '../types.js';
 import { append } from './append.js';
 import { authenticate } from './authenticate.js';
 import { capability } from './capability.js';
@@ -35,7 +41,7 @@ import { subscribe } from './subscribe.js';
 import { unselect } from './unselect.js';
 import { unsubscribe } from './unsubscribe.js';
 
-export const COMMANDS: Record<string, ImapCommand> = {
+export const COMMANDS: { [V in ImapVerb]: ImapCommand<V> } = {
   CAPABILITY: capability, NOOP: noop, LOGOUT: logout,
   STARTTLS: starttls, LOGIN: login, AUTHENTICATE: authenticate,
   SELECT: select, EXAMINE: examine, CREATE: create, DELETE: del, RENAME: rename,

@@ -1,8 +1,7 @@
 import type { MailboxRecord } from '../../store/index.js';
-import type { Token } from '../parser.js';
-import type { ImapCommand, ImapSession } from '../session.js';
-import { decodeMailboxName, ImapBad, mailboxOut, tokAtom, tokList, tokString } from '../wire.js';
-import { statusItems, statusLine } from './status.js';
+import type { ImapCommand, ImapSession } from '../types.js';
+import { decodeMailboxName, mailboxOut } from '../wire.js';
+import { statusLine } from './status.js';
 import { user } from './util.js';
 
 /**
@@ -135,60 +134,30 @@ function nameIn(s: ImapSession, wire: string): string {
   return s.utf8Names ? wire : decodeMailboxName(wire);
 }
 
-function patternsOf(s: ImapSession, t: Token | undefined): string[] {
-  if (t && t.t === 'list') return t.v.map((x) => nameIn(s, tokString(x, 'pattern')));
-  return [nameIn(s, tokString(t, 'mailbox pattern'))];
-}
 
 // RFC 3501 §6.3.8 LIST, with RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE.
-export const list: ImapCommand = {
+export const list: ImapCommand<'LIST'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
-    const a = cmd.args;
-    let i = 0;
+    // the options as the grammar read them (grammar/index.ts LIST); CHILDREN and SPECIAL-USE are always returned
     const o: ListOptions = {
-      subscribedOnly: false, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false,
-      returnChildren: true, returnSpecialUse: true, returnStatus: null, lsub: false,
+      subscribedOnly: !!cmd.select?.subscribed, specialUseOnly: !!cmd.select?.specialUse, recursiveMatch: !!cmd.select?.recursiveMatch,
+      returnSubscribed: !!cmd.select?.subscribed || !!cmd.returns?.subscribed,
+      returnChildren: true, returnSpecialUse: true, returnStatus: cmd.returns?.status ?? null, lsub: false,
     };
-    if (a[0]?.t === 'list') {
-      for (const t of a[0].v) {
-        const opt = tokAtom(t, 'selection option').toUpperCase();
-        if (opt === 'SUBSCRIBED') { o.subscribedOnly = true; o.returnSubscribed = true; }
-        else if (opt === 'SPECIAL-USE') o.specialUseOnly = true;
-        else if (opt === 'RECURSIVEMATCH') o.recursiveMatch = true;
-        else if (opt === 'REMOTE') { /* no remote mailboxes */ }
-        else throw new ImapBad(`unknown LIST selection option ${opt}`);
-      }
-      if (o.recursiveMatch && !o.subscribedOnly) throw new ImapBad('RECURSIVEMATCH needs another selection option');
-      i = 1;
-    }
-    const ref = nameIn(s, tokString(a[i], 'reference'));
-    const patterns = patternsOf(s, a[i + 1]);
-    i += 2;
-    if (a[i]) {
-      if (tokAtom(a[i], 'RETURN').toUpperCase() !== 'RETURN') throw new ImapBad('expected RETURN');
-      const r = tokList(a[i + 1], 'return options');
-      for (let j = 0; j < r.length; j++) {
-        const opt = tokAtom(r[j], 'return option').toUpperCase();
-        if (opt === 'SUBSCRIBED') o.returnSubscribed = true;
-        else if (opt === 'CHILDREN' || opt === 'SPECIAL-USE') { /* always returned */ }
-        else if (opt === 'STATUS') o.returnStatus = statusItems(tokList(r[++j], 'status items'));
-        else throw new ImapBad(`unknown LIST return option ${opt}`);
-      }
-      if (a.length > i + 2) throw new ImapBad('too many arguments');
-    }
+    const ref = nameIn(s, cmd.reference);
+    const patterns = cmd.patterns.map((p) => nameIn(s, p));
     await listMailboxes(s, ref, patterns, o);
     return 'LIST completed';
   },
 };
 
 // RFC 3501 §6.3.9 LSUB: LIST restricted to subscribed names.
-export const lsub: ImapCommand = {
+export const lsub: ImapCommand<'LSUB'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
-    const ref = nameIn(s, tokString(cmd.args[0], 'reference'));
-    const pattern = nameIn(s, tokString(cmd.args[1], 'mailbox pattern'));
-    if (cmd.args.length > 2) throw new ImapBad('too many arguments');
+    const ref = nameIn(s, cmd.reference);
+    const pattern = nameIn(s, cmd.pattern);
     await listMailboxes(s, ref, [pattern], {
       subscribedOnly: true, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false,
       returnChildren: true, returnSpecialUse: true, returnStatus: null, lsub: true,

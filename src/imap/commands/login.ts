@@ -1,7 +1,7 @@
 import { sleep } from '../../auth/authenticate.js';
 import { capabilities } from '../capabilities.js';
-import type { ImapCommand, ImapSession } from '../session.js';
-import { ImapNo, noMoreArgs, tokString } from '../wire.js';
+import type { ImapCommand, ImapSession } from '../types.js';
+import { ImapNo } from '../wire.js';
 
 /** Check the password (shared failure penalty: answers to failures are delayed) and log in. */
 export async function authenticateUser(s: ImapSession, username: string, password: string): Promise<string> {
@@ -9,8 +9,8 @@ export async function authenticateUser(s: ImapSession, username: string, passwor
   if (!user) {
     await sleep(delayMs);
     s.log.info({ user: username.slice(0, 100) }, 'login failed');
-    if (++s.loginFailures >= s.ctx.options.maxLoginFailures) s.pendingBye = 'too many failed logins';
-    throw new ImapNo('AUTHENTICATIONFAILED', 'invalid credentials');
+    // RFC 3501 §7.1.5 BYE after the NO once a session has failed too often
+    throw new ImapNo('AUTHENTICATIONFAILED', 'invalid credentials', ++s.loginFailures >= s.ctx.options.maxLoginFailures ? 'bye' : null);
   }
   s.user = user;
   s.state = 'authenticated';
@@ -19,12 +19,9 @@ export async function authenticateUser(s: ImapSession, username: string, passwor
 }
 
 // RFC 3501 §6.2.3 LOGIN: user name and password, refused (LOGINDISABLED) without TLS.
-export const login: ImapCommand = {
+export const login: ImapCommand<'LOGIN'> = {
   states: ['not-authenticated'],
-  async run(s, cmd) {
-    const username = tokString(cmd.args[0], 'user name');
-    const password = tokString(cmd.args[1], 'password');
-    noMoreArgs(cmd.args, 2);
+  async run(s, { user: username, password }) {
     if (!s.plaintextAuthAllowed) throw new ImapNo('PRIVACYREQUIRED', 'LOGIN is disabled until STARTTLS');
     return authenticateUser(s, username, password);
   },

@@ -1,10 +1,10 @@
-import type { ImapCommand } from '../session.js';
+import type { ImapCommand } from '../types.js';
 import { orderedSet } from '../wire.js';
 import { copyTarget } from './copy.js';
 import { highestModseqCode, reportExpunged, writable } from './util.js';
 
 // RFC 6851 §3 MOVE: copy, then expunge the originals; COPYUID comes untagged, before the EXPUNGEs.
-export const move: ImapCommand = {
+export const move: ImapCommand<'MOVE'> = {
   states: ['selected'],
   async run(s, cmd) {
     const { sel, targets, dst } = await copyTarget(s, cmd);

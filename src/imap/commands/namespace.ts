@@ -1,7 +1,7 @@
-import type { ImapCommand } from '../session.js';
+import type { ImapCommand } from '../types.js';
 
 // RFC 2342 NAMESPACE: one personal namespace, no prefix, "/" delimiter; no others.
-export const namespace: ImapCommand = {
+export const namespace: ImapCommand<'NAMESPACE'> = {
   states: ['authenticated', 'selected'],
   async run(s) {
     s.send('* NAMESPACE (("" "/")) NIL NIL');

@@ -1,11 +1,9 @@
-import type { ImapCommand } from '../session.js';
-import { noMoreArgs } from '../wire.js';
+import type { ImapCommand } from '../types.js';
 
 // RFC 3501 §6.1.2 NOOP: does nothing; pending mailbox updates are sent before the OK.
-export const noop: ImapCommand = {
+export const noop: ImapCommand<'NOOP'> = {
   states: ['not-authenticated', 'authenticated', 'selected'],
-  async run(_s, cmd) {
-    noMoreArgs(cmd.args, 0);
+  async run() {
     return 'NOOP completed';
   },
 };

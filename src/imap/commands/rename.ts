@@ -1,16 +1,15 @@
-import type { ImapCommand } from '../session.js';
-import { ImapNo, mailboxArg, noMoreArgs } from '../wire.js';
+import type { ImapCommand } from '../types.js';
+import { ImapNo, mailboxArg } from '../wire.js';
 import { createParents, validName } from './create.js';
 import { storeNo, user } from './util.js';
 
 // RFC 3501 §6.3.5 RENAME: a mailbox and its inferiors; renaming INBOX moves its messages.
-export const rename: ImapCommand = {
+export const rename: ImapCommand<'RENAME'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const from = mailboxArg(cmd.args[0], s.utf8Names);
-    const to = validName(mailboxArg(cmd.args[1], s.utf8Names));
-    noMoreArgs(cmd.args, 2);
+    const from = mailboxArg(cmd.from, s.utf8Names);
+    const to = validName(mailboxArg(cmd.to, s.utf8Names));
     if (!(await s.ctx.store.mailboxes.get(u.id, from))) throw new ImapNo('NONEXISTENT', `no mailbox ${from}`);
     if (to === 'INBOX' || (await s.ctx.store.mailboxes.get(u.id, to))) throw new ImapNo('ALREADYEXISTS', `mailbox ${to} already exists`);
     if (to.startsWith(from + '/')) throw new ImapNo('CANNOT', 'cannot rename a mailbox into itself');

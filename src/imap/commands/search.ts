@@ -1,86 +1,27 @@
 import type { MimeTree } from '../../mail/mime.js';
 import { decodeMimeWords } from '../../mail/mime.js';
 import type { MessageRecord } from '../../store/index.js';
-import type { Token } from '../parser.js';
+import { usesModseq } from '../grammar/search.js';
 import { headerBlock } from '../render.js';
-import type { ImapCommand, ImapSession, Selected } from '../session.js';
-import { checkCharset, compactSet, headerDate, ImapBad, inSet, parseDate, parseSeqSet, resolveStar, tokAtom, tokNumber, tokString, type SeqSet } from '../wire.js';
+import type { ImapCommand, ImapSession, SearchKey, Selected } from '../types.js';
+import { checkCharset, compactSet, headerDate, inSet, resolveStar, type SeqSet } from '../wire.js';
 
+/** A search key bound to the selected mailbox: "*" resolved, "$" replaced by the saved UIDs. */
 type Key =
-  | { k: 'all' }
-  | { k: 'flag'; flag: string; set: boolean }
-  | { k: 'new' } | { k: 'old' } | { k: 'recent'; set: boolean }
+  | Exclude<SearchKey, { k: 'saved' } | { k: 'not' } | { k: 'or' } | { k: 'and' }>
   | { k: 'not'; a: Key } | { k: 'or'; a: Key; b: Key } | { k: 'and'; keys: Key[] }
-  | { k: 'seq'; set: SeqSet } | { k: 'uid'; set: SeqSet } | { k: 'uidlist'; uids: Set<number> }
-  | { k: 'size'; larger: boolean; n: number }
-  | { k: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; day: number }
-  | { k: 'header'; name: string; value: string }
-  | { k: 'body'; value: string } | { k: 'text'; value: string }
-  | { k: 'modseq'; n: number };
+  | { k: 'uidlist'; uids: Set<number> };
 
-const FLAG_KEYS: Record<string, [string, boolean]> = {
-  ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true], FLAGGED: ['\\Flagged', true], SEEN: ['\\Seen', true],
-  UNANSWERED: ['\\Answered', false], UNDELETED: ['\\Deleted', false], UNDRAFT: ['\\Draft', false], UNFLAGGED: ['\\Flagged', false], UNSEEN: ['\\Seen', false],
-};
-const HEADER_KEYS: Record<string, string> = { BCC: 'bcc', CC: 'cc', FROM: 'from', SUBJECT: 'subject', TO: 'to' };
-const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
-  BEFORE: ['internal', 'before'], ON: ['internal', 'on'], SINCE: ['internal', 'since'],
-  SENTBEFORE: ['sent', 'before'], SENTON: ['sent', 'on'], SENTSINCE: ['sent', 'since'],
-};
-
-class KeyParser {
-  i = 0;
-  depth = 0;
-  constructor(private readonly toks: Token[], private readonly sel: Selected, readonly s: ImapSession) {}
-  more(): boolean { return this.i < this.toks.length; }
-  str(what: string): string { return tokString(this.toks[this.i++], what); }
-  key(): Key {
-    const t = this.toks[this.i++];
-    if (!t) throw new ImapBad('missing search key');
-    if (++this.depth > 100) throw new ImapBad('search too complex');
-    try {
-      if (t.t === 'list') {
-        const sub = new KeyParser(t.v, this.sel, this.s);
-        sub.depth = this.depth;
-        const keys: Key[] = [];
-        while (sub.more()) keys.push(sub.key());
-        if (!keys.length) throw new ImapBad('empty search list');
-        return { k: 'and', keys };
-      }
-      if (t.t !== 'atom') throw new ImapBad('invalid search key');
-      const u = t.v.toUpperCase();
-      if (u === '$') return { k: 'uidlist', uids: new Set(this.s.searchRes) };
-      if (/^[\d*:,]+$/.test(u)) return { k: 'seq', set: resolveStar(parseSeqSet(u), this.sel.uids.length) };
-      if (u === 'ALL') return { k: 'all' };
-      if (FLAG_KEYS[u]) return { k: 'flag', flag: FLAG_KEYS[u][0], set: FLAG_KEYS[u][1] };
-      if (u === 'KEYWORD' || u === 'UNKEYWORD') return { k: 'flag', flag: tokAtom(this.toks[this.i++], 'keyword'), set: u === 'KEYWORD' };
-      if (u === 'NEW') return { k: 'new' };
-      if (u === 'OLD') return { k: 'old' };
-      if (u === 'RECENT') return { k: 'recent', set: true };
-      if (u === 'NOT') return { k: 'not', a: this.key() };
-      if (u === 'OR') { const a = this.key(); return { k: 'or', a, b: this.key() }; }
-      if (u === 'UID') {
-        const max = this.sel.uids.length ? this.sel.uids[this.sel.uids.length - 1] : 0;
-        const set = tokAtom(this.toks[this.i++], 'UID set');
-        if (set === '$') return { k: 'uidlist', uids: new Set(this.s.searchRes) };
-        return { k: 'uid', set: resolveStar(parseSeqSet(set), max) };
-      }
-      if (u === 'LARGER' || u === 'SMALLER') return { k: 'size', larger: u === 'LARGER', n: tokNumber(this.toks[this.i++], 'size') };
-      if (DATE_KEYS[u]) return { k: 'date', field: DATE_KEYS[u][0], op: DATE_KEYS[u][1], day: parseDate(this.str('date')) };
-      if (HEADER_KEYS[u]) return { k: 'header', name: HEADER_KEYS[u], value: this.str('search string') };
-      if (u === 'HEADER') { const name = this.str('header name').toLowerCase(); return { k: 'header', name, value: this.str('search string') }; }
-      if (u === 'BODY') return { k: 'body', value: this.str('search string') };
-      if (u === 'TEXT') return { k: 'text', value: this.str('search string') };
-      if (u === 'MODSEQ') {
-        // RFC 7162 §3.1.5: MODSEQ [entry-name entry-type] mod-sequence
-        if (this.toks[this.i]?.t === 'string') this.i += 2;
-        this.s.condstore = true;
-        return { k: 'modseq', n: tokNumber(this.toks[this.i++], 'mod-sequence') };
-      }
-      throw new ImapBad(`unknown search key ${t.v.slice(0, 40)}`);
-    } finally {
-      this.depth--;
-    }
+/** RFC 3501 §6.4.4: "*" is the highest sequence number (or UID) of the mailbox as the session sees it. */
+function bind(k: SearchKey, sel: Selected, saved: number[]): Key {
+  switch (k.k) {
+    case 'saved': return { k: 'uidlist', uids: new Set(saved) };
+    case 'seq': return { k: 'seq', set: resolveStar(k.set, sel.uids.length) as SeqSet };
+    case 'uid': return { k: 'uid', set: resolveStar(k.set, sel.uids.length ? sel.uids[sel.uids.length - 1] : 0) };
+    case 'not': return { k: 'not', a: bind(k.a, sel, saved) };
+    case 'or': return { k: 'or', a: bind(k.a, sel, saved), b: bind(k.b, sel, saved) };
+    case 'and': return { k: 'and', keys: k.keys.map((x) => bind(x, sel, saved)) };
+    default: return k;
   }
 }
 
@@ -169,12 +110,8 @@ class Evaluator {
 }
 
 /** Run a search over the selected mailbox: the matching messages, in sequence order. */
-export async function runSearch(s: ImapSession, sel: Selected, toks: Token[]): Promise<Msg[]> {
-  const p = new KeyParser(toks, sel, s);
-  const keys: Key[] = [];
-  while (p.more()) keys.push(p.key());
-  if (!keys.length) throw new ImapBad('missing search key');
-  const key: Key = keys.length === 1 ? keys[0] : { k: 'and', keys };
+export async function runSearch(s: ImapSession, sel: Selected, program: SearchKey): Promise<Msg[]> {
+  const key = bind(program, sel, s.searchRes);
   const all = await s.ctx.store.messages.list(sel.mailbox.id);
   const byUid = new Map(all.map((r) => [r.uid, r]));
   const ev = new Evaluator(s, sel);
@@ -196,26 +133,14 @@ export async function runSearch(s: ImapSession, sel: Selected, toks: Token[]): P
 }
 
 // RFC 3501 §6.4.4 SEARCH, RFC 4731 ESEARCH (RETURN MIN MAX COUNT ALL), RFC 7162 MODSEQ.
-export const search: ImapCommand = {
+export const search: ImapCommand<'SEARCH'> = {
   states: ['selected'],
   noExpunge: true,
   async run(s, cmd) {
     const sel = s.selected!;
-    const a = [...cmd.args];
-    let ret: string[] | null = null;
-    if (a[0]?.t === 'atom' && a[0].v.toUpperCase() === 'RETURN') {
-      const l = a[1];
-      if (!l || l.t !== 'list') throw new ImapBad('RETURN needs a list');
-      ret = l.v.map((t) => tokAtom(t, 'return option').toUpperCase());
-      for (const o of ret) if (!['MIN', 'MAX', 'COUNT', 'ALL', 'SAVE'].includes(o)) throw new ImapBad(`unknown return option ${o}`);
-      if (!ret.length) ret = ['ALL'];
-      a.splice(0, 2);
-    }
-    if (a[0]?.t === 'atom' && a[0].v.toUpperCase() === 'CHARSET') {
-      checkCharset(a[1]);
-      a.splice(0, 2);
-    }
-    const found = await runSearch(s, sel, a);
+    let ret: string[] | null = cmd.ret;
+    checkCharset(cmd.charset);
+    const found = await runSearch(s, sel, cmd.key);
     const nums = found.map((m) => (cmd.uid ? m.r.uid : m.seq));
     if (ret?.includes('SAVE')) {
       // RFC 5182 §2.4: with MIN or MAX (and not ALL/COUNT) only those are saved
@@ -225,8 +150,10 @@ export const search: ImapCommand = {
       ret = ret.filter((o) => o !== 'SAVE');
       if (!ret.length) return 'SEARCH completed (result saved)';
     }
-    const usesModseq = JSON.stringify(a).toUpperCase().includes('"MODSEQ"');
-    const highest = usesModseq && found.length ? Math.max(...found.map((m) => m.r.modseq)) : 0;
+    // RFC 7162 §3.1.5: only a search with the MODSEQ key reports the highest mod-sequence (a SUBJECT
+    // "modseq" is not one: the key is read from the typed program, not from the command's text)
+    const withModseq = usesModseq(cmd.key);
+    const highest = withModseq && found.length ? Math.max(...found.map((m) => m.r.modseq)) : 0;
     if (ret || s.enabled.has('IMAP4REV2')) {
       const r = ret ?? ['ALL'];
       let line = `* ESEARCH (TAG "${cmd.tag.replace(/["\\]/g, '')}")${cmd.uid ? ' UID' : ''}`;

@@ -1,40 +1,16 @@
 import type { MailboxRecord } from '../../store/index.js';
-import type { ImapCommand, ImapSession } from '../session.js';
-import type { Token } from '../parser.js';
-import { compactSet, ImapBad, ImapNo, mailboxArg, mailboxOut, parseSeqSet, resolveStar, inSet, tokList, tokNumber, tokAtom } from '../wire.js';
+import type { CmdOf, ImapCommand, ImapReply, ImapSession } from '../types.js';
+import { compactSet, ImapBad, ImapNo, mailboxArg, mailboxOut, resolveStar, inSet } from '../wire.js';
 import { user } from './util.js';
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
-interface Qresync { uidValidity: number; modseq: number; known: string | null }
-
-function selectParams(s: ImapSession, t: Token | undefined): { condstore: boolean; qresync: Qresync | null } {
-  const r = { condstore: false, qresync: null as Qresync | null };
-  if (!t) return r;
-  const items = tokList(t, 'select parameters');
-  for (let i = 0; i < items.length; i++) {
-    const name = tokAtom(items[i], 'select parameter').toUpperCase();
-    if (name === 'CONDSTORE') r.condstore = true;
-    else if (name === 'QRESYNC') {
-      if (!s.enabled.has('QRESYNC')) throw new ImapBad('QRESYNC must be ENABLEd first');
-      const q = tokList(items[++i], 'QRESYNC parameters');
-      const uidValidity = tokNumber(q[0], 'UIDVALIDITY');
-      const modseq = tokNumber(q[1], 'mod-sequence');
-      const known = q[2] && q[2].t === 'atom' ? q[2].v : null;
-      if (known) parseSeqSet(known);
-      r.qresync = { uidValidity, modseq, known };
-    } else throw new ImapBad(`unknown select parameter ${name}`);
-  }
-  return r;
-}
-
 /** RFC 3501 §6.3.1/§6.3.2 SELECT and EXAMINE; RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC. */
-export async function openMailbox(s: ImapSession, args: Token[], readOnly: boolean): Promise<string> {
+export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE'>, readOnly: boolean): Promise<ImapReply> {
   const u = user(s);
-  const name = mailboxArg(args[0], s.utf8Names);
-  const params = selectParams(s, args[1]);
-  if (args.length > 2) throw new ImapBad('too many arguments');
-  if (params.condstore || params.qresync) s.condstore = true;
+  const name = mailboxArg(cmd.mailbox, s.utf8Names);
+  // RFC 7162 §3.2.5: the QRESYNC parameter only once QRESYNC is enabled
+  if (cmd.qresync && !s.enabled.has('QRESYNC')) throw new ImapBad('QRESYNC must be ENABLEd first');
   const wasSelected = !!s.selected;
   s.setSelected(null);
   if (wasSelected) s.send('* OK [CLOSED] previous mailbox closed');
@@ -73,12 +49,12 @@ export async function openMailbox(s: ImapSession, args: Token[], readOnly: boole
   s.send(`* OK [HIGHESTMODSEQ ${highest}] highest`);
   // RFC 9051 §6.3.2: IMAP4rev2 also sends the mailbox's LIST response (its canonical name)
   if (rev2) s.send(`* LIST () "/" ${mailboxOut(mb.name, true)}`);
-  const q = params.qresync;
+  const q = cmd.qresync;
   if (q && q.uidValidity === mb.uidValidity) {
     // RFC 7162 §3.2.5.2: what vanished and what changed since the client's MODSEQ
     let gone = await s.ctx.store.messages.expungedSince(mb.id, q.modseq);
     if (q.known) {
-      const known = resolveStar(parseSeqSet(q.known), Number.MAX_SAFE_INTEGER);
+      const known = resolveStar(q.known, Number.MAX_SAFE_INTEGER);
       gone = gone.filter((uid) => inSet(known, uid));
     }
     if (gone.length) s.send(`* VANISHED (EARLIER) ${compactSet(gone)}`);
@@ -94,7 +70,7 @@ export async function openMailbox(s: ImapSession, args: Token[], readOnly: boole
 }
 
 // RFC 3501 §6.3.1 SELECT: open a mailbox read-write; report FLAGS, EXISTS, RECENT, UIDVALIDITY, UIDNEXT.
-export const select: ImapCommand = {
+export const select: ImapCommand<'SELECT'> = {
   states: ['authenticated', 'selected'],
-  run: (s, cmd) => openMailbox(s, cmd.args, false),
+  run: (s, cmd) => openMailbox(s, cmd, false),
 };

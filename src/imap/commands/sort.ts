@@ -1,10 +1,8 @@
 import { decodeMimeWords, type Address, type MimeTree } from '../../mail/mime.js';
-import type { ImapCommand } from '../session.js';
-import { checkCharset, headerDate, ImapBad, tokAtom } from '../wire.js';
+import type { ImapCommand } from '../types.js';
+import { checkCharset, headerDate } from '../wire.js';
 import { runSearch, type Msg } from './search.js';
 
-type Criterion = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
-const CRITERIA = new Set<Criterion>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO']);
 
 /**
  * RFC 5256 §2.1 base subject: encoded words decoded, white space folded, "Re:"/"Fw:"/"Fwd:"
@@ -66,30 +64,14 @@ const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 
 
 // RFC 5256 §3 SORT / UID SORT: the messages SEARCH would find, in the order of the criteria
 // (REVERSE flips the one after it); ties in sequence order.
-export const sort: ImapCommand = {
+export const sort: ImapCommand<'SORT'> = {
   states: ['selected'],
   noExpunge: true,
   async run(s, cmd) {
     const sel = s.selected!;
-    const [list, charset, ...keys] = cmd.args;
-    if (!list || list.t !== 'list' || !list.v.length) throw new ImapBad('SORT needs a list of sort criteria');
-    const criteria: { key: Criterion; reverse: boolean }[] = [];
-    let reverse = false;
-    for (const t of list.v) {
-      const u = tokAtom(t, 'sort criterion').toUpperCase();
-      if (u === 'REVERSE') {
-        if (reverse) throw new ImapBad('REVERSE REVERSE');
-        reverse = true;
-        continue;
-      }
-      if (!CRITERIA.has(u as Criterion)) throw new ImapBad(`unknown sort criterion ${u.slice(0, 40)}`);
-      criteria.push({ key: u as Criterion, reverse });
-      reverse = false;
-    }
-    if (reverse || !criteria.length) throw new ImapBad('REVERSE needs a sort criterion after it');
-    checkCharset(charset);
-    if (!keys.length) throw new ImapBad('missing search key');
-    const found = await runSearch(s, sel, keys);
+    const { criteria } = cmd;
+    checkCharset(cmd.charset);
+    const found = await runSearch(s, sel, cmd.key);
 
     const needMeta = criteria.some((c) => c.key !== 'ARRIVAL' && c.key !== 'SIZE');
     const rows: { m: Msg; v: (string | number)[] }[] = [];

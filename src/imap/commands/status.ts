@@ -1,16 +1,7 @@
 import type { MailboxStatus } from '../../store/index.js';
-import type { ImapCommand, ImapSession } from '../session.js';
-import { ImapBad, ImapNo, mailboxArg, mailboxOut, tokAtom, tokList } from '../wire.js';
+import type { ImapCommand, ImapSession } from '../types.js';
+import { ImapNo, mailboxArg, mailboxOut } from '../wire.js';
 import { user } from './util.js';
-
-const ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ'];
-
-export function statusItems(list: ReturnType<typeof tokList>): string[] {
-  const items = list.map((t) => tokAtom(t, 'status item').toUpperCase());
-  for (const i of items) if (!ITEMS.includes(i)) throw new ImapBad(`unknown status item ${i}`);
-  if (!items.length) throw new ImapBad('no status items');
-  return items;
-}
 
 export function statusLine(s: ImapSession, name: string, st: MailboxStatus, items: string[]): string {
   const v: Record<string, number> = {
@@ -22,13 +13,12 @@ export function statusLine(s: ImapSession, name: string, st: MailboxStatus, item
 }
 
 // RFC 3501 §6.3.10 STATUS: counters of a mailbox without selecting it (RFC 9051 adds SIZE, DELETED).
-export const status: ImapCommand = {
+export const status: ImapCommand<'STATUS'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
-    const name = mailboxArg(cmd.args[0], s.utf8Names);
-    const items = statusItems(tokList(cmd.args[1], 'status items'));
-    if (cmd.args.length > 2) throw new ImapBad('too many arguments');
+    const name = mailboxArg(cmd.mailbox, s.utf8Names);
+    const items = cmd.items;
     const mb = await s.ctx.store.mailboxes.get(u.id, name);
     if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
     const st = await s.ctx.store.mailboxes.status(mb.id);

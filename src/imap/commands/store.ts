@@ -1,32 +1,17 @@
-import type { FlagOp } from '../../store/index.js';
-import type { ImapCommand } from '../session.js';
-import { compactSet, flagList, ImapBad, tokAtom, tokList, tokNumber } from '../wire.js';
+import type { ImapCommand } from '../types.js';
+import { checkFlags, compactSet } from '../wire.js';
 import { clientFlags, records, resolveSet, selected, writable } from './util.js';
 
 // RFC 3501 §6.4.6 STORE (+FLAGS/-FLAGS/FLAGS[.SILENT]), RFC 7162 §3.1.3 UNCHANGEDSINCE / MODIFIED.
-export const store: ImapCommand = {
+export const store: ImapCommand<'STORE'> = {
   states: ['selected'],
   noExpunge: true,
   async run(s, cmd) {
     const sel = selected(s);
-    const a = cmd.args;
-    const targets = resolveSet(sel, tokAtom(a[0], 'sequence set'), cmd.uid, s.searchRes);
-    let i = 1;
-    let unchangedSince: number | undefined;
-    if (a[i]?.t === 'list') {
-      const mods = tokList(a[i++]);
-      if (mods.length !== 2 || tokAtom(mods[0]).toUpperCase() !== 'UNCHANGEDSINCE') throw new ImapBad('unknown STORE modifier');
-      unchangedSince = tokNumber(mods[1], 'mod-sequence');
-      s.condstore = true;
-    }
-    const item = tokAtom(a[i++], 'store item').toUpperCase();
-    const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(item);
-    if (!m) throw new ImapBad(`unknown store item ${item}`);
-    const op: FlagOp = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
-    const silent = !!m[2];
-    const rest = a.slice(i);
-    if (!rest.length) throw new ImapBad('missing flags');
-    const flags = flagList(rest.length === 1 ? rest[0] : { t: 'list', v: rest }).filter((f) => f !== '\\Recent');
+    const targets = resolveSet(sel, cmd.set, cmd.uid, s.searchRes);
+    const unchangedSince = cmd.unchangedSince ?? undefined;
+    const { op, silent } = cmd;
+    const flags = checkFlags(cmd.flags);
     writable(sel);
     if (!targets.length) return 'STORE completed';
     const res = await s.ctx.store.messages.setFlags(sel.mailbox.id, targets.map((t) => t.uid), op, flags, { unchangedSince, origin: s });

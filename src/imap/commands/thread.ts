@@ -1,7 +1,7 @@
 import type { MimeTree } from '../../mail/mime.js';
 import { headerBlock } from '../render.js';
-import type { ImapCommand } from '../session.js';
-import { checkCharset, ImapBad, ImapNo, tokAtom } from '../wire.js';
+import type { ImapCommand } from '../types.js';
+import { checkCharset, ImapNo } from '../wire.js';
 import { runSearch } from './search.js';
 import { sentDate, subjectInfo } from './sort.js';
 
@@ -159,17 +159,14 @@ function references(items: Item[]): Node[] {
 }
 
 // RFC 5256 §3 THREAD / UID THREAD: the messages SEARCH would find, as threads.
-export const thread: ImapCommand = {
+export const thread: ImapCommand<'THREAD'> = {
   states: ['selected'],
   noExpunge: true,
   async run(s, cmd) {
     const sel = s.selected!;
-    const [alg, charset, ...keys] = cmd.args;
-    const algorithm = tokAtom(alg, 'threading algorithm').toUpperCase();
-    if (algorithm !== 'ORDEREDSUBJECT' && algorithm !== 'REFERENCES') throw new ImapBad(`unknown threading algorithm ${algorithm.slice(0, 40)}`);
-    checkCharset(charset);
-    if (!keys.length) throw new ImapBad('missing search key');
-    const found = await runSearch(s, sel, keys);
+    const { algorithm } = cmd;
+    checkCharset(cmd.charset);
+    const found = await runSearch(s, sel, cmd.key);
     const items: Item[] = [];
     let n = 0;
     for (const m of found) {

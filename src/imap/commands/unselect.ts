@@ -1,11 +1,9 @@
-import type { ImapCommand } from '../session.js';
-import { noMoreArgs } from '../wire.js';
+import type { ImapCommand } from '../types.js';
 
 // RFC 3691 UNSELECT: leave the selected state without expunging.
-export const unselect: ImapCommand = {
+export const unselect: ImapCommand<'UNSELECT'> = {
   states: ['selected'],
-  async run(s, cmd) {
-    noMoreArgs(cmd.args, 0);
+  async run(s) {
     s.setSelected(null);
     return 'UNSELECT completed';
   },

@@ -1,7 +1,7 @@
 // Helpers the commands share: sequence sets against the session's view, message records.
 import type { MessageRecord } from '../../store/index.js';
-import type { ImapSession, Selected } from '../session.js';
-import { compactSet, ImapBad, ImapNo, inSet, parseSeqSet, resolveStar } from '../wire.js';
+import type { ImapSession, SeqArg, Selected } from '../types.js';
+import { compactSet, ImapBad, ImapNo, inSet, resolveStar } from '../wire.js';
 
 export interface Target { seq: number; uid: number }
 
@@ -16,15 +16,15 @@ export function user(s: ImapSession) {
 }
 
 /** RFC 3501 §9 sequence-set (or uid-set when `uid`) -> the messages of the view it names. */
-export function resolveSet(sel: Selected, text: string, uid: boolean, saved: number[] = []): Target[] {
-  if (text === '$') {
+export function resolveSet(sel: Selected, arg: SeqArg, uid: boolean, saved: number[] = []): Target[] {
+  if (arg.saved) {
     // RFC 5182 §2.1: "$" is the saved search result (UIDs still in the view)
     const want = new Set(saved);
     const out: Target[] = [];
     sel.uids.forEach((u, i) => { if (want.has(u)) out.push({ seq: i + 1, uid: u }); });
     return out;
   }
-  const raw = parseSeqSet(text);
+  const raw = arg.set;
   const out: Target[] = [];
   if (uid) {
     const max = sel.uids.length ? sel.uids[sel.uids.length - 1] : 0;
