@@ -51,16 +51,6 @@ function ancestors(name: string): string[] {
   return out;
 }
 
-/**
- * The subscribed names of the user (RFC 3501 §6.3.6: names, which may outlive their mailbox).
- * A store without name-keyed subscriptions yet gives the subscribed flags of existing mailboxes.
- */
-async function subscribedNames(s: ImapSession, userId: number, boxes: readonly MailboxRecord[]): Promise<Set<string>> {
-  const mbx = s.ctx.store.mailboxes as { subscriptions?: (userId: number) => Promise<string[]> };
-  if (typeof mbx.subscriptions === 'function') return new Set(await mbx.subscriptions(userId));
-  return new Set(boxes.filter((b) => b.subscribed).map((b) => b.name));
-}
-
 async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o: ListOptions): Promise<void> {
   const u = user(s);
   const boxes = await s.ctx.store.mailboxes.list(u.id);
@@ -74,7 +64,7 @@ async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o:
   const matches = (n: string) => res.some((m) => m(n));
   const percentLevel = patterns.some((p) => p.endsWith('%'));
   const subscribedOnly = o.subscribedOnly || o.lsub;
-  const subs = subscribedOnly || o.returnSubscribed ? await subscribedNames(s, u.id, boxes) : new Set<string>();
+  const subs = subscribedOnly || o.returnSubscribed ? new Set(await s.ctx.store.mailboxes.subscriptions(u.id)) : new Set<string>();
   // names with an existing child mailbox (\HasChildren, RFC 5258 §4 CHILDREN / RFC 3348)
   const parents = new Set<string>();
   for (const b of boxes) for (const a of ancestors(b.name)) parents.add(a);
@@ -118,7 +108,8 @@ async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o:
       attrs.push('\\NonExistent', '\\Noselect');
     } else if (o.returnSubscribed && subs.has(n)) attrs.push('\\Subscribed');
     if (o.specialUseOnly && !b?.specialUse) continue;
-    if (!o.lsub) attrs.push(parents.has(n) ? '\\HasChildren' : '\\HasNoChildren');
+    // RFC 3348 §3: \HasChildren/\HasNoChildren tell of existing children, in LIST and LSUB alike
+    if (!o.lsub || b) attrs.push(parents.has(n) ? '\\HasChildren' : '\\HasNoChildren');
     if (b?.specialUse) attrs.push(b.specialUse);
     const ext = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
     s.send(`* ${o.lsub ? 'LSUB' : 'LIST'} (${attrs.join(' ')}) "/" ${mailboxOut(n, s.utf8Names)}${ext}`);

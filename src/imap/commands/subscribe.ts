@@ -9,9 +9,11 @@ export function subscription<V extends 'SUBSCRIBE' | 'UNSUBSCRIBE'>(on: boolean,
     async run(s, cmd) {
       const u = user(s);
       const name = mailboxArg((cmd as CmdOf<'SUBSCRIBE' | 'UNSUBSCRIBE'>).mailbox, s.utf8Names);
-      const mb = await s.ctx.store.mailboxes.get(u.id, name);
-      if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
-      await s.ctx.store.mailboxes.subscribe(mb.id, on);
+      // RFC 3501 §6.3.6: subscriptions are names. SUBSCRIBE may check that the mailbox exists (we
+      // do); UNSUBSCRIBE takes off any name, also one whose mailbox is gone (the server MUST NOT
+      // remove it by itself), and a name not subscribed is already off
+      if (on && !(await s.ctx.store.mailboxes.get(u.id, name))) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
+      await s.ctx.store.mailboxes.setSubscribed(u.id, name, on);
       return `${verb} completed`;
     },
   };
