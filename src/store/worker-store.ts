@@ -94,7 +94,14 @@ export class WorkerStore implements Store {
       worker.once('error', reject);
     });
     // the writer has applied the migrations; this thread only reads
-    return new WorkerStore(worker, new Reader(databaseFile(dataDir), bodyCacheBytes));
+    let reader: Reader;
+    try {
+      reader = new Reader(databaseFile(dataDir), bodyCacheBytes);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    return new WorkerStore(worker, reader);
   }
 
   /** MDA: the one transaction, on the writer thread; 'queued' wakes the relay here. */
