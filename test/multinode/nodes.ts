@@ -9,12 +9,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
 import { hashPassword } from '../../src/auth/password.js';
 import { openToolStore, type Store } from '../../src/store/index.js';
-import { ROOT } from '../helpers/lab.js';
 import { pgDatabase } from '../helpers/pg.js';
 
+/** the checkout (this file runs as dist/test/multinode/nodes.js) */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export type Listener = 'smtp' | 'smtps' | 'submission' | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'http';
 const ENV: Record<Listener, string> = {
