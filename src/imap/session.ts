@@ -1,26 +1,27 @@
-// RFC 3501 §3 (states), §5.2 and §7.4.1 (when untagged updates may be sent), §5.5 (one command
-// at a time here: pipelined commands wait their turn). The session owns the socket: it feeds the
-// parser, runs each command in the state the table allows, writes every reply and pushes the
-// changes other sessions made to the selected mailbox.
-import net from 'node:net';
+// RFC 3501 §3 (states), §5.5 (one command at a time here: pipelined commands wait their turn).
+// The session feeds the parser, runs each typed command in the states its handler names, writes
+// the tagged reply and does what the handler asked to follow it (STARTTLS, COMPRESS, BYE, LOGOUT).
+// Bytes out, DEFLATE and TLS are output.ts's; other sessions' changes are updates.ts's.
+import type net from 'node:net';
 import tls from 'node:tls';
-import zlib from 'node:zlib';
 import type { ConnectionLimiter, Slot } from '../auth/limits.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import { endpoint, openRecorder, sinkFor, tlsLine, type Recorder } from '../log/transcript.js';
 import { isLoopback } from '../mail/address.js';
-import type { AccessStep, MailboxChange, MailboxRecord, Store, UserRecord } from '../store/index.js';
-import { TLS_POLICY, type TlsManager } from '../tls/tls.js';
+import type { AccessStep, Store, UserRecord } from '../store/index.js';
+import type { TlsManager } from '../tls/tls.js';
 import { COMMANDS } from './commands/index.js';
 import { enablesCondstore } from './grammar/index.js';
+import { ImapOutput } from './output.js';
 import { ImapParser } from './parser.js';
 import type { After, ImapCmd, ImapCommand, ImapReply, Selected, SessionState } from './types.js';
 import { ImapTranscript } from './transcript.js';
 import { capabilities } from './capabilities.js';
 import type { MailboxHub } from './hub.js';
-import { compactSet, ImapBad, ImapNo } from './wire.js';
+import { MailboxUpdates } from './updates.js';
+import { ImapBad, ImapNo } from './wire.js';
 
 
 export interface ImapOptions {
@@ -34,23 +35,6 @@ export interface ImapOptions {
   maxPreauthCommands: number;
   /** failed logins in one session before BYE */
   maxLoginFailures: number;
-}
-
-/** size of an output buffer; responses are encoded into it and written when 256 KiB are queued */
-const OUT_CHUNK = 300 * 1024;
-/** the first buffer of a reply: most replies are short */
-const SMALL_CHUNK = 16 * 1024;
-/** output buffers (of those two sizes) whose bytes the kernel has taken, ready for reuse by any session */
-const freeChunks = new Map<number, Buffer[]>([[OUT_CHUNK, []], [SMALL_CHUNK, []]]);
-const MAX_FREE_CHUNKS = 16;
-/** literals at least this big are written as they are (message bytes are immutable), not copied */
-const NO_COPY_BYTES = 2048;
-
-function recycle(chunks: Buffer[]): void {
-  for (const c of chunks) {
-    const free = freeChunks.get(c.length)!;
-    if (free.length < MAX_FREE_CHUNKS) free.push(c);
-  }
 }
 
 export const DEFAULT_OPTIONS: ImapOptions = {
@@ -86,7 +70,6 @@ export class ImapSession {
   /** the session's transcript (config transcripts): NO_RECORDER when off, and then no wire tap */
   readonly rec: Recorder;
   private readonly wire: ImapTranscript | null;
-  sock: net.Socket;
   secure: boolean;
   /** ENABLEd extensions (RFC 5161): CONDSTORE, QRESYNC, IMAP4REV2 */
   readonly enabled = new Set<string>();
@@ -100,30 +83,16 @@ export class ImapSession {
   loginFailures = 0;
   private errors = 0;
   private preauthCommands = 0;
-  /** Queued output: finished segments, and the buffer being filled (strings are encoded straight into it). */
-  private segs: Buffer[] = [];
-  /** full-size output buffers in `segs`: back to freeChunks once written */
-  private chunks: Buffer[] = [];
-  private cur: Buffer = Buffer.allocUnsafe(0);
-  private off = 0;
-  /** text written since the last bytes, encoded together (see write) */
-  private text = '';
-  /** where the bytes not yet in a segment begin in `cur` */
-  private segStart = 0;
-  private outBytes = 0;
   private busy = false;
   private closed = false;
   private lineWaiter: ((l: string | null) => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private onChange = (c: MailboxChange) => this.changed(c);
   /** called when something arrives for the selected mailbox while IDLE waits */
   idleWake: (() => void) | null = null;
-  private updating: Promise<void> = Promise.resolve();
-  private readonly owned = new WeakSet<object>();
-  /** RFC 4978 COMPRESS=DEFLATE: raw deflate in both directions once started */
-  private deflate: zlib.DeflateRaw | null = null;
-  private inflate: zlib.InflateRaw | null = null;
-  get compressed(): boolean { return this.deflate !== null; }
+  private readonly out: ImapOutput;
+  private readonly updates = new MailboxUpdates(this);
+  get compressed(): boolean { return this.out.compressed; }
+  get sock(): net.Socket { return this.out.sock; }
 
   constructor(readonly ctx: ImapContext, sock: net.Socket, readonly remoteAddress: string) {
     this.sid = `i${(++sessions).toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -134,10 +103,12 @@ export class ImapSession {
     });
     this.wire = this.rec.on ? new ImapTranscript(this.rec) : null;
     if (this.wire && sock instanceof tls.TLSSocket) this.rec.tls(tlsLine(sock));
-    this.sock = sock;
     this.secure = ctx.listener === 'imaps';
     this.parser = new ImapParser({ maxAppendLiteral: ctx.config.maxMessageBytes, maxLine: ctx.config.imapMaxLineBytes });
-    this.attach(sock);
+    this.out = new ImapOutput(sock, {
+      log: this.log, rec: this.rec, wire: this.wire, drainTimeoutMs: ctx.options.idleTimeoutMs,
+      onData: (d) => this.onData(d), onClose: () => this.cleanup(),
+    });
   }
 
   get isLoopback(): boolean {
@@ -159,23 +130,6 @@ export class ImapSession {
   }
 
   // ------------------------------------------------------------------ socket
-
-  private readonly handlers = {
-    data: (d: Buffer) => this.onData(d),
-    error: (err: Error) => this.log.debug({ err: err.message }, 'socket error'),
-    close: () => this.cleanup(),
-  };
-
-  private attach(sock: net.Socket): void {
-    sock.on('data', this.handlers.data);
-    sock.on('error', this.handlers.error);
-    sock.on('close', this.handlers.close);
-  }
-
-  private detach(sock: net.Socket): void {
-    sock.off('data', this.handlers.data);
-    sock.off('close', this.handlers.close);
-  }
 
   private onData(d: Buffer): void {
     if (this.closed) return;
@@ -201,8 +155,9 @@ export class ImapSession {
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
+    this.out.close();
     if (this.timer) clearTimeout(this.timer);
-    if (this.selected) this.ctx.hub.unwatch(this.selected.mailbox.id, this.onChange);
+    if (this.selected) this.ctx.hub.unwatch(this.selected.mailbox.id, this.updates.onChange);
     this.lineWaiter?.(null);
     this.lineWaiter = null;
     this.idleWake?.();
@@ -212,144 +167,21 @@ export class ImapSession {
   get isClosed(): boolean { return this.closed; }
 
   /** Queue a line (CRLF added). */
-  send(line: string): void {
-    this.write(line);
-    this.write('\r\n');
-  }
+  send(line: string): void { this.out.send(line); }
 
-  /**
-   * Queue raw pieces (literals inside a response). Text is gathered and encoded in one go when
-   * bytes follow or the output is flushed: a FETCH line is a handful of short strings.
-   */
-  write(piece: string | Buffer): void {
-    if (this.wire) this.wire.wrote(piece);
-    this.outBytes += piece.length;
-    if (typeof piece === 'string') {
-      this.text += piece;
-      if (this.text.length >= 4096) this.encodeText();
-      return;
-    }
-    if (this.text) this.encodeText();
-    if (piece.length >= NO_COPY_BYTES) {
-      this.cut();
-      this.segs.push(piece); // a literal goes out as it is, never copied
-    } else {
-      if (this.cur.length - this.off < piece.length) this.rotate(piece.length);
-      this.off += piece.copy(this.cur, this.off);
-    }
-  }
+  /** Queue raw pieces (literals inside a response). */
+  write(piece: string | Buffer): void { this.out.write(piece); }
 
-  private encodeText(): void {
-    const t = this.text;
-    this.text = '';
-    const max = t.length * 3; // UTF-8 bytes of a JS string are at most 3 per UTF-16 unit
-    if (this.cur.length - this.off < max) this.rotate(max);
-    this.off += this.cur.write(t, this.off);
-  }
+  /** Write what is queued once it is big (back-pressure; others take turns with a long FETCH). */
+  maybeFlush(): Promise<void> | undefined { return this.out.maybeFlush(); }
 
-  /** What was encoded since the last segment becomes one; the buffer goes on filling after it. */
-  private cut(): void {
-    if (this.off > this.segStart) {
-      this.segs.push(this.cur.subarray(this.segStart, this.off));
-      this.segStart = this.off;
-    }
-  }
-
-  /** Close the buffer being filled (it becomes a segment) and start one with room for `need` bytes. */
-  private rotate(need: number): void {
-    this.cut();
-    if (this.off > 0) {
-      if (freeChunks.has(this.cur.length)) this.chunks.push(this.cur);
-      this.cur = Buffer.allocUnsafe(0);
-      this.off = 0;
-      this.segStart = 0;
-    }
-    // a short reply gets a small buffer; a response that outgrows it continues in big ones
-    if (need > this.cur.length) {
-      const size = Math.max(this.segs.length ? OUT_CHUNK : SMALL_CHUNK, need);
-      this.cur = freeChunks.get(size)?.pop() ?? Buffer.allocUnsafe(size);
-    }
-  }
-
-  /**
-   * Write what is queued once it is big, waiting for 'drain' (back-pressure). Then let the
-   * event loop run: other sessions take turns with a long FETCH instead of waiting for its end.
-   */
-  maybeFlush(): Promise<void> | undefined {
-    // no promise when there is nothing to do: a FETCH of 5,000 messages awaits only what it must
-    return this.outBytes >= 256 * 1024 ? this.flushAndYield() : undefined;
-  }
-
-  private async flushAndYield(): Promise<void> {
-    await this.flush();
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-
-  async flush(): Promise<void> {
-    if (this.text) this.encodeText();
-    this.rotate(0);
-    const segs = this.segs;
-    const chunks = this.chunks;
-    this.segs = [];
-    this.chunks = [];
-    this.outBytes = 0;
-    if (!segs.length || this.closed) return;
-    if (this.deflate) {
-      const d = this.deflate;
-      d.write(segs.length === 1 ? segs[0] : Buffer.concat(segs));
-      await new Promise<void>((resolve) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
-      if (this.sock.writableNeedDrain) return this.drained();
-      return;
-    }
-    // one writev for all segments, no concatenation
-    this.sock.cork();
-    let ok = true;
-    for (let i = 0; i < segs.length - 1; i++) ok = this.sock.write(segs[i]) && ok;
-    // once the last piece is written (or the socket is gone) the output buffers can be used again
-    ok = this.sock.write(segs[segs.length - 1], chunks.length ? () => recycle(chunks) : undefined) && ok;
-    this.sock.uncork();
-    if (!ok) return this.drained();
-  }
-
-  /** Wait until the client has read what we wrote; one that stops reading is dropped after the idle timeout. */
-  private async drained(): Promise<void> {
-    if (this.closed) return;
-    const sock = this.sock;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.info('client stopped reading; dropping it');
-        sock.destroy();
-        done();
-      }, this.ctx.options.idleTimeoutMs);
-      const done = () => { clearTimeout(timer); sock.off('drain', done); sock.off('close', done); resolve(); };
-      sock.on('drain', done);
-      sock.on('close', done);
-    });
-  }
-
-  /** RFC 4978 §3: after the tagged OK, everything is raw DEFLATE; bytes already read are compressed. */
-  startCompression(): void {
-    const inflate = zlib.createInflateRaw({ chunkSize: 64 * 1024 });
-    const deflate = zlib.createDeflateRaw({ level: 6 });
-    const sock = this.sock;
-    sock.off('data', this.handlers.data);
-    sock.on('data', (d: Buffer) => inflate.write(d));
-    inflate.on('data', (d: Buffer) => this.onData(d));
-    inflate.on('error', (err) => { this.log.info({ err: err.message }, 'bad DEFLATE data'); sock.destroy(); this.cleanup(); });
-    deflate.on('data', (d: Buffer) => { if (!sock.destroyed) sock.write(d); });
-    deflate.on('error', () => sock.destroy());
-    sock.on('close', () => { inflate.destroy(); deflate.destroy(); });
-    this.inflate = inflate;
-    this.deflate = deflate;
-    if (this.wire) this.rec.note('DEFLATE on (RFC 4978): from here both directions are compressed on the wire; shown decompressed');
-    const rest = this.parser.takeBuffered();
-    if (rest.length) inflate.write(rest);
-  }
+  flush(): Promise<void> { return this.out.flush(); }
 
   bye(text: string): void {
     if (this.closed) return;
     this.send(`* BYE ${text}`);
-    void this.flush().then(() => this.sock.end());
+    const sock = this.sock;
+    void this.flush().then(() => sock.end());
     this.cleanup();
     setTimeout(() => this.sock.destroy(), 2000).unref();
   }
@@ -375,23 +207,11 @@ export class ImapSession {
     w(l);
   }
 
-  // ------------------------------------------------------------------ STARTTLS (RFC 3501 §6.2.1)
-
-  async startTls(): Promise<void> {
-    // anything the client pipelined after STARTTLS came in plaintext: discard it (CVE-2011-0411 class)
+  /** RFC 3501 §6.2.1: anything the client pipelined after STARTTLS came in plaintext: discarded (CVE-2011-0411 class). */
+  private async startTls(): Promise<void> {
     this.parser.reset();
-    const plain = this.sock;
-    this.detach(plain);
-    plain.pause();
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.ctx.tls.context, ...TLS_POLICY });
-    this.sock = secure;
     this.secure = true;
-    this.attach(secure);
-    await new Promise<void>((resolve) => {
-      secure.once('secure', () => { if (this.wire) this.rec.tls(tlsLine(secure)); resolve(); });
-      secure.once('error', () => resolve());
-      secure.once('close', () => resolve());
-    });
+    await this.out.startTls(this.ctx.tls.context);
   }
 
   // ------------------------------------------------------------------ the command loop
@@ -512,7 +332,7 @@ export class ImapSession {
     this.send(`${tag} OK ${text}`);
     await this.flush();
     if (after === 'starttls') await this.startTls();
-    else if (after === 'compress') this.startCompression();
+    else if (after === 'compress') this.out.startCompression(this.parser.takeBuffered());
     else if (after === 'bye') this.bye('closing');
     this.touch();
     if (this.state === 'logout') {
@@ -535,104 +355,15 @@ export class ImapSession {
   // ------------------------------------------------------------------ selected mailbox updates
 
   setSelected(sel: Selected | null): void {
-    if (this.selected) this.ctx.hub.unwatch(this.selected.mailbox.id, this.onChange);
-    if (sel && !this.closed) this.ctx.hub.watch(sel.mailbox.id, this.onChange);
+    if (this.selected) this.ctx.hub.unwatch(this.selected.mailbox.id, this.updates.onChange);
+    if (sel && !this.closed) this.ctx.hub.watch(sel.mailbox.id, this.updates.onChange);
     this.selected = sel;
     this.state = sel ? 'selected' : this.user ? 'authenticated' : 'not-authenticated';
   }
 
-  private changed(c: MailboxChange): void {
-    const sel = this.selected;
-    if (!sel || c.mailboxId !== sel.mailbox.id) return;
-    if ((c.kind === 'flags' || c.kind === 'expunge') && c.origin === this) {
-      // our own STORE/EXPUNGE/MOVE answered already; keep only flag changes others made
-      return;
-    }
-    // coalesce runs of the same kind, so a bulk delivery is one pending entry
-    const last = sel.pending[sel.pending.length - 1];
-    if (last && last.kind === 'exists' && c.kind === 'exists' && last.uids.length < 1_000_000) {
-      // events are shared by every session: copy once, then grow our own copy
-      if (!this.owned.has(last)) {
-        const mine = { ...last, uids: [...last.uids] };
-        this.owned.add(mine);
-        sel.pending[sel.pending.length - 1] = mine;
-      }
-      const mine = sel.pending[sel.pending.length - 1] as typeof last;
-      for (const u of c.uids) mine.uids.push(u);
-      mine.modseq = Math.max(mine.modseq, c.modseq);
-      this.idleWake?.();
-      return;
-    }
-    if (sel.pending.length >= 10_000) {
-      // a client that never lets us report is not worth an unbounded queue
-      this.bye('too many pending mailbox changes; please reconnect');
-      return;
-    }
-    sel.pending.push(c);
-    this.idleWake?.();
-  }
-
   /** Send pending EXISTS / EXPUNGE / FETCH FLAGS (RFC 3501 §7.4.1: expunges only when allowed). */
   sendUpdates(allowExpunge: boolean): Promise<void> {
-    const p = this.updating.then(() => this.doSendUpdates(allowExpunge));
-    this.updating = p.catch(() => undefined);
-    return p;
-  }
-
-  private async doSendUpdates(allowExpunge: boolean): Promise<void> {
-    const sel = this.selected;
-    if (!sel || !sel.pending.length) return;
-    const qresync = this.enabled.has('QRESYNC');
-    const rev2 = this.enabled.has('IMAP4REV2');
-    while (sel.pending.length) {
-      const c = sel.pending[0];
-      if (c.kind === 'deleted') {
-        sel.pending = [];
-        sel.gone = true;
-        this.bye('the selected mailbox was deleted');
-        return;
-      }
-      if (c.kind === 'expunge') {
-        if (!allowExpunge) break;
-        sel.pending.shift();
-        const vanished: number[] = [];
-        const gone = new Set(c.uids);
-        for (let i = sel.uids.length - 1; i >= 0; i--) {
-          if (!gone.has(sel.uids[i])) continue;
-          if (qresync) vanished.push(sel.uids[i]);
-          else this.send(`* ${i + 1} EXPUNGE`);
-          sel.recent.delete(sel.uids[i]);
-          sel.uids.splice(i, 1);
-        }
-        if (vanished.length) this.send(`* VANISHED ${compactSet(vanished)}`);
-        if (c.modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = c.modseq;
-      } else if (c.kind === 'exists') {
-        sel.pending.shift();
-        const last = sel.uids.length ? sel.uids[sel.uids.length - 1] : 0;
-        const fresh = c.uids.filter((u) => u > last).sort((a, b) => a - b);
-        if (!fresh.length) continue;
-        sel.uids.push(...fresh);
-        if (!sel.readOnly) {
-          const claimed = await this.ctx.store.mailboxes.claimRecent(sel.mailbox.id).catch(() => [] as number[]);
-          for (const u of claimed) sel.recent.add(u);
-        }
-        this.send(`* ${sel.uids.length} EXISTS`);
-        if (!rev2) this.send(`* ${sel.recent.size} RECENT`);
-        if (c.modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = c.modseq;
-      } else {
-        sel.pending.shift();
-        const index = new Map<number, number>();
-        if (c.changes.length > 8) sel.uids.forEach((u, i) => index.set(u, i + 1));
-        for (const ch of c.changes) {
-          const seq = index.size ? index.get(ch.uid) : sel.uids.indexOf(ch.uid) + 1;
-          if (!seq) continue;
-          const flags = sel.recent.has(ch.uid) && !rev2 ? [...ch.flags, '\\Recent'] : ch.flags;
-          this.send(`* ${seq} FETCH (UID ${ch.uid} FLAGS (${flags.join(' ')})${this.condstore ? ` MODSEQ (${ch.modseq})` : ''})`);
-        }
-        if (c.modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = c.modseq;
-      }
-      await this.maybeFlush();
-    }
+    return this.updates.send(allowExpunge);
   }
 }
 

@@ -1,7 +1,7 @@
 // Helpers the commands share: sequence sets against the session's view, message records.
 import type { MessageRecord } from '../../store/index.js';
 import type { ImapSession, SeqArg, Selected } from '../types.js';
-import { compactSet, ImapBad, ImapNo, inSet, resolveStar } from '../wire.js';
+import { ImapBad, ImapNo, inSet, resolveStar } from '../wire.js';
 
 export interface Target { seq: number; uid: number }
 
@@ -95,20 +95,8 @@ export function storeNo(err: unknown): never {
   throw err;
 }
 
-/** Our own expunge: drop the UIDs from the view and tell the client (EXPUNGE, or VANISHED under QRESYNC). */
-export function reportExpunged(s: ImapSession, sel: Selected, uids: number[]): void {
-  const gone = new Set(uids);
-  const vanished: number[] = [];
-  for (let i = sel.uids.length - 1; i >= 0; i--) {
-    const u = sel.uids[i];
-    if (!gone.has(u)) continue;
-    if (s.enabled.has('QRESYNC')) vanished.push(u);
-    else s.send(`* ${i + 1} EXPUNGE`);
-    sel.uids.splice(i, 1);
-    sel.recent.delete(u);
-  }
-  if (vanished.length) s.send(`* VANISHED ${compactSet(vanished)}`);
-}
+/** Our own expunge is reported as others' are (one renderer: updates.ts). */
+export { reportExpunged } from '../updates.js';
 
 /** RFC 7162 §3.1.10/§3.2.10: with CONDSTORE on, EXPUNGE and MOVE report the new HIGHESTMODSEQ. */
 export async function highestModseqCode(s: ImapSession, sel: Selected): Promise<string> {

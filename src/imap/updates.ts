@@ -1,0 +1,124 @@
+// Changes other sessions (and other processes) make to the selected mailbox, queued per session and
+// reported as untagged EXISTS / RECENT / EXPUNGE (or VANISHED) / FETCH FLAGS at the points
+// RFC 3501 §5.2 and §7.4.1 allow (RFC 7162 §3.2.10 VANISHED under QRESYNC). One expunge renderer
+// for these and for the session's own EXPUNGE, MOVE and CLOSE.
+import type { MailboxChange } from '../store/index.js';
+import type { ImapSession, Selected } from './types.js';
+import { compactSet } from './wire.js';
+
+/** pending changes a session may hold before it is asked to reconnect */
+const MAX_PENDING = 10_000;
+
+/**
+ * RFC 3501 §7.4.1 EXPUNGE (highest sequence number first, so each number is right when sent), or
+ * RFC 7162 §3.2.10 one VANISHED for all under QRESYNC; the UIDs leave the view.
+ */
+export function reportExpunged(s: ImapSession, sel: Selected, uids: Iterable<number>): void {
+  const gone = new Set(uids);
+  if (!gone.size) return;
+  const qresync = s.enabled.has('QRESYNC');
+  const vanished: number[] = [];
+  for (let i = sel.uids.length - 1; i >= 0; i--) {
+    const u = sel.uids[i];
+    if (!gone.has(u)) continue;
+    if (qresync) vanished.push(u);
+    else s.send(`* ${i + 1} EXPUNGE`);
+    sel.uids.splice(i, 1);
+    sel.recent.delete(u);
+  }
+  if (vanished.length) s.send(`* VANISHED ${compactSet(vanished)}`);
+}
+
+export class MailboxUpdates {
+  private updating: Promise<void> = Promise.resolve();
+  /** entries of `pending` this session copied (the events themselves are shared by every session) */
+  private readonly owned = new WeakSet<object>();
+  /** the hub calls this for every change to the watched mailbox */
+  readonly onChange = (c: MailboxChange) => this.changed(c);
+
+  constructor(private readonly s: ImapSession) {}
+
+  private changed(c: MailboxChange): void {
+    const s = this.s;
+    const sel = s.selected;
+    if (!sel || c.mailboxId !== sel.mailbox.id) return;
+    if ((c.kind === 'flags' || c.kind === 'expunge') && c.origin === s) {
+      // our own STORE/EXPUNGE/MOVE answered already; keep only flag changes others made
+      return;
+    }
+    // coalesce runs of the same kind, so a bulk delivery is one pending entry
+    const last = sel.pending[sel.pending.length - 1];
+    if (last && last.kind === 'exists' && c.kind === 'exists' && last.uids.length < 1_000_000) {
+      // events are shared by every session: copy once, then grow our own copy
+      if (!this.owned.has(last)) {
+        const mine = { ...last, uids: [...last.uids] };
+        this.owned.add(mine);
+        sel.pending[sel.pending.length - 1] = mine;
+      }
+      const mine = sel.pending[sel.pending.length - 1] as typeof last;
+      for (const u of c.uids) mine.uids.push(u);
+      mine.modseq = Math.max(mine.modseq, c.modseq);
+      s.idleWake?.();
+      return;
+    }
+    if (sel.pending.length >= MAX_PENDING) {
+      // a client that never lets us report is not worth an unbounded queue
+      s.bye('too many pending mailbox changes; please reconnect');
+      return;
+    }
+    sel.pending.push(c);
+    s.idleWake?.();
+  }
+
+  /** Send what is pending (RFC 3501 §7.4.1: expunges only when allowed); one report at a time. */
+  send(allowExpunge: boolean): Promise<void> {
+    const p = this.updating.then(() => this.report(allowExpunge));
+    this.updating = p.catch(() => undefined);
+    return p;
+  }
+
+  private async report(allowExpunge: boolean): Promise<void> {
+    const s = this.s;
+    const sel = s.selected;
+    if (!sel || !sel.pending.length) return;
+    const rev2 = s.enabled.has('IMAP4REV2');
+    while (sel.pending.length) {
+      const c = sel.pending[0];
+      if (c.kind === 'deleted') {
+        sel.pending = [];
+        sel.gone = true;
+        s.bye('the selected mailbox was deleted');
+        return;
+      }
+      if (c.kind === 'expunge') {
+        if (!allowExpunge) break;
+        sel.pending.shift();
+        reportExpunged(s, sel, c.uids);
+      } else if (c.kind === 'exists') {
+        sel.pending.shift();
+        const last = sel.uids.length ? sel.uids[sel.uids.length - 1] : 0;
+        const fresh = c.uids.filter((u) => u > last).sort((a, b) => a - b);
+        if (!fresh.length) continue;
+        sel.uids.push(...fresh);
+        if (!sel.readOnly) {
+          const claimed = await s.ctx.store.mailboxes.claimRecent(sel.mailbox.id).catch(() => [] as number[]);
+          for (const u of claimed) sel.recent.add(u);
+        }
+        s.send(`* ${sel.uids.length} EXISTS`);
+        if (!rev2) s.send(`* ${sel.recent.size} RECENT`);
+      } else {
+        sel.pending.shift();
+        const index = new Map<number, number>();
+        if (c.changes.length > 8) sel.uids.forEach((u, i) => index.set(u, i + 1));
+        for (const ch of c.changes) {
+          const seq = index.size ? index.get(ch.uid) : sel.uids.indexOf(ch.uid) + 1;
+          if (!seq) continue;
+          const flags = sel.recent.has(ch.uid) && !rev2 ? [...ch.flags, '\\Recent'] : ch.flags;
+          s.send(`* ${seq} FETCH (UID ${ch.uid} FLAGS (${flags.join(' ')})${s.condstore ? ` MODSEQ (${ch.modseq})` : ''})`);
+        }
+      }
+      if (c.modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = c.modseq;
+      await s.maybeFlush();
+    }
+  }
+}
