@@ -78,3 +78,25 @@ test('IMAP4rev2 after ENABLE (RFC 9051 appendix E): ESEARCH always, no \\Recent 
   const u = await lab.po.store.users.get('bob@example.test');
   assert.ok(await lab.po.store.mailboxes.get(u!.id, 'Überweisungen/März'));
 });
+
+test('SEARCH MODSEQ (RFC 7162 §3.1.5): the highest mod-sequence comes with a MODSEQ key only, never because a string says "modseq"', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  const raw = (subject: string) => Buffer.from(`From: a@example.test\r\nTo: bob@example.test\r\nSubject: ${subject}\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.test>\r\n\r\nbody\r\n`);
+  await lab.deliver('bob@example.test', raw('about modseq values'));
+  await lab.deliver('bob@example.test', raw('other'));
+  const c = await client(lab, { user: 'bob@example.test' });
+  await c.cmd('SELECT INBOX');
+  await c.cmd('STORE 2 +FLAGS (\\Seen)');
+  const f = await c.cmd('FETCH 1:2 (MODSEQ)');
+  const modseqs = f.filter((l) => l.startsWith('* ') && l.includes('FETCH')).map((l) => Number(/MODSEQ \((\d+)\)/.exec(l)![1]));
+  assert.equal(modseqs.length, 2);
+  // a SUBJECT (or BODY, TEXT, HEADER) string "modseq" is not the MODSEQ key: a plain SEARCH reply
+  assert.deepEqual(await c.cmd('SEARCH SUBJECT "modseq"'), ['* SEARCH 1', 'TAG OK SEARCH completed']);
+  assert.deepEqual(await c.cmd('SEARCH TEXT modseq'), ['* SEARCH 1', 'TAG OK SEARCH completed']);
+  const es = await c.cmd('SEARCH RETURN (ALL) SUBJECT modseq');
+  assert.match(es[0], /^\* ESEARCH \(TAG "t\d+"\) ALL 1$/);
+  // the MODSEQ key: the highest mod-sequence of the messages found
+  assert.deepEqual(await c.cmd('SEARCH MODSEQ 1'), [`* SEARCH 1 2 (MODSEQ ${Math.max(...modseqs)})`, 'TAG OK SEARCH completed']);
+  assert.deepEqual(await c.cmd(`SEARCH MODSEQ "/flags/\\\\seen" all ${modseqs[1]}`), [`* SEARCH 2 (MODSEQ ${modseqs[1]})`, 'TAG OK SEARCH completed']);
+  assert.deepEqual(await c.cmd(`SEARCH NOT MODSEQ ${modseqs[1]}`), [`* SEARCH 1 (MODSEQ ${modseqs[0]})`, 'TAG OK SEARCH completed']);
+});
