@@ -11,6 +11,7 @@ import { hashPassword } from '../../src/auth/password.js';
 import { loadConfig, type Config, type Ports } from '../../src/config/config.js';
 import { silentLogger, type Logger } from '../../src/log/log.js';
 import { startPostoffice, type Postoffice, type StartOptions } from '../../src/postoffice.js';
+import { pgDatabase } from './pg.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -57,7 +58,11 @@ export function labEnv(dataDir: string, extra: Record<string, string> = {}): Nod
 
 export async function startLab(t: TestContext | null, opts: LabOptions = {}): Promise<Lab> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'postoffice-test-'));
-  const config = loadConfig(labEnv(dataDir, opts.env));
+  // POSTOFFICE_TEST_STORE=postgres: every lab on a fresh database of the private PostgreSQL cluster (test/helpers/pg.ts)
+  const env = process.env.POSTOFFICE_TEST_STORE === 'postgres' && !opts.env?.POSTOFFICE_STORE_URL
+    ? { ...opts.env, POSTOFFICE_STORE_URL: await pgDatabase(t) }
+    : opts.env;
+  const config = loadConfig(labEnv(dataDir, env));
   const po = await startPostoffice(config, opts.log ?? silentLogger, { ...opts.start, ephemeralPorts: true });
   for (const [address, pw] of Object.entries(opts.users ?? {})) {
     if (!(await po.store.users.get(address))) await po.store.users.add(address, await hashPassword(pw));

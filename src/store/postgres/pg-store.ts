@@ -144,16 +144,44 @@ export class PgStore implements Store {
     return r!.id as number;
   }
 
-  /** Drop references (by blob, ascending id); the last reference gone, the bytes go. */
+  /** Drop references; the last reference gone, the bytes go. (A deadlock with another writer is retried by db.ts.) */
   private async releaseBlobs(t: PgTx, blobs: Map<number, number>): Promise<void> {
-    for (const id of [...blobs.keys()].sort((a, b) => a - b)) {
-      const r = await t.one('UPDATE blobs SET refs = refs - $2 WHERE id = $1 RETURNING refs', [id, blobs.get(id)]);
-      if (r && (r.refs as number) <= 0) await t.run('DELETE FROM blobs WHERE id = $1', [id]);
-    }
+    if (!blobs.size) return;
+    const ids = [...blobs.keys()].sort((a, b) => a - b);
+    const gone = await t.q(`UPDATE blobs b SET refs = b.refs - v.n FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n)
+      WHERE b.id = v.id RETURNING b.id, b.refs`, [ids, ids.map((id) => blobs.get(id))]);
+    const empty = gone.filter((r) => (r.refs as number) <= 0).map((r) => r.id as number);
+    if (empty.length) await t.run('DELETE FROM blobs WHERE id = ANY($1::bigint[])', [empty]);
   }
 
   private async addRefs(t: PgTx, blobs: Map<number, number>): Promise<void> {
-    for (const id of [...blobs.keys()].sort((a, b) => a - b)) await t.run('UPDATE blobs SET refs = refs + $2 WHERE id = $1', [id, blobs.get(id)]);
+    if (!blobs.size) return;
+    const ids = [...blobs.keys()].sort((a, b) => a - b);
+    await t.run('UPDATE blobs b SET refs = b.refs + v.n FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n) WHERE b.id = v.id', [ids, ids.map((id) => blobs.get(id))]);
+  }
+
+  /**
+   * Many copies into one mailbox in two statements: the UIDs and MODSEQs (one each, ascending,
+   * as insertCopy would give them one by one) taken at once from the locked mailbox row.
+   */
+  private async insertCopies(t: PgTx, mailboxId: number, rows: { blobId: number; size: number; flags: readonly string[]; internalDate: number; msgId: string | null }[]): Promise<number[]> {
+    if (!rows.length) return [];
+    const n = rows.length;
+    const mb = await t.one('UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2 WHERE id = $1 RETURNING uidnext, highestmodseq', [mailboxId, n]);
+    if (!mb) throw new StoreError('notfound', 'no such mailbox');
+    const firstUid = (mb.uidnext as number) - n;
+    const firstModseq = (mb.highestmodseq as number) - n + 1;
+    await t.run(`INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, blob_id, size, msg_id)
+      SELECT $1, $2 + i - 1, $3 + i - 1, CASE WHEN f = '' THEN '{}'::text[] ELSE string_to_array(f, ' ') END, d, b, z, m
+      FROM unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]) WITH ORDINALITY AS x(f, d, b, z, m, i)`,
+    [mailboxId, firstUid, firstModseq, rows.map((r) => [...new Set(r.flags)].join(' ')), rows.map((r) => r.internalDate), rows.map((r) => r.blobId), rows.map((r) => r.size), rows.map((r) => txt(r.msgId))]);
+    const uids = rows.map((_, i) => firstUid + i);
+    const last = t.changes[t.changes.length - 1];
+    if (last && last.kind === 'exists' && last.mailboxId === mailboxId) {
+      last.uids.push(...uids);
+      last.modseq = firstModseq + n - 1;
+    } else t.changes.push({ mailboxId, kind: 'exists', uids, modseq: firstModseq + n - 1 });
+    return uids;
   }
 
   private async insertCopy(t: PgTx, mailboxId: number, blobId: number, size: number, flags: readonly string[], internalDate: number, msgId: string | null): Promise<number> {
@@ -382,7 +410,7 @@ export class PgStore implements Store {
           const refs = new Map<number, number>();
           for (const m of rows) refs.set(m.blob_id as number, (refs.get(m.blob_id as number) ?? 0) + 1);
           await this.addRefs(t, refs); // the copies' references; the expunge below drops the old ones
-          for (const m of rows) await this.insertCopy(t, dst.id, m.blob_id as number, m.size as number, m.flags as string[], m.internal_date as number, (m.msg_id as string) ?? null);
+          await this.insertCopies(t, dst.id, rows.map((m) => ({ blobId: m.blob_id as number, size: m.size as number, flags: m.flags as string[], internalDate: m.internal_date as number, msgId: (m.msg_id as string) ?? null })));
           if (rows.length) await this.expungeTx(t, src.id as number, rows.map((m) => m.uid as number), undefined, false);
           return;
         }
@@ -441,13 +469,9 @@ export class PgStore implements Store {
     const refs = new Map<number, number>();
     for (const m of rows) refs.set(m.blob_id as number, (refs.get(m.blob_id as number) ?? 0) + 1);
     await this.addRefs(t, refs);
-    const map: [number, number][] = [];
-    for (const m of rows) {
-      // RFC 3501 §6.4.7: flags and internal date are kept; \Recent is set in the target (by the UID watermark).
-      const newUid = await this.insertCopy(t, to, m.blob_id as number, m.size as number, m.flags as string[], m.internal_date as number, (m.msg_id as string) ?? null);
-      map.push([m.uid as number, newUid]);
-    }
-    return { uidValidity: dst.uidvalidity as number, map };
+    // RFC 3501 §6.4.7: flags and internal date are kept; \Recent is set in the target (by the UID watermark).
+    const fresh = await this.insertCopies(t, to, rows.map((m) => ({ blobId: m.blob_id as number, size: m.size as number, flags: m.flags as string[], internalDate: m.internal_date as number, msgId: (m.msg_id as string) ?? null })));
+    return { uidValidity: dst.uidvalidity as number, map: rows.map((m, i): [number, number] => [m.uid as number, fresh[i]]) };
   }
 
   /**
