@@ -114,9 +114,11 @@ async function admin(store: Store, cmd: string, sub: string | undefined, args: s
       need(0, 'no arguments');
       const q = await store.queue.list();
       if (q.length === 0) return 'queue is empty\n';
-      return table([['ID', 'MSG', 'FROM', 'TO', 'SIZE', 'TRIES', 'NEXT', 'LAST REPLY'],
+      // NODE: the node delivering it now (several nodes on one store: its queue lease)
+      const now = Date.now();
+      return table([['ID', 'MSG', 'FROM', 'TO', 'SIZE', 'TRIES', 'NEXT', 'NODE', 'LAST REPLY'],
         ...q.map((e) => [String(e.id), e.msgId, `<${e.mailFrom}>`, e.rcpts.filter((r) => r.status === 'pending').map((r) => r.address).join(','),
-          String(e.size), String(e.attempts), iso(e.nextAttempt), e.lastReply ?? '-'])]);
+          String(e.size), String(e.attempts), iso(e.nextAttempt), e.leaseNode && (e.leaseUntil ?? 0) > now ? e.leaseNode : '-', e.lastReply ?? '-'])]);
     }
     case 'queue flush': need(0, 'no arguments'); return `${await store.queue.flush()} queue entr(ies) due now\n`;
     case 'queue del': {
