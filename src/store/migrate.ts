@@ -146,6 +146,17 @@ export async function migrateStore(opts: { from: string; to: string; progress?: 
       [col(r, 'id'), col(r, 'user_id'), col(r, 'name'), col(r, 'special_use'), col(r, 'subscribed', bool), col(r, 'uidvalidity'), col(r, 'uidnext'),
         col(r, 'highestmodseq'), col(r, 'recent_uid'), col(r, 'created')]));
 
+    // RFC 3501 §6.3.6 subscriptions by name (a source from before migration 080 keeps them on the mailboxes)
+    const hasSubs = !!one(`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'subscriptions'`);
+    const subscriptions = hasSubs ? all('SELECT user_id, name FROM subscriptions') : all('SELECT user_id, name FROM mailboxes WHERE subscribed = 1');
+    await db.tx(async (t) => {
+      await t.run('DELETE FROM subscriptions');
+      for (let i = 0; i < subscriptions.length; i += BATCH_ROWS) {
+        const r = subscriptions.slice(i, i + BATCH_ROWS);
+        await t.q('INSERT INTO subscriptions (user_id, name) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING', [col(r, 'user_id'), col(r, 'name')]);
+      }
+    });
+
     // 2. message bytes, once each: only blobs the target does not hold yet (by id; a same id with
     // other bytes means someone wrote to the target meanwhile: stop rather than mix them up)
     const have = new Set((await db.read('SELECT id FROM blobs')).map((r) => r.id as number));
@@ -241,6 +252,21 @@ export async function migrateStore(opts: { from: string; to: string; progress?: 
       INSERT INTO journey_access (msg_id, session_id, step, time, mailbox, uid)
       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) ON CONFLICT DO NOTHING`,
     [col(r, 'msg_id'), col(r, 'session_id'), col(r, 'step'), col(r, 'time'), col(r, 'mailbox', txt), col(r, 'uid')]));
+    // the lab's protocol transcripts (sessions updated in place; their line batches are append-only)
+    await small('transcripts', all('SELECT * FROM transcripts ORDER BY id'), (t, r) => t.q(`
+      INSERT INTO transcripts (id, sid, protocol, local, remote, "user", tls, started, ended, msg_ids, lines, bytes, truncated) OVERRIDING SYSTEM VALUE
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::int[], $13::boolean[])
+      ON CONFLICT (id) DO UPDATE SET ended = EXCLUDED.ended, msg_ids = EXCLUDED.msg_ids, lines = EXCLUDED.lines, bytes = EXCLUDED.bytes,
+        truncated = EXCLUDED.truncated, "user" = EXCLUDED."user", tls = EXCLUDED.tls`,
+    [col(r, 'id'), col(r, 'sid'), col(r, 'protocol'), col(r, 'local', txt), col(r, 'remote', txt), col(r, 'user', txt), col(r, 'tls', txt), col(r, 'started'),
+      col(r, 'ended'), col(r, 'msg_ids', txt), col(r, 'lines'), col(r, 'bytes'), col(r, 'truncated', bool)]));
+    const lastLines = Number((await db.readOne('SELECT COALESCE(MAX(id), 0) AS n FROM transcript_lines'))!.n);
+    await small('transcript lines', all('SELECT id, transcript_id, lines FROM transcript_lines WHERE id > ? ORDER BY id', lastLines), (t, r) => t.q(`
+      INSERT INTO transcript_lines (id, transcript_id, lines) OVERRIDING SYSTEM VALUE
+      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING`, [col(r, 'id'), col(r, 'transcript_id'), col(r, 'lines', txt)]));
+    await small('transcript links', all('SELECT msg_id, transcript_id FROM transcript_msgs'), (t, r) => t.q(`
+      INSERT INTO transcript_msgs (msg_id, transcript_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING`,
+    [col(r, 'msg_id', txt), col(r, 'transcript_id')]));
     const subs = all('SELECT user_id, time, recipients, msg_id FROM submissions ORDER BY time');
     await db.tx(async (t) => {
       await t.run('DELETE FROM submissions');
@@ -257,7 +283,7 @@ export async function migrateStore(opts: { from: string; to: string; progress?: 
       await t.run(`WITH c AS (SELECT b.id, (SELECT count(*) FROM messages m WHERE m.blob_id = b.id) + (SELECT count(*) FROM queue q WHERE q.blob_id = b.id) AS n FROM blobs b)
         UPDATE blobs SET refs = c.n FROM c WHERE blobs.id = c.id AND blobs.refs <> c.n`);
       await t.run('DELETE FROM blobs WHERE refs <= 0');
-      for (const table of ['users', 'aliases', 'mailboxes', 'blobs', 'queue', 'journey', 'access_sessions']) {
+      for (const table of ['users', 'aliases', 'mailboxes', 'blobs', 'queue', 'journey', 'access_sessions', 'transcripts', 'transcript_lines']) {
         await t.q(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM ${table}), 1))`);
       }
     });
@@ -268,9 +294,10 @@ export async function migrateStore(opts: { from: string; to: string; progress?: 
       const d = Number((await db.readOne(dstSql))!.n);
       report.counts.push({ table, source: s, target: d, ok: s === d });
     };
-    for (const table of ['domains', 'users', 'aliases', 'mailboxes', 'messages', 'expunged', 'queue', 'journey', 'submissions']) {
+    for (const table of ['domains', 'users', 'aliases', 'mailboxes', 'messages', 'expunged', 'queue', 'journey', 'journey_access', 'submissions', 'transcripts', 'transcript_lines']) {
       await count(table, `SELECT count(*) AS n FROM ${table}`, `SELECT count(*) AS n FROM ${table}`);
     }
+    if (hasSubs) await count('subscriptions', 'SELECT count(*) AS n FROM subscriptions', 'SELECT count(*) AS n FROM subscriptions');
     await count('blobs', 'SELECT count(*) AS n FROM blobs WHERE refs > 0', 'SELECT count(*) AS n FROM blobs');
     await count('message bytes', 'SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE refs > 0', 'SELECT COALESCE(SUM(size), 0) AS n FROM blobs');
     const srcBoxes = all(`SELECT b.id, u.address || ' ' || b.name AS label, b.uidvalidity, b.uidnext, b.highestmodseq,

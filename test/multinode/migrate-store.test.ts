@@ -63,6 +63,10 @@ test('migrate-store copies a SQLite store into PostgreSQL, resumes without dupli
   assert.deepEqual(await store.messages.expunge(inbox.id), [3]);
   const sent = (await store.mailboxes.get(alice.id, 'Sent'))!;
   await store.messages.append(sent.id, fixture('tutorial-text.eml'), { flags: ['\\Seen'], internalDate: Date.UTC(2020, 0, 2, 3, 4, 5) });
+  await store.mailboxes.create(alice.id, 'Projects/2026');
+  await store.mailboxes.setSubscribed(alice.id, 'Projects/Gone', true);
+  await store.transcripts.write({ sid: 'smtp1', protocol: 'smtp', local: '127.0.0.1:25', remote: '192.0.2.7:40000', user: null, tls: null, started: Date.now(), ended: null, msgIds: ['mig.1'] },
+    [{ t: Date.now(), dir: 'S', text: '220 mx ESMTP' }, { t: Date.now(), dir: 'C', text: 'EHLO client' }]);
 
   // 1. the first run copies everything and verifies it
   const ticks: string[] = [];
@@ -77,6 +81,9 @@ test('migrate-store copies a SQLite store into PostgreSQL, resumes without dupli
   assert.equal(count('messages').target, 43 + 1 + 1 - 1); // alice INBOX 43-1, bob 1, Sent 1
   assert.equal(count('queue').target, 1);
   assert.equal(count('expunged').target, 1);
+  assert.equal(count('transcripts').target, 1);
+  assert.ok(count('subscriptions').target >= 7, 'subscriptions by name, also of a mailbox that does not exist');
+  assert.equal((await query(url, `SELECT 1 FROM subscriptions WHERE name = 'Projects/Gone'`)).length, 1);
 
   // the same mailboxes: ids, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ; the same copies: UID, MODSEQ, flags, internal date, bytes
   for (const mb of [inbox, sent]) {
