@@ -99,6 +99,10 @@ export interface Selected {
   /** changes other sessions made, not yet reported (updates.ts) */
   pending: MailboxChange[];
   gone: boolean;
+  /** keywords announced in FLAGS/PERMANENTFLAGS since SELECT (flag-report.ts, RFC 3501 §7.2.6) */
+  keywords: Set<string>;
+  /** UID -> the highest MODSEQ at which the client was shown the message's flags (flag-report.ts) */
+  reported: Map<number, number>;
 }
 
 // ------------------------------------------------------------------ what a handler answers

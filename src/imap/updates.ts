@@ -2,7 +2,9 @@
 // reported as untagged EXISTS / RECENT / EXPUNGE (or VANISHED) / FETCH FLAGS at the points
 // RFC 3501 §5.2 and §7.4.1 allow (RFC 7162 §3.2.10 VANISHED under QRESYNC). One expunge renderer
 // for these and for the session's own EXPUNGE, MOVE and CLOSE.
-import type { MailboxChange } from '../store/index.js';
+import type { MailboxChange, MessageRecord } from '../store/index.js';
+import { records } from './commands/util.js';
+import { announceKeywords, noteReported, staleReport } from './flag-report.js';
 import type { ImapSession, Selected } from './types.js';
 import { compactSet } from './wire.js';
 
@@ -105,20 +107,46 @@ export class MailboxUpdates {
           for (const u of claimed) sel.recent.add(u);
         }
         s.send(`* ${sel.uids.length} EXISTS`);
-        if (!rev2) s.send(`* ${sel.recent.size} RECENT`);
+        // RFC 3501 §7.3.2 RECENT counts messages of the mailbox as this client knows it: claimRecent
+        // may have taken UIDs whose EXISTS is still queued (they count when they arrive)
+        if (!rev2) s.send(`* ${recentInView(sel)} RECENT`);
       } else {
         sel.pending.shift();
         const index = new Map<number, number>();
         if (c.changes.length > 8) sel.uids.forEach((u, i) => index.set(u, i + 1));
+        const targets: { seq: number; uid: number }[] = [];
         for (const ch of c.changes) {
           const seq = index.size ? index.get(ch.uid) : sel.uids.indexOf(ch.uid) + 1;
-          if (!seq) continue;
-          const flags = sel.recent.has(ch.uid) && !rev2 ? [...ch.flags, '\\Recent'] : ch.flags;
-          s.send(`* ${seq} FETCH (UID ${ch.uid} FLAGS (${flags.join(' ')})${s.condstore ? ` MODSEQ (${ch.modseq})` : ''})`);
+          if (seq && !staleReport(sel, ch.uid, ch.modseq)) targets.push({ seq, uid: ch.uid });
+        }
+        // RFC 7162 §3.1.4, RFC 3501 §7.4.2: the message's flags as they are now, with its current
+        // MODSEQ. The event's snapshot may be older than what this client has since been shown,
+        // or has stored itself with FLAGS.SILENT: sending it would roll the client's flags back
+        const now = targets.length ? await records(s, sel, targets) : new Map<number, MessageRecord>();
+        for (const t of targets) {
+          const r = now.get(t.uid);
+          if (!r || staleReport(sel, t.uid, r.modseq)) continue;
+          // RFC 3501 §7.2.6: a keyword new to the client is announced first
+          announceKeywords((l) => s.send(l), sel, r.flags);
+          const flags = sel.recent.has(t.uid) && !rev2 ? [...r.flags, '\\Recent'] : r.flags;
+          s.send(`* ${t.seq} FETCH (UID ${t.uid} FLAGS (${flags.join(' ')})${s.condstore ? ` MODSEQ (${r.modseq})` : ''})`);
+          noteReported(sel, t.uid, r.modseq);
         }
       }
       if (c.modseq > sel.mailbox.highestModseq) sel.mailbox.highestModseq = c.modseq;
       await s.maybeFlush();
     }
   }
+}
+
+/** RFC 3501 §7.3.2: the \Recent messages among those the client knows of (the view is in UID order). */
+function recentInView(sel: Selected): number {
+  let n = 0;
+  for (const u of sel.recent) {
+    let lo = 0;
+    let hi = sel.uids.length;
+    while (lo < hi) { const m = (lo + hi) >>> 1; if (sel.uids[m] < u) lo = m + 1; else hi = m; }
+    if (sel.uids[lo] === u) n++;
+  }
+  return n;
 }

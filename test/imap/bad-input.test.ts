@@ -207,6 +207,8 @@ test('keywords are bounded: 50 characters each (as Dovecot), 64 in one command; 
     S: * OK ...
     S: b OK [READ-WRITE] SELECT completed
     C: c STORE 1 +FLAGS (${k50})
+    S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft ${k50})
+    S: * OK [PERMANENTFLAGS ...
     S: * 1 FETCH (FLAGS (${k50} \\Recent))
     S: c OK STORE completed
     C: d STORE 1 +FLAGS (${k50}x)

@@ -14,7 +14,12 @@ test('STORE: +FLAGS, -FLAGS, FLAGS, .SILENT, UID STORE, UNCHANGEDSINCE', async (
   await c.cmd('SELECT INBOX');
   assert.deepEqual(await c.cmd('STORE 1:2 +FLAGS (\\Seen)'), ['* 1 FETCH (FLAGS (\\Seen \\Recent))', '* 2 FETCH (FLAGS (\\Seen \\Recent))', 'TAG OK STORE completed']);
   assert.deepEqual(await c.cmd('STORE 1 -FLAGS.SILENT (\\Seen)'), ['TAG OK STORE completed']);
-  assert.deepEqual(await c.cmd('UID STORE 3 FLAGS (\\Answered foo)'), ['* 3 FETCH (UID 3 FLAGS (\\Answered foo \\Recent))', 'TAG OK STORE completed']);
+  // RFC 3501 §7.2.6: the new keyword is announced (FLAGS, PERMANENTFLAGS) before the FETCH shows it
+  assert.deepEqual(await c.cmd('UID STORE 3 FLAGS (\\Answered foo)'), [
+    '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft foo)',
+    '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft foo \\*)] flags permitted',
+    '* 3 FETCH (UID 3 FLAGS (\\Answered foo \\Recent))', 'TAG OK STORE completed',
+  ]);
   assert.deepEqual(await c.cmd('STORE 1 +FLAGS (\\Bogus)'), ['TAG BAD invalid system flag \\Bogus']);
   const f = await c.cmd('FETCH 2 (MODSEQ)');
   // RFC 7162 §3.1: the first CONDSTORE-enabling command with a mailbox selected reports HIGHESTMODSEQ first

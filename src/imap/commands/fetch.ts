@@ -1,4 +1,5 @@
 import type { MimeTree } from '../../mail/mime.js';
+import { announceKeywords, noteReported } from '../flag-report.js';
 import type { AccessStep, MessageRecord } from '../../store/index.js';
 import { binaryBytes, renderedItem, sectionBytes } from '../render.js';
 import type { FetchItem, ImapCommand, ImapSession } from '../types.js';
@@ -82,6 +83,9 @@ export const fetch: ImapCommand<'FETCH'> = {
         missing++;
         continue; // expunged under us: the bytes are gone
       }
+      const showsFlags = seenNow.has(r.uid) || items.some((i) => i.k === 'FLAGS');
+      // RFC 3501 §7.2.6: a keyword new to the client is announced before the FETCH shows it
+      if (showsFlags) announceKeywords((l) => s.send(l), sel, r.flags);
       s.write(`* ${t.seq} FETCH (`);
       let flagsSent = false;
       for (let i = 0; i < items.length; i++) {
@@ -93,6 +97,7 @@ export const fetch: ImapCommand<'FETCH'> = {
       // RFC 7162 §3.1.4: an implicit flag change reports its MODSEQ when CONDSTORE is on
       if (seenNow.has(r.uid) && s.condstore && !items.some((i) => i.k === 'MODSEQ')) s.write(` MODSEQ (${r.modseq})`);
       s.write(')\r\n');
+      if (showsFlags) noteReported(sel, r.uid, r.modseq);
       const flushing = s.maybeFlush();
       if (flushing) await flushing;
       if (isBodyFetch && r.msgId) {

@@ -1,9 +1,9 @@
 import type { MailboxRecord } from '../../store/index.js';
+import { flagsLines, noteReported } from '../flag-report.js';
 import type { CmdOf, ImapCommand, ImapReply, ImapSession } from '../types.js';
 import { compactSet, ImapBad, ImapNo, mailboxArg, mailboxOut, resolveStar, inSet } from '../wire.js';
 import { user } from './util.js';
 
-const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 /** RFC 3501 §6.3.1/§6.3.2 SELECT and EXAMINE; RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC. */
 export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE'>, readOnly: boolean): Promise<ImapReply> {
@@ -18,7 +18,7 @@ export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE
   if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
   const msgs = await s.ctx.store.messages.list(mb.id);
   // set before the next await so no change announced from now on is missed
-  s.setSelected({ mailbox: { ...mb }, readOnly, uids: msgs.map((m) => m.uid), recent: new Set(), pending: [], gone: false });
+  s.setSelected({ mailbox: { ...mb }, readOnly, uids: msgs.map((m) => m.uid), recent: new Set(), pending: [], gone: false, keywords: new Set(), reported: new Map() });
   const sel = s.selected!;
   if (!readOnly) for (const uid of await s.ctx.store.mailboxes.claimRecent(mb.id)) sel.recent.add(uid);
   else {
@@ -38,9 +38,10 @@ export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE
     if (m.modseq > highest) highest = m.modseq;
   });
   sel.mailbox.highestModseq = highest;
-  const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
-  s.send(`* FLAGS (${flags})`);
-  s.send(`* OK [PERMANENTFLAGS (${readOnly ? '' : flags + ' \\*'})] ${readOnly ? 'read-only' : 'flags permitted'}`);
+  // RFC 3501 §7.2.6 FLAGS, §7.1 PERMANENTFLAGS: the keywords in use; later ones are announced
+  // before a FETCH shows them (flag-report.ts)
+  sel.keywords = keywords;
+  for (const line of flagsLines(keywords, readOnly)) s.send(line);
   s.send(`* ${msgs.length} EXISTS`);
   if (!rev2) s.send(`* ${sel.recent.size} RECENT`);
   if (firstUnseen && !rev2) s.send(`* OK [UNSEEN ${firstUnseen}] first unseen`);
@@ -62,6 +63,7 @@ export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE
       if (m.modseq > q.modseq) {
         const f = sel.recent.has(m.uid) && !rev2 ? [...m.flags, '\\Recent'] : m.flags;
         s.send(`* ${i + 1} FETCH (UID ${m.uid} FLAGS (${f.join(' ')}) MODSEQ (${m.modseq}))`);
+        noteReported(sel, m.uid, m.modseq);
       }
     });
   }

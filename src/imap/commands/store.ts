@@ -1,3 +1,4 @@
+import { announceKeywords, noteReported } from '../flag-report.js';
 import type { ImapCommand } from '../types.js';
 import { checkFlags, compactSet } from '../wire.js';
 import { clientFlags, records, resolveSet, selected, writable } from './util.js';
@@ -31,7 +32,10 @@ export const store: ImapCommand<'STORE'> = {
       if (s.condstore && (!silent || (unchangedSince !== undefined && c))) items.push(`MODSEQ (${modseq})`);
       if (!silent || (unchangedSince !== undefined && c)) {
         if (silent && !items.some((x) => x.startsWith('UID '))) items.unshift(`UID ${t.uid}`);
+        // RFC 3501 §7.2.6: a keyword new to the client is announced before the FETCH shows it
+        if (!silent) announceKeywords((l) => s.send(l), sel, c?.flags ?? r!.flags);
         s.send(`* ${t.seq} FETCH (${items.join(' ')})`);
+        if (!silent && modseq !== undefined) noteReported(sel, t.uid, modseq);
       }
       await s.maybeFlush();
     }
