@@ -305,6 +305,26 @@ for (const b of backends) {
       assert.equal(ex.origin, 'mover');
     });
 
+    test('appendMany (imports): one transaction, bytes the mailbox holds are skipped, unparsable ones reported; digests', async (t) => {
+      const { store, alice } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      await store.messages.append(inbox.id, message('held'));
+      const rec = recorder(store);
+      const out = await store.messages.appendMany(inbox.id, [
+        { raw: message('held'), flags: [], internalDate: 1_000, msgId: 'imp-1.1' },
+        { raw: message('new one'), flags: ['\\Seen', '$Imported'], internalDate: 1_700_000_000_000, msgId: 'imp-1.2', source: 'a.mbox' },
+        { raw: message('new two'), flags: [], internalDate: 1_700_000_001_000, msgId: 'imp-1.3' },
+        { raw: message('new one'), flags: [], internalDate: 1_000, msgId: 'imp-1.4' },
+      ]);
+      assert.deepEqual(out, [{ duplicate: true }, { uid: 2 }, { uid: 3 }, { duplicate: true }]);
+      const list = await store.messages.list(inbox.id);
+      assert.deepEqual(list.map((m) => [m.uid, m.flags, m.internalDate, m.msgId]), [
+        [1, [], list[0].internalDate, null], [2, ['\\Seen', '$Imported'], 1_700_000_000_000, 'imp-1.2'], [3, [], 1_700_000_001_000, 'imp-1.3']]);
+      assert.deepEqual((await store.journey.trace('imp-1.2')).map((r) => [r.agent, r.step, r.details.source]), [['MDA', 'imported', 'a.mbox']]);
+      assert.deepEqual((await store.messages.digests(inbox.id)).map((d) => [d.uid, d.messageId]), [[1, '<held@example.test>'], [2, '<newone@example.test>'], [3, '<newtwo@example.test>']]);
+      await rec.until((s) => s.some((c) => c.kind === 'exists' && c.uids.includes(3)), 'the import announced');
+    });
+
     test('queue: due, flush, reschedule, finish (bytes released), del', async (t) => {
       const { store } = await setup(t, b);
       const raw = message('out');
