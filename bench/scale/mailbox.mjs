@@ -1,0 +1,105 @@
+// SELECT (cold and warm), STATUS, UID FETCH of the newest 100 headers, SEARCH of a header word and the
+// server's memory, against the size of one mailbox. The mailbox grows through the sizes: at each step the
+// missing messages are seeded in bulk with the server stopped, then the server starts (cold) and is measured.
+//   postoffice: `postoffice import ADDRESS FILE.mbox` (the store's batched appendMany path)
+//   anchor:     files written straight into the user's Maildir cur/; Dovecot indexes them on the first SELECT
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DOMAIN, PASSWORD, imapConnect, list, loadMeter, log, median, message, ms, now, num, r1, record, serverMemory } from './lib.mjs';
+
+const SIZES = list('BENCH_SCALE_MAILBOX_SIZES', '1000,10000');
+const BODY = num('BENCH_SCALE_MAILBOX_MSG_BYTES', 600);
+const WARM = num('BENCH_SCALE_WARM_RUNS', 5);
+const USER = `scale-big@${DOMAIN}`;
+
+/** Messages from+1 .. to as an mbox file (RFC 4155 From_ lines; the bodies never start a line with "From "). */
+function writeMbox(file, from, to) {
+  const fd = openSync(file, 'w');
+  let chunk = '';
+  for (let i = from + 1; i <= to; i++) {
+    chunk += `From seed@example.test Tue Dec  1 10:00:00 2026\n${message(i, BODY, USER).replace(/\r\n/g, '\n')}\n`;
+    if (chunk.length > 1 << 20) { writeSync(fd, chunk); chunk = ''; }
+  }
+  writeSync(fd, chunk);
+  closeSync(fd);
+}
+
+/** Messages from+1 .. to as Maildir files in cur/ (seen), owned by Dovecot's mail user. */
+function writeMaildir(dir, from, to) {
+  for (const d of ['cur', 'new', 'tmp']) mkdirSync(path.join(dir, d), { recursive: true });
+  const host = os.hostname().replace(/[/:]/g, '_');
+  const base = 1764583200; // 2025-12-01, fixed so re-runs name files alike
+  for (let i = from + 1; i <= to; i++) {
+    const raw = message(i, BODY, USER);
+    const fd = openSync(path.join(dir, 'cur', `${base + i}.M${i}P1.${host},S=${raw.length}:2,S`), 'w');
+    writeSync(fd, raw);
+    closeSync(fd);
+  }
+  execFileSync('chown', ['-R', 'mail:mail', path.dirname(path.dirname(dir))]); // the domain folder too: Dovecot creates users' homes in it
+}
+
+async function measure(t, size, cold) {
+  const meter = loadMeter();
+  const c = await imapConnect(t.ports.imap);
+  const side = await imapConnect(t.ports.imap);
+  try {
+    await c.cmd(`LOGIN ${USER} ${PASSWORD}`);
+    await side.cmd(`LOGIN ${USER} ${PASSWORD}`);
+    let t0 = now();
+    const first = await c.cmd('SELECT INBOX');
+    const selectCold = ms(t0);
+    const exists = Number(/\* (\d+) EXISTS/.exec(first)?.[1]);
+    const uidnext = Number(/UIDNEXT (\d+)/.exec(first)?.[1]);
+    if (exists !== size) throw new Error(`${t.name}: SELECT shows ${exists} messages, seeded ${size}`);
+    const warm = [];
+    for (let i = 0; i < WARM; i++) { t0 = now(); await c.cmd('SELECT INBOX'); warm.push(ms(t0)); }
+    const status = [];
+    for (let i = 0; i < WARM; i++) { t0 = now(); await side.cmd('STATUS INBOX (MESSAGES UIDNEXT UNSEEN)'); status.push(ms(t0)); }
+    const fetch = [];
+    for (let i = 0; i < WARM; i++) {
+      t0 = now();
+      const out = await c.cmd(`UID FETCH ${Math.max(1, uidnext - 100)}:* (UID FLAGS BODY.PEEK[HEADER])`);
+      fetch.push(ms(t0));
+      if (i === 0) { const got = (out.match(/^\* \d+ FETCH/gm) ?? []).length; if (got !== Math.min(100, size)) throw new Error(`${t.name}: FETCH of the newest 100 gave ${got}`); }
+    }
+    t0 = now();
+    const found = await c.cmd('UID SEARCH SUBJECT zebra');
+    const search = ms(t0);
+    const hits = (/\* SEARCH([\d ]*)/.exec(found)?.[1].trim().split(/\s+/).filter(Boolean) ?? []).length;
+    if (hits !== Math.floor(size / 1000)) throw new Error(`${t.name}: SEARCH SUBJECT zebra found ${hits}, seeded ${Math.floor(size / 1000)}`);
+    const mem = serverMemory(t.pids());
+    return {
+      mailbox_messages: size, cold,
+      select_cold_ms: r1(selectCold), select_warm_ms: r1(median(warm)), status_ms: r1(median(status)),
+      fetch_newest100_ms: r1(median(fetch)), search_header_ms: r1(search), search_hits: hits,
+      server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_processes: mem.processes, ...meter.stop(),
+    };
+  } finally { c.close(); side.close(); }
+}
+
+export async function mailboxSweep(t, tmp) {
+  await t.adduser(USER);
+  let have = 0;
+  for (const size of SIZES) {
+    if (size < have) { log(`${t.name}: mailbox sizes must grow (${size} after ${have}); skipped`); continue; }
+    const s0 = now();
+    if (t.name === 'postoffice') {
+      await t.stop();
+      const file = path.join(tmp, `seed-${have}-${size}.mbox`);
+      writeMbox(file, have, size);
+      await t.seed(USER, file);
+      rmSync(file);
+      await t.start();
+    } else {
+      writeMaildir(t.maildir(USER), have, size);
+      await t.restartImap();
+    }
+    const seedS = ms(s0) / 1000;
+    have = size;
+    log(`${t.name}: mailbox at ${size} messages (seeded in ${seedS.toFixed(1)} s)`);
+    const r = await measure(t, size, true);
+    record({ target: t.name, workload: 'mailbox', seed_s: r1(seedS), msg_bytes: message(1, BODY, USER).length, ...r });
+  }
+}

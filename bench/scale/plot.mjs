@@ -1,0 +1,90 @@
+// The plots of `npm run bench:scale`, drawn with Vega-Lite (rendered to SVG in Node, no canvas) from a
+// results file: postoffice and the anchor on the same axes, the machine's load in each subtitle.
+//   node bench/scale/plot.mjs [results.jsonl]     (default: the newest bench/results/scale/scale-*.jsonl)
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+
+const OUT = path.resolve(process.env.BENCH_SCALE_OUT ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results', 'scale'));
+
+function newest() {
+  const files = readdirSync(OUT).filter((f) => /^scale-.*\.jsonl$/.test(f)).sort();
+  if (!files.length) throw new Error(`no scale-*.jsonl in ${OUT}`);
+  return path.join(OUT, files[files.length - 1]);
+}
+
+const range = (rows, k) => {
+  const xs = rows.map((r) => r[k]).filter((x) => typeof x === 'number');
+  return xs.length ? `${Math.min(...xs)}–${Math.max(...xs)}` : '?';
+};
+const loadNote = (rows) => `load avg ${range(rows, 'loadavg_1m')}, host busy ${range(rows, 'host_busy_frac')}, load generator ${range(rows, 'loadgen_core_share')} cores`;
+
+async function render(file, spec) {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  writeFileSync(file, await view.toSVG());
+  await view.finalize();
+  return file;
+}
+
+const COLOR = { field: 'target', type: 'nominal', title: null, scale: { domain: ['postoffice', 'anchor'], range: ['#1f77b4', '#d62728'] } };
+const line = (rows, title, x, y, extra = {}) => ({
+  $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+  title: { text: title, subtitle: loadNote(rows), subtitleFontSize: 10 },
+  width: 420, height: 260, background: 'white',
+  data: { values: rows },
+  mark: { type: 'line', point: true },
+  encoding: { x, y, color: COLOR, ...extra },
+});
+const logx = (field, title) => ({ field, type: 'quantitative', title, scale: { type: 'log' }, axis: { grid: true } });
+const linY = (field, title) => ({ field, type: 'quantitative', title, scale: { zero: true } });
+const logY = (field, title) => ({ field, type: 'quantitative', title, scale: { type: 'log' } });
+
+export async function plot(results = newest()) {
+  const rows = readFileSync(results, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const stem = path.basename(results, '.jsonl');
+  const dir = path.join(path.dirname(results), stem);
+  mkdirSync(dir, { recursive: true });
+  const written = [];
+  const of = (w) => rows.filter((r) => r.workload === w);
+
+  const sess = of('delivery_sessions');
+  if (sess.length) written.push(await render(path.join(dir, 'delivery-sessions.svg'),
+    line(sess, 'Delivery against concurrent SMTP sessions (end to end)', logx('sessions', 'concurrent SMTP sessions'), linY('e2e_msgs_per_s', 'messages/s delivered'))));
+  const size = of('delivery_size');
+  if (size.length) {
+    written.push(await render(path.join(dir, 'delivery-size.svg'),
+      line(size, 'Delivery against message size (end to end)', logx('msg_bytes', 'message size (bytes)'), logY('e2e_msgs_per_s', 'messages/s delivered'))));
+    written.push(await render(path.join(dir, 'delivery-size-mbps.svg'),
+      line(size, 'Delivery throughput against message size', logx('msg_bytes', 'message size (bytes)'), linY('e2e_mb_per_s', 'MB/s delivered'))));
+  }
+  const mb = of('mailbox');
+  if (mb.length) {
+    const metrics = { select_cold_ms: 'SELECT cold', select_warm_ms: 'SELECT warm', status_ms: 'STATUS', fetch_newest100_ms: 'UID FETCH newest 100 headers', search_header_ms: 'SEARCH SUBJECT word' };
+    const long = mb.flatMap((r) => Object.entries(metrics).filter(([k]) => r[k] != null).map(([k, label]) => ({ ...r, metric: label, ms: Math.max(r[k], 0.01) })));
+    const spec = line(long, 'IMAP time against mailbox size', logx('mailbox_messages', 'messages in the mailbox'), logY('ms', 'ms'));
+    delete spec.width; delete spec.height; delete spec.encoding.color;
+    written.push(await render(path.join(dir, 'mailbox-times.svg'), {
+      ...spec, data: { values: long },
+      facet: { field: 'metric', type: 'nominal', title: null, sort: Object.values(metrics) }, columns: 3,
+      spec: { width: 240, height: 180, mark: { type: 'line', point: true }, encoding: { ...line(long, '', logx('mailbox_messages', 'messages in the mailbox'), logY('ms', 'ms')).encoding } },
+      resolve: { scale: { y: 'independent' } },
+      mark: undefined, encoding: undefined,
+    }));
+    written.push(await render(path.join(dir, 'mailbox-memory.svg'),
+      line(mb, 'Server memory after SELECT/FETCH/SEARCH against mailbox size', logx('mailbox_messages', 'messages in the mailbox'), linY('server_pss_mb', 'server memory, MB (PSS)'))));
+  }
+  const idle = of('idle_connections');
+  if (idle.length) {
+    written.push(await render(path.join(dir, 'idle-memory.svg'),
+      line(idle, 'Server memory against idle IMAP sessions (LOGIN, SELECT, IDLE)', logx('connections', 'idle IMAP sessions'), linY('server_pss_mb', 'server memory, MB (PSS)'))));
+    written.push(await render(path.join(dir, 'idle-new-client.svg'),
+      line(idle, 'A new client (LOGIN+SELECT+FETCH 1) while the sessions are held', logx('connections', 'idle IMAP sessions'), linY('new_client_ms', 'ms (median)'))));
+  }
+  return written;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const f of await plot(process.argv[2] ? path.resolve(process.argv[2]) : undefined)) console.log(f);
+}
