@@ -427,6 +427,25 @@ for (const b of backends) {
         const seen = r.seen.filter((c): c is Extract<MailboxChange, { kind: 'exists' }> => c.kind === 'exists' && c.mailboxId === inbox.id).flatMap((c) => c.uids).filter((u) => u >= 2);
         assert.deepEqual(seen, uids, `${name} store announces every new UID once, ascending`);
       }
+
+      // big changes (more than a NOTIFY payload holds): 2,000 copies, a flag change and an expunge of every other one
+      const archive = (await store.mailboxes.get(alice.id, 'Archive'))!;
+      const all = (await store.messages.list(inbox.id)).map((m) => m.uid);
+      for (let i = 0; i < 50; i++) await store.messages.copy(inbox.id, all, archive.id);
+      const copied = (await store.messages.list(archive.id)).map((m) => m.uid);
+      assert.equal(copied.length, 2000);
+      const odd = copied.filter((u) => u % 2);
+      await rec.until((s) => s.some((c) => c.kind === 'exists' && c.mailboxId === archive.id && c.uids.includes(2000)), 'the copies announced');
+      const flagged = await store.messages.setFlags(archive.id, odd, 'add', ['\\Deleted', '$Some-Long-Keyword-To-Make-The-Payload-Big']);
+      assert.equal(flagged.changed.length, 1000);
+      await rec.until((s) => s.some((c) => c.kind === 'flags' && c.mailboxId === archive.id), 'the big flag change announced');
+      const fl = rec.seen.filter((c): c is Extract<MailboxChange, { kind: 'flags' }> => c.kind === 'flags' && c.mailboxId === archive.id).flatMap((c) => c.changes);
+      assert.deepEqual(fl.map((c) => c.uid), odd, 'every flag change announced on the other store');
+      assert.ok(fl.every((c) => c.flags.includes('\\Deleted')));
+      await store.messages.expunge(archive.id);
+      await rec.until((s) => s.some((c) => c.kind === 'expunge' && c.mailboxId === archive.id), 'the big expunge announced');
+      const ex = rec.seen.filter((c): c is Extract<MailboxChange, { kind: 'expunge' }> => c.kind === 'expunge' && c.mailboxId === archive.id).flatMap((c) => c.uids);
+      assert.deepEqual(ex, odd, 'every expunged UID announced on the other store');
     });
 
     test('the tool store (CLI) opens the same database', async (t) => {

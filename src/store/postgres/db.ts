@@ -205,6 +205,8 @@ export class PgDb {
       } catch (err) {
         throw new InternalError('STORE_WRITE_FAILED', `no database connection: ${(err as Error).message}`, { cause: err });
       }
+      // a connection that breaks between two statements must fail this transaction, not the process
+      client.on('error', ignore);
       const t = new PgTx(client);
       let value: T;
       let own: Own | null = null;
@@ -217,11 +219,13 @@ export class PgDb {
           if (t.changes.length) own = this.expect(seq, t.changes);
         }
         await client.query('COMMIT');
+        client.off('error', ignore);
         client.release();
       } catch (err) {
         if (own) this.own.delete(own.seq);
         let broken = false;
         await client.query('ROLLBACK').catch(() => { broken = true; });
+        client.off('error', ignore);
         client.release(broken ? (err as Error) : undefined);
         const code = (err as { code?: string }).code;
         if ((code === '40P01' || code === '40001') && attempt < RETRIES) {
@@ -382,6 +386,8 @@ export class PgDb {
     await this.pool.end().catch(() => {});
   }
 }
+
+function ignore(): void {}
 
 /** the URL without its password, for messages */
 export function redact(url: string): string {
