@@ -26,7 +26,7 @@ export function pgUnavailable(): string | null {
   return pgBinDir() ? null : 'PostgreSQL server binaries not installed (apt-get install postgresql)';
 }
 
-interface Cluster { url: string; stop: () => void }
+interface Cluster { url: string; stop: () => void; restart: () => void }
 
 /** a loopback port nobody listens on (lab.ts imports this file: no import of process.ts, which imports lab.ts) */
 function freePort(): Promise<number> {
@@ -45,7 +45,7 @@ let databases = 0;
 
 async function start(): Promise<Cluster> {
   const given = process.env.POSTOFFICE_TEST_PG_URL;
-  if (given) return { url: given, stop: () => {} };
+  if (given) return { url: given, stop: () => {}, restart: () => { throw new Error('POSTOFFICE_TEST_PG_URL: not our server to restart'); } };
   const bin = pgBinDir();
   if (!bin) throw new Error(pgUnavailable() ?? 'no PostgreSQL');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-pg-'));
@@ -86,7 +86,12 @@ async function start(): Promise<Cluster> {
   };
   // a test process that ends in any way (even --test-force-exit) takes its cluster with it
   process.once('exit', stop);
-  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
+  // every connection is cut (as when the server or its host restarts); the data stays
+  const restart = () => {
+    run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', '-o', opts, 'start']);
+  };
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop, restart };
 }
 
 /** The superuser URL of this process's cluster (started on first use). */
@@ -111,6 +116,12 @@ export async function pgDatabase(_t: TestContext | null, prefix = 'po'): Promise
   // not dropped after the test: the test's stores may still be closing then, and the cluster (with
   // every database) goes when the process ends
   return url.toString();
+}
+
+/** Restarts this process's cluster (immediate stop: every connection is cut, as in a crash). */
+export async function restartPgCluster(): Promise<void> {
+  if (!cluster) throw new Error('no cluster started');
+  (await cluster).restart();
 }
 
 /** Stops this process's cluster now (otherwise it stops when the process exits). */
