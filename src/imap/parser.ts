@@ -10,7 +10,8 @@ import { ImapBad } from './wire.js';
 
 export type Token =
   | { t: 'atom'; v: string }
-  | { t: 'string'; v: string; bytes: Buffer; literal: boolean }
+  /** binary: a literal8 (RFC 3516 §4.3 ~{n}) */
+  | { t: 'string'; v: string; bytes: Buffer; literal: boolean; binary?: true }
   | { t: 'list'; v: Token[] }
   | { t: 'nil' };
 
@@ -64,7 +65,7 @@ type Incomplete =
 /** {n}, {n+} and RFC 3516 literal8 ~{n} at the end of a line */
 const LITERAL_AT_END = /~?\{(\d{1,20})(\+?)\}$/;
 
-interface Segment { text: string; literal: Buffer | null }
+interface Segment { text: string; literal: Buffer | null; binary: boolean }
 
 const EMPTY = Buffer.alloc(0);
 
@@ -77,6 +78,7 @@ export class TokenReader {
   private segments: Segment[] = [];
   private literalNeed = -1; // bytes of the pending literal, -1 when reading a line
   private literalCount = 0;
+  private literalBytes = 0;
   private continueSent = false;
   readonly limits: ParserLimits;
 
@@ -122,6 +124,7 @@ export class TokenReader {
     this.segments = [];
     this.literalNeed = -1;
     this.literalCount = 0;
+    this.literalBytes = 0;
     this.continueSent = false;
   }
 
@@ -166,10 +169,11 @@ export class TokenReader {
       this.buf = this.buf.subarray(lf + 1);
       const m = LITERAL_AT_END.exec(text);
       if (!m) {
-        this.segments.push({ text, literal: null });
+        this.segments.push({ text, literal: null, binary: false });
         const segs = this.segments;
         this.segments = [];
         this.literalCount = 0;
+    this.literalBytes = 0;
         try {
           return { kind: 'command', cmd: buildCommand(segs) };
         } catch (err) {
@@ -180,14 +184,17 @@ export class TokenReader {
       const size = Number(m[1]);
       const sync = m[2] !== '+';
       text = text.slice(0, m.index);
-      this.segments.push({ text, literal: null });
+      this.segments.push({ text, literal: null, binary: m[0].startsWith('~') });
       const first = this.segments[0].text;
       const isAppend = /^\S+\s+APPEND\s/i.test(first);
       const max = isAppend ? this.limits.maxAppendLiteral : this.limits.maxLiteral;
-      if (size > max || ++this.literalCount > this.limits.maxLiterals) {
+      // MULTIAPPEND (RFC 3502) sends several messages in one command: their sum is bounded too
+      this.literalBytes += size;
+      if (size > max || ++this.literalCount > this.limits.maxLiterals || this.literalBytes > 4 * this.limits.maxAppendLiteral) {
         const tag = guessTag(first);
         this.segments = [];
         this.literalCount = 0;
+    this.literalBytes = 0;
         if (!sync) this.buf = EMPTY; // its bytes are on their way: the session closes
         return { kind: 'toobig', tag, size, sync };
       }
@@ -244,7 +251,7 @@ function tokenize(segs: Segment[], start: number, tag: string): Token[] {
   const stack: Token[][] = [root];
   let top = root;
   for (let s = 0; s < segs.length; s++) {
-    const { text, literal } = segs[s];
+    const { text, literal, binary } = segs[s];
     let p = s === 0 ? start : 0;
     while (p < text.length) {
       const c = text[p];
@@ -314,7 +321,11 @@ function tokenize(segs: Segment[], start: number, tag: string): Token[] {
       else top.push({ t: 'atom', v });
     }
     if (literal) {
-      top.push({ t: 'string', v: literal.toString('utf8'), bytes: literal, literal: true });
+      // the text of a literal is decoded only if a grammar asks for it (a 25 MiB APPEND never is)
+      const bytes = literal;
+      const tok: Token = { t: 'string', get v() { return bytes.toString('utf8'); }, bytes, literal: true };
+      if (binary) tok.binary = true;
+      top.push(tok);
     } else if (s < segs.length - 1) {
       throw new ParseError('literal missing', tag);
     }

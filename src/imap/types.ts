@@ -36,13 +36,27 @@ export type SearchKey =
   | { k: 'size'; larger: boolean; n: number }
   | { k: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; day: number }
   | { k: 'header'; name: string; value: string }
+  /** FROM / TO / CC / BCC: the envelope's addresses (RFC 3501 §6.4.4 "in the envelope structure's ... field") */
+  | { k: 'address'; field: 'from' | 'to' | 'cc' | 'bcc'; value: string }
   | { k: 'body'; value: string } | { k: 'text'; value: string }
   | { k: 'modseq'; n: number };
 
 /** RFC 4731 §3.1 search-return-opt, RFC 5182 §2.4 SAVE. */
 export type SearchReturn = 'MIN' | 'MAX' | 'COUNT' | 'ALL' | 'SAVE';
 
-export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
+/** RFC 5256 §3 sort-key, RFC 5957 §3 DISPLAYFROM / DISPLAYTO. */
+export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
+
+/** RFC 3502 §6 append-message (MULTIAPPEND), RFC 4469 §5 CATENATE: the message as one literal or as parts. */
+export interface AppendMessage {
+  flags: string[];
+  date: number | null;
+  data:
+    /** binary: it came as a literal8 (RFC 3516 §4.3) */
+    | { kind: 'literal'; bytes: Buffer; binary: boolean }
+    /** RFC 4469 §5 cat-part = "TEXT" SP literal / "URL" SP astring */
+    | { kind: 'catenate'; parts: ({ text: Buffer } | { url: string })[] };
+}
 
 // ------------------------------------------------------------------ the commands
 
@@ -68,7 +82,7 @@ export type ImapArgs =
   | { verb: 'LIST'; select: ListSelect | null; reference: string; patterns: string[]; returns: ListReturn | null }
   | { verb: 'LSUB'; reference: string; pattern: string }
   | { verb: 'STATUS'; mailbox: string; items: string[] }
-  | { verb: 'APPEND'; mailbox: string; flags: string[]; date: number | null; message: Buffer }
+  | { verb: 'APPEND'; mailbox: string; messages: AppendMessage[] }
   | { verb: 'ID'; params: [string, string | null][] | null }
   | { verb: 'ENABLE'; caps: string[] }
   | { verb: 'GETQUOTA'; root: string }
@@ -79,7 +93,7 @@ export type ImapArgs =
   | { verb: 'COPY'; uid: boolean; set: SeqArg; mailbox: string }
   | { verb: 'MOVE'; uid: boolean; set: SeqArg; mailbox: string }
   | { verb: 'SEARCH'; uid: boolean; ret: SearchReturn[] | null; charset: string | null; key: SearchKey }
-  | { verb: 'SORT'; uid: boolean; criteria: { key: SortKey; reverse: boolean }[]; charset: string; key: SearchKey }
+  | { verb: 'SORT'; uid: boolean; ret: SearchReturn[] | null; criteria: { key: SortKey; reverse: boolean }[]; charset: string; key: SearchKey }
   | { verb: 'THREAD'; uid: boolean; algorithm: 'ORDEREDSUBJECT' | 'REFERENCES'; charset: string; key: SearchKey };
 
 export type ImapVerb = ImapArgs['verb'];

@@ -32,9 +32,13 @@ export function astr(s: string): string {
 
 export const encodeMailboxName = encodeMutf7;
 
+/**
+ * RFC 3501 §5.1.3: names are modified UTF-7. A name that is not (e.g. "&" not followed by "-" or
+ * base64) is still a valid astring (§9), so not a BAD: no mailbox can have it, and the answer is NO.
+ */
 export function decodeMailboxName(wire: string): string {
   const name = decodeMutf7(wire);
-  if (name === null) throw new ImapBad('invalid modified UTF-7 mailbox name');
+  if (name === null) throw new ImapNo('CANNOT', 'invalid modified UTF-7 mailbox name');
   return name;
 }
 
@@ -179,6 +183,23 @@ export function checkCharset(charset: string | null): void {
   if (charset === null) return;
   const cs = charset.toUpperCase();
   if (cs !== 'UTF-8' && cs !== 'US-ASCII' && cs !== 'UTF8') throw new ImapNo('BADCHARSET (UTF-8 US-ASCII)', `charset ${cs} is not supported`);
+}
+
+/**
+ * RFC 3501 §6.4.4 SENTBEFORE/SENTON/SENTSINCE: the day of a Date: header as written there
+ * (RFC 5322 §3.3 date-time; its time and zone disregarded), as UTC midnight ms; NaN when unreadable.
+ */
+export function headerDay(date: string | null): number {
+  if (!date) return NaN;
+  const m = /(?:^|[\s,])(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{2,4})(?=\s|$)/.exec(date.replace(/\([^)]*\)/g, ' '));
+  if (!m) return NaN;
+  const mon = MONTHS.findIndex((x) => x.toLowerCase() === m[2].toLowerCase());
+  if (mon < 0) return NaN;
+  let year = Number(m[3]);
+  // RFC 5322 §4.3 obsolete two- and three-digit years
+  if (m[3].length === 2) year += year < 50 ? 2000 : 1900;
+  else if (m[3].length === 3) year += 1900;
+  return Date.UTC(year, mon, Number(m[1]));
 }
 
 /** A Date: header as milliseconds (comments dropped), NaN when there is none or it cannot be parsed. */

@@ -58,8 +58,16 @@ const TABLE: [string, unknown][] = [
   ['d6 STATUS INBOX (MESSAGES HIGHESTMODSEQ)\r\n', { verb: 'STATUS', mailbox: 'INBOX', items: ['MESSAGES', 'HIGHESTMODSEQ'], tag: 'd6' }],
   // §6.3.11 APPEND (flags, date-time, literal; RFC 7888 LITERAL+)
   ['e1 APPEND INBOX (\\seen $x) "01-Jan-2020 00:00:00 +0100" {3+}\r\nabc\r\n',
-    { verb: 'APPEND', mailbox: 'INBOX', flags: ['\\Seen', '$x'], date: Date.UTC(2019, 11, 31, 23), message: Buffer.from('abc'), tag: 'e1' }],
-  ['e2 APPEND INBOX {2}\r\nhi\r\n', { verb: 'APPEND', mailbox: 'INBOX', flags: [], date: null, message: Buffer.from('hi'), tag: 'e2' }],
+    { verb: 'APPEND', mailbox: 'INBOX', messages: [{ flags: ['\\Seen', '$x'], date: Date.UTC(2019, 11, 31, 23), data: { kind: 'literal', bytes: Buffer.from('abc'), binary: false } }], tag: 'e1' }],
+  ['e2 APPEND INBOX {2}\r\nhi\r\n', { verb: 'APPEND', mailbox: 'INBOX', messages: [{ flags: [], date: null, data: { kind: 'literal', bytes: Buffer.from('hi'), binary: false } }], tag: 'e2' }],
+  // RFC 3502 MULTIAPPEND, RFC 3516 literal8, RFC 4469 CATENATE
+  ['e3 APPEND INBOX (\\Draft) {1+}\r\na ~{2+}\r\nb\x00 CATENATE (URL "/INBOX;UID=1" TEXT {1+}\r\nc)\r\n', {
+    verb: 'APPEND', mailbox: 'INBOX', tag: 'e3', messages: [
+      { flags: ['\\Draft'], date: null, data: { kind: 'literal', bytes: Buffer.from('a'), binary: false } },
+      { flags: [], date: null, data: { kind: 'literal', bytes: Buffer.from('b\x00'), binary: true } },
+      { flags: [], date: null, data: { kind: 'catenate', parts: [{ url: '/INBOX;UID=1' }, { text: Buffer.from('c') }] } },
+    ],
+  }],
   // RFC 2971 ID, RFC 5161 ENABLE, RFC 4978 COMPRESS
   ['f1 ID ("name" "x" "version" NIL)\r\n', { verb: 'ID', params: [['name', 'x'], ['version', null]], tag: 'f1' }],
   ['f2 ID NIL\r\n', { verb: 'ID', params: null, tag: 'f2' }],
@@ -88,7 +96,7 @@ const TABLE: [string, unknown][] = [
   ['j1 SEARCH SUBJECT NIL\r\n', { verb: 'SEARCH', uid: false, ret: null, charset: null, key: { k: 'header', name: 'subject', value: 'NIL' }, tag: 'j1' }],
   ['j2 SEARCH CHARSET UTF-8 OR (FROM "a b") NOT SEEN 2:4\r\n', {
     verb: 'SEARCH', uid: false, ret: null, charset: 'UTF-8', tag: 'j2',
-    key: { k: 'and', keys: [{ k: 'or', a: { k: 'header', name: 'from', value: 'a b' }, b: { k: 'not', a: { k: 'flag', flag: '\\Seen', set: true } } }, { k: 'seq', set: [[2, 4]] }] },
+    key: { k: 'and', keys: [{ k: 'or', a: { k: 'address', field: 'from', value: 'a b' }, b: { k: 'not', a: { k: 'flag', flag: '\\Seen', set: true } } }, { k: 'seq', set: [[2, 4]] }] },
   }],
   ['j3 UID SEARCH RETURN () SENTBEFORE 24-Mar-2007 SINCE "1-feb-1994"\r\n', {
     verb: 'SEARCH', uid: true, ret: ['ALL'], charset: null, tag: 'j3',
@@ -104,7 +112,8 @@ const TABLE: [string, unknown][] = [
   }],
   ['j6 SEARCH SUBJECT "modseq"\r\n', { verb: 'SEARCH', uid: false, ret: null, charset: null, key: { k: 'header', name: 'subject', value: 'modseq' }, tag: 'j6' }],
   // RFC 5256 SORT and THREAD
-  ['k1 UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n', { verb: 'SORT', uid: true, criteria: [{ key: 'DATE', reverse: true }, { key: 'SUBJECT', reverse: false }], charset: 'UTF-8', key: { k: 'all' }, tag: 'k1' }],
+  ['k0 SORT RETURN (MIN COUNT) (DISPLAYFROM) UTF-8 ALL\r\n', { verb: 'SORT', uid: false, ret: ['MIN', 'COUNT'], criteria: [{ key: 'DISPLAYFROM', reverse: false }], charset: 'UTF-8', key: { k: 'all' }, tag: 'k0' }],
+  ['k1 UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n', { verb: 'SORT', uid: true, ret: null, criteria: [{ key: 'DATE', reverse: true }, { key: 'SUBJECT', reverse: false }], charset: 'UTF-8', key: { k: 'all' }, tag: 'k1' }],
   ['k2 THREAD references US-ASCII UNDELETED\r\n', { verb: 'THREAD', uid: false, algorithm: 'REFERENCES', charset: 'US-ASCII', key: { k: 'flag', flag: '\\Deleted', set: false }, tag: 'k2' }],
 ];
 
@@ -131,7 +140,7 @@ const BAD: [string, string][] = [
   ['y7 THREAD FOO UTF-8 ALL\r\n', 'unknown threading algorithm FOO'],
   ['y8 LIST (RECURSIVEMATCH) "" *\r\n', 'RECURSIVEMATCH needs another selection option'],
   ['y9 APPEND INBOX "text"\r\n', 'invalid date-time'],
-  ['z1 APPEND INBOX {1}\r\na {1}\r\nb\r\n', 'MULTIAPPEND is not supported'],
+  ['z1 APPEND INBOX {1}\r\na FOO\r\n', 'APPEND needs the message as a literal'],
   ['z2 STATUS INBOX (BOGUS)\r\n', 'unknown status item BOGUS'],
   ['z3 FETCH 1 BODY[HEADER\r\n', 'unterminated ['],
 ];
@@ -169,6 +178,7 @@ test('grammar: a 25 MiB literal arriving in 64 KiB chunks is joined once (no cop
     Buffer.concat = concat;
   }
   assert.equal(r.kind, 'command');
-  assert.equal(r.kind === 'command' && r.cmd.verb === 'APPEND' && r.cmd.message.length, size);
+  const m = r.kind === 'command' && r.cmd.verb === 'APPEND' ? r.cmd.messages[0].data : null;
+  assert.equal(m?.kind === 'literal' && m.bytes.length, size);
   assert.deepEqual(p.next(), { kind: 'command', cmd: { verb: 'NOOP', tag: 'b' } });
 });

@@ -31,10 +31,7 @@ const MIN_EXTENSIONS = 207;
  * Groups that still fail, each for a reason named in the README's Conformance paragraph. The
  * test fails when one of them passes: take it off the list then.
  */
-const KNOWN_FAILING = new Set<string>([
-  // the IMAP grammar (atoms, dates, ESEARCH MODSEQ): being rebuilt in src/imap/grammar
-  'atoms', 'search-date', 'search-addresses', 'esearch-condstore',
-]);
+const KNOWN_FAILING = new Set<string>([]);
 
 /** Why imaptest cannot run here, or null. In CI it must run (.ci/run installs what it needs). */
 function unavailable(): string | null {

@@ -1,6 +1,6 @@
 import { encodeBinaryParts } from '../../mail/binary-parts.js';
 import type { ImapCommand } from '../types.js';
-import { checkFlags, ImapNo, mailboxArg } from '../wire.js';
+import { checkFlags, ImapBad, ImapNo, mailboxArg } from '../wire.js';
 import { user } from './util.js';
 
 // RFC 3501 §6.3.11 APPEND, RFC 4315 §3 APPENDUID, RFC 7888 LITERAL+: store a message in a mailbox.
@@ -9,11 +9,16 @@ export const append: ImapCommand<'APPEND'> = {
   async run(s, cmd) {
     const u = user(s);
     const name = mailboxArg(cmd.mailbox, s.utf8Names);
-    const flags = checkFlags(cmd.flags);
-    const internalDate = cmd.date ?? undefined;
+    // RFC 3502 MULTIAPPEND and RFC 4469 CATENATE are read by the grammar; not (yet) carried out here
+    if (cmd.messages.length > 1) throw new ImapBad('MULTIAPPEND is not supported');
+    const m = cmd.messages[0];
+    if (m.data.kind !== 'literal') throw new ImapBad('CATENATE is not supported');
+    const flags = checkFlags(m.flags);
+    const internalDate = m.date ?? undefined;
+    const message = m.data.bytes;
     // RFC 3516 §4.3: a literal8 message may carry binary parts; they are stored base64-encoded
     // (a NUL can only have come in a literal8: RFC 3501 §9 CHAR8 excludes it from plain literals)
-    const raw = cmd.message.includes(0) ? encodeBinaryParts(cmd.message) ?? cmd.message : cmd.message;
+    const raw = message.includes(0) ? encodeBinaryParts(message) ?? message : message;
     if (raw.length === 0) throw new ImapNo('CANNOT', 'empty message');
     if (raw.length > s.ctx.config.maxMessageBytes) throw new ImapNo('TOOBIG', 'message too large');
     const mb = await s.ctx.store.mailboxes.get(u.id, name);

@@ -122,7 +122,9 @@ async function listMailboxes(s: ImapSession, ref: string, patterns: string[], o:
 
 /** A name or pattern from the client: modified UTF-7, or UTF-8 once IMAP4rev2 is enabled (RFC 9051 §5.1). */
 function nameIn(s: ImapSession, wire: string): string {
-  return s.utf8Names ? wire : decodeMailboxName(wire);
+  if (s.utf8Names) return wire;
+  // a reference or pattern that is not modified UTF-7 matches no (decoded) name as it is: used raw
+  try { return decodeMailboxName(wire); } catch { return wire; }
 }
 
 

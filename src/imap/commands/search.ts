@@ -4,7 +4,15 @@ import type { MessageRecord } from '../../store/index.js';
 import { usesModseq } from '../grammar/search.js';
 import { headerBlock } from '../render.js';
 import type { ImapCommand, ImapSession, SearchKey, Selected } from '../types.js';
-import { checkCharset, compactSet, headerDate, inSet, resolveStar, type SeqSet } from '../wire.js';
+import type { Address } from '../../mail/mime.js';
+import { checkCharset, compactSet, headerDay, inSet, resolveStar, type SeqSet } from '../wire.js';
+
+/** An envelope address as a search string: "name <mailbox@host>", or a group's name (RFC 3501 §7.4.2 group syntax). */
+function addressText(a: Address): string {
+  const name = a.name ? decodeMimeWords(a.name) : '';
+  if (a.host === null) return a.mailbox ?? ''; // group start (its name) or end (NIL)
+  return `${name}${name ? ' ' : ''}<${a.mailbox ?? ''}@${a.host}>`;
+}
 
 /** A search key bound to the selected mailbox: "*" resolved, "$" replaced by the saved UIDs. */
 type Key =
@@ -39,7 +47,7 @@ class Evaluator {
   /** which keys need the message's bytes or parsed meta */
   static needs(k: Key): boolean {
     switch (k.k) {
-      case 'header': case 'body': case 'text': return true;
+      case 'header': case 'address': case 'body': case 'text': return true;
       case 'date': return k.field === 'sent';
       case 'not': return Evaluator.needs(k.a);
       case 'or': return Evaluator.needs(k.a) || Evaluator.needs(k.b);
@@ -90,11 +98,18 @@ class Evaluator {
         let when: number;
         if (k.field === 'internal') when = day(r.internalDate);
         else {
-          const t = headerDate(l!.tree.envelope.date);
-          if (Number.isNaN(t)) return false;
-          when = day(t);
+          // RFC 3501 §6.4.4 SENT*: the Date: header's date "disregarding time and timezone", as written
+          when = headerDay(l!.tree.envelope.date);
+          if (Number.isNaN(when)) return false;
         }
         return k.op === 'before' ? when < k.day : k.op === 'on' ? when === k.day : when >= k.day;
+      }
+      case 'address': {
+        // RFC 3501 §6.4.4 FROM/TO/CC/BCC: the string in the envelope structure's field (name, mailbox@host, group names)
+        const list = l!.tree.envelope[k.field];
+        if (!list) return false;
+        const v = fold(k.value);
+        return list.some((a) => fold(addressText(a)).includes(v));
       }
       case 'header': {
         const v = fold(k.value);
@@ -153,9 +168,15 @@ export const search: ImapCommand<'SEARCH'> = {
     // RFC 7162 §3.1.5: only a search with the MODSEQ key reports the highest mod-sequence (a SUBJECT
     // "modseq" is not one: the key is read from the typed program, not from the command's text)
     const withModseq = usesModseq(cmd.key);
-    const highest = withModseq && found.length ? Math.max(...found.map((m) => m.r.modseq)) : 0;
+    const maxModseq = (list: Msg[]) => list.reduce((h, m) => (m.r.modseq > h ? m.r.modseq : h), 0);
+    let highest = withModseq ? maxModseq(found) : 0;
     if (ret || s.enabled.has('IMAP4REV2')) {
       const r = ret ?? ['ALL'];
+      // RFC 7162 §3.1.5 (with RFC 4731): MIN or MAX alone report the mod-sequence of the message(s)
+      // they return; with ALL or COUNT, the highest of all found
+      if (highest && !r.includes('ALL') && !r.includes('COUNT')) {
+        highest = maxModseq([...(r.includes('MIN') ? [found[0]] : []), ...(r.includes('MAX') ? [found[found.length - 1]] : [])]);
+      }
       let line = `* ESEARCH (TAG "${cmd.tag.replace(/["\\]/g, '')}")${cmd.uid ? ' UID' : ''}`;
       if (nums.length) {
         if (r.includes('MIN')) line += ` MIN ${nums[0]}`;

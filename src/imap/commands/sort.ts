@@ -54,6 +54,15 @@ function firstMailbox(list: Address[] | null): string {
   return a?.mailbox ? decodeMimeWords(a.mailbox).normalize('NFKD').toUpperCase() : '';
 }
 
+/** RFC 5957 §3: the first address's display name (decoded) if it has one, else its addr-spec; case-folded. */
+function displayAddress(list: Address[] | null): string {
+  const a = list?.[0];
+  if (!a) return '';
+  const name = a.name ? decodeMimeWords(a.name).trim() : '';
+  const spec = a.mailbox ? (a.host ? `${a.mailbox}@${a.host}` : a.mailbox) : '';
+  return (name || spec).normalize('NFKD').toUpperCase();
+}
+
 /** RFC 5256 §2.2 sent date: the Date: header, or INTERNALDATE when it is missing or unparseable. */
 export function sentDate(tree: MimeTree, internal: number): number {
   const t = headerDate(tree.envelope.date);
@@ -98,6 +107,8 @@ export const sort: ImapCommand<'SORT'> = {
             case 'FROM': return firstMailbox(env!.from);
             case 'TO': return firstMailbox(env!.to);
             case 'CC': return firstMailbox(env!.cc);
+            case 'DISPLAYFROM': return displayAddress(env!.from);
+            case 'DISPLAYTO': return displayAddress(env!.to);
           }
         }),
       });

@@ -2,11 +2,11 @@
 // (no session in reach). `uid` says whether "UID" may precede the verb (RFC 3501 §9 uid, RFC 4315 §2.1
 // UID EXPUNGE, RFC 5256 UID SORT/THREAD, RFC 6851 UID MOVE). The states each verb runs in are on its
 // handler (commands/index.ts).
-import type { ArgsOf, ImapArgs, ImapVerb, ListReturn, ListSelect, Qresync, SortKey } from '../types.js';
+import type { AppendMessage, ArgsOf, ImapArgs, ImapVerb, ListReturn, ListSelect, Qresync, SortKey } from '../types.js';
 import { ImapBad, parseSeqSet } from '../wire.js';
 import { Args } from './args.js';
 import { fetchArgs } from './fetch.js';
-import { searchArgs, searchProgram, usesModseq } from './search.js';
+import { returnOptions, searchArgs, searchProgram, usesModseq } from './search.js';
 
 export interface Syntax<V extends ImapVerb> {
   /** "UID" may come first */
@@ -84,7 +84,34 @@ function patterns(a: Args): string[] {
   return out;
 }
 
-const SORT_KEYS: SortKey[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO'];
+const SORT_KEYS: SortKey[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'];
+
+/** RFC 3502 §6 append-message = append-opts SP append-data; RFC 4469 §5 append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")" */
+function appendMessage(a: Args): AppendMessage {
+  // append-opts = [SP flag-list] [SP date-time]
+  const flags = a.isList() ? a.flags().filter((f) => f !== '\\Recent') : [];
+  const t = a.peek();
+  const date = t?.t === 'string' && !t.literal ? a.dateTime() : null;
+  const d = a.next('message');
+  if (d.t === 'string' && d.literal) return { flags, date, data: { kind: 'literal', bytes: d.bytes, binary: d.binary === true } };
+  if ((d.t === 'atom' && d.v.toUpperCase() === 'CATENATE')) {
+    const l = a.list('CATENATE parts');
+    const parts: ({ text: Buffer } | { url: string })[] = [];
+    while (!l.done) {
+      const kind = l.atom('cat-part').toUpperCase();
+      if (kind === 'TEXT') {
+        // text-literal = "TEXT" SP literal (RFC 4469 §5; literal8 too with BINARY, RFC 4469 §4)
+        const x = l.next('TEXT literal');
+        if (x.t !== 'string' || !x.literal) throw new ImapBad('CATENATE TEXT needs a literal');
+        parts.push({ text: x.bytes });
+      } else if (kind === 'URL') parts.push({ url: l.astring('URL') });
+      else throw new ImapBad(`unknown CATENATE part ${kind.slice(0, 40)}`);
+    }
+    if (!parts.length) throw new ImapBad('empty CATENATE');
+    return { flags, date, data: { kind: 'catenate', parts } };
+  }
+  throw new ImapBad('APPEND needs the message as a literal');
+}
 
 export const SYNTAX: { [V in ImapVerb]: Syntax<V> } = {
   // RFC 3501 §9 command-any, command-nonauth, command-auth, command-select without arguments
@@ -167,18 +194,14 @@ export const SYNTAX: { [V in ImapVerb]: Syntax<V> } = {
   LSUB: { uid: false, parse(a) { const reference = a.astring('reference'); const pattern = a.astring('mailbox pattern'); a.end(); return { verb: 'LSUB', reference, pattern }; } },
   // RFC 3501 §9 status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"
   STATUS: { uid: false, parse(a) { const mailbox = a.astring('mailbox name'); const items = statusItems(a.list('status items')); a.end(); return { verb: 'STATUS', mailbox, items }; } },
-  // RFC 3501 §9 append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal
+  // RFC 3501 §9 append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal; RFC 3502 §6 1*append-message
   APPEND: {
     uid: false,
     parse(a) {
       const mailbox = a.astring('mailbox name');
-      const flags = a.isList() ? a.flags() : [];
-      const t = a.peek();
-      const date = t?.t === 'string' && !t.literal ? a.dateTime() : null;
-      const msg = a.next('message');
-      if (msg.t !== 'string') throw new ImapBad('APPEND needs the message as a literal');
-      if (!a.done) throw new ImapBad('MULTIAPPEND is not supported');
-      return { verb: 'APPEND', mailbox, flags: flags.filter((f) => f !== '\\Recent'), date, message: msg.bytes };
+      const messages: AppendMessage[] = [];
+      do messages.push(appendMessage(a)); while (!a.done);
+      return { verb: 'APPEND', mailbox, messages };
     },
   },
   // RFC 2971 §4 id = "ID" SP id-params-list; id-params-list = "(" *(string SP nstring) ")" / nil
@@ -241,10 +264,11 @@ export const SYNTAX: { [V in ImapVerb]: Syntax<V> } = {
   },
   COPY: copyLike('COPY'), MOVE: copyLike('MOVE'),
   SEARCH: { uid: true, parse: searchArgs },
-  // RFC 5256 §5 sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria (charset, then keys)
+  // RFC 5256 §5 sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria; RFC 5267 §3 [search-return-opts]
   SORT: {
     uid: true,
     parse(a, uid) {
+      const ret = a.accept('RETURN') ? returnOptions(a) : null;
       if (!a.isList()) throw new ImapBad('SORT needs a list of sort criteria');
       const l = a.list('sort criteria');
       if (l.done) throw new ImapBad('SORT needs a list of sort criteria');
@@ -263,7 +287,7 @@ export const SYNTAX: { [V in ImapVerb]: Syntax<V> } = {
       }
       if (reverse || !criteria.length) throw new ImapBad('REVERSE needs a sort criterion after it');
       const charset = a.astring('charset');
-      return { verb: 'SORT', uid, criteria, charset, key: searchProgram(a) };
+      return { verb: 'SORT', uid, ret, criteria, charset, key: searchProgram(a) };
     },
   },
   // RFC 5256 §5 thread = ["UID" SP] "THREAD" SP thread-alg SP search-charset 1*(SP search-key)

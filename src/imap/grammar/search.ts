@@ -8,7 +8,7 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true], FLAGGED: ['\\Flagged', true], SEEN: ['\\Seen', true],
   UNANSWERED: ['\\Answered', false], UNDELETED: ['\\Deleted', false], UNDRAFT: ['\\Draft', false], UNFLAGGED: ['\\Flagged', false], UNSEEN: ['\\Seen', false],
 };
-const HEADER_KEYS: Record<string, string> = { BCC: 'bcc', CC: 'cc', FROM: 'from', SUBJECT: 'subject', TO: 'to' };
+const ADDRESS_KEYS: Record<string, 'from' | 'to' | 'cc' | 'bcc'> = { BCC: 'bcc', CC: 'cc', FROM: 'from', TO: 'to' };
 const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
   BEFORE: ['internal', 'before'], ON: ['internal', 'on'], SINCE: ['internal', 'since'],
   SENTBEFORE: ['sent', 'before'], SENTON: ['sent', 'on'], SENTSINCE: ['sent', 'since'],
@@ -53,8 +53,9 @@ function key(a: Args, depth: number): SearchKey {
   if (u === 'LARGER' || u === 'SMALLER') return { k: 'size', larger: u === 'LARGER', n: a.number('size') };
   // "BEFORE" SP date ... "SENTSINCE" SP date
   if (DATE_KEYS[u]) return { k: 'date', field: DATE_KEYS[u][0], op: DATE_KEYS[u][1], day: a.date() };
-  // "FROM" SP astring, ... (NIL is the atom "NIL" here)
-  if (HEADER_KEYS[u]) return { k: 'header', name: HEADER_KEYS[u], value: a.astring('search string') };
+  // "FROM" SP astring, ... (NIL is the atom "NIL" here): the envelope's addresses; "SUBJECT" SP astring
+  if (ADDRESS_KEYS[u]) return { k: 'address', field: ADDRESS_KEYS[u], value: a.astring('search string') };
+  if (u === 'SUBJECT') return { k: 'header', name: 'subject', value: a.astring('search string') };
   // "HEADER" SP header-fld-name SP astring
   if (u === 'HEADER') { const name = a.astring('header name').toLowerCase(); return { k: 'header', name, value: a.astring('search string') }; }
   if (u === 'BODY') return { k: 'body', value: a.astring('search string') };
@@ -79,20 +80,22 @@ export function searchProgram(a: Args): SearchKey {
   return keys.length === 1 ? keys[0] : { k: 'and', keys };
 }
 
+/** RFC 4731 §3.1 search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" (after RETURN) */
+export function returnOptions(a: Args): SearchReturn[] {
+  const l = a.list('RETURN options');
+  const ret: SearchReturn[] = [];
+  while (!l.done) {
+    const o = l.atom('return option').toUpperCase() as SearchReturn;
+    if (!RETURN_OPTS.includes(o)) throw new ImapBad(`unknown return option ${o.slice(0, 40)}`);
+    if (!ret.includes(o)) ret.push(o);
+  }
+  // RFC 4731 §3.1: "RETURN ()" is "RETURN (ALL)"
+  return ret.length ? ret : ['ALL'];
+}
+
 /** RFC 3501 §9 search = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring] 1*(SP search-key) (RFC 4731 §3.1 RETURN). */
 export function searchArgs(a: Args, uid: boolean): ArgsOf<'SEARCH'> {
-  let ret: SearchReturn[] | null = null;
-  if (a.accept('RETURN')) {
-    const l = a.list('RETURN options');
-    ret = [];
-    while (!l.done) {
-      const o = l.atom('return option').toUpperCase() as SearchReturn;
-      if (!RETURN_OPTS.includes(o)) throw new ImapBad(`unknown return option ${o.slice(0, 40)}`);
-      if (!ret.includes(o)) ret.push(o);
-    }
-    // RFC 4731 §3.1: "RETURN ()" is "RETURN (ALL)"
-    if (!ret.length) ret = ['ALL'];
-  }
+  const ret = a.accept('RETURN') ? returnOptions(a) : null;
   const charset = a.accept('CHARSET') ? a.astring('charset') : null;
   return { verb: 'SEARCH', uid, ret, charset, key: searchProgram(a) };
 }
