@@ -110,11 +110,18 @@ export function processTree(root) {
   walk(root);
   return out;
 }
-/** Memory of a server: { rss_mb, pss_mb, processes } (PSS splits shared pages, so a tree's sum is fair). */
+function statusMb(pid, field) {
+  try { return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024; } catch { return 0; }
+}
+/**
+ * Memory of a server: { rss_mb, pss_mb, anon_mb, processes }. PSS splits shared pages, so a tree's sum is
+ * fair; anon_mb (RssAnon) leaves out file pages (postoffice maps its SQLite file, Dovecot its indexes:
+ * the kernel can drop those), so it is the memory the server itself holds.
+ */
 export function serverMemory(pids) {
-  let rss = 0; let pss = 0;
-  for (const p of pids) { rss += rssMb(p); pss += pssMb(p); }
-  return { rss_mb: r1(rss), pss_mb: r1(pss), processes: pids.length };
+  let rss = 0; let pss = 0; let anon = 0;
+  for (const p of pids) { rss += rssMb(p); pss += pssMb(p); anon += statusMb(p, 'RssAnon'); }
+  return { rss_mb: r1(rss), pss_mb: r1(pss), anon_mb: r1(anon), processes: pids.length };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -229,7 +236,7 @@ const ANCHOR_DIR = env('BENCH_SCALE_ANCHOR_DIR', '/var/tmp/anchor-scale');
  * no SPF/DKIM/DMARC on port 25 (as `npm run bench`), the open-file limit raised for the server alone.
  */
 export function postoffice(dataDir, extra = {}) {
-  const ports = { smtp: PO_BASE, imap: PO_BASE + 1 };
+  const ports = { smtp: PO_BASE, imap: PO_BASE + 1, http: PO_BASE + 2 };
   const main = path.join(POSTOFFICE_DIR, 'dist/src/cli/main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: build that checkout (npm run build) or set POSTOFFICE_DIR`);
   const penv = {
@@ -237,7 +244,7 @@ export function postoffice(dataDir, extra = {}) {
     POSTOFFICE_INBOUND_AUTH: 'false', POSTOFFICE_DNS_SERVERS: '127.0.0.1:9', POSTOFFICE_LOCAL_SENDER_ON_PORT25: 'allow',
     POSTOFFICE_SMTP_PORT: String(ports.smtp), POSTOFFICE_IMAP_PORT: String(ports.imap),
     POSTOFFICE_SMTPS_PORT: '0', POSTOFFICE_SUBMISSION_PORT: '0', POSTOFFICE_POP3_PORT: '0', POSTOFFICE_POP3S_PORT: '0',
-    POSTOFFICE_IMAPS_PORT: '0', POSTOFFICE_HTTP_PORT: '0',
+    POSTOFFICE_IMAPS_PORT: '0', POSTOFFICE_HTTP_PORT: String(ports.http),
     POSTOFFICE_MAX_CONNECTIONS: '30000', POSTOFFICE_MAX_CONNECTIONS_PER_IP: '30000',
     POSTOFFICE_MAX_MESSAGE_BYTES: String(64 << 20),
     ...extra.env,
@@ -261,6 +268,11 @@ export function postoffice(dataDir, extra = {}) {
       if (s.exitCode === null) { s.kill('SIGTERM'); await new Promise((r) => s.once('exit', r)); }
     },
     pids() { return srv ? [srv.pid] : []; },
+    /** The Prometheus text of /metrics as { name: value } (loopback may read it). */
+    async metrics() {
+      const text = await (await fetch(`http://${HOST}:${ports.http}/metrics`)).text();
+      return Object.fromEntries(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => { const i = l.lastIndexOf(' '); return [l.slice(0, i), Number(l.slice(i + 1))]; }));
+    },
     /** Bulk seeding through the store's batched append: `postoffice import ADDRESS MBOX` (server stopped). */
     async seed(addr, mboxFile) { execFileSync(process.execPath, [main, 'import', addr, mboxFile], { env: penv, cwd: POSTOFFICE_DIR, stdio: ['ignore', 'ignore', 'pipe'] }); },
   };

@@ -14,12 +14,13 @@ const BODY = num('BENCH_SCALE_MAILBOX_MSG_BYTES', 600);
 const WARM = num('BENCH_SCALE_WARM_RUNS', 5);
 const USER = `scale-big@${DOMAIN}`;
 
-/** Messages from+1 .. to as an mbox file (RFC 4155 From_ lines; the bodies never start a line with "From "). */
+/** Messages from+1 .. to as an mbox file (RFC 4155 From_ lines; the bodies never start a line with "From "), all seen. */
 function writeMbox(file, from, to) {
   const fd = openSync(file, 'w');
   let chunk = '';
   for (let i = from + 1; i <= to; i++) {
-    chunk += `From seed@example.test Tue Dec  1 10:00:00 2026\n${message(i, BODY, USER).replace(/\r\n/g, '\n')}\n`;
+    // Status: RO = \Seen (the importer strips the field), as the anchor's Maildir files are (:2,S): an old mailbox is read
+    chunk += `From seed@example.test Tue Dec  1 10:00:00 2026\nStatus: RO\n${message(i, BODY, USER).replace(/\r\n/g, '\n')}\n`;
     if (chunk.length > 1 << 20) { writeSync(fd, chunk); chunk = ''; }
   }
   writeSync(fd, chunk);
@@ -50,6 +51,7 @@ async function measure(t, size, cold) {
     let t0 = now();
     const first = await c.cmd('SELECT INBOX');
     const selectCold = ms(t0);
+    const afterSelect = serverMemory(t.pids());
     const exists = Number(/\* (\d+) EXISTS/.exec(first)?.[1]);
     const uidnext = Number(/UIDNEXT (\d+)/.exec(first)?.[1]);
     if (exists !== size) throw new Error(`${t.name}: SELECT shows ${exists} messages, seeded ${size}`);
@@ -74,7 +76,8 @@ async function measure(t, size, cold) {
       mailbox_messages: size, cold,
       select_cold_ms: r1(selectCold), select_warm_ms: r1(median(warm)), status_ms: r1(median(status)),
       fetch_newest100_ms: r1(median(fetch)), search_header_ms: r1(search), search_hits: hits,
-      server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_processes: mem.processes, ...meter.stop(),
+      server_anon_mb_after_select: afterSelect.anon_mb, server_rss_mb_after_select: afterSelect.rss_mb,
+      server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_anon_mb: mem.anon_mb, server_processes: mem.processes, ...meter.stop(),
     };
   } finally { c.close(); side.close(); }
 }

@@ -72,13 +72,17 @@ export async function plot(results = newest()) {
       resolve: { scale: { y: 'independent' } },
       mark: undefined, encoding: undefined,
     }));
-    written.push(await render(path.join(dir, 'mailbox-memory.svg'),
-      line(mb, 'Server memory after SELECT/FETCH/SEARCH against mailbox size', logx('mailbox_messages', 'messages in the mailbox'), linY('server_pss_mb', 'server memory, MB (PSS)'))));
+    const mem = mb.flatMap((r) => [
+      { ...r, what: `${r.target}: after SELECT`, mb: r.server_anon_mb_after_select },
+      { ...r, what: `${r.target}: after FETCH + SEARCH`, mb: r.server_anon_mb },
+    ]).filter((r) => r.mb != null);
+    written.push(await render(path.join(dir, 'mailbox-memory.svg'), line(mem, 'Server memory (anonymous RSS, file pages left out) against mailbox size',
+      logx('mailbox_messages', 'messages in the mailbox'), linY('mb', 'MB'), { strokeDash: { field: 'what', type: 'nominal', title: null }, detail: { field: 'what' } })));
   }
   const idle = of('idle_connections');
   if (idle.length) {
     written.push(await render(path.join(dir, 'idle-memory.svg'),
-      line(idle, 'Server memory against idle IMAP sessions (LOGIN, SELECT, IDLE)', logx('connections', 'idle IMAP sessions'), linY('server_pss_mb', 'server memory, MB (PSS)'))));
+      line(idle, 'Server memory against idle IMAP sessions (LOGIN, SELECT, IDLE)', logx('connections', 'idle IMAP sessions'), linY('server_pss_mb', 'server memory, MB (PSS: shared pages split between processes)'))));
     written.push(await render(path.join(dir, 'idle-new-client.svg'),
       line(idle, 'A new client (LOGIN+SELECT+FETCH 1) while the sessions are held', logx('connections', 'idle IMAP sessions'), linY('new_client_ms', 'ms (median)'))));
   }
