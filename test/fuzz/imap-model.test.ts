@@ -68,7 +68,13 @@ type Action =
 
 /** the check after a step: SEARCH or UID SEARCH, plain or RFC 4731 RETURN (MIN MAX COUNT ALL) */
 interface Check { uid: boolean; ret: boolean; key: SearchKey }
-interface Step { action: Action; search: Check }
+/**
+ * by: which of the two sessions on mailbox A acts (0 or 1; the other watches). lazy: the watching
+ * A session / the B session skip their NOOP after this step, so changes pile up (several
+ * EXPUNGEs, flag changes of messages expunged later, appends) until their next NOOP; a lagging
+ * session is brought up to date before it acts.
+ */
+interface Step { action: Action; search: Check; by?: 0 | 1; lazy?: [boolean, boolean] }
 
 /** What a session ENABLEs before SELECT (RFC 7162): plain, CONDSTORE (MODSEQ), QRESYNC (VANISHED). */
 type Mode = 'plain' | 'CONDSTORE' | 'QRESYNC';
@@ -120,7 +126,10 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constant('append' as const), to: fc.constantFrom('A' as const, 'A' as const, 'B' as const), flags: flagsArb }) },
 );
 const checkArb: fc.Arbitrary<Check> = fc.record({ uid: fc.boolean(), ret: fc.boolean(), key: searchKeyArb });
-const stepArb: fc.Arbitrary<Step> = fc.record({ action: actionArb, search: checkArb });
+const lazyArb = fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+const stepArb: fc.Arbitrary<Step> = fc.record({
+  action: actionArb, search: checkArb, by: fc.constantFrom<0 | 1>(0, 0, 1), lazy: fc.tuple(lazyArb, lazyArb),
+});
 
 // ------------------------------------------------------------------ resolving sets against the model
 
@@ -235,9 +244,20 @@ class View {
           if (!this.qresync) this.fail('VANISHED without QRESYNC');
           if (u.earlier) this.fail('VANISHED (EARLIER) in a selected mailbox without a QRESYNC SELECT');
           for (const uid of u.uids) {
-            const i = this.msgs.findIndex((m) => m.uid === uid);
-            if (i >= 0) { this.msgs.splice(i, 1); stats.vanishedSeen++; }
-            else if (this.msgs.some((m) => m.uid === null)) this.fail(`VANISHED ${uid}: not known and some UIDs unknown`);
+            let i = this.msgs.findIndex((m) => m.uid === uid);
+            if (i < 0) {
+              // a message this client got by EXISTS but never fetched: where its UID fits between known ones
+              const fits = this.msgs.flatMap((m, j) => {
+                if (m.uid !== null) return [];
+                const before = this.msgs.slice(0, j).reverse().find((x) => x.uid !== null)?.uid ?? 0;
+                const after = this.msgs.slice(j + 1).find((x) => x.uid !== null)?.uid ?? Infinity;
+                return before < uid && uid < after ? [j] : [];
+              });
+              if (fits.length !== 1) this.fail(`VANISHED ${uid}: ${fits.length ? 'cannot tell which unfetched message it is' : 'no such message in this view'}`);
+              i = fits[0];
+            }
+            this.msgs.splice(i, 1);
+            stats.vanishedSeen++;
           }
           break;
         case 'fetch': {
@@ -348,19 +368,30 @@ async function run(lab: Lab, modes: [Mode, Mode, Mode], steps: Step[]): Promise<
   setup.close();
   const views: View[] = [];
   try {
-    const s1 = await open(lab, 's1', A, modes[0]);
-    views.push(s1);
-    const obsA = await open(lab, 'obsA', A, modes[1]);
-    views.push(obsA);
-    const obsB = await open(lab, 'obsB', B, modes[2]);
-    views.push(obsB);
+    // a1 and a2 both have A selected and take turns acting; b watches B
+    const a1 = await open(lab, 'a1', A, modes[0]);
+    views.push(a1);
+    const a2 = await open(lab, 'a2', A, modes[1]);
+    views.push(a2);
+    const b = await open(lab, 'b', B, modes[2]);
+    views.push(b);
+    const lagging = new Set<View>();
     let appended = 0;
     for (const [i, step] of steps.entries()) {
-      const where = `step ${i + 1} ${JSON.stringify(step.action)}`;
-      await act(s1, A, B, step.action, where, () => ++appended);
-      await checkActor(s1, B, step.search, where);
-      for (const v of [obsA, obsB]) await checkObserver(v, where);
+      const actor = step.by === 1 ? a2 : a1;
+      const watcher = actor === a1 ? a2 : a1;
+      const where = `step ${i + 1} by ${actor.c.name} ${JSON.stringify(step.action)}`;
+      if (lagging.delete(actor)) await checkObserver(actor, `${where} (catching up before acting)`);
+      await act(actor, A, B, step.action, where, () => ++appended);
+      await checkActor(actor, B, step.search, where);
+      for (const [v, lazy] of [[watcher, step.lazy?.[0]], [b, step.lazy?.[1]]] as const) {
+        // a QRESYNC client lagging behind could be told VANISHED for UIDs it never fetched, two of
+        // which it cannot tell apart: only plain and CONDSTORE sessions lag
+        if (lazy && !v.qresync) lagging.add(v);
+        else { lagging.delete(v); await checkObserver(v, where); }
+      }
     }
+    for (const v of lagging) await checkObserver(v, 'after the last step');
   } finally {
     for (const v of views) v.c.close();
   }
