@@ -1,11 +1,11 @@
 // RFC 3501 §6.1.1 CAPABILITY: what this server advertises. Only what works fully is listed.
-import type { ImapSession } from './session.js';
+import type { ImapSession } from './types.js';
 
 /** Extensions available after login (RFC 3501 §7.2.1: the list may change with state). */
 export const EXTENSIONS = [
   'LITERAL+', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN',
   'SPECIAL-USE', 'CREATE-SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS', 'ESEARCH', 'CONDSTORE', 'QRESYNC',
-  'BINARY', 'STATUS=SIZE', 'SEARCHRES', 'SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'COMPRESS=DEFLATE',
+  'BINARY', 'STATUS=SIZE', 'SEARCHRES', 'SORT', 'SORT=DISPLAY', 'ESORT', 'MULTIAPPEND', 'CATENATE', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'COMPRESS=DEFLATE',
 ];
 
 export function capabilities(s: ImapSession): string {

@@ -100,3 +100,30 @@ test('SEARCH MODSEQ (RFC 7162 §3.1.5): the highest mod-sequence comes with a MO
   assert.deepEqual(await c.cmd(`SEARCH MODSEQ "/flags/\\\\seen" all ${modseqs[1]}`), [`* SEARCH 2 (MODSEQ ${modseqs[1]})`, 'TAG OK SEARCH completed']);
   assert.deepEqual(await c.cmd(`SEARCH NOT MODSEQ ${modseqs[1]}`), [`* SEARCH 1 (MODSEQ ${modseqs[0]})`, 'TAG OK SEARCH completed']);
 });
+
+test('SEARCH SENT* use the Date: header\'s day as written (zone disregarded); FROM/TO/CC/BCC search the envelope addresses (RFC 3501 §6.4.4)', async (t) => {
+  const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
+  const msg = (headers: string) => Buffer.from(`${headers}\r\nSubject: s\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@example.test>\r\n\r\nbody\r\n`);
+  // 1: the 25th in +0200 is still the 24th in UTC; 2: the 24th late in -0500 is the 25th in UTC
+  await lab.deliver('bob@example.test', msg('Date: Sun, 25 Mar 2007 00:30:00 +0200\r\nFrom: <user-from (comment)@ (comment) domain.org>\r\nTo: bob@example.test'));
+  await lab.deliver('bob@example.test', msg('Date: Sat, 24 Mar 2007 23:00:00 -0500\r\nFrom: RealFrom <other@domain.org>\r\nTo: team: a@x.test, b@x.test;'));
+  await lab.deliver('bob@example.test', msg('Date: 26 Mar 07 10:00 GMT\r\nFrom: x@y.test\r\nTo: bob@example.test\r\nCc: "Carol C" <carol@z.test>'));
+  const c = await client(lab, { user: 'bob@example.test' });
+  await c.cmd('SELECT INBOX');
+  const q = async (crit: string) => (await c.cmd(`SEARCH ${crit}`))[0];
+  assert.equal(await q('SENTON 25-Mar-2007'), '* SEARCH 1');
+  assert.equal(await q('SENTON 24-Mar-2007'), '* SEARCH 2');
+  assert.equal(await q('SENTBEFORE 25-Mar-2007'), '* SEARCH 2');
+  assert.equal(await q('SENTSINCE 25-Mar-2007'), '* SEARCH 1 3');
+  assert.equal(await q('SENTON 26-Mar-2007'), '* SEARCH 3'); // a two-digit year (RFC 5322 §4.3)
+  assert.equal(await q('NOT SENTON 25-Mar-2007'), '* SEARCH 2 3');
+  // the address as the envelope has it: comments gone, display names and group names searchable
+  assert.equal(await q('FROM user-from@domain.org'), '* SEARCH 1');
+  assert.equal(await q('FROM ealfro'), '* SEARCH 2');
+  assert.equal(await q('TO team'), '* SEARCH 2');
+  assert.equal(await q('TO b@x.test'), '* SEARCH 2');
+  assert.equal(await q('CC "carol c"'), '* SEARCH 3');
+  assert.equal(await q('CC nobody'), '* SEARCH');
+  // HEADER still reads the header's text
+  assert.equal(await q('HEADER From "(comment)"'), '* SEARCH 1');
+});
