@@ -1,34 +1,57 @@
 import { encodeBinaryParts } from '../../mail/binary-parts.js';
-import type { ImapCommand } from '../types.js';
-import { checkFlags, ImapBad, ImapNo, mailboxArg } from '../wire.js';
+import { catenate } from '../catenate.js';
+import type { AppendMessage, ImapCommand, ImapSession } from '../types.js';
+import { checkFlags, compactSet, ImapNo, mailboxArg } from '../wire.js';
 import { user } from './util.js';
 
-// RFC 3501 §6.3.11 APPEND, RFC 4315 §3 APPENDUID, RFC 7888 LITERAL+: store a message in a mailbox.
+/** The bytes of one append-message: its literal, or its CATENATE parts joined (RFC 4469 §5). */
+async function messageBytes(s: ImapSession, m: AppendMessage): Promise<Buffer> {
+  const max = s.ctx.config.maxMessageBytes;
+  let raw = m.data.kind === 'literal' ? m.data.bytes : await catenate(s, m.data.parts, max);
+  if (raw.length === 0) throw new ImapNo('CANNOT', 'empty message');
+  if (raw.length > max) throw new ImapNo('TOOBIG', 'message too large');
+  // RFC 3516 §4.3: a literal8 may carry binary parts (NULs, bare CR/LF, Content-Transfer-Encoding:
+  // binary); they are stored base64-encoded, so BODY[] stays a valid literal and BINARY[] decodes
+  // the octets as sent
+  if (m.data.kind === 'literal' && m.data.binary) raw = encodeBinaryParts(raw) ?? raw;
+  return raw;
+}
+
+// RFC 3501 §6.3.11 APPEND, RFC 3502 MULTIAPPEND, RFC 4469 CATENATE, RFC 4315 §3 APPENDUID,
+// RFC 7888 LITERAL+: store one or more messages in a mailbox, all or none.
 export const append: ImapCommand<'APPEND'> = {
   states: ['authenticated', 'selected'],
   async run(s, cmd) {
     const u = user(s);
     const name = mailboxArg(cmd.mailbox, s.utf8Names);
-    // RFC 3502 MULTIAPPEND and RFC 4469 CATENATE are read by the grammar; not (yet) carried out here
-    if (cmd.messages.length > 1) throw new ImapBad('MULTIAPPEND is not supported');
-    const m = cmd.messages[0];
-    if (m.data.kind !== 'literal') throw new ImapBad('CATENATE is not supported');
-    const flags = checkFlags(m.flags);
-    const internalDate = m.date ?? undefined;
-    const message = m.data.bytes;
-    // RFC 3516 §4.3: a literal8 message may carry binary parts; they are stored base64-encoded
-    // (a NUL can only have come in a literal8: RFC 3501 §9 CHAR8 excludes it from plain literals)
-    const raw = message.includes(0) ? encodeBinaryParts(message) ?? message : message;
-    if (raw.length === 0) throw new ImapNo('CANNOT', 'empty message');
-    if (raw.length > s.ctx.config.maxMessageBytes) throw new ImapNo('TOOBIG', 'message too large');
+    // RFC 4469 §5: TRYCREATE is answered before any URL is looked at
     const mb = await s.ctx.store.mailboxes.get(u.id, name);
     if (!mb) throw new ImapNo('TRYCREATE', `no mailbox ${name}`);
+    const msgs: { raw: Buffer; flags: string[]; internalDate: number | undefined }[] = [];
+    let total = 0;
+    for (const m of cmd.messages) {
+      const raw = await messageBytes(s, m);
+      total += raw.length;
+      msgs.push({ raw, flags: checkFlags(m.flags), internalDate: m.date ?? undefined });
+    }
     const quota = s.ctx.config.quotaBytes;
     if (quota > 0) {
       const usage = await s.ctx.store.users.usage(u.id);
-      if (usage.bytes + raw.length > quota) throw new ImapNo('OVERQUOTA', 'quota exceeded');
+      if (usage.bytes + total > quota) throw new ImapNo('OVERQUOTA', 'quota exceeded');
     }
-    const r = await s.ctx.store.messages.append(mb.id, raw, { flags, internalDate });
-    return `[APPENDUID ${r.uidValidity} ${r.uid}] APPEND completed`;
+    // RFC 3502 §3: if any message cannot be appended, none is; those already stored are taken out
+    const uids: number[] = [];
+    let uidValidity = mb.uidValidity;
+    try {
+      for (const m of msgs) {
+        const r = await s.ctx.store.messages.append(mb.id, m.raw, { flags: m.flags, internalDate: m.internalDate });
+        uids.push(r.uid);
+        uidValidity = r.uidValidity;
+      }
+    } catch (err) {
+      if (uids.length) await s.ctx.store.messages.remove(mb.id, uids).catch(() => undefined);
+      throw err;
+    }
+    return `[APPENDUID ${uidValidity} ${compactSet(uids)}] APPEND completed`;
   },
 };

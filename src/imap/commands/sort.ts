@@ -1,6 +1,6 @@
 import { decodeMimeWords, type Address, type MimeTree } from '../../mail/mime.js';
 import type { ImapCommand } from '../types.js';
-import { checkCharset, headerDate } from '../wire.js';
+import { checkCharset, headerDate, orderedSet } from '../wire.js';
 import { runSearch, type Msg } from './search.js';
 
 
@@ -54,12 +54,16 @@ function firstMailbox(list: Address[] | null): string {
   return a?.mailbox ? decodeMimeWords(a.mailbox).normalize('NFKD').toUpperCase() : '';
 }
 
-/** RFC 5957 §3: the first address's display name (decoded) if it has one, else its addr-spec; case-folded. */
+/**
+ * RFC 5957 §3 DISPLAYFROM / DISPLAYTO: the first address's display name (RFC 2047 words decoded),
+ * or, without one, its addr-spec; a group (RFC 5322 §3.4, host NIL in ENVELOPE) is shown by its
+ * name. Compared like the other keys (i;unicode-casemap approximated: NFKD, upper case).
+ */
 function displayAddress(list: Address[] | null): string {
   const a = list?.[0];
   if (!a) return '';
   const name = a.name ? decodeMimeWords(a.name).trim() : '';
-  const spec = a.mailbox ? (a.host ? `${a.mailbox}@${a.host}` : a.mailbox) : '';
+  const spec = a.host === null ? a.mailbox ?? '' : a.mailbox ? (a.host ? `${a.mailbox}@${a.host}` : a.mailbox) : '';
   return (name || spec).normalize('NFKD').toUpperCase();
 }
 
@@ -121,7 +125,18 @@ export const sort: ImapCommand<'SORT'> = {
       return a.m.seq - b.m.seq;
     });
     const nums = rows.map((r) => (cmd.uid ? r.m.r.uid : r.m.seq));
-    s.send(`* SORT${nums.length ? ' ' + nums.join(' ') : ''}`);
+    if (cmd.ret) {
+      // RFC 5267 §3.1 ESORT: an ESEARCH response (RFC 4731 §3.1) where MIN and MAX are the first and
+      // last message in sort order and ALL keeps that order (ranges only for ascending runs)
+      let line = `* ESEARCH (TAG "${cmd.tag.replace(/["\\]/g, '')}")${cmd.uid ? ' UID' : ''}`;
+      if (nums.length) {
+        if (cmd.ret.includes('MIN')) line += ` MIN ${nums[0]}`;
+        if (cmd.ret.includes('MAX')) line += ` MAX ${nums[nums.length - 1]}`;
+        if (cmd.ret.includes('ALL')) line += ` ALL ${orderedSet(nums)}`;
+      }
+      if (cmd.ret.includes('COUNT')) line += ` COUNT ${nums.length}`;
+      s.send(line);
+    } else s.send(`* SORT${nums.length ? ' ' + nums.join(' ') : ''}`);
     return 'SORT completed';
   },
 };
