@@ -9,23 +9,26 @@
 //    FETCH carries UID; §6.4.3 EXPUNGE removes every \Deleted message; RFC 4315 §2.1 UID EXPUNGE
 //    only the \Deleted ones of its set; §3 COPYUID / APPENDUID agree with the model's new UIDs;
 //    RFC 6851 §3 MOVE; RFC 3501 §6.4.7 COPY keeps the flags.
-//  - after each step: NOOP, FETCH 1:* (UID FLAGS) and a random SEARCH / UID SEARCH (flags,
-//    KEYWORD, UID and sequence sets, NOT, OR) on the acting session, evaluated on the model too.
-//  - two more sessions (one on each mailbox, sometimes with QRESYNC: VANISHED instead of EXPUNGE,
-//    RFC 7162 §3.2.10) only NOOP: the EXISTS / EXPUNGE / VANISHED / FETCH they are sent must bring
-//    their own view to the model's state (RFC 3501 §5.2, §7.4.1), which is what imaptest's stress
-//    mode checks; a keyword must be announced in FLAGS before a FETCH shows it (RFC 3501 §7.2.6),
-//    and a message's MODSEQ never goes down (RFC 7162 §3.1.4).
+//  - after each step, on the acting session: NOOP, FETCH 1:* (UID FLAGS), a random SEARCH or
+//    UID SEARCH, plain or RETURN (MIN MAX COUNT ALL) (RFC 4731; keys: flags, KEYWORD, UID and
+//    sequence sets, NOT, OR, lists) evaluated on the model too, and STATUS of the other mailbox.
+//  - three sessions: two on mailbox A that take turns acting, one on B (COPY/MOVE/APPEND target);
+//    each plain, CONDSTORE or QRESYNC (VANISHED instead of EXPUNGE, RFC 7162 §3.2.10). The ones
+//    not acting only NOOP, sometimes only after several steps: the EXISTS / EXPUNGE / VANISHED /
+//    FETCH they are sent must bring their own view to the model's state (RFC 3501 §5.2, §7.4.1),
+//    which is what imaptest's stress mode checks; a keyword must be announced in FLAGS before a
+//    FETCH shows it (RFC 3501 §7.2.6); a message's MODSEQ never goes down (RFC 7162 §3.1.4) and
+//    comes with every unsolicited FETCH once CONDSTORE is enabled.
 // \Recent is per session and left out of the comparison. FUZZ_RUNS / FUZZ_SEED as in common.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { hashPassword } from '../../src/auth/password.js';
 import type { Lab } from '../helpers/lab.js';
 import { RawImap, expandSet, type Reply, type Untagged } from '../helpers/imap-raw.js';
 import { params, testTimeout } from './common.js';
 import { fuzzLab } from './live.js';
 
-const USER = 'alice@example.test';
 const SYSTEM = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'];
 const KEYWORDS = ['$Label1', 'kw1', 'Junk', '$Forwarded'];
 
@@ -64,7 +67,8 @@ type Action =
   | { k: 'expunge' }
   | { k: 'uidExpunge'; set: SetItem[] }
   | { k: 'copy'; uid: boolean; move: boolean; set: SetItem[] }
-  | { k: 'append'; to: 'A' | 'B'; flags: string[] };
+  | { k: 'append'; to: 'A' | 'B'; flags: string[] }
+  | { k: 'deliver' };
 
 /** the check after a step: SEARCH or UID SEARCH, plain or RFC 4731 RETURN (MIN MAX COUNT ALL) */
 interface Check { uid: boolean; ret: boolean; key: SearchKey }
@@ -124,6 +128,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('uidExpunge' as const), set: setArb }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('copy' as const), uid: fc.boolean(), move: fc.boolean(), set: setArb }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('append' as const), to: fc.constantFrom('A' as const, 'A' as const, 'B' as const), flags: flagsArb }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'deliver' as const }) },
 );
 const checkArb: fc.Arbitrary<Check> = fc.record({ uid: fc.boolean(), ret: fc.boolean(), key: searchKeyArb });
 const lazyArb = fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
@@ -331,8 +336,8 @@ class View {
 const showBox = (b: Box) => b.msgs.map((m, i) => `${i + 1}:${m.uid}(${sortFlags(m.flags).join(' ')})`).join(' ') || '(empty)';
 
 /** SELECT (after ENABLE QRESYNC if asked): the view starts from FLAGS, EXISTS and the UIDVALIDITY. */
-async function open(lab: Lab, name: string, box: Box, mode: Mode): Promise<View> {
-  const c = await RawImap.open(lab.port('imap'), name, USER);
+async function open(lab: Lab, user: string, name: string, box: Box, mode: Mode): Promise<View> {
+  const c = await RawImap.open(lab.port('imap'), name, user);
   if (mode !== 'plain') await c.ok(`ENABLE ${mode}`);
   const v: View = new View(c, mode, box);
   const r = await c.ok(`SELECT ${box.name}`);
@@ -357,32 +362,40 @@ function copyUid(code: string | null, v: View): { uidValidity: number; pairs: [n
 // ------------------------------------------------------------------ one run
 
 let runNo = 0;
+let passwordHash: Promise<string> | null = null;
 
+/** What an action needs besides the sessions: the lab (MDA delivery), the run's user, the model. */
+interface Ctx { lab: Lab; user: string; A: Box; B: Box; next(): number }
+
+/** One run: a fresh user (A is its INBOX, so the MDA can deliver to it; B is a new mailbox). */
 async function run(lab: Lab, modes: [Mode, Mode, Mode], steps: Step[]): Promise<void> {
   const n = ++runNo;
-  const A: Box = { name: `Model${n}a`, uidValidity: 0, msgs: [], maxUid: 0 };
-  const B: Box = { name: `Model${n}b`, uidValidity: 0, msgs: [], maxUid: 0 };
-  const setup = await RawImap.open(lab.port('imap'), 'setup', USER);
-  await setup.ok(`CREATE ${A.name}`);
+  const user = `model${n}@example.test`;
+  passwordHash ??= hashPassword('pw');
+  await lab.po.store.users.add(user, await passwordHash);
+  const A: Box = { name: 'INBOX', uidValidity: 0, msgs: [], maxUid: 0 };
+  const B: Box = { name: 'Model', uidValidity: 0, msgs: [], maxUid: 0 };
+  const setup = await RawImap.open(lab.port('imap'), 'setup', user);
   await setup.ok(`CREATE ${B.name}`);
   setup.close();
+  let k = 0;
+  const ctx: Ctx = { lab, user, A, B, next: () => ++k };
   const views: View[] = [];
   try {
     // a1 and a2 both have A selected and take turns acting; b watches B
-    const a1 = await open(lab, 'a1', A, modes[0]);
+    const a1 = await open(lab, user, 'a1', A, modes[0]);
     views.push(a1);
-    const a2 = await open(lab, 'a2', A, modes[1]);
+    const a2 = await open(lab, user, 'a2', A, modes[1]);
     views.push(a2);
-    const b = await open(lab, 'b', B, modes[2]);
+    const b = await open(lab, user, 'b', B, modes[2]);
     views.push(b);
     const lagging = new Set<View>();
-    let appended = 0;
     for (const [i, step] of steps.entries()) {
       const actor = step.by === 1 ? a2 : a1;
       const watcher = actor === a1 ? a2 : a1;
       const where = `step ${i + 1} by ${actor.c.name} ${JSON.stringify(step.action)}`;
       if (lagging.delete(actor)) await checkObserver(actor, `${where} (catching up before acting)`);
-      await act(actor, A, B, step.action, where, () => ++appended);
+      await act(ctx, actor, step.action, where);
       await checkActor(actor, B, step.search, where);
       for (const [v, lazy] of [[watcher, step.lazy?.[0]], [b, step.lazy?.[1]]] as const) {
         // a QRESYNC client lagging behind could be told VANISHED for UIDs it never fetched, two of
@@ -398,7 +411,8 @@ async function run(lab: Lab, modes: [Mode, Mode, Mode], steps: Step[]): Promise<
 }
 
 /** Run one action on the acting session s1 (mailbox A selected) and check its reply against the model. */
-async function act(s1: View, A: Box, B: Box, a: Action, where: string, nextMessage: () => number): Promise<void> {
+async function act(ctx: Ctx, s1: View, a: Action, where: string): Promise<void> {
+  const { A, B } = ctx;
   const c = s1.c;
   const expectOk = (r: Reply, line: string) => { if (r.status !== 'OK') s1.fail(`${where}: ${line} -> ${r.status} ${r.code ?? ''} ${r.text}`); };
   switch (a.k) {
@@ -487,7 +501,7 @@ async function act(s1: View, A: Box, B: Box, a: Action, where: string, nextMessa
     }
     case 'append': {
       const box = a.to === 'A' ? A : B;
-      const k = nextMessage();
+      const k = ctx.next();
       const raw = Buffer.from(`From: model@example.test\r\nSubject: model ${k}\r\nMessage-ID: <model.${k}@example.test>\r\n\r\nmessage ${k}\r\n`);
       const line = `APPEND ${box.name} (${a.flags.join(' ')})`;
       const r = await c.cmd(line, raw);
@@ -500,6 +514,16 @@ async function act(s1: View, A: Box, B: Box, a: Action, where: string, nextMessa
       box.msgs.push({ uid, flags: new Set(a.flags.map(canon)) });
       box.maxUid = uid;
       s1.apply(r.untagged, { unsolicited: false });
+      return;
+    }
+    case 'deliver': {
+      // the MDA's path (store.deliver, as after SMTP DATA): sessions hear of it at their next command
+      const k = ctx.next();
+      const raw = Buffer.from(`From: sender@example.test\r\nSubject: delivered ${k}\r\n\r\ndelivered ${k}\r\n`);
+      const { uid } = await ctx.lab.deliver(ctx.user, raw);
+      if (uid <= A.maxUid) s1.fail(`${where}: delivery got UID ${uid}, not above ${A.maxUid} (RFC 3501 §2.3.1.1)`);
+      A.msgs.push({ uid, flags: new Set() });
+      A.maxUid = uid;
       return;
     }
   }
@@ -577,7 +601,7 @@ async function checkObserver(v: View, where: string): Promise<void> {
  * unshrunk sequence is a poor report. A failure shrinks to the few steps that matter.
  */
 function quickRuns(): fc.Parameters<unknown> {
-  const { interruptAfterTimeLimit: _limit, markInterruptAsFailure: _mark, ...p } = params(25, 0, 40);
+  const { interruptAfterTimeLimit: _limit, markInterruptAsFailure: _mark, ...p } = params(20, 0, 40);
   return p;
 }
 
