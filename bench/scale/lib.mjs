@@ -187,7 +187,8 @@ export function smtpConnect(port, { starttls = false } = {}) {
     };
     const reply = () => new Promise((r) => { waiting = r; check(); });
     const expect = async (code, what) => { const out = await reply(); if (!out.match(new RegExp(`(?:^|\\n)${code} `))) throw new Error(`SMTP ${what}: ${out.trim()}`); return out; };
-    const attach = (s) => { s.setEncoding('latin1'); s.on('data', onData); s.on('error', (e) => { if (waiting) reject(e); }); };
+    // no Nagle: a command written after the server's reply must not wait for its delayed ACK
+    const attach = (s) => { s.setEncoding('latin1'); s.setNoDelay(true); s.on('data', onData); s.on('error', (e) => { if (waiting) reject(e); }); };
     attach(sock);
     sock.once('error', reject);
     (async () => {
@@ -206,7 +207,7 @@ export function smtpConnect(port, { starttls = false } = {}) {
           sock.write(`MAIL FROM:<${from}>\r\n`); await expect(250, 'MAIL');
           sock.write(`RCPT TO:<${to}>\r\n`); await expect(250, 'RCPT');
           sock.write('DATA\r\n'); await expect(354, 'DATA');
-          sock.write(data); sock.write('\r\n.\r\n'); await expect(250, 'end of data');
+          sock.write(data.endsWith('\r\n') ? `${data}.\r\n` : `${data}\r\n.\r\n`); await expect(250, 'end of data');
         },
         async quit() { sock.write('QUIT\r\n'); await reply().catch(() => {}); sock.destroy(); },
       });

@@ -17,6 +17,9 @@ record({ workload: 'machine', cpus: os.cpus().length, mem_total_mb: Math.round(o
 for (const name of TARGETS) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `scale-${name}-`));
   const t = target(name, path.join(tmp, 'data'));
+  // stopped by a signal: the servers go too (postoffice by its PID, the anchor by anchor.sh stop)
+  const bye = () => { t.stop().catch(() => {}).finally(() => process.exit(130)); };
+  process.once('SIGINT', bye); process.once('SIGTERM', bye);
   try {
     if (name === 'anchor') t.reset();
     await t.start();
@@ -29,7 +32,9 @@ for (const name of TARGETS) {
     }
   } finally {
     await t.stop().catch((e) => log(`${name}: stop: ${e.message}`));
+    process.removeListener('SIGINT', bye); process.removeListener('SIGTERM', bye);
     if (env('BENCH_SCALE_KEEP', '0') !== '1') rmSync(tmp, { recursive: true, force: true });
+    else log(`${name}: kept ${tmp}`);
   }
 }
 log(`results: ${RESULTS}`);
