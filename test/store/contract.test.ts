@@ -58,9 +58,9 @@ function recorder(store: Store) {
     seen,
     stop: () => store.events.off('change', f),
     /** resolves once the changes seen so far satisfy pred (fails the test after 10 s) */
-    until: (pred: (c: MailboxChange[]) => boolean, what: string) => new Promise<void>((resolve, reject) => {
+    until: (pred: (c: MailboxChange[]) => boolean, what: string, timeoutMs = 10_000) => new Promise<void>((resolve, reject) => {
       if (pred(seen)) return resolve();
-      const timer = setTimeout(() => reject(new Error(`no change event: ${what}; seen ${JSON.stringify(seen.map((c) => ({ ...c, origin: undefined })))}`)), 10_000);
+      const timer = setTimeout(() => reject(new Error(`no change event: ${what}; seen ${JSON.stringify(seen.map((c) => ({ ...c, origin: undefined })))}`)), timeoutMs);
       waiters.push({ pred, resolve: () => { clearTimeout(timer); resolve(); } });
     }),
   };
@@ -469,21 +469,25 @@ test('PostgreSQL: the server crashes and comes back; the stores carry on, and ch
   const local = [{ userId: alice.id, address: 'alice@example.test', rcptTo: 'alice@example.test' }];
   const deliver = (i: number) => a.deliver({ msgId: `r.${i}`, mailFrom: '', raw: message(`restart ${i}`), local, remote: [], journey: [] });
   await deliver(0);
+  const t0 = Date.now();
   await restartPgCluster();
+  t.diagnostic(`restart ${Date.now() - t0} ms`);
   // the first write after the crash may meet a dead pooled connection and fail (the 250 is not given); later ones succeed
   let stored = 0;
   for (let i = 1; i <= 5 && stored === 0; i++) {
     try { await deliver(i); stored = i; } catch { await new Promise((r) => setTimeout(r, 200)); }
   }
   assert.ok(stored > 0, 'deliveries work again after the restart');
+  t.diagnostic(`stored after ${stored} attempts, ${Date.now() - t0} ms`);
   // b's change channel reconnects by itself: a delivery after that is announced on b
   const rec = recorder(b);
   let seen = false;
   for (let i = 10; i < 60 && !seen; i++) {
     await deliver(i);
-    seen = await rec.until((s) => s.some((c) => c.kind === 'exists' && c.mailboxId === inbox.id), 'b hears a again').then(() => true, () => false);
+    seen = await rec.until((s) => s.some((c) => c.kind === 'exists' && c.mailboxId === inbox.id), 'b hears a again', 1000).then(() => true, () => false);
   }
   assert.ok(seen, 'the other store announces changes again');
+  t.diagnostic(`announced again after ${Date.now() - t0} ms`);
   const uids = (await b.messages.list(inbox.id)).map((m) => m.uid);
   assert.deepEqual(uids, Array.from({ length: uids.length }, (_, i) => i + 1), 'UIDs consecutive across the crash');
 });

@@ -132,11 +132,10 @@ export class PgDb {
   private readonly own = new Map<number, Own>();
 
   private constructor(private readonly opts: PgDbOptions) {
-    this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: TYPES, idleTimeoutMillis: 30_000 });
+    // DESIGN: a 250 only after the commit is durable, whatever the server's or the role's default
+    this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: TYPES, idleTimeoutMillis: 30_000, options: '-c synchronous_commit=on' });
     // an idle connection that breaks (server restart) must not crash the process
     this.pool.on('error', () => {});
-    // DESIGN: a 250 only after the commit is durable, whatever the server's default
-    this.pool.on('connect', (c) => { c.query('SET synchronous_commit TO on').catch(() => {}); });
   }
 
   static async open(opts: PgDbOptions, migrationsDir: string): Promise<PgDb> {
