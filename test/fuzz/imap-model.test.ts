@@ -75,10 +75,10 @@ interface Check { uid: boolean; ret: boolean; key: SearchKey }
 /**
  * by: which of the two sessions on mailbox A acts (0 or 1; the other watches). lazy: the watching
  * A session / the B session skip their NOOP after this step, so changes pile up (several
- * EXPUNGEs, flag changes of messages expunged later, appends) until their next NOOP; a lagging
- * session is brought up to date before it acts.
+ * EXPUNGEs, flag changes of messages expunged later, appends) until their next NOOP. stale: a
+ * lagging session acts without that NOOP first, with the sequence numbers of its old view.
  */
-interface Step { action: Action; search: Check; by?: 0 | 1; lazy?: [boolean, boolean] }
+interface Step { action: Action; search: Check; by?: 0 | 1; lazy?: [boolean, boolean]; stale?: boolean }
 
 /** What a session ENABLEs before SELECT (RFC 7162): plain, CONDSTORE (MODSEQ), QRESYNC (VANISHED). */
 type Mode = 'plain' | 'CONDSTORE' | 'QRESYNC';
@@ -133,7 +133,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
 const checkArb: fc.Arbitrary<Check> = fc.record({ uid: fc.boolean(), ret: fc.boolean(), key: searchKeyArb });
 const lazyArb = fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
 const stepArb: fc.Arbitrary<Step> = fc.record({
-  action: actionArb, search: checkArb, by: fc.constantFrom<0 | 1>(0, 0, 1), lazy: fc.tuple(lazyArb, lazyArb),
+  action: actionArb, search: checkArb, by: fc.constantFrom<0 | 1>(0, 0, 1), lazy: fc.tuple(lazyArb, lazyArb), stale: fc.boolean(),
 });
 
 // ------------------------------------------------------------------ resolving sets against the model
@@ -157,11 +157,14 @@ function seqSet(items: SetItem[], n: number): { text: string; idx: Set<number> }
  * A UID set over a mailbox: numbers range over 1..maxUid+3 (so UIDs already gone and not yet
  * given appear too); * is the highest UID in the mailbox (RFC 3501 §9), "n:*" covers n..* either
  * way round. An empty mailbox gets no * (its meaning is unsettled there). Returns the UIDs present.
+ * `lagTop`: the acting session lags and its view ends at this UID; numbers stay at or below it, so
+ * that a set never names a message the session has not been told of (whether a server acts on those
+ * is its choice) and * means the same to client and server.
  */
-function uidSet(items: SetItem[], box: Box): { text: string; uids: Set<number> } {
-  const present = box.msgs.map((m) => m.uid);
-  const top = present.length ? present[present.length - 1] : 0;
-  const span = box.maxUid + 3;
+function uidSet(items: SetItem[], box: Box, lagTop?: number): { text: string; uids: Set<number> } {
+  const present = box.msgs.map((m) => m.uid).filter((u) => lagTop === undefined || u <= lagTop);
+  const top = lagTop ?? (present.length ? present[present.length - 1] : 0);
+  const span = lagTop ?? box.maxUid + 3;
   const uids = new Set<number>();
   const cover = (a: number, b: number) => { for (const u of present) if (u >= Math.min(a, b) && u <= Math.max(a, b)) uids.add(u); };
   const parts = items.map((it) => {
@@ -210,7 +213,7 @@ function search(key: SearchKey, box: Box): { text: string; match: (m: Msg, i: nu
 interface Seen { uid: number | null; flags: string[] | null; modseq: number }
 
 /** What the runs exercised (shown as a diagnostic, so a too-gentle generator shows up). */
-const stats = { expungesSeen: 0, vanishedSeen: 0, flagUpdatesSeen: 0, copied: 0, searchHits: 0 };
+const stats = { expungesSeen: 0, vanishedSeen: 0, flagUpdatesSeen: 0, copied: 0, searchHits: 0, staleActs: 0 };
 
 /**
  * What one session knows of its selected mailbox, kept only from what the server sent it, as a
@@ -232,7 +235,9 @@ class View {
     return this.msgs.map((m, i) => `${i + 1}:${m.uid ?? '?'}(${m.flags ? sortFlags(m.flags).join(' ') : '?'})`).join(' ') || '(empty)';
   }
 
-  apply(us: Untagged[], opts: { unsolicited: boolean }): void {
+  /** Apply responses in order; returns the FETCH FLAGS seen, by UID (the last one of each). */
+  apply(us: Untagged[], opts: { unsolicited: boolean }): Map<number, { flags: string[]; withUid: boolean }> {
+    const fetched = new Map<number, { flags: string[]; withUid: boolean }>();
     for (const u of us) {
       switch (u.kind) {
         case 'exists':
@@ -277,6 +282,7 @@ class View {
               if (!f.startsWith('\\') && !this.announced.has(f)) this.fail(`keyword ${f} in FETCH before any FLAGS response announced it (RFC 3501 §7.2.6)`);
             }
             m.flags = u.flags;
+            if (m.uid !== null) fetched.set(m.uid, { flags: u.flags, withUid: u.uid !== undefined });
             if (opts.unsolicited) stats.flagUpdatesSeen++;
             if (opts.unsolicited && this.mode !== 'plain' && u.modseq === undefined) {
               this.fail(`unsolicited FETCH of FLAGS without MODSEQ after ENABLE ${this.mode} (RFC 7162 §3.1: a CONDSTORE enabling command)`);
@@ -295,6 +301,7 @@ class View {
           break;
       }
     }
+    return fetched;
   }
 
   /** UIDs strictly ascending (RFC 3501 §2.3.1.1) and, where known, equal to the model's. */
@@ -393,9 +400,11 @@ async function run(lab: Lab, modes: [Mode, Mode, Mode], steps: Step[]): Promise<
     for (const [i, step] of steps.entries()) {
       const actor = step.by === 1 ? a2 : a1;
       const watcher = actor === a1 ? a2 : a1;
-      const where = `step ${i + 1} by ${actor.c.name} ${JSON.stringify(step.action)}`;
-      if (lagging.delete(actor)) await checkObserver(actor, `${where} (catching up before acting)`);
-      await act(ctx, actor, step.action, where);
+      const stale = lagging.has(actor) && !!step.stale;
+      const where = `step ${i + 1} by ${actor.c.name}${stale ? ' (lagging)' : ''} ${JSON.stringify(step.action)}`;
+      if (lagging.delete(actor) && !stale) await checkObserver(actor, `${where} (catching up before acting)`);
+      if (stale) stats.staleActs++;
+      await act(ctx, actor, step.action, where, stale);
       await checkActor(actor, B, step.search, where);
       for (const [v, lazy] of [[watcher, step.lazy?.[0]], [b, step.lazy?.[1]]] as const) {
         // a QRESYNC client lagging behind could be told VANISHED for UIDs it never fetched, two of
@@ -410,17 +419,37 @@ async function run(lab: Lab, modes: [Mode, Mode, Mode], steps: Step[]): Promise<
   }
 }
 
-/** Run one action on the acting session s1 (mailbox A selected) and check its reply against the model. */
-async function act(ctx: Ctx, s1: View, a: Action, where: string): Promise<void> {
+/**
+ * The messages a STORE/COPY/MOVE names, as the acting session sees them: sequence numbers are the
+ * session's own (RFC 3501 §7.4.1: a lagging session's numbers still count messages expunged by
+ * others and not yet reported to it); only those still in the model are acted on.
+ */
+function targetsOf(a: { uid: boolean; set: SetItem[] }, actor: View, A: Box, stale: boolean): { text: string; targets: Msg[] } | null {
+  const viewUids = actor.msgs.map((m) => m.uid!);
+  if (a.uid) {
+    if (stale && !viewUids.length) return null;
+    const s = uidSet(a.set, A, stale ? viewUids[viewUids.length - 1] : undefined);
+    return { text: s.text, targets: A.msgs.filter((m) => s.uids.has(m.uid)) };
+  }
+  if (!viewUids.length) return null; // no sequence numbers to name
+  const s = seqSet(a.set, viewUids.length);
+  const named = new Set([...s.idx].map((i) => viewUids[i]));
+  return { text: s.text, targets: A.msgs.filter((m) => named.has(m.uid)) };
+}
+
+/**
+ * Run one action on the acting session (mailbox A selected) and check its reply against the
+ * model. `stale`: the session has not been told of the last changes (see Step.lazy).
+ */
+async function act(ctx: Ctx, s1: View, a: Action, where: string, stale: boolean): Promise<void> {
   const { A, B } = ctx;
   const c = s1.c;
   const expectOk = (r: Reply, line: string) => { if (r.status !== 'OK') s1.fail(`${where}: ${line} -> ${r.status} ${r.code ?? ''} ${r.text}`); };
   switch (a.k) {
     case 'store': {
-      if (!a.uid && !A.msgs.length) return; // no sequence numbers to name
-      const { text, targets } = a.uid
-        ? (() => { const s = uidSet(a.set, A); return { text: s.text, targets: A.msgs.filter((m) => s.uids.has(m.uid)) }; })()
-        : (() => { const s = seqSet(a.set, A.msgs.length); return { text: s.text, targets: A.msgs.filter((_m, i) => s.idx.has(i)) }; })();
+      const named = targetsOf(a, s1, A, stale);
+      if (!named) return;
+      const { text, targets } = named;
       const line = `${a.uid ? 'UID ' : ''}STORE ${text} ${a.op}FLAGS${a.silent ? '.SILENT' : ''} (${a.flags.join(' ')})`;
       const r = await c.cmd(line);
       expectOk(r, line);
@@ -430,20 +459,18 @@ async function act(ctx: Ctx, s1: View, a: Action, where: string): Promise<void> 
         else if (a.op === '-') for (const f of given) m.flags.delete(f);
         else m.flags = new Set(given);
       }
-      s1.apply(r.untagged, { unsolicited: false });
-      const fetched = new Map<number, Extract<Untagged, { kind: 'fetch' }>>();
-      for (const u of r.untagged) if (u.kind === 'fetch' && u.flags) fetched.set(u.seq, u);
+      const fetched = s1.apply(r.untagged, { unsolicited: false });
       for (const m of targets) {
-        const seq = A.msgs.indexOf(m) + 1;
-        const f = fetched.get(seq);
+        const f = fetched.get(m.uid);
         if (a.silent) {
-          if (f) s1.fail(`${where}: ${line}: FETCH FLAGS for message ${seq} despite .SILENT (RFC 3501 §6.4.6)`);
+          // a lagging session may be told of others' changes to the same message here
+          if (f && !stale) s1.fail(`${where}: ${line}: FETCH FLAGS for UID ${m.uid} despite .SILENT (RFC 3501 §6.4.6)`);
           continue;
         }
-        if (!f) s1.fail(`${where}: ${line}: no FETCH FLAGS for message ${seq} (UID ${m.uid}) (RFC 3501 §6.4.6)`);
-        if (a.uid && f.uid !== m.uid) s1.fail(`${where}: ${line}: FETCH for message ${seq} without UID ${m.uid} (RFC 3501 §6.4.8)`);
-        const got = sortFlags(f.flags!), want = sortFlags(m.flags);
-        if (JSON.stringify(got) !== JSON.stringify(want)) s1.fail(`${where}: ${line}: message ${seq} FLAGS (${got.join(' ')}), model (${want.join(' ')})`);
+        if (!f) s1.fail(`${where}: ${line}: no FETCH FLAGS for UID ${m.uid} (RFC 3501 §6.4.6)`);
+        if (a.uid && !f.withUid) s1.fail(`${where}: ${line}: FETCH for UID ${m.uid} without UID (RFC 3501 §6.4.8)`);
+        const got = sortFlags(f.flags), want = sortFlags(m.flags);
+        if (JSON.stringify(got) !== JSON.stringify(want)) s1.fail(`${where}: ${line}: UID ${m.uid} FLAGS (${got.join(' ')}), model (${want.join(' ')})`);
       }
       return;
     }
@@ -451,23 +478,23 @@ async function act(ctx: Ctx, s1: View, a: Action, where: string): Promise<void> 
     case 'uidExpunge': {
       let line = 'EXPUNGE', set: Set<number> | null = null;
       if (a.k === 'uidExpunge') {
-        const s = uidSet(a.set, A);
+        if (stale && !s1.msgs.length) return;
+        const s = uidSet(a.set, A, stale ? s1.msgs[s1.msgs.length - 1].uid! : undefined);
         line = `UID EXPUNGE ${s.text}`;
         set = s.uids;
       }
       const r = await c.cmd(line);
       expectOk(r, line);
-      // RFC 3501 §6.4.3 all \Deleted; RFC 4315 §2.1 only the \Deleted ones whose UID is in the set
+      // RFC 3501 §6.4.3 all \Deleted (known to this session or not); RFC 4315 §2.1 only the \Deleted ones whose UID is in the set
       A.msgs = A.msgs.filter((m) => !(m.flags.has('\\Deleted') && (!set || set.has(m.uid))));
       s1.apply(r.untagged, { unsolicited: false });
-      s1.expectUids(`${where}: after ${line}`);
+      if (!stale) s1.expectUids(`${where}: after ${line}`);
       return;
     }
     case 'copy': {
-      if (!a.uid && !A.msgs.length) return;
-      const { text, targets } = a.uid
-        ? (() => { const s = uidSet(a.set, A); return { text: s.text, targets: A.msgs.filter((m) => s.uids.has(m.uid)) }; })()
-        : (() => { const s = seqSet(a.set, A.msgs.length); return { text: s.text, targets: A.msgs.filter((_m, i) => s.idx.has(i)) }; })();
+      const named = targetsOf(a, s1, A, stale);
+      if (!named) return;
+      const { text, targets } = named;
       const line = `${a.uid ? 'UID ' : ''}${a.move ? 'MOVE' : 'COPY'} ${text} ${B.name}`;
       const r = await c.cmd(line);
       expectOk(r, line);
@@ -496,7 +523,7 @@ async function act(ctx: Ctx, s1: View, a: Action, where: string): Promise<void> 
       B.maxUid = added[added.length - 1].uid;
       if (a.move) A.msgs = A.msgs.filter((m) => !byUid.has(m.uid));
       s1.apply(r.untagged, { unsolicited: false });
-      s1.expectUids(`${where}: after ${line}`);
+      if (!stale) s1.expectUids(`${where}: after ${line}`);
       return;
     }
     case 'append': {
