@@ -185,12 +185,19 @@ export function smtpConnect(port, { starttls = false } = {}) {
       const m = /(?:^|\n)(\d{3}) [^\n]*\n/.exec(buf);
       if (m) { const w = waiting; waiting = null; const out = buf.slice(0, m.index + m[0].length); buf = buf.slice(m.index + m[0].length); w(out); }
     };
-    const reply = () => new Promise((r) => { waiting = r; check(); });
+    let failed = null;
+    const reply = () => new Promise((r, j) => { if (failed) { j(failed); return; } waiting = r; waitingFail = j; check(); });
+    let waitingFail = null;
+    const fail = (e) => { failed ??= e; if (waiting) { waiting = null; waitingFail(failed); } };
     const expect = async (code, what) => { const out = await reply(); if (!out.match(new RegExp(`(?:^|\\n)${code} `))) throw new Error(`SMTP ${what}: ${out.trim()}`); return out; };
     // no Nagle: a command written after the server's reply must not wait for its delayed ACK
-    const attach = (s) => { s.setEncoding('latin1'); s.setNoDelay(true); s.on('data', onData); s.on('error', (e) => { if (waiting) reject(e); }); };
+    const attach = (s) => { s.setEncoding('latin1'); s.setNoDelay(true); s.on('data', onData); s.on('error', fail); s.on('close', () => fail(new Error('SMTP connection closed'))); };
     attach(sock);
     sock.once('error', reject);
+    // a session the server never greets (a listen queue that overflowed drops the handshake's last ACK
+    // on the server side only) or never answers: an error after BENCH_SCALE_SMTP_TIMEOUT seconds, not a hang
+    const idle = num('BENCH_SCALE_SMTP_TIMEOUT', 30) * 1000;
+    sock.setTimeout(idle, () => { const e = new Error(`SMTP: no reply in ${idle / 1000} s`); fail(e); reject(e); sock.destroy(); });
     (async () => {
       await expect(220, 'greeting');
       sock.write('EHLO scale.example.test\r\n'); await expect(250, 'EHLO');
