@@ -238,7 +238,9 @@ export class ImapSession {
           break;
         }
         if (r.kind === 'bad') {
+          // unknown verb, UID before a verb that takes none, or arguments against the verb's grammar
           this.send(`${r.tag ?? '*'} BAD ${r.message}`);
+          this.log.info({ reply: r.message }, 'BAD');
           await this.flush();
           if (this.countError()) break;
           continue;

@@ -8,7 +8,6 @@ export function statusLine(s: ImapSession, name: string, st: MailboxStatus, item
     MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity,
     UNSEEN: st.unseen, DELETED: st.deleted, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
   };
-  if (items.includes('HIGHESTMODSEQ')) s.condstore = true;
   return `* STATUS ${mailboxOut(name, s.utf8Names)} (${items.map((i) => `${i} ${v[i]}`).join(' ')})`;
 }
 
