@@ -23,7 +23,6 @@ import type { MailboxHub } from './hub.js';
 import { MailboxUpdates } from './updates.js';
 import { ImapBad, ImapNo } from './wire.js';
 
-
 export interface ImapOptions {
   /** ms of silence before an authenticated client is dropped (RFC 3501 §5.4: at least 30 min) */
   idleTimeoutMs: number;
