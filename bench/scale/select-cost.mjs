@@ -62,6 +62,13 @@ const packed = time('design: UIDs only, into a Uint32Array (shared read-only by 
   for (const u of uids.iterate(mb.id)) out[i++] = u;
   return out.subarray(0, i);
 });
+time('design: UIDs as one string from SQLite (group_concat), split into a Uint32Array', () => {
+  const text = db.prepare('SELECT group_concat(uid) FROM (SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid)').pluck().get(mb.id) ?? '';
+  const out = new Uint32Array(n); let i = 0; let v = 0;
+  for (let k = 0; k < text.length; k++) { const c = text.charCodeAt(k); if (c === 44) { out[i++] = v; v = 0; } else v = v * 10 + c - 48; }
+  if (text.length) out[i++] = v;
+  return out.subarray(0, i);
+});
 const from = packed[Math.max(0, packed.length - 100)];
 time('design: UIDs above the cached array\'s last (a warm SELECT after new mail: only the tail)', () => db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid').pluck().all(mb.id, from));
 time('design: MAX(modseq) by the (mailbox_id, modseq) index', () => db.prepare('SELECT MAX(modseq) FROM messages WHERE mailbox_id = ?').pluck().get(mb.id));
