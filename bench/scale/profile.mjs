@@ -16,7 +16,9 @@ import { DOMAIN, OUT, env, imapConnect, loadMeter, log, message, ms, now, num, p
 const RULES = [
   ['journey', (u, f) => /\/src\/store\/sqlite\/journey|\/src\/trace\/|packed-steps/.test(u) || /[jJ]ourney/.test(f) && /\/src\//.test(u)],
   ['MIME analysis (mailparser, analyze)', (u) => /mailparser|libmime|libqp|libbase64|mailsplit|iconv-lite|encoding-japanese|\/src\/store\/analyze|\/src\/mail\/mime|\/src\/mail\/binary-parts|he\/he\.js|html-to-text|linkify|punycode/.test(u)],
-  ['SQLite + store (better-sqlite3, src/store)', (u) => /better-sqlite3|\/src\/store\//.test(u)],
+  // the writer's db.exec calls are its transaction control: BEGIN IMMEDIATE, SAVEPOINT/RELEASE per write, COMMIT (its fsync)
+  ['SQLite commit (BEGIN/SAVEPOINT/COMMIT + fsync: db.exec)', (u, f) => f === 'exec' && /better-sqlite3/.test(u)],
+  ['SQLite statements + store code (better-sqlite3, src/store)', (u) => /better-sqlite3|\/src\/store\//.test(u)],
   // handshakes and TLS's JS; the record encryption runs inside the native socket write (writeUtf8String,
   // writev), which is charged to the stage that wrote (SMTP): compare a run with BENCH_SCALE_STARTTLS=1
   ['TLS', (u, f) => /node:_tls|node:tls|node:internal\/tls/.test(u) || /^(TLSWrap|SecureContext|onhandshake|onConnectSecure)/.test(f)],
@@ -35,7 +37,7 @@ function stageOf(nodes, parent, id, cache) {
   let stage = null;
   for (let n = id; n != null && stage === null; n = parent.get(n)) {
     const { functionName: f, url: u } = nodes.get(n).callFrame;
-    if (SPECIAL[f]) { stage = SPECIAL[f]; break; }
+    if (Object.hasOwn(SPECIAL, f)) { stage = SPECIAL[f]; break; }
     for (const [name, test] of RULES) if (test(u, f)) { stage = name; break; }
   }
   stage ??= 'Node internals (net, streams, timers)';
@@ -133,7 +135,7 @@ async function run() {
   const w = await smtpConnect(po.ports.smtp, { starttls });
   for (let i = 0; i < 50; i++) await w.send(`scale-sender@${DOMAIN}`, rcpt, data);
   await w.quit();
-  await sleep(500);
+  await sleep(1500); // the writer thread reports its commit times to /metrics once a second
   const before = await inboxCount(po.ports.imap, rcpt);
   // BENCH_PROFILE_STRACE=1: every fsync/fdatasync of the server in the window, with its duration
   const straceFile = path.join(dir, 'fsync.strace');
@@ -163,6 +165,7 @@ async function run() {
   if (tracer) { tracer.kill('SIGINT'); await new Promise((r) => tracer.once('exit', r)); }
   const syncs = tracer ? readFileSync(straceFile, 'utf8').split('\n').map((l) => /<([\d.]+)>\s*$/.exec(l)).filter(Boolean).map((m) => Number(m[1]) * 1000) : [];
   const delivered = (await inboxCount(po.ports.imap, rcpt)) - before;
+  await sleep(1500);
   const m1 = await po.metrics();
   const commits = (m1.postoffice_store_commit_seconds_count ?? 0) - (m0.postoffice_store_commit_seconds_count ?? 0);
   const commitS = (m1.postoffice_store_commit_seconds_sum ?? 0) - (m0.postoffice_store_commit_seconds_sum ?? 0);
