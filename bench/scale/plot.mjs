@@ -1,6 +1,7 @@
 // The plots of `npm run bench:scale`, drawn with Vega-Lite (rendered to SVG in Node, no canvas) from a
 // results file: postoffice and the anchor on the same axes, the machine's load in each subtitle.
-//   node bench/scale/plot.mjs [results.jsonl]     (default: the newest bench/results/scale/scale-*.jsonl)
+//   node bench/scale/plot.mjs [results.jsonl ...]  (default: the newest bench/results/scale/scale-*.jsonl;
+//   several files are drawn together, e.g. a small run and a separate 1M mailbox run, into the first's folder)
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,8 +42,8 @@ const logx = (field, title) => ({ field, type: 'quantitative', title, scale: { t
 const linY = (field, title) => ({ field, type: 'quantitative', title, scale: { zero: true } });
 const logY = (field, title) => ({ field, type: 'quantitative', title, scale: { type: 'log' } });
 
-export async function plot(results = newest()) {
-  const rows = readFileSync(results, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+export async function plot(results = newest(), more = []) {
+  const rows = [results, ...more].flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
   const stem = path.basename(results, '.jsonl');
   const dir = path.join(path.dirname(results), stem);
   mkdirSync(dir, { recursive: true });
@@ -90,5 +91,6 @@ export async function plot(results = newest()) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const f of await plot(process.argv[2] ? path.resolve(process.argv[2]) : undefined)) console.log(f);
+  const [first, ...more] = process.argv.slice(2).map((f) => path.resolve(f));
+  for (const f of await plot(first, more)) console.log(f);
 }
