@@ -56,6 +56,8 @@ export function exceeded(u: SubmissionUsage, q: SubmissionQuota, messages: numbe
 export class SubmissionLimits {
   /** reserved at DATA, not yet committed: per user */
   private readonly inflight = new Map<number, { messages: number; recipients: number }>();
+  /** per user: how many reservations ended so far (a count read before one ended may miss its row) */
+  private readonly ended = new Map<number, number>();
 
   constructor(private readonly store: Store, readonly quota: SubmissionQuota) {}
 
@@ -94,7 +96,14 @@ export class SubmissionLimits {
    */
   async reserve(userId: number, recipients: number): Promise<{ over: { limit: string; used: number; max: number } } | { done(): void }> {
     if (!this.enabled) return { done: () => undefined };
-    const stored = await this.committed(userId);
+    // A count read while another reservation of this user ended (its row committed, its in-flight
+    // hold released) may have missed that row: read again until no reservation ended meanwhile.
+    let stored: SubmissionUsage;
+    for (;;) {
+      const before = this.ended.get(userId) ?? 0;
+      stored = await this.committed(userId);
+      if ((this.ended.get(userId) ?? 0) === before) break;
+    }
     // from here to the reservation nothing awaits: no other session of this user can pass in between
     const over = exceeded(this.withInflight(userId, stored), this.quota, 1, recipients);
     if (over) return { over };
@@ -107,6 +116,7 @@ export class SubmissionLimits {
       done: () => {
         if (released) return;
         released = true;
+        this.ended.set(userId, (this.ended.get(userId) ?? 0) + 1);
         f.messages -= 1;
         f.recipients -= recipients;
         if (f.messages <= 0 && this.inflight.get(userId) === f) this.inflight.delete(userId);
