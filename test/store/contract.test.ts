@@ -231,6 +231,26 @@ for (const b of backends) {
       assert.equal(exists[exists.length - 1].modseq, list[1].modseq);
     });
 
+    test('deliveries at the same moment: each its own UID; one that fails takes only itself back', async (t) => {
+      const { store, alice, bob } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      const rec = recorder(store);
+      const to = (userId: number, address: string) => [{ userId, address, rcptTo: address }];
+      const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => store.deliver({
+        msgId: `g.${i}`, mailFrom: '', raw: message(`group ${i}`), remote: [], journey: [],
+        // every seventh goes to a user that does not exist: refused, the others stored
+        local: i % 7 === 3 ? to(987654, 'ghost@example.test') : i % 2 ? to(bob.id, 'bob@example.test') : to(alice.id, 'alice@example.test'),
+      })));
+      const failed = results.map((r, i) => (r.status === 'rejected' ? i : -1)).filter((i) => i >= 0);
+      assert.deepEqual(failed, [3, 10, 17, 24]);
+      const aliceUids = results.flatMap((r) => (r.status === 'fulfilled' && r.value.stored[0].address === 'alice@example.test' ? [r.value.stored[0].uid] : [])).sort((x, y) => x - y);
+      assert.deepEqual((await store.messages.list(inbox.id)).map((m) => m.uid), aliceUids);
+      assert.deepEqual(aliceUids, Array.from({ length: aliceUids.length }, (_, i) => i + 1), 'no UID lost to the failed ones');
+      for (const i of failed) assert.deepEqual(await store.journey.trace(`g.${i}`), [], 'nothing of a refused delivery stays');
+      await rec.until((s) => s.filter((c) => c.kind === 'exists' && c.mailboxId === inbox.id).flatMap((c) => (c as { uids: number[] }).uids).length === aliceUids.length, 'every new UID announced');
+      assert.deepEqual(rec.seen.filter((c) => c.kind === 'exists' && c.mailboxId === inbox.id).flatMap((c) => (c as { uids: number[] }).uids), aliceUids, 'announced once each, ascending');
+    });
+
     test('flags: add, remove, set, UNCHANGEDSINCE, MODSEQ, announced with their origin', async (t) => {
       const { store, alice } = await setup(t, b);
       const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;

@@ -52,6 +52,8 @@ export class PgTx {
   readonly changes: MailboxChange[] = [];
   /** a delivery queued entries or a flush made them due: other nodes' queue runners are woken */
   queued = false;
+  /** insertCopy adds new UIDs to the last 'exists' change only from this index on (a batch's job boundary) */
+  mergeFrom = 0;
   constructor(private readonly client: pg.PoolClient) {}
   async q(sql: string, params: unknown[] = []): Promise<Row[]> {
     return (await this.client.query(stmt(sql, params))).rows as Row[];

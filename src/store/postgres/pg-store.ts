@@ -36,6 +36,22 @@ const TEXT_CACHE_BYTES = 16 * 1024 * 1024;
 const PRUNE_CHUNK = 5000;
 const DEFAULT_BODY_CACHE_BYTES = 32 * 1024 * 1024;
 
+/** deliveries committed together at most, and batches committing at once (each on its own connection) */
+const DELIVERY_BATCH_MAX = 100;
+const DELIVERY_BATCH_RUNNERS = 4;
+
+/** a delivery's mailbox, found before the batch locks them all */
+interface Target { address: string; id: number; name: string }
+interface PendingDelivery {
+  d: Delivery & { raw: Buffer };
+  meta: BlobMeta;
+  relayRaw: Buffer | null;
+  relayMeta: BlobMeta;
+  sha: string;
+  resolve: (r: DeliveryResult) => void;
+  reject: (e: unknown) => void;
+}
+
 export interface PgStoreOptions {
   /** postgres://user:password@host:port/database */
   url: string;
@@ -176,7 +192,7 @@ export class PgStore implements Store {
       FROM unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]) WITH ORDINALITY AS x(f, d, b, z, m, i)`,
     [mailboxId, firstUid, firstModseq, rows.map((r) => [...new Set(r.flags)].join(' ')), rows.map((r) => r.internalDate), rows.map((r) => r.blobId), rows.map((r) => r.size), rows.map((r) => txt(r.msgId))]);
     const uids = rows.map((_, i) => firstUid + i);
-    const last = t.changes[t.changes.length - 1];
+    const last = t.changes.length > t.mergeFrom ? t.changes[t.changes.length - 1] : undefined;
     if (last && last.kind === 'exists' && last.mailboxId === mailboxId) {
       last.uids.push(...uids);
       last.modseq = firstModseq + n - 1;
@@ -191,7 +207,7 @@ export class PgStore implements Store {
     const modseq = mb.highestmodseq as number;
     await t.run('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, blob_id, size, msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
       [mailboxId, uid, modseq, [...new Set(flags)], internalDate, blobId, size, txt(msgId)]);
-    const last = t.changes[t.changes.length - 1];
+    const last = t.changes.length > t.mergeFrom ? t.changes[t.changes.length - 1] : undefined;
     if (last && last.kind === 'exists' && last.mailboxId === mailboxId) {
       last.uids.push(uid);
       last.modseq = modseq;
@@ -686,67 +702,151 @@ export class PgStore implements Store {
   };
 
   // ------------------------------------------------------------------ delivery
-  /** DESIGN "the one transaction": blob, every mailbox copy, queue entries and journey commit together. */
+  /**
+   * DESIGN "the one transaction": blob, every mailbox copy, queue entries and journey commit together.
+   * Group commit: deliveries that arrive while earlier ones commit join the next transaction (a
+   * savepoint each, so one that fails takes only itself back), so a busy mailbox, whose row lock
+   * is held until COMMIT, takes many messages per commit instead of one.
+   */
   async deliver(given: Delivery): Promise<DeliveryResult> {
     const d = { ...given, raw: toCrlf(given.raw), relayRaw: given.relayRaw && toCrlf(given.relayRaw) };
     const meta = await analyze(d.raw, this.mimeLimits);
     const relayRaw = d.remote.length ? d.relayRaw ?? d.raw : null;
     const relayMeta = relayRaw && relayRaw !== d.raw ? await analyze(relayRaw, this.mimeLimits) : meta;
     const sha = createHash('sha256').update(d.raw).digest('hex');
-    const result = await this.db.tx(async (t) => {
-      const result: DeliveryResult = { stored: [], queued: [], messageId: meta.messageId };
-      const now = this.now();
-      if (d.local.length) {
-        // find every target first, then lock them in id order (two deliveries never wait on each other in a cycle)
-        const targets: { rcpt: typeof d.local[number]; id: number; name: string }[] = [];
-        for (const rcpt of d.local) {
-          const want = rcpt.mailbox ?? 'INBOX';
-          // a name, or a special use (\Junk: whatever the user's junk mailbox is called now)
-          let mb = want.startsWith('\\')
-            ? await t.one('SELECT id, name FROM mailboxes WHERE user_id = $1 AND special_use = $2 ORDER BY id LIMIT 1', [rcpt.userId, want])
-            : await t.one('SELECT id, name FROM mailboxes WHERE user_id = $1 AND name = $2', [rcpt.userId, txt(want)]);
-          mb ??= await t.one(`SELECT id, name FROM mailboxes WHERE user_id = $1 AND name = 'INBOX'`, [rcpt.userId]);
-          if (!mb) mb = { id: (await this.createMailboxTx(t, rcpt.userId, 'INBOX', null, true)).id, name: 'INBOX' };
-          targets.push({ rcpt, id: mb.id as number, name: mb.name as string });
-        }
-        await this.lockMailboxes(t, targets.map((x) => x.id));
-        const blobId = await this.putBlob(t, d.raw, meta, d.local.length, sha);
-        for (const { rcpt, id, name } of targets) {
-          const uid = await this.insertCopy(t, id, blobId, d.raw.length, d.flags ?? [], d.internalDate ?? now, d.msgId);
-          result.stored.push({ address: rcpt.address, mailbox: name, uid, mailboxId: id });
-        }
-      }
-      if (relayRaw && d.remote.length) {
-        const byDomain = new Map<string, string[]>();
-        for (const r of d.remote) {
-          const dom = r.slice(r.lastIndexOf('@') + 1).toLowerCase();
-          byDomain.set(dom, [...(byDomain.get(dom) ?? []), r]);
-        }
-        const blobId = await this.putBlob(t, relayRaw, relayMeta, byDomain.size);
-        for (const [domain, rcpts] of byDomain) {
-          const q: QueueRcpt[] = rcpts.map((address) => ({ address, status: 'pending' }));
-          const row = await t.one(`INSERT INTO queue (msg_id, blob_id, mail_from, domain, rcpts, next_attempt, data, created, updated)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-          [txt(d.msgId), blobId, txt(d.mailFrom), txt(domain), JSON.stringify(q), now, JSON.stringify(d.queueData ?? {}), now, now]);
-          result.queued.push({ id: row!.id as number, domain, rcpts });
-        }
-        t.queued = true;
-      }
-      const journey: JourneyEvent[] = d.journey.map((e) => ({ ...e, messageId: e.messageId ?? meta.messageId }));
-      for (const s of result.stored) {
-        journey.push({ msgId: d.msgId, messageId: meta.messageId, agent: 'MDA', step: 'stored', details: { user: s.address, mailbox: s.mailbox, uid: s.uid } });
-      }
-      for (const q of result.queued) {
-        journey.push({ msgId: d.msgId, messageId: meta.messageId, agent: 'MTA out', step: 'queued', details: { queueId: q.id, domain: q.domain, rcpts: q.rcpts } });
-      }
-      await this.insertJourney(t, journey);
-      if (d.submission) {
-        await t.run('INSERT INTO submissions (user_id, time, recipients, msg_id) VALUES ($1, $2, $3, $4)', [d.submission.userId, now, d.submission.recipients, txt(d.msgId)]);
-        await t.run('DELETE FROM submissions WHERE user_id = $1 AND time < $2', [d.submission.userId, now - 86_400_000]);
-      }
-      return result;
+    const result = await new Promise<DeliveryResult>((resolve, reject) => {
+      this.deliveries.push({ d, meta, relayRaw, relayMeta, sha, resolve, reject });
+      if (this.batchRunners < DELIVERY_BATCH_RUNNERS) void this.runDeliveries();
     });
     if (result.queued.length) this.events.emit('queued');
+    return result;
+  }
+
+  private readonly deliveries: PendingDelivery[] = [];
+  private batchRunners = 0;
+
+  /** Takes waiting deliveries in batches, one transaction each, until none wait. */
+  private async runDeliveries(): Promise<void> {
+    this.batchRunners++;
+    try {
+      while (this.deliveries.length) {
+        const jobs = this.deliveries.splice(0, DELIVERY_BATCH_MAX);
+        let outcomes: ({ ok: true; value: DeliveryResult } | { ok: false; err: unknown })[];
+        try {
+          outcomes = await this.db.tx(async (t) => {
+            // every target of the batch first, then all locked in id order: batches never wait on each other in a cycle
+            const targets: (Target[] | Error)[] = [];
+            for (const j of jobs) {
+              if (jobs.length === 1) { targets.push(await this.deliveryTargets(t, j.d)); continue; }
+              // (a recipient whose user is gone fails alone)
+              await t.run('SAVEPOINT targets');
+              try {
+                targets.push(await this.deliveryTargets(t, j.d));
+                await t.run('RELEASE SAVEPOINT targets');
+              } catch (err) {
+                await t.run('ROLLBACK TO SAVEPOINT targets');
+                await t.run('RELEASE SAVEPOINT targets');
+                targets.push(err instanceof Error ? err : new Error(String(err)));
+              }
+            }
+            await this.lockMailboxes(t, targets.flatMap((x) => (x instanceof Error ? [] : x.map((y) => y.id))));
+            const out: typeof outcomes = [];
+            for (let i = 0; i < jobs.length; i++) {
+              const tg = targets[i];
+              if (tg instanceof Error) { out.push({ ok: false, err: tg }); continue; }
+              if (jobs.length === 1) { out.push({ ok: true, value: await this.deliverTx(t, jobs[i], tg) }); continue; }
+              // this job's changes start here (never merged into an earlier job's: they may be taken back)
+              const mark = t.changes.length;
+              t.mergeFrom = mark;
+              const queued = t.queued;
+              await t.run('SAVEPOINT delivery');
+              try {
+                out.push({ ok: true, value: await this.deliverTx(t, jobs[i], tg) });
+                await t.run('RELEASE SAVEPOINT delivery');
+              } catch (err) {
+                // a deadlock ends the whole batch (db.tx runs it again); so does a lost connection (the rollback fails)
+                const code = (err as { code?: string }).code;
+                if (code === '40P01' || code === '40001') throw err;
+                await t.run('ROLLBACK TO SAVEPOINT delivery');
+                await t.run('RELEASE SAVEPOINT delivery');
+                t.changes.length = mark;
+                // a queued entry of an earlier job of the batch still wakes the runners
+                t.queued = queued;
+                out.push({ ok: false, err });
+              }
+            }
+            return out;
+          });
+        } catch (err) {
+          for (const j of jobs) j.reject(err);
+          continue;
+        }
+        jobs.forEach((j, i) => {
+          const o = outcomes[i];
+          if (o.ok) j.resolve(o.value);
+          else j.reject(o.err);
+        });
+      }
+    } finally {
+      this.batchRunners--;
+    }
+  }
+
+  /** The mailbox of every local recipient: a name, or a special use (\Junk: whatever the user's junk mailbox is called now); else INBOX. */
+  private async deliveryTargets(t: PgTx, d: Delivery): Promise<Target[]> {
+    const targets: Target[] = [];
+    for (const rcpt of d.local) {
+      const want = rcpt.mailbox ?? 'INBOX';
+      let mb = want.startsWith('\\')
+        ? await t.one('SELECT id, name FROM mailboxes WHERE user_id = $1 AND special_use = $2 ORDER BY id LIMIT 1', [rcpt.userId, want])
+        : await t.one('SELECT id, name FROM mailboxes WHERE user_id = $1 AND name = $2', [rcpt.userId, txt(want)]);
+      mb ??= await t.one(`SELECT id, name FROM mailboxes WHERE user_id = $1 AND name = 'INBOX'`, [rcpt.userId]);
+      if (!mb) mb = { id: (await this.createMailboxTx(t, rcpt.userId, 'INBOX', null, true)).id, name: 'INBOX' };
+      targets.push({ address: rcpt.address, id: mb.id as number, name: mb.name as string });
+    }
+    return targets;
+  }
+
+  /** One delivery inside the batch's transaction; its target mailboxes are locked already. */
+  private async deliverTx(t: PgTx, job: PendingDelivery, targets: Target[]): Promise<DeliveryResult> {
+    const { d, meta, relayRaw, relayMeta, sha } = job;
+    const result: DeliveryResult = { stored: [], queued: [], messageId: meta.messageId };
+    const now = this.now();
+    if (targets.length) {
+      const blobId = await this.putBlob(t, d.raw, meta, targets.length, sha);
+      for (const { address, id, name } of targets) {
+        const uid = await this.insertCopy(t, id, blobId, d.raw.length, d.flags ?? [], d.internalDate ?? now, d.msgId);
+        result.stored.push({ address, mailbox: name, uid, mailboxId: id });
+      }
+    }
+    if (relayRaw && d.remote.length) {
+      const byDomain = new Map<string, string[]>();
+      for (const r of d.remote) {
+        const dom = r.slice(r.lastIndexOf('@') + 1).toLowerCase();
+        byDomain.set(dom, [...(byDomain.get(dom) ?? []), r]);
+      }
+      const blobId = await this.putBlob(t, relayRaw, relayMeta, byDomain.size);
+      for (const [domain, rcpts] of byDomain) {
+        const q: QueueRcpt[] = rcpts.map((address) => ({ address, status: 'pending' }));
+        const row = await t.one(`INSERT INTO queue (msg_id, blob_id, mail_from, domain, rcpts, next_attempt, data, created, updated)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+        [txt(d.msgId), blobId, txt(d.mailFrom), txt(domain), JSON.stringify(q), now, JSON.stringify(d.queueData ?? {}), now, now]);
+        result.queued.push({ id: row!.id as number, domain, rcpts });
+      }
+      t.queued = true;
+    }
+    const journey: JourneyEvent[] = d.journey.map((e) => ({ ...e, messageId: e.messageId ?? meta.messageId }));
+    for (const s of result.stored) {
+      journey.push({ msgId: d.msgId, messageId: meta.messageId, agent: 'MDA', step: 'stored', details: { user: s.address, mailbox: s.mailbox, uid: s.uid } });
+    }
+    for (const q of result.queued) {
+      journey.push({ msgId: d.msgId, messageId: meta.messageId, agent: 'MTA out', step: 'queued', details: { queueId: q.id, domain: q.domain, rcpts: q.rcpts } });
+    }
+    await this.insertJourney(t, journey);
+    if (d.submission) {
+      await t.run('INSERT INTO submissions (user_id, time, recipients, msg_id) VALUES ($1, $2, $3, $4)', [d.submission.userId, now, d.submission.recipients, txt(d.msgId)]);
+      await t.run('DELETE FROM submissions WHERE user_id = $1 AND time < $2', [d.submission.userId, now - 86_400_000]);
+    }
     return result;
   }
 
