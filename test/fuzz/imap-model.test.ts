@@ -63,7 +63,8 @@ type SearchKey =
   | { k: 'and'; xs: SearchKey[] };
 
 type Action =
-  | { k: 'store'; uid: boolean; set: SetItem[]; op: '+' | '-' | ''; silent: boolean; flags: string[] }
+  /** cond: STORE (UNCHANGEDSINCE m) (RFC 7162 §3.1.3), m picked among the mailbox's MODSEQs by this number */
+  | { k: 'store'; uid: boolean; set: SetItem[]; op: '+' | '-' | ''; silent: boolean; flags: string[]; cond?: number | null }
   | { k: 'expunge' }
   | { k: 'uidExpunge'; set: SetItem[] }
   | { k: 'copy'; uid: boolean; move: boolean; set: SetItem[] }
@@ -123,7 +124,7 @@ const searchKeyArb: fc.Arbitrary<SearchKey> = fc.letrec<{ key: SearchKey }>((tie
 })).key;
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ k: fc.constant('store' as const), uid: fc.boolean(), set: setArb, op: fc.constantFrom('+' as const, '-' as const, '' as const), silent: fc.boolean(), flags: flagsArb }) },
+  { weight: 6, arbitrary: fc.record({ k: fc.constant('store' as const), uid: fc.boolean(), set: setArb, op: fc.constantFrom('+' as const, '-' as const, '' as const), silent: fc.boolean(), flags: flagsArb, cond: fc.option(fc.nat(63), { freq: 4 }) }) },
   { weight: 2, arbitrary: fc.constant({ k: 'expunge' as const }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('uidExpunge' as const), set: setArb }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('copy' as const), uid: fc.boolean(), move: fc.boolean(), set: setArb }) },
@@ -213,7 +214,7 @@ function search(key: SearchKey, box: Box): { text: string; match: (m: Msg, i: nu
 interface Seen { uid: number | null; flags: string[] | null; modseq: number }
 
 /** What the runs exercised (shown as a diagnostic, so a too-gentle generator shows up). */
-const stats = { expungesSeen: 0, vanishedSeen: 0, flagUpdatesSeen: 0, copied: 0, searchHits: 0, staleActs: 0 };
+const stats = { expungesSeen: 0, vanishedSeen: 0, flagUpdatesSeen: 0, copied: 0, searchHits: 0, staleActs: 0, conditional: 0 };
 
 /**
  * What one session knows of its selected mailbox, kept only from what the server sent it, as a
@@ -449,10 +450,30 @@ async function act(ctx: Ctx, s1: View, a: Action, where: string, stale: boolean)
     case 'store': {
       const named = targetsOf(a, s1, A, stale);
       if (!named) return;
-      const { text, targets } = named;
-      const line = `${a.uid ? 'UID ' : ''}STORE ${text} ${a.op}FLAGS${a.silent ? '.SILENT' : ''} (${a.flags.join(' ')})`;
+      const { text } = named;
+      let targets = named.targets, failed: Msg[] = [], cond = '';
+      if (a.cond != null && !stale && s1.msgs.length) {
+        // RFC 7162 §3.1.3: messages whose MODSEQ is above the given one are not changed and are
+        // listed in [MODIFIED set]; the MODSEQs are read first (FETCH MODSEQ, §3.1.5)
+        const f = await c.ok('FETCH 1:* (UID MODSEQ)');
+        s1.apply(f.untagged, { unsolicited: false });
+        const modseq = new Map(s1.msgs.map((m) => [m.uid!, m.modseq]));
+        const vals = [...new Set(modseq.values())].sort((x, y) => x - y);
+        const v = vals[a.cond % vals.length];
+        const since = a.cond & 1 ? v : Math.max(1, v - 1);
+        cond = ` (UNCHANGEDSINCE ${since})`;
+        failed = targets.filter((m) => modseq.get(m.uid)! > since);
+        targets = targets.filter((m) => modseq.get(m.uid)! <= since);
+        stats.conditional++;
+      }
+      const line = `${a.uid ? 'UID ' : ''}STORE ${text}${cond} ${a.op}FLAGS${a.silent ? '.SILENT' : ''} (${a.flags.join(' ')})`;
       const r = await c.cmd(line);
       expectOk(r, line);
+      const modified = r.code && /^MODIFIED /i.test(r.code) ? expandSet(r.code.split(' ')[1]).sort((x, y) => x - y) : [];
+      const wantModified = failed.map((m) => (a.uid ? m.uid : s1.msgs.findIndex((x) => x.uid === m.uid) + 1));
+      if (JSON.stringify(modified) !== JSON.stringify(wantModified)) {
+        s1.fail(`${where}: ${line}: [MODIFIED ${modified.join(',')}], model ${wantModified.length ? `[MODIFIED ${wantModified.join(',')}]` : 'none'} (RFC 7162 §3.1.3)`);
+      }
       const given = a.flags.map(canon);
       for (const m of targets) {
         if (a.op === '+') for (const f of given) m.flags.add(f);
