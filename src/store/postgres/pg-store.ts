@@ -982,27 +982,57 @@ export class PgStore implements Store {
       const order = (r: JourneyRow) => r.id || Number.MAX_SAFE_INTEGER;
       return rows.sort((a, b) => a.time - b.time || order(a) - order(b));
     },
+    // The newest messages by their newest step (after afterId), walked newest first a page at a time,
+    // so a dashboard page reads a few hundred rows however long the journey is; a message with a step
+    // at or after beforeTime was on a newer page already.
     recent: async (opts: { limit: number; afterId?: number; beforeTime?: number }): Promise<JourneySummary[]> => {
       const limit = Math.max(1, Math.min(Math.floor(opts.limit) || 1, 1000));
       const before = opts.beforeTime ?? Number.MAX_SAFE_INTEGER;
-      // the newest messages by their newest step after afterId; those with a step at or after beforeTime were on a newer page
-      const rows = await this.db.read(`WITH cand AS (
-          SELECT msg_id, MAX(time) AS t, MAX(id) AS i FROM journey WHERE time < $1 AND id > $2 GROUP BY msg_id
-        ), agg AS (
-          SELECT j.msg_id, MIN(j.time) AS first, MAX(j.time) AS last, MAX(j.id) AS last_id, COUNT(*) AS steps, MAX(j.message_id) AS message_id, c.t, c.i
-          FROM journey j JOIN cand c ON c.msg_id = j.msg_id GROUP BY j.msg_id, c.t, c.i HAVING MAX(j.time) < $1
-          ORDER BY c.t DESC, c.i DESC LIMIT $3
-        )
-        SELECT a.*, l.agent, l.step,
-          (SELECT COUNT(*) FROM journey_access x WHERE x.msg_id = a.msg_id) AS access,
-          (SELECT subject FROM blobs b WHERE b.message_id = a.message_id LIMIT 1) AS subject
-        FROM agg a, LATERAL (SELECT agent, step FROM journey WHERE msg_id = a.msg_id ORDER BY time DESC, id DESC LIMIT 1) l
-        ORDER BY a.t DESC, a.i DESC`, [before, opts.afterId ?? 0, limit]);
-      return rows.map((r) => ({
-        msgId: r.msg_id as string, messageId: (r.message_id as string) ?? null, subject: (r.subject as string) ?? null,
-        first: r.first as number, last: r.last as number, lastAgent: r.agent as string, lastStep: r.step as string,
-        lastId: r.last_id as number, steps: (r.steps as number) + (r.access as number),
-      }));
+      const after = opts.afterId ?? 0;
+      const PAGE = 500;
+      const seen = new Set<string>();
+      const picked: Row[] = [];
+      let cursor: [number, number] | null = null;
+      while (picked.length < limit) {
+        const rows: Row[] = cursor
+          ? await this.db.read('SELECT msg_id, time, id FROM journey WHERE time < $1 AND id > $2 AND (time, id) < ($3, $4) ORDER BY time DESC, id DESC LIMIT $5', [before, after, cursor[0], cursor[1], PAGE])
+          : await this.db.read('SELECT msg_id, time, id FROM journey WHERE time < $1 AND id > $2 ORDER BY time DESC, id DESC LIMIT $3', [before, after, PAGE]);
+        const fresh: string[] = [];
+        for (const r of rows) {
+          const m = r.msg_id as string;
+          if (!seen.has(m)) { seen.add(m); fresh.push(m); }
+        }
+        if (fresh.length) {
+          const agg = new Map((await this.db.read(`SELECT msg_id, MIN(time) AS first, MAX(time) AS last, MAX(id) AS last_id, COUNT(*) AS steps, MAX(message_id) AS message_id
+            FROM journey WHERE msg_id = ANY($1::text[]) GROUP BY msg_id`, [fresh])).map((r) => [r.msg_id as string, r]));
+          for (const m of fresh) {
+            const a = agg.get(m);
+            if (a && (a.last as number) < before) picked.push(a);
+            if (picked.length >= limit) break;
+          }
+        }
+        if (rows.length < PAGE) break;
+        const l = rows[rows.length - 1];
+        cursor = [l.time as number, l.id as number];
+      }
+      if (!picked.length) return [];
+      const ids = picked.map((r) => r.msg_id as string);
+      const extra = new Map((await this.db.read(`SELECT m AS msg_id, l.agent, l.step,
+          (SELECT COUNT(*) FROM journey_access x WHERE x.msg_id = m) AS access
+        FROM unnest($1::text[]) AS m, LATERAL (SELECT agent, step FROM journey WHERE msg_id = m ORDER BY time DESC, id DESC LIMIT 1) l`, [ids])).map((r) => [r.msg_id as string, r]));
+      const mids = [...new Set(picked.map((r) => r.message_id as string | null).filter((x): x is string => !!x))];
+      const subjects = new Map(mids.length
+        ? (await this.db.read('SELECT DISTINCT ON (message_id) message_id, subject FROM blobs WHERE message_id = ANY($1::text[])', [mids])).map((r) => [r.message_id as string, (r.subject as string) ?? null])
+        : []);
+      return picked.map((r) => {
+        const x = extra.get(r.msg_id as string)!;
+        const messageId = (r.message_id as string) ?? null;
+        return {
+          msgId: r.msg_id as string, messageId, subject: messageId ? subjects.get(messageId) ?? null : null,
+          first: r.first as number, last: r.last as number, lastAgent: x.agent as string, lastStep: x.step as string,
+          lastId: r.last_id as number, steps: (r.steps as number) + (x.access as number),
+        };
+      });
     },
     lastId: async (): Promise<number> => ((await this.db.readOne('SELECT MAX(id) AS id FROM journey'))?.id as number | null) ?? 0,
   };
