@@ -428,7 +428,8 @@ test('envelope: groups, quoted names, comments, folding, defaults', () => {
     { name: null, adl: null, mailbox: 'jdoe', host: 'example.org' },
     { name: null, adl: null, mailbox: null, host: null },
     { name: 'Pete', adl: null, mailbox: 'pete', host: 'silly.test' },
-    { name: 'John Q. Public', adl: null, mailbox: 'jqp', host: 'public.test' },
+    // RFC 3501 §7.4.2: the obsolete source route is the address's at-domain-list
+    { name: 'John Q. Public', adl: '@relay.test', mailbox: 'jqp', host: 'public.test' },
   ]);
   assert.deepEqual(env.bcc, [
     { name: 'Some One', adl: null, mailbox: 'someone', host: 'example.com' },
