@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import pg from 'pg';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { openStore, openToolStore, StoreError, type MailboxChange, type Store } from '../../src/store/index.js';
@@ -510,4 +511,35 @@ test('PostgreSQL: the server crashes and comes back; the stores carry on, and ch
   t.diagnostic(`announced again after ${Date.now() - t0} ms`);
   const uids = (await b.messages.list(inbox.id)).map((m) => m.uid);
   assert.deepEqual(uids, Array.from({ length: uids.length }, (_, i) => i + 1), 'UIDs consecutive across the crash');
+});
+
+test('PostgreSQL: a store whose change channel was cut announces, once it is back, what was committed meanwhile', { skip: pgUnavailable() ?? false, timeout: 60_000 }, async (t) => {
+  const url = await pgDatabase(t);
+  const a = await openStore('/nonexistent', { storeUrl: url });
+  const b = await openStore('/nonexistent', { storeUrl: url });
+  t.after(async () => { await a.close(); await b.close(); });
+  await a.domains.add('example.test');
+  const alice = await a.users.add('alice@example.test', 'h');
+  const inbox = (await a.mailboxes.get(alice.id, 'INBOX'))!;
+  const local = [{ userId: alice.id, address: 'alice@example.test', rcptTo: 'alice@example.test' }];
+  const rec = recorder(b);
+  await a.deliver({ msgId: 'cut.1', mailFrom: '', raw: message('before'), local, remote: [], journey: [] });
+  await a.messages.setFlags(inbox.id, [1], 'add', ['\\Deleted']); // a pooled connection stays open for the next write
+  await rec.until((s) => s.some((c) => c.kind === 'flags'), 'b is listening');
+  const db = new URL(url).pathname.slice(1);
+  const adminUrl = new URL(url);
+  adminUrl.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  t.after(() => admin.end());
+  // no new connections to the database, and every change channel cut: notifications sent now reach nobody
+  await admin.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS false`);
+  await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'postoffice-listen' AND datname = $1`, [db]);
+  await new Promise((r) => setTimeout(r, 300));
+  await a.deliver({ msgId: 'cut.2', mailFrom: '', raw: message('while cut'), local, remote: [], journey: [] });
+  await a.messages.expunge(inbox.id);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(!rec.seen.some((c) => c.kind === 'exists' && c.uids.includes(2)), 'not announced while the channel is down');
+  await admin.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS true`);
+  await rec.until((s) => s.some((c) => c.kind === 'exists' && c.uids.includes(2)) && s.some((c) => c.kind === 'expunge' && c.uids.includes(1)), 'caught up after the channel came back', 20_000);
 });

@@ -76,6 +76,11 @@ type Wire =
   | { m: number; k: 'X'; s: number }                                 // expunge, too many: read tombstones by MODSEQ
   | { m: number; k: 'd' };                                           // mailbox deleted
 
+/** where a mailbox stood when last announced */
+interface Mark { uidNext: number; modseq: number }
+/** a mailbox first seen after the marks were taken: it was empty */
+const NEW_MAILBOX: Mark = { uidNext: 1, modseq: 0 };
+
 interface Own { seq: number; changes: MailboxChange[]; announced: Promise<void>; emitted: boolean; done: () => void }
 
 interface Payload { n: string; t: number; p: number; last: boolean; q?: 1; c: Wire[] }
@@ -295,20 +300,74 @@ export class PgDb {
     if (own.emitted) return;
     own.emitted = true;
     this.own.delete(own.seq);
-    for (const c of own.changes) this.opts.onChange(c);
+    for (const c of own.changes) this.announce(c);
     own.done();
   }
 
   // ------------------------------------------------------------------ change channel
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.url, types: TYPES });
+    const client = new pg.Client({ connectionString: this.opts.url, types: TYPES, application_name: 'postoffice-listen' });
     client.on('error', (err) => this.listenLost(client, err));
     client.on('end', () => this.listenLost(client, new Error('connection ended')));
     client.on('notification', (n) => { if (n.channel === CHANNEL && n.payload) void this.received(n.payload); });
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
+    const again = this.marks !== null;
+    if (!again) {
+      // where every mailbox stands now: what commits from here on is announced by notification
+      this.marks = new Map();
+      for (const r of (await client.query('SELECT id, uidnext, highestmodseq FROM mailboxes')).rows as Row[]) {
+        this.marks.set(r.id as number, { uidNext: r.uidnext as number, modseq: r.highestmodseq as number });
+      }
+    }
     this.listener = client;
     this.listening = true;
+    // the channel was down: what others committed meanwhile is read from the database, before any newer notification
+    if (again) this.chain = this.chain.then(() => this.catchUp()).catch(() => {});
+  }
+
+  /** What every mailbox had announced last: from here the catch-up after a lost channel reads what moved. */
+  private marks: Map<number, Mark> | null = null;
+
+  /** Every change goes out here (ours from our notification, others' from theirs): the marks follow it. */
+  private announce(c: MailboxChange): void {
+    const m = this.marks;
+    if (m) {
+      const was = m.get(c.mailboxId) ?? NEW_MAILBOX;
+      if (c.kind === 'deleted') m.delete(c.mailboxId);
+      else if (c.kind === 'exists') m.set(c.mailboxId, { uidNext: Math.max(was.uidNext, ...c.uids.map((u) => u + 1)), modseq: Math.max(was.modseq, c.modseq) });
+      else m.set(c.mailboxId, { uidNext: was.uidNext, modseq: Math.max(was.modseq, c.modseq) });
+    }
+    this.opts.onChange(c);
+  }
+
+  /**
+   * After the channel came back: compare every mailbox with its mark and announce what moved, read
+   * by MODSEQ as the SQLite store reads other processes' commits (other-writers.ts). A change also
+   * announced by a notification that arrives later is announced twice; IMAP sessions take that.
+   */
+  private async catchUp(): Promise<void> {
+    const marks = this.marks;
+    if (!marks) return;
+    const rows = await this.read('SELECT id, uidnext, highestmodseq FROM mailboxes');
+    const live = new Set<number>();
+    for (const r of rows) {
+      const id = r.id as number;
+      live.add(id);
+      const was = marks.get(id) ?? NEW_MAILBOX;
+      if ((r.highestmodseq as number) <= was.modseq) continue;
+      const msgs = await this.read('SELECT uid, flags, modseq FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid', [id, was.modseq]);
+      const fresh = msgs.filter((m) => (m.uid as number) >= was.uidNext);
+      const flagged = msgs.filter((m) => (m.uid as number) < was.uidNext);
+      const gone = await this.read('SELECT uid, modseq FROM expunged WHERE mailbox_id = $1 AND modseq > $2 AND uid < $3 ORDER BY uid', [id, was.modseq, was.uidNext]);
+      const top = (xs: Row[]) => xs.reduce((n, x) => Math.max(n, x.modseq as number), 0);
+      if (flagged.length) this.announce({ mailboxId: id, kind: 'flags', changes: flagged.map((m) => ({ uid: m.uid as number, flags: m.flags as string[], modseq: m.modseq as number })), modseq: top(flagged) });
+      if (fresh.length) this.announce({ mailboxId: id, kind: 'exists', uids: fresh.map((m) => m.uid as number), modseq: top(fresh) });
+      if (gone.length) this.announce({ mailboxId: id, kind: 'expunge', uids: gone.map((g) => g.uid as number), modseq: top(gone) });
+      const now = marks.get(id) ?? NEW_MAILBOX;
+      marks.set(id, { uidNext: Math.max(now.uidNext, r.uidnext as number), modseq: Math.max(now.modseq, r.highestmodseq as number) });
+    }
+    for (const id of [...marks.keys()]) if (!live.has(id)) this.announce({ mailboxId: id, kind: 'deleted' });
   }
 
   private listenLost(client: pg.Client, err: Error): void {
@@ -352,7 +411,7 @@ export class PgDb {
     if (p.q && p.p === 0) this.opts.onQueued();
     for (const w of p.c ?? []) {
       const c = await this.fromWire(w);
-      if (c) this.opts.onChange(c);
+      if (c) this.announce(c);
     }
   }
 
