@@ -39,7 +39,9 @@ export type SearchKey =
   /** FROM / TO / CC / BCC: the envelope's addresses (RFC 3501 §6.4.4 "in the envelope structure's ... field") */
   | { k: 'address'; field: 'from' | 'to' | 'cc' | 'bcc'; value: string }
   | { k: 'body'; value: string } | { k: 'text'; value: string }
-  | { k: 'modseq'; n: number };
+  | { k: 'modseq'; n: number }
+  /** RFC 5032 WITHIN: OLDER / YOUNGER than an interval in seconds, by INTERNALDATE */
+  | { k: 'within'; older: boolean; secs: number };
 
 /** RFC 4731 §3.1 search-return-opt, RFC 5182 §2.4 SAVE. */
 export type SearchReturn = 'MIN' | 'MAX' | 'COUNT' | 'ALL' | 'SAVE';

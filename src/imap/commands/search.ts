@@ -42,6 +42,8 @@ interface Loaded { tree: MimeTree; text: string; headers: { name: string; value:
 
 class Evaluator {
   private loaded = new Map<number, Loaded>();
+  /** RFC 5032: one "now" for the whole search */
+  private readonly now = Date.now();
   constructor(private readonly s: ImapSession, private readonly sel: Selected) {}
 
   /** which keys need the message's bytes or parsed meta */
@@ -94,6 +96,8 @@ class Evaluator {
       case 'uidlist': return k.uids.has(r.uid);
       case 'size': return k.larger ? r.size > k.n : r.size < k.n;
       case 'modseq': return r.modseq >= k.n;
+      // RFC 5032 §3 OLDER: INTERNALDATE more than the interval ago; YOUNGER: within the interval
+      case 'within': return k.older ? r.internalDate < this.now - k.secs * 1000 : r.internalDate >= this.now - k.secs * 1000;
       case 'date': {
         let when: number;
         if (k.field === 'internal') when = day(r.internalDate);

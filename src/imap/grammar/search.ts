@@ -58,6 +58,12 @@ function key(a: Args, depth: number): SearchKey {
   if (u === 'SUBJECT') return { k: 'header', name: 'subject', value: a.astring('search string') };
   // "HEADER" SP header-fld-name SP astring
   if (u === 'HEADER') { const name = a.astring('header name').toLowerCase(); return { k: 'header', name, value: a.astring('search string') }; }
+  // RFC 5032 §4 search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number (seconds)
+  if (u === 'OLDER' || u === 'YOUNGER') {
+    const secs = a.number('interval');
+    if (secs < 1) throw new ImapBad('the interval of OLDER/YOUNGER is at least 1 second');
+    return { k: 'within', older: u === 'OLDER', secs };
+  }
   if (u === 'BODY') return { k: 'body', value: a.astring('search string') };
   if (u === 'TEXT') return { k: 'text', value: a.astring('search string') };
   if (u === 'MODSEQ') {
