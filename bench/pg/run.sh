@@ -106,7 +106,8 @@ cli() { local envs=$1; shift; (cd "$PODIR" && env $envs node dist/src/cli/main.j
 node_start() { # NAME HOST SMTP IMAP DATADIR URL
   local envs
   envs=$(node_env "$@")
-  (cd "$PODIR" && exec env $envs node dist/src/cli/main.js serve) >"$LOGS/$SETUP-$1.log" 2>&1 &
+  # a session of its own: a Ctrl-C reaches this script (which stops the nodes), not the nodes mid-run
+  (cd "$PODIR" && exec setsid env $envs node dist/src/cli/main.js serve) >"$LOGS/$SETUP-$1.log" 2>&1 &
   NODE_PIDS+=($!)
   for _ in $(seq 150); do
     port_open "$2" "$4" && port_open "$2" "$3" && return 0
@@ -130,7 +131,9 @@ trap 'exit 130' INT TERM
 
 record() { # WORKLOAD ARGS...: one JSON line in $OUT (an error line if it fails or times out)
   local line rc=0
-  line=$(BENCH_RUN=$RUN timeout "$WL_TIMEOUT" $SPLIT "$@") || rc=$?
+  # --foreground: in this process group, so that Ctrl-C stops it (and then this script, via the trap)
+  line=$(BENCH_RUN=$RUN timeout --foreground "$WL_TIMEOUT" $SPLIT "$@") || rc=$?
+  [ $rc != 130 ] || exit 130   # interrupted
   if [ $rc != 0 ] || [ -z "$line" ]; then
     line="{\"setup\":\"$SETUP\",\"run\":$RUN,\"workload\":\"$1\",\"error\":\"rc=$rc\",\"loadavg_end\":[$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)]}"
   fi
