@@ -224,6 +224,11 @@ export function binaryBytes(raw: Buffer, tree: MimeTree, path: number[]): Buffer
   if (!path.length) return raw;
   const part = findSection(tree, path);
   if (!part) return null;
+  return partContent(raw, part);
+}
+
+/** A part's body with its Content-Transfer-Encoding undone (RFC 2045 §6); containers as they are. */
+export function partContent(raw: Buffer, part: MimePart): Buffer {
   const body = raw.subarray(part.bodyStart, part.bodyEnd);
   if (part.parts || part.message) return body;
   const enc = (part.encoding || '7bit').toLowerCase();

@@ -14,7 +14,7 @@ export type SeqArg = { saved: true } | { saved: false; set: SeqSet };
 
 // ------------------------------------------------------------------ FETCH (grammar/fetch.ts)
 
-export type FetchSimple = 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'UID' | 'MODSEQ' | 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT';
+export type FetchSimple = 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'UID' | 'MODSEQ' | 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' | 'PREVIEW';
 
 /** RFC 3501 §6.4.5 fetch-att, RFC 3516 §4 BINARY[...] / BINARY.SIZE[...], RFC 7162 §3.1.4.1 MODSEQ. */
 export type FetchItem =

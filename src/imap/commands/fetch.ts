@@ -1,9 +1,10 @@
 import type { MimeTree } from '../../mail/mime.js';
 import { announceKeywords, noteReported } from '../flag-report.js';
+import { preview } from '../preview.js';
 import type { AccessStep, MessageRecord } from '../../store/index.js';
 import { binaryBytes, renderedItem, sectionBytes } from '../render.js';
 import type { FetchItem, ImapCommand, ImapSession } from '../types.js';
-import { compactSet, formatDateTime, ImapBad, inSet, resolveStar } from '../wire.js';
+import { compactSet, formatDateTime, ImapBad, inSet, resolveStar, str } from '../wire.js';
 import { clientFlags, records, resolveSet, selected, type Target } from './util.js';
 
 type Item = FetchItem;
@@ -47,9 +48,9 @@ export const fetch: ImapCommand<'FETCH'> = {
     if (changedSince !== null) targets = targets.filter((t) => (recs.get(t.uid)?.modseq ?? 0) > changedSince!);
 
     // the parsed structure is needed for ENVELOPE/BODY(STRUCTURE) and for parts of the message, not for all of it
-    const needMeta = items.some((i) => i.k === 'ENVELOPE' || i.k === 'BODY' || i.k === 'BODYSTRUCTURE' ||
+    const needMeta = items.some((i) => i.k === 'ENVELOPE' || i.k === 'BODY' || i.k === 'BODYSTRUCTURE' || i.k === 'PREVIEW' ||
       i.k === 'RFC822.HEADER' || i.k === 'RFC822.TEXT' || (i.k === 'SECTION' && (i.section.path.length > 0 || i.section.kind !== '')));
-    const needRaw = items.some((i) => i.k === 'SECTION' || i.k.startsWith('RFC822') && i.k !== 'RFC822.SIZE');
+    const needRaw = items.some((i) => i.k === 'SECTION' || i.k === 'PREVIEW' || i.k.startsWith('RFC822') && i.k !== 'RFC822.SIZE');
     const kinds = items.map(bodyItem);
     const setsSeen = !sel.readOnly && kinds.some((k) => k.seen);
     const isBodyFetch = kinds.some((k) => k.body);
@@ -124,6 +125,8 @@ function writeItem(s: ImapSession, sel: NonNullable<ImapSession['selected']>, it
     case 'ENVELOPE': s.write('ENVELOPE '); s.write(renderedItem(tree!, it.k)); return;
     case 'BODY': s.write('BODY '); s.write(renderedItem(tree!, it.k)); return;
     case 'BODYSTRUCTURE': s.write('BODYSTRUCTURE '); s.write(renderedItem(tree!, it.k)); return;
+    // RFC 8970 §3 PREVIEW nstring: UTF-8 text, a literal when it is not plain ASCII
+    case 'PREVIEW': s.write(`PREVIEW ${str(preview(raw!, tree!))}`); return;
     case 'RFC822': s.write('RFC822 '); literal(s, raw!, false); return;
     case 'RFC822.HEADER': {
       const root = tree ? tree.root : null;

@@ -5,7 +5,7 @@ import type { ArgsOf, FetchItem, FetchSimple } from '../types.js';
 import { ImapBad } from '../wire.js';
 import type { Args } from './args.js';
 
-const SIMPLE: FetchSimple[] = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'UID', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'];
+const SIMPLE: FetchSimple[] = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'UID', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'PREVIEW'];
 
 // RFC 3501 §9: fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")
 const MACROS: Record<string, FetchSimple[]> = {
@@ -32,6 +32,19 @@ export function fetchItem(text: string): FetchItem {
   return { k: 'SECTION', peek: kind.endsWith('.PEEK'), binary, sizeOnly, section, partial, label };
 }
 
+/**
+ * RFC 8970 §6 fetch-att =/ "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod =
+ * "LAZY". LAZY lets the server answer NIL when a preview is not at hand; ours always is, so it
+ * changes nothing.
+ */
+function previewMods(l: Args): void {
+  if (l.done) throw new ImapBad('empty PREVIEW modifier list');
+  while (!l.done) {
+    const m = l.atom('PREVIEW modifier').toUpperCase();
+    if (m !== 'LAZY') throw new ImapBad(`unknown PREVIEW modifier ${m.slice(0, 40)}`);
+  }
+}
+
 /** RFC 3501 §9 fetch (after "FETCH"), RFC 7162 §3.1.4.1 fetch-modifier "CHANGEDSINCE", §3.2.6 "VANISHED". */
 export function fetchArgs(a: Args, uid: boolean): ArgsOf<'FETCH'> {
   const set = a.seqSet();
@@ -42,8 +55,17 @@ export function fetchArgs(a: Args, uid: boolean): ArgsOf<'FETCH'> {
     const l = a.list('fetch items');
     if (l.done) throw new ImapBad('empty fetch item list');
     items = [];
-    while (!l.done) items.push(fetchItem(l.atom('fetch item')));
-  } else items = [fetchItem(a.atom('fetch items'))];
+    while (!l.done) {
+      const item = fetchItem(l.atom('fetch item'));
+      if (item.k === 'PREVIEW' && l.isList()) previewMods(l.list('PREVIEW modifiers'));
+      items.push(item);
+    }
+  } else {
+    items = [fetchItem(a.atom('fetch items'))];
+    // "FETCH 1 PREVIEW (LAZY)": the list is PREVIEW's when it starts with a preview-mod
+    const next = a.peek();
+    if (items[0].k === 'PREVIEW' && next?.t === 'list' && next.v[0]?.t === 'atom' && next.v[0].v.toUpperCase() === 'LAZY') previewMods(a.list('PREVIEW modifiers'));
+  }
   let changedSince: number | null = null;
   let vanished = false;
   if (!a.done) {
