@@ -238,8 +238,8 @@ export class PgDb {
           await new Promise((r) => setTimeout(r, 2 + Math.random() * 10 * (attempt + 1)));
           continue;
         }
-        // a StoreError (bad name, exists, not found) or our own InternalError goes to the caller as it is
-        if (err instanceof InternalError || (err instanceof Error && 'reason' in err)) throw err;
+        // a StoreError (bad name, exists, not found), our own InternalError, or a signal of the caller's (passThrough) goes to the caller as it is
+        if (err instanceof InternalError || (err instanceof Error && ('reason' in err || 'passThrough' in err))) throw err;
         throw new InternalError('STORE_WRITE_FAILED', `commit failed: ${(err as Error).message}`, { cause: err });
       }
       if (own) await this.announced(own);

@@ -40,6 +40,13 @@ const DEFAULT_BODY_CACHE_BYTES = 32 * 1024 * 1024;
 const DELIVERY_BATCH_MAX = 100;
 const DELIVERY_BATCH_RUNNERS = 4;
 
+type Outcome = { ok: true; value: DeliveryResult } | { ok: false; err: unknown };
+/** a job of a batch run without savepoints failed: the batch runs again, with them */
+class OneFailed extends Error {
+  readonly passThrough = true; // db.tx hands it back as it is
+  constructor(readonly failure: unknown) { super('a delivery of the batch failed'); }
+}
+
 /** a delivery's mailbox, found before the batch locks them all */
 interface Target { address: string; id: number; name: string }
 interface PendingDelivery {
@@ -71,7 +78,8 @@ export class PgStore implements Store {
   private readonly db: PgDb;
   private readonly mimeLimits: Partial<MimeLimits> | undefined;
   private readonly bodyCacheMax: number;
-  readonly stats = { bodyReads: 0, bodyCacheHits: 0 };
+  /** for tests and the bench: reads of message bytes; delivery transactions, the deliveries in them, and batches run again with a savepoint per delivery */
+  readonly stats = { bodyReads: 0, bodyCacheHits: 0, deliveryCommits: 0, deliveries: 0, isolatedRetries: 0 };
 
   private constructor(db: PgDb, opts: PgStoreOptions) {
     this.db = db;
@@ -151,9 +159,12 @@ export class PgStore implements Store {
   }
 
   /** Store the bytes once (content-addressed) and take `refs` references. */
-  private async putBlob(t: PgTx, raw: Buffer, meta: BlobMeta, refs: number, sha = createHash('sha256').update(raw).digest('hex')): Promise<number> {
-    const found = await t.one('UPDATE blobs SET refs = refs + $2 WHERE sha256 = $1 RETURNING id', [sha, refs]);
-    if (found) return found.id as number;
+  /** `likelyNew`: one upsert that sends the bytes (a delivery's bytes are new), else a reference first (an import's may be held) */
+  private async putBlob(t: PgTx, raw: Buffer, meta: BlobMeta, refs: number, sha = createHash('sha256').update(raw).digest('hex'), likelyNew = false): Promise<number> {
+    if (!likelyNew) {
+      const found = await t.one('UPDATE blobs SET refs = refs + $2 WHERE sha256 = $1 RETURNING id', [sha, refs]);
+      if (found) return found.id as number;
+    }
     const r = await t.one(`INSERT INTO blobs (sha256, size, refs, raw, mime, search_text, message_id, subject, created)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sha256) DO UPDATE SET refs = blobs.refs + excluded.refs RETURNING id`,
     [sha, raw.length, refs, raw, JSON.stringify(meta.mime), txt(meta.searchText) ?? '', txt(meta.messageId), txt(meta.subject), this.now()]);
@@ -215,11 +226,14 @@ export class PgStore implements Store {
     return uid;
   }
 
+  /** one statement for every event (ids in the events' order) */
   private async insertJourney(t: PgTx, events: JourneyEvent[]): Promise<void> {
-    for (const e of events) {
-      await t.run('INSERT INTO journey (msg_id, message_id, time, agent, step, details) VALUES ($1, $2, $3, $4, $5, $6)',
-        [txt(e.msgId), txt(e.messageId ?? null), e.time ?? this.now(), e.agent, txt(e.step), JSON.stringify(e.details ?? {})]);
-    }
+    if (!events.length) return;
+    const now = this.now();
+    await t.run(`INSERT INTO journey (msg_id, message_id, time, agent, step, details)
+      SELECT m, mi, tm, a, st, d FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS x(m, mi, tm, a, st, d, i) ORDER BY i`,
+    [events.map((e) => txt(e.msgId)), events.map((e) => txt(e.messageId ?? null)), events.map((e) => e.time ?? now), events.map((e) => e.agent),
+      events.map((e) => txt(e.step)), events.map((e) => JSON.stringify(e.details ?? {}))]);
   }
 
   /** A new, empty mailbox; `subscribe` also puts its name on the user's subscriptions (RFC 3501 §6.3.6). */
@@ -731,56 +745,20 @@ export class PgStore implements Store {
     try {
       while (this.deliveries.length) {
         const jobs = this.deliveries.splice(0, DELIVERY_BATCH_MAX);
-        let outcomes: ({ ok: true; value: DeliveryResult } | { ok: false; err: unknown })[];
+        let outcomes: Outcome[];
         try {
-          outcomes = await this.db.tx(async (t) => {
-            // every target of the batch first, then all locked in id order: batches never wait on each other in a cycle
-            const targets: (Target[] | Error)[] = [];
-            for (const j of jobs) {
-              if (jobs.length === 1) { targets.push(await this.deliveryTargets(t, j.d)); continue; }
-              // (a recipient whose user is gone fails alone)
-              await t.run('SAVEPOINT targets');
-              try {
-                targets.push(await this.deliveryTargets(t, j.d));
-                await t.run('RELEASE SAVEPOINT targets');
-              } catch (err) {
-                await t.run('ROLLBACK TO SAVEPOINT targets');
-                await t.run('RELEASE SAVEPOINT targets');
-                targets.push(err instanceof Error ? err : new Error(String(err)));
-              }
-            }
-            await this.lockMailboxes(t, targets.flatMap((x) => (x instanceof Error ? [] : x.map((y) => y.id))));
-            const out: typeof outcomes = [];
-            for (let i = 0; i < jobs.length; i++) {
-              const tg = targets[i];
-              if (tg instanceof Error) { out.push({ ok: false, err: tg }); continue; }
-              if (jobs.length === 1) { out.push({ ok: true, value: await this.deliverTx(t, jobs[i], tg) }); continue; }
-              // this job's changes start here (never merged into an earlier job's: they may be taken back)
-              const mark = t.changes.length;
-              t.mergeFrom = mark;
-              const queued = t.queued;
-              await t.run('SAVEPOINT delivery');
-              try {
-                out.push({ ok: true, value: await this.deliverTx(t, jobs[i], tg) });
-                await t.run('RELEASE SAVEPOINT delivery');
-              } catch (err) {
-                // a deadlock ends the whole batch (db.tx runs it again); so does a lost connection (the rollback fails)
-                const code = (err as { code?: string }).code;
-                if (code === '40P01' || code === '40001') throw err;
-                await t.run('ROLLBACK TO SAVEPOINT delivery');
-                await t.run('RELEASE SAVEPOINT delivery');
-                t.changes.length = mark;
-                // a queued entry of an earlier job of the batch still wakes the runners
-                t.queued = queued;
-                out.push({ ok: false, err });
-              }
-            }
-            return out;
+          // first without a savepoint per job (they cost two round trips each); if one job fails,
+          // the batch is taken back and run again with savepoints, so that it fails alone
+          outcomes = await this.db.tx((t) => this.deliveryBatch(t, jobs, false)).catch((err: unknown) => {
+            if (err instanceof OneFailed) { this.stats.isolatedRetries++; return this.db.tx((t) => this.deliveryBatch(t, jobs, true)); }
+            throw err;
           });
         } catch (err) {
           for (const j of jobs) j.reject(err);
           continue;
         }
+        this.stats.deliveryCommits++;
+        this.stats.deliveries += jobs.length;
         jobs.forEach((j, i) => {
           const o = outcomes[i];
           if (o.ok) j.resolve(o.value);
@@ -790,6 +768,54 @@ export class PgStore implements Store {
     } finally {
       this.batchRunners--;
     }
+  }
+
+  /** One batch in one transaction: with `isolated`, a savepoint per job, and a job that fails fails alone. */
+  private async deliveryBatch(t: PgTx, jobs: PendingDelivery[], isolated: boolean): Promise<Outcome[]> {
+    const single = jobs.length === 1;
+    /** runs one job's part; a failure: the job's outcome (isolated), else the whole batch again, isolated */
+    const guarded = async <T>(run: () => Promise<T>): Promise<T | { failed: unknown }> => {
+      if (single) return run();
+      if (!isolated) {
+        try { return await run(); } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === '40P01' || code === '40001') throw err; // db.tx runs the batch again
+          throw new OneFailed(err);
+        }
+      }
+      const mark = t.changes.length;
+      const queued = t.queued;
+      await t.run('SAVEPOINT delivery');
+      try {
+        const v = await run();
+        await t.run('RELEASE SAVEPOINT delivery');
+        return v;
+      } catch (err) {
+        // a deadlock ends the whole batch (db.tx runs it again); so does a lost connection (the rollback fails)
+        const code = (err as { code?: string }).code;
+        if (code === '40P01' || code === '40001') throw err;
+        await t.run('ROLLBACK TO SAVEPOINT delivery');
+        await t.run('RELEASE SAVEPOINT delivery');
+        t.changes.length = mark;
+        t.queued = queued;
+        return { failed: err instanceof StoreError || err instanceof InternalError ? err : new InternalError('STORE_WRITE_FAILED', `delivery failed: ${(err as Error).message}`, { cause: err }) };
+      }
+    };
+    const failed = (v: unknown): v is { failed: unknown } => !!v && typeof v === 'object' && 'failed' in v;
+    // every target of the batch first, then all locked in id order: batches never wait on each other in a cycle
+    const targets: (Target[] | { failed: unknown })[] = [];
+    for (const j of jobs) targets.push(await guarded(() => this.deliveryTargets(t, j.d)));
+    await this.lockMailboxes(t, targets.flatMap((x) => (failed(x) ? [] : x.map((y) => y.id))));
+    const out: Outcome[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const tg = targets[i];
+      if (failed(tg)) { out.push({ ok: false, err: tg.failed }); continue; }
+      // this job's changes start here (never merged into an earlier job's: they may be taken back)
+      t.mergeFrom = t.changes.length;
+      const r = await guarded(() => this.deliverTx(t, jobs[i], tg));
+      out.push(failed(r) ? { ok: false, err: r.failed } : { ok: true, value: r });
+    }
+    return out;
   }
 
   /** The mailbox of every local recipient: a name, or a special use (\Junk: whatever the user's junk mailbox is called now); else INBOX. */
@@ -813,7 +839,7 @@ export class PgStore implements Store {
     const result: DeliveryResult = { stored: [], queued: [], messageId: meta.messageId };
     const now = this.now();
     if (targets.length) {
-      const blobId = await this.putBlob(t, d.raw, meta, targets.length, sha);
+      const blobId = await this.putBlob(t, d.raw, meta, targets.length, sha, true);
       for (const { address, id, name } of targets) {
         const uid = await this.insertCopy(t, id, blobId, d.raw.length, d.flags ?? [], d.internalDate ?? now, d.msgId);
         result.stored.push({ address, mailbox: name, uid, mailboxId: id });
