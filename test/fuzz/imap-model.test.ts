@@ -653,7 +653,7 @@ function quickRuns(): fc.Parameters<unknown> {
   return p;
 }
 
-test('IMAP model: STORE/EXPUNGE/COPY/MOVE/APPEND sequences agree with a model, in the acting and the watching sessions', { timeout: testTimeout(90_000) }, async (t) => {
+test('IMAP model: STORE/EXPUNGE/COPY/MOVE/APPEND sequences agree with a model, in the acting and the watching sessions', { timeout: testTimeout(180_000) }, async (t) => {
   const lab = await fuzzLab(t);
   let runs = 0, stepsRun = 0;
   await fc.assert(
