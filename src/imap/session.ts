@@ -119,8 +119,8 @@ export class ImapSession {
     return this.secure || (this.ctx.config.allowPlaintextAuthOnLoopback && this.isLoopback);
   }
 
-  /** RFC 9051 §5.1: once IMAP4rev2 is enabled, mailbox names travel as UTF-8, not modified UTF-7 */
-  get utf8Names(): boolean { return this.enabled.has('IMAP4REV2'); }
+  /** RFC 9051 §5.1, RFC 6855 §3: once IMAP4rev2 or UTF8=ACCEPT is enabled, mailbox names travel as UTF-8, not modified UTF-7 */
+  get utf8Names(): boolean { return this.enabled.has('IMAP4REV2') || this.enabled.has('UTF8=ACCEPT'); }
 
   start(): void {
     this.send(`* OK [CAPABILITY ${capabilities(this)}] postoffice IMAP4rev1 ready`);

@@ -55,7 +55,7 @@ export interface AppendMessage {
   date: number | null;
   data:
     /** binary: it came as a literal8 (RFC 3516 §4.3) */
-    | { kind: 'literal'; bytes: Buffer; binary: boolean }
+    | { kind: 'literal'; bytes: Buffer; binary: boolean; utf8?: boolean }
     /** RFC 4469 §5 cat-part = "TEXT" SP literal / "URL" SP astring */
     | { kind: 'catenate'; parts: ({ text: Buffer } | { url: string })[] };
 }

@@ -1,12 +1,14 @@
 import { encodeBinaryParts } from '../../mail/binary-parts.js';
 import { catenate } from '../catenate.js';
 import type { AppendMessage, ImapCommand, ImapSession } from '../types.js';
-import { checkFlags, compactSet, ImapNo, mailboxArg } from '../wire.js';
+import { checkFlags, compactSet, ImapBad, ImapNo, mailboxArg } from '../wire.js';
 import { user } from './util.js';
 
 /** The bytes of one append-message: its literal, or its CATENATE parts joined (RFC 4469 §5). */
 async function messageBytes(s: ImapSession, m: AppendMessage): Promise<Buffer> {
   const max = s.ctx.config.maxMessageBytes;
+  // RFC 6855 §4: the UTF8 data extension only after ENABLE UTF8=ACCEPT
+  if (m.data.kind === 'literal' && m.data.utf8 && !s.enabled.has('UTF8=ACCEPT')) throw new ImapBad('APPEND UTF8 needs ENABLE UTF8=ACCEPT first');
   let raw = m.data.kind === 'literal' ? m.data.bytes : await catenate(s, m.data.parts, max);
   if (raw.length === 0) throw new ImapNo('CANNOT', 'empty message');
   if (raw.length > max) throw new ImapNo('TOOBIG', 'message too large');

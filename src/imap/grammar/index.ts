@@ -94,6 +94,14 @@ function appendMessage(a: Args): AppendMessage {
   const date = t?.t === 'string' && !t.literal ? a.dateTime() : null;
   const d = a.next('message');
   if (d.t === 'string' && d.literal) return { flags, date, data: { kind: 'literal', bytes: d.bytes, binary: d.binary === true } };
+  // RFC 6855 §4 append-data =/ "UTF8" SP "(" literal8 ")": a message with UTF-8 header fields
+  if (d.t === 'atom' && d.v.toUpperCase() === 'UTF8') {
+    const l = a.list('UTF8 message');
+    const x = l.next('UTF8 literal8');
+    if (x.t !== 'string' || !x.literal || !x.binary) throw new ImapBad('UTF8 needs the message as a literal8 ~{n}');
+    l.end();
+    return { flags, date, data: { kind: 'literal', bytes: x.bytes, binary: false, utf8: true } };
+  }
   if ((d.t === 'atom' && d.v.toUpperCase() === 'CATENATE')) {
     const l = a.list('CATENATE parts');
     const parts: ({ text: Buffer } | { url: string })[] = [];
