@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { ROOT, startLab, type Lab } from '../helpers/lab.js';
@@ -48,7 +49,8 @@ const skip = why ? `imaptest cannot run here: ${why}` : false;
 function run(args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     // asynchronous: the post office under test runs in this very process
-    const p = spawn(IMAPTEST, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: TOOL_DIR });
+    // cwd: a writable place (CI's copy of shared/ is read-only)
+    const p = spawn(IMAPTEST, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: os.tmpdir() });
     let out = '';
     const keep = (b: Buffer) => { if (out.length < 4_000_000) out += b.toString('utf8'); };
     p.stdout.on('data', keep);
