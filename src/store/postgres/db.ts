@@ -254,20 +254,20 @@ export class PgDb {
     const payloads: Payload[] = [];
     let cur: Payload = { n: this.token, t: seq, p: 0, last: false, c: [] };
     if (t.queued) cur.q = 1;
-    let size = JSON.stringify(cur).length;
+    let size = Buffer.byteLength(JSON.stringify(cur));
     for (const w0 of wires) {
       let w = w0;
-      let len = JSON.stringify(w).length + 1;
-      if (len > PAYLOAD_MAX - 200) { w = shortWire(w); len = JSON.stringify(w).length + 1; }
+      let len = Buffer.byteLength(JSON.stringify(w)) + 1;
+      if (len > PAYLOAD_MAX - 200) { w = shortWire(w); len = Buffer.byteLength(JSON.stringify(w)) + 1; }
       if (len > PAYLOAD_MAX - 200) {
         // an exists of very scattered UIDs (never seen: one transaction's new UIDs are consecutive)
         w = { ...(w as { m: number; k: 'e'; r: [number, number][]; s: number }), r: (w as { r: [number, number][] }).r.slice(0, 300) };
-        len = JSON.stringify(w).length + 1;
+        len = Buffer.byteLength(JSON.stringify(w)) + 1;
       }
       if (size + len > PAYLOAD_MAX && cur.c.length) {
         payloads.push(cur);
         cur = { n: this.token, t: seq, p: payloads.length, last: false, c: [] };
-        size = JSON.stringify(cur).length;
+        size = Buffer.byteLength(JSON.stringify(cur));
       }
       cur.c.push(w);
       size += len;
