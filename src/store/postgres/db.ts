@@ -129,6 +129,8 @@ export interface PgDbOptions {
 
 export class PgDb {
   readonly pool: pg.Pool;
+  /** reads have connections of their own: a FETCH never waits for a connection behind writers queued on a row lock */
+  private readonly readPool: pg.Pool;
   /** this store's name in notifications (several stores may share one process in tests) */
   readonly token = randomBytes(6).toString('base64url');
   private listener: pg.Client | null = null;
@@ -141,8 +143,10 @@ export class PgDb {
   private constructor(private readonly opts: PgDbOptions) {
     // DESIGN: a 250 only after the commit is durable, whatever the server's or the role's default
     this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: TYPES, idleTimeoutMillis: 30_000, options: '-c synchronous_commit=on' });
+    this.readPool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: TYPES, idleTimeoutMillis: 30_000 });
     // an idle connection that breaks (server restart) must not crash the process
     this.pool.on('error', () => {});
+    this.readPool.on('error', () => {});
   }
 
   static async open(opts: PgDbOptions, migrationsDir: string): Promise<PgDb> {
@@ -152,6 +156,7 @@ export class PgDb {
       await db.listen();
     } catch (err) {
       await db.pool.end().catch(() => {});
+      await db.readPool.end().catch(() => {});
       await db.listener?.end().catch(() => {});
       const e = err as Error;
       throw new InternalError('STORE_OPEN_FAILED', `cannot open the PostgreSQL store ${redact(opts.url)}: ${e.message}`, { cause: err });
@@ -187,7 +192,7 @@ export class PgDb {
   // ------------------------------------------------------------------ reads
   async read(sql: string, params: unknown[] = []): Promise<Row[]> {
     try {
-      return (await this.pool.query(stmt(sql, params))).rows as Row[];
+      return (await this.readPool.query(stmt(sql, params))).rows as Row[];
     } catch (err) {
       throw new InternalError('STORE_READ_FAILED', `read failed: ${(err as Error).message}`, { cause: err });
     }
@@ -444,6 +449,7 @@ export class PgDb {
     this.listening = false;
     await l?.end().catch(() => {});
     await this.pool.end().catch(() => {});
+    await this.readPool.end().catch(() => {});
   }
 }
 

@@ -37,7 +37,7 @@ const PRUNE_CHUNK = 5000;
 const DEFAULT_BODY_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** deliveries committed together at most, and batches committing at once (each on its own connection) */
-const DELIVERY_BATCH_MAX = 100;
+const DELIVERY_BATCH_MAX = 32;
 const DELIVERY_BATCH_RUNNERS = 4;
 
 type Outcome = { ok: true; value: DeliveryResult } | { ok: false; err: unknown };
@@ -149,7 +149,9 @@ export class PgStore implements Store {
 
   /** Locks the mailbox rows (ascending id): UIDs and MODSEQs are taken under these locks. */
   private async lockMailboxes(t: PgTx, ids: number[]): Promise<void> {
-    if (ids.length) await t.q('SELECT id FROM mailboxes WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[...new Set(ids)]]);
+    // NO KEY UPDATE: writers of one mailbox take turns, while foreign-key checks (rows that refer to
+    // the mailbox, e.g. the \Recent watermark's) do not wait for them
+    if (ids.length) await t.q('SELECT id FROM mailboxes WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE', [[...new Set(ids)]]);
   }
 
   private async bumpModseq(t: PgTx, mailboxId: number): Promise<number> {
@@ -420,7 +422,7 @@ export class PgStore implements Store {
         LATERAL (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS size,
           COUNT(*) FILTER (WHERE NOT ('\\Seen' = ANY(flags))) AS unseen,
           COUNT(*) FILTER (WHERE '\\Deleted' = ANY(flags)) AS deleted,
-          COUNT(*) FILTER (WHERE uid > b.recent_uid) AS recent
+          COUNT(*) FILTER (WHERE uid > COALESCE((SELECT recent_uid FROM mailbox_recent WHERE mailbox_id = b.id), b.recent_uid)) AS recent
           FROM messages WHERE mailbox_id = b.id) s WHERE b.id = $1`, [mailboxId]);
       if (!r) return null;
       return { ...this.mailboxRow(r), messages: r.n as number, size: r.size as number, unseen: r.unseen as number, deleted: r.deleted as number, recent: r.recent as number };
@@ -463,10 +465,15 @@ export class PgStore implements Store {
     setSubscribed: (userId: number, name: string, on: boolean): Promise<void> => this.db.tx((t) => this.setSubscribedTx(t, userId, name, on)),
     claimRecent: (mailboxId: number): Promise<number[]> =>
       this.db.tx(async (t) => {
-        const mb = await t.one('SELECT recent_uid, uidnext FROM mailboxes WHERE id = $1 FOR UPDATE', [mailboxId]);
+        // the watermark's own row (migration 030): never waits behind deliveries, which hold the mailbox row
+        const mb = await t.one('SELECT recent_uid, uidnext FROM mailboxes WHERE id = $1', [mailboxId]);
         if (!mb) return [];
-        const uids = (await t.q('SELECT uid FROM messages WHERE mailbox_id = $1 AND uid > $2 ORDER BY uid', [mailboxId, mb.recent_uid])).map((r) => r.uid as number);
-        await t.run('UPDATE mailboxes SET recent_uid = $1 WHERE id = $2', [(mb.uidnext as number) - 1, mailboxId]);
+        await t.run('INSERT INTO mailbox_recent (mailbox_id, recent_uid) VALUES ($1, $2) ON CONFLICT DO NOTHING', [mailboxId, mb.recent_uid]);
+        const rec = await t.one('SELECT recent_uid FROM mailbox_recent WHERE mailbox_id = $1 FOR UPDATE', [mailboxId]);
+        // committed UIDs only: a delivery still in flight has not raised uidnext for this snapshot
+        const top = ((await t.one('SELECT uidnext FROM mailboxes WHERE id = $1', [mailboxId]))?.uidnext as number ?? 1) - 1;
+        const uids = (await t.q('SELECT uid FROM messages WHERE mailbox_id = $1 AND uid > $2 AND uid <= $3 ORDER BY uid', [mailboxId, rec!.recent_uid, top])).map((r) => r.uid as number);
+        if (top > (rec!.recent_uid as number)) await t.run('UPDATE mailbox_recent SET recent_uid = $1 WHERE mailbox_id = $2', [top, mailboxId]);
         return uids;
       }),
   };
@@ -805,6 +812,19 @@ export class PgStore implements Store {
     // every target of the batch first, then all locked in id order: batches never wait on each other in a cycle
     const targets: (Target[] | { failed: unknown })[] = [];
     for (const j of jobs) targets.push(await guarded(() => this.deliveryTargets(t, j.d)));
+    if (!isolated) {
+      // the common case, in two passes so that the mailboxes stay locked for as short a time as can be:
+      // the bytes and queue entries of every delivery first, then the locks, then the copies
+      const parts: { blobId: number; result: DeliveryResult }[] = [];
+      for (let i = 0; i < jobs.length; i++) parts.push(await guarded(() => this.deliverBytes(t, jobs[i], targets[i] as Target[])) as { blobId: number; result: DeliveryResult });
+      await this.lockMailboxes(t, targets.flatMap((x) => (x as Target[]).map((y) => y.id)));
+      const out: Outcome[] = [];
+      for (let i = 0; i < jobs.length; i++) {
+        t.mergeFrom = t.changes.length;
+        out.push({ ok: true, value: await guarded(() => this.deliverCopies(t, jobs[i], targets[i] as Target[], parts[i])) as DeliveryResult });
+      }
+      return out;
+    }
     await this.lockMailboxes(t, targets.flatMap((x) => (failed(x) ? [] : x.map((y) => y.id))));
     const out: Outcome[] = [];
     for (let i = 0; i < jobs.length; i++) {
@@ -835,31 +855,42 @@ export class PgStore implements Store {
 
   /** One delivery inside the batch's transaction; its target mailboxes are locked already. */
   private async deliverTx(t: PgTx, job: PendingDelivery, targets: Target[]): Promise<DeliveryResult> {
+    return this.deliverCopies(t, job, targets, await this.deliverBytes(t, job, targets));
+  }
+
+  /** A delivery's part that needs no mailbox lock: the bytes (for the mailboxes, for the relay) and the queue entries. */
+  private async deliverBytes(t: PgTx, job: PendingDelivery, targets: Target[]): Promise<{ blobId: number; result: DeliveryResult }> {
     const { d, meta, relayRaw, relayMeta, sha } = job;
     const result: DeliveryResult = { stored: [], queued: [], messageId: meta.messageId };
     const now = this.now();
-    if (targets.length) {
-      const blobId = await this.putBlob(t, d.raw, meta, targets.length, sha, true);
-      for (const { address, id, name } of targets) {
-        const uid = await this.insertCopy(t, id, blobId, d.raw.length, d.flags ?? [], d.internalDate ?? now, d.msgId);
-        result.stored.push({ address, mailbox: name, uid, mailboxId: id });
-      }
-    }
+    const blobId = targets.length ? await this.putBlob(t, d.raw, meta, targets.length, sha, true) : 0;
     if (relayRaw && d.remote.length) {
       const byDomain = new Map<string, string[]>();
       for (const r of d.remote) {
         const dom = r.slice(r.lastIndexOf('@') + 1).toLowerCase();
         byDomain.set(dom, [...(byDomain.get(dom) ?? []), r]);
       }
-      const blobId = await this.putBlob(t, relayRaw, relayMeta, byDomain.size);
+      const relayBlob = await this.putBlob(t, relayRaw, relayMeta, byDomain.size);
       for (const [domain, rcpts] of byDomain) {
         const q: QueueRcpt[] = rcpts.map((address) => ({ address, status: 'pending' }));
         const row = await t.one(`INSERT INTO queue (msg_id, blob_id, mail_from, domain, rcpts, next_attempt, data, created, updated)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-        [txt(d.msgId), blobId, txt(d.mailFrom), txt(domain), JSON.stringify(q), now, JSON.stringify(d.queueData ?? {}), now, now]);
+        [txt(d.msgId), relayBlob, txt(d.mailFrom), txt(domain), JSON.stringify(q), now, JSON.stringify(d.queueData ?? {}), now, now]);
         result.queued.push({ id: row!.id as number, domain, rcpts });
       }
       t.queued = true;
+    }
+    return { blobId, result };
+  }
+
+  /** A delivery's part under the mailbox locks: the copies (UIDs, MODSEQs), the journey, the submission count. */
+  private async deliverCopies(t: PgTx, job: PendingDelivery, targets: Target[], part: { blobId: number; result: DeliveryResult }): Promise<DeliveryResult> {
+    const { d, meta } = job;
+    const { result, blobId } = part;
+    const now = this.now();
+    for (const { address, id, name } of targets) {
+      const uid = await this.insertCopy(t, id, blobId, d.raw.length, d.flags ?? [], d.internalDate ?? now, d.msgId);
+      result.stored.push({ address, mailbox: name, uid, mailboxId: id });
     }
     const journey: JourneyEvent[] = d.journey.map((e) => ({ ...e, messageId: e.messageId ?? meta.messageId }));
     for (const s of result.stored) {
