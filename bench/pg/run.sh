@@ -18,6 +18,7 @@
 #   BENCH_NOOP_PROBE (1: an IMAP client NOOPs every 20 ms during smtp_inbound; 0 = off),
 #   BENCH_PG_CONF ("": extra postgres -c options, e.g. "-c shared_buffers=512MB"),
 #   BENCH_RESULTS (bench/results/pg), POSTOFFICE_DIR (the checkout to measure: this one; built dist/),
+#   BENCH_PG_REF (a commit, e.g. HEAD or a357c57: exported and built in a temp dir and measured there),
 #   SHARED_BENCH (../shared/bench), BENCH_WORKLOAD_TIMEOUT (300 s).
 # A try run of a few minutes: RUNS=1 BENCH_N=500 BENCH_LATENCY_SAMPLES=50 bash bench/pg/run.sh
 # Output: JSON lines (one per workload and run, each with /proc/loadavg at its start and end, then
@@ -26,6 +27,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PODIR=$(cd "${POSTOFFICE_DIR:-$ROOT}" && pwd)
+COMMIT=$(git -C "$PODIR" rev-parse HEAD 2>/dev/null || echo unknown)
 export SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
 PY=${PYTHON:-python3}
 SPLIT="$PY $HERE/split.py"
@@ -47,6 +49,16 @@ die() { echo "bench:pg: $*" >&2; exit 1; }
 say() { echo "bench:pg: $*" >&2; }
 [ -f "$SHARED_BENCH/pobench.py" ] || die "$SHARED_BENCH/pobench.py not found (set SHARED_BENCH)"
 [ -x "$SMTP_SOURCE" ] || die "smtp-source not found (Postfix's; apt-get install postfix) — set SMTP_SOURCE"
+if [ -n "${BENCH_PG_REF:-}" ]; then   # measure a commit, built in a private copy (others may be editing this tree)
+  COMMIT=$(git -C "$PODIR" rev-parse --verify "$BENCH_PG_REF^{commit}") || die "no commit $BENCH_PG_REF"
+  REFDIR=$(mktemp -d /tmp/postoffice-bench-pg-ref.XXXXXX)
+  trap 'rm -rf "$REFDIR"' EXIT
+  git -C "$PODIR" archive "$COMMIT" | tar -x -C "$REFDIR"
+  ln -s "$PODIR/node_modules" "$REFDIR/node_modules"
+  say "building $BENCH_PG_REF ($COMMIT) in $REFDIR"
+  (cd "$REFDIR" && node_modules/.bin/tsc -p tsconfig.json) || die "$BENCH_PG_REF does not build"
+  PODIR=$REFDIR
+fi
 [ -f "$PODIR/dist/src/cli/main.js" ] || die "$PODIR/dist/src/cli/main.js missing: build first (npm run build)"
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 case " $SETUPS " in *" pg"*) [ -x "$PGBIN/initdb" ] || die "PostgreSQL server binaries not found (apt-get install postgresql, or set PGBIN)";; esac
@@ -125,7 +137,7 @@ nodes_stop() {
   done
   NODE_PIDS=()
 }
-cleanup() { nodes_stop; pg_stop; rm -rf "$WORK"; }
+cleanup() { nodes_stop; pg_stop; rm -rf "$WORK" ${REFDIR:+"$REFDIR"}; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -141,14 +153,14 @@ record() { # WORKLOAD ARGS...: one JSON line in $OUT (an error line if it fails 
 }
 
 # ---------------------------------------------------------------- the set-ups
-say "results $OUT; RUNS=$RUNS N=$N size=$SIZE sessions=$SESSIONS fetch_clients=$FETCH_CLIENTS latency_samples=$LAT_SAMPLES; checkout $PODIR ($(cd "$PODIR" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
-"$PY" - "$OUT" "$PODIR" <<'EOF'
+say "results $OUT; RUNS=$RUNS N=$N size=$SIZE sessions=$SESSIONS fetch_clients=$FETCH_CLIENTS latency_samples=$LAT_SAMPLES; $PODIR at ${COMMIT:0:10}"
+"$PY" - "$OUT" "$PODIR" "$COMMIT" <<'EOF'
 import json, os, subprocess, sys, time
 def git(*a):
     try: return subprocess.run(["git", "-C", sys.argv[2], *a], capture_output=True, text=True).stdout.strip()
     except Exception: return None
 rec = {"workload": "meta", "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "loadavg": os.getloadavg(),
-       "cpus": os.cpu_count(), "commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+       "cpus": os.cpu_count(), "commit": sys.argv[3], "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
        "env": {k: v for k, v in os.environ.items() if k.startswith("BENCH_") or k == "RUNS"}}
 open(sys.argv[1], "a").write(json.dumps(rec) + "\n")
 EOF
