@@ -265,8 +265,10 @@ export class PgDb {
       let len = Buffer.byteLength(JSON.stringify(w)) + 1;
       if (len > PAYLOAD_MAX - 200) { w = shortWire(w); len = Buffer.byteLength(JSON.stringify(w)) + 1; }
       if (len > PAYLOAD_MAX - 200) {
-        // an exists of very scattered UIDs (never seen: one transaction's new UIDs are consecutive)
-        w = { ...(w as { m: number; k: 'e'; r: [number, number][]; s: number }), r: (w as { r: [number, number][] }).r.slice(0, 300) };
+        // an exists of scattered UIDs (not seen: one transaction's new UIDs in a mailbox are consecutive,
+        // taken under its row lock): every UID between the first and the last was taken by this transaction
+        const r = (w as { r: [number, number][] }).r;
+        w = { ...(w as { m: number; k: 'e'; r: [number, number][]; s: number }), r: [[r[0][0], r[r.length - 1][1]]] };
         len = Buffer.byteLength(JSON.stringify(w)) + 1;
       }
       if (size + len > PAYLOAD_MAX && cur.c.length) {
