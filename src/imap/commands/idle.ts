@@ -5,13 +5,14 @@ import { ImapBad } from '../wire.js';
 export const idle: ImapCommand<'IDLE'> = {
   states: ['authenticated', 'selected'],
   async run(s) {
-    s.send('+ idling');
-    await s.sendUpdates(true);
-    await s.flush();
     let active = true;
     let woken = false;
     let wake: () => void = () => undefined;
+    // listening before the first report: a change that comes while it is written is not left pending
     s.idleWake = () => { woken = true; wake(); };
+    s.send('+ idling');
+    await s.sendUpdates(true);
+    await s.flush();
     const pushLoop = (async () => {
       for (;;) {
         if (!woken) await new Promise<void>((r) => { wake = r; });
