@@ -9,7 +9,7 @@ import type { Slot } from '../auth/limits.js';
 import type { Logger } from '../log/log.js';
 import { endpoint, openRecorder, recordMessage, sinkFor, tlsLine, type Recorder } from '../log/transcript.js';
 import { isLoopback } from '../mail/address.js';
-import type { AccessStep, UserRecord } from '../store/index.js';
+import type { AccessStep, Store, UserRecord } from '../store/index.js';
 import { TLS_POLICY } from '../tls/tls.js';
 import { DotStuffer } from './body.js';
 import { COMMANDS } from './commands/index.js';
@@ -41,6 +41,9 @@ export function redactPop3(line: string): string {
   return line;
 }
 
+
+/** maildrop locks being released by this process's ended sessions, per store and key */
+const releasing = new WeakMap<Store, Map<string, Promise<void>>>();
 export class Pop3Session {
   readonly sid = randomBytes(5).toString('hex');
   readonly log: Logger;
@@ -418,6 +421,9 @@ export class Pop3Session {
   private async lockMaildrop(mailboxId: number): Promise<void> {
     const key = `pop3-maildrop:${mailboxId}`;
     const ttl = this.ctx.opts.lockTtlMs;
+    // a session of this node that just ended may still be letting go of it (a store round trip on
+    // PostgreSQL): its client is gone, so the next login waits for that rather than getting IN-USE
+    await releasing.get(this.store)?.get(key);
     let taken: boolean;
     try {
       taken = await this.store.locks.tryAcquire(key, this.lockOwner, ttl);
@@ -446,7 +452,12 @@ export class Pop3Session {
     if (!l) return;
     this.lock = null;
     clearInterval(l.renew);
-    await this.store.locks.release(l.key, this.lockOwner).then(() => undefined, (err: Error) => this.log.warn({ err: err.message }, 'pop3 maildrop lock not released (it expires on its own)'));
+    const pending = this.store.locks.release(l.key, this.lockOwner).then(() => undefined, (err: Error) => this.log.warn({ err: err.message }, 'pop3 maildrop lock not released (it expires on its own)'));
+    let byKey = releasing.get(this.store);
+    if (!byKey) releasing.set(this.store, (byKey = new Map()));
+    byKey.set(l.key, pending);
+    await pending;
+    if (byKey.get(l.key) === pending) byKey.delete(l.key);
   }
 
   /**
