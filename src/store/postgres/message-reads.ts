@@ -1,0 +1,59 @@
+// Reading mailbox copies: the list of a mailbox (kept by MODSEQ in the list cache), one copy,
+// the bytes and parsed structure of a blob (cached), tombstones (RFC 7162 VANISHED), digests.
+import { StoreError } from '../errors.js';
+import type { BlobMeta, MessageRecord } from '../types.js';
+import type { Pg } from './context.js';
+import { messageRow } from './rows.js';
+
+export const messageReads = {
+  list: async (pg: Pg, mailboxId: number): Promise<readonly MessageRecord[]> => {
+    const lists = pg.caches.lists;
+    // the mailbox row first: rows read after it are at least as new as the MODSEQ they are kept under
+    const mb = await pg.db.readOne('SELECT uidvalidity, highestmodseq FROM mailboxes WHERE id = $1', [mailboxId]);
+    if (!mb) { lists.drop(mailboxId); return []; }
+    const hit = lists.get(mailboxId, mb.uidvalidity as number, mb.highestmodseq as number);
+    if (hit) return hit;
+    const rows = Object.freeze((await pg.db.read('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = $1 ORDER BY uid', [mailboxId]))
+      .map((r) => { const m = messageRow(r); Object.freeze(m.flags); return Object.freeze(m); }));
+    lists.set(mailboxId, mb.uidvalidity as number, mb.highestmodseq as number, rows);
+    return rows;
+  },
+  get: async (pg: Pg, mailboxId: number, uid: number): Promise<MessageRecord | null> => {
+    const r = await pg.db.readOne('SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = $1 AND uid = $2', [mailboxId, uid]);
+    return r ? messageRow(r) : null;
+  },
+  raw: async (pg: Pg, blobId: number): Promise<Buffer> => {
+    pg.stats.bodyReads++;
+    const hit = pg.caches.bodies.get(blobId);
+    if (hit) {
+      pg.stats.bodyCacheHits++;
+      return hit;
+    }
+    const r = await pg.db.readOne('SELECT raw FROM blobs WHERE id = $1', [blobId]);
+    if (!r) throw new StoreError('notfound', 'message bytes are gone');
+    const raw = r.raw as Buffer;
+    pg.caches.bodies.set(blobId, raw);
+    return raw;
+  },
+  meta: async (pg: Pg, blobId: number): Promise<BlobMeta> => {
+    const { metas, texts } = pg.caches;
+    let m = metas.get(blobId);
+    let text = texts.get(blobId);
+    if (!m) {
+      const r = await pg.db.readOne(`SELECT mime, message_id, subject${text === undefined ? ', search_text' : ''} FROM blobs WHERE id = $1`, [blobId]);
+      if (!r) throw new StoreError('notfound', 'message is gone');
+      m = { mime: JSON.parse(r.mime as string), messageId: (r.message_id as string) ?? null, subject: (r.subject as string) ?? null };
+      metas.set(blobId, m);
+      if (text === undefined) { text = (r.search_text as string) ?? ''; texts.set(blobId, text); }
+    } else if (text === undefined) {
+      text = ((await pg.db.readOne('SELECT search_text FROM blobs WHERE id = $1', [blobId]))?.search_text as string | undefined) ?? '';
+      texts.set(blobId, text);
+    }
+    return { mime: m.mime, messageId: m.messageId, subject: m.subject, searchText: text };
+  },
+  expungedSince: async (pg: Pg, mailboxId: number, modseq: number): Promise<number[]> =>
+    (await pg.db.read('SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid', [mailboxId, modseq])).map((r) => r.uid as number),
+  digests: async (pg: Pg, mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>
+    (await pg.db.read('SELECT m.uid, m.size, b.message_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 ORDER BY m.uid', [mailboxId]))
+      .map((r) => ({ uid: r.uid as number, size: r.size as number, messageId: (r.message_id as string) ?? null })),
+};
