@@ -2,14 +2,14 @@
 // (WAL: it never blocks the writer and never waits for it). It cannot write: the connection is
 // opened read-only and no write function takes a Reader.
 import type Database from 'better-sqlite3';
-import { BodyCache, DEFAULT_BODY_CACHE_BYTES, ListCache, MetaCache } from './caches.js';
+import { BodyCache, DEFAULT_BODY_CACHE_BYTES, ListCache, MetaCache, type CachedMeta } from './caches.js';
 import { openReadDb, statements } from './open.js';
 
 export class Reader {
   /** a statement on the read connection, compiled once */
   readonly st: (sql: string) => Database.Statement;
   readonly lists = new ListCache();
-  readonly metas = new MetaCache();
+  readonly metas = new MetaCache<CachedMeta>();
   readonly bodies: BodyCache;
   /** for tests and the bench: reads of message bytes (from the cache or the database) */
   readonly stats = { bodyReads: 0, bodyCacheHits: 0 };
