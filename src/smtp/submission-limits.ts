@@ -6,9 +6,12 @@
 // Where the counts live: every accepted submission is a row written in the delivery's own
 // transaction (store.submissions, Delivery.submission), so they survive a restart and kill -9
 // exactly, `postoffice user limits ADDRESS` reads them from another process, and its --reset
-// takes effect at once. Messages between their check at DATA and their commit are held in memory
-// (in flight): the check and the reservation happen with no await between them, so sessions of
-// one user submitting at the same moment cannot all slip under the limit together.
+// takes effect at once. At DATA one user's reservations take turns: each reads the committed count
+// only once the user's earlier reservation has committed or failed, so the count is exact (nothing of
+// that user is half-way between "reserved" and "visible in the store"), and sessions of one user
+// submitting at the same moment can neither slip under the limit together nor be refused for a
+// message counted twice. (Taking turns costs nothing real: one commit is milliseconds, the limits
+// are per hour.)
 import type { SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config/config.js';
 import { metrics } from '../log/metrics.js';
@@ -52,12 +55,10 @@ export function exceeded(u: SubmissionUsage, q: SubmissionQuota, messages: numbe
   return null;
 }
 
-/** One per store (per post office): every SMTP listener of it shares the messages in flight. */
+/** One per store (per post office): every SMTP listener of it shares the turns of each user. */
 export class SubmissionLimits {
-  /** reserved at DATA, not yet committed: per user */
-  private readonly inflight = new Map<number, { messages: number; recipients: number }>();
-  /** per user: how many reservations ended so far (a count read before one ended may miss its row) */
-  private readonly ended = new Map<number, number>();
+  /** per user: settles when the user's newest reservation has committed or failed */
+  private readonly turns = new Map<number, Promise<void>>();
 
   constructor(private readonly store: Store, readonly quota: SubmissionQuota) {}
 
@@ -73,55 +74,44 @@ export class SubmissionLimits {
     return { messagesHour: hour.messages, recipientsHour: hour.recipients, messagesDay: day.messages, recipientsDay: day.recipients };
   }
 
-  /** Committed plus in flight; call with no await between this and acting on it. */
-  private withInflight(userId: number, u: SubmissionUsage): SubmissionUsage {
-    const f = this.inflight.get(userId);
-    if (!f) return u;
-    return { messagesHour: u.messagesHour + f.messages, recipientsHour: u.recipientsHour + f.recipients, messagesDay: u.messagesDay + f.messages, recipientsDay: u.recipientsDay + f.recipients };
-  }
-
   async usage(userId: number): Promise<SubmissionUsage> {
-    return this.withInflight(userId, await this.committed(userId));
+    return this.committed(userId);
   }
 
-  /** Would `messages` more messages with `recipients` more recipients pass a limit? */
+  /** Would `messages` more messages with `recipients` more recipients pass a limit? (MAIL: committed counts only) */
   async check(userId: number, messages: number, recipients: number): Promise<{ limit: string; used: number; max: number } | null> {
     if (!this.enabled) return null;
-    return exceeded(await this.usage(userId), this.quota, messages, recipients);
+    return exceeded(await this.committed(userId), this.quota, messages, recipients);
   }
 
   /**
    * Reserve one message with `recipients` recipients, or say which limit it would pass. Call
-   * `done` once the delivery committed (its row is then in the store) or failed.
+   * `done` once the delivery committed (its row is then in the store) or failed: the user's next
+   * reservation waits for it.
    */
   async reserve(userId: number, recipients: number): Promise<{ over: { limit: string; used: number; max: number } } | { done(): void }> {
     if (!this.enabled) return { done: () => undefined };
-    // A count read while another reservation of this user ended (its row committed, its in-flight
-    // hold released) may have missed that row: read again until no reservation ended meanwhile.
-    let stored: SubmissionUsage;
-    for (;;) {
-      const before = this.ended.get(userId) ?? 0;
-      stored = await this.committed(userId);
-      if ((this.ended.get(userId) ?? 0) === before) break;
-    }
-    // from here to the reservation nothing awaits: no other session of this user can pass in between
-    const over = exceeded(this.withInflight(userId, stored), this.quota, 1, recipients);
-    if (over) return { over };
-    const f = this.inflight.get(userId) ?? { messages: 0, recipients: 0 };
-    f.messages += 1;
-    f.recipients += recipients;
-    this.inflight.set(userId, f);
-    let released = false;
-    return {
-      done: () => {
-        if (released) return;
-        released = true;
-        this.ended.set(userId, (this.ended.get(userId) ?? 0) + 1);
-        f.messages -= 1;
-        f.recipients -= recipients;
-        if (f.messages <= 0 && this.inflight.get(userId) === f) this.inflight.delete(userId);
-      },
+    const before = this.turns.get(userId);
+    let finish!: () => void;
+    const mine = new Promise<void>((resolve) => { finish = resolve; });
+    const turn = (before ?? Promise.resolve()).then(() => mine);
+    this.turns.set(userId, turn);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      finish();
+      if (this.turns.get(userId) === turn) this.turns.delete(userId);
     };
+    try {
+      await before;
+      const over = exceeded(await this.committed(userId), this.quota, 1, recipients);
+      if (over) { end(); return { over }; }
+      return { done: end };
+    } catch (err) {
+      end();
+      throw err;
+    }
   }
 }
 

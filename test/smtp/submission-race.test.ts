@@ -1,7 +1,8 @@
-// The submission limits' reservation against a count read that overlaps another reservation's end:
-// B reads the committed count (0) before A's message commits, A commits and lets go of its
-// in-flight hold, then B's read comes back. Without a second read B would see 0 committed and 0 in
-// flight and pass a limit of 1 (seen under load as "4 of 3 messages accepted" in the 10-session test).
+// The submission limits' reservation against another of the same user that is committing: B must
+// not read the committed count while A is between "reserved" and "visible in the store". Reading
+// early and adding A's in-flight hold counted A twice or not at all, depending on timing (seen under
+// load as "4 of 3 messages accepted" and as "2 of 3 accepted, 4 of 3 used" in the 10-session test).
+// Here the store hands B's count back late; B must still be refused once A's message is committed.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -37,7 +38,7 @@ test('a count read while another reservation ended is read again (no message sli
   const a = await limits.reserve(alice.id, 1);
   assert.ok('done' in a, 'A is under the limit');
   hold = new Promise((r) => { release = r; });
-  const b = limits.reserve(alice.id, 1); // reads 0 committed now
+  const b = limits.reserve(alice.id, 1); // waits for A's turn to end
   await new Promise((r) => setTimeout(r, 20));
   // A's message commits with its submission row, then A lets go of its hold
   await store.deliver({ msgId: 'race.1', mailFrom: 'alice@example.test', raw: Buffer.from('Subject: a\r\n\r\na\r\n'), local: [], remote: ['x@remote.test'], journey: [], submission: { userId: alice.id, recipients: 1 } });
