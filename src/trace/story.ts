@@ -128,6 +128,8 @@ export function explain(row: OfficeRow): string {
       return `${at}'s MTA could not deliver through ${where}: ${reason}; it tries the next MX, if any.`;
     }
     case 'MTA out/session': {
+      // a recipient's own view leaves the dialogue out (it names every recipient, Bcc too)
+      if (!Array.isArray(d.transcript)) return `${at}'s MTA spoke SMTP with ${where}.`;
       const c = conversation(list(d.transcript));
       if (c.rcptReply && !/^2/.test(c.rcptReply)) return `${at}'s MTA spoke SMTP with ${where}: MAIL FROM was accepted, but RCPT TO was answered "${clip(c.rcptReply, 100)}": ${why(c.rcptReply)}.`;
       return `${at}'s MTA spoke SMTP with ${where}: ${and(c.commands) || 'no commands'}; the last answer was "${clip(c.last ?? 'none', 90)}".`;

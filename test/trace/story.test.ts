@@ -25,6 +25,7 @@ test('explain: the classic journey, hop by hop', () => {
     [row('163.test', 'MTA out', 'connect failed', { host: 'mx.sina.test', ip: '127.0.0.3', port: 2525, error: '80AC:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/x.c' }), /the STARTTLS handshake failed \(wrong version number\)/],
     [row('163.test', 'MTA out', 'session', { host: 'mx.sina.test', transcript: ['C: MAIL FROM:<me@163.test>', 'C: RCPT TO:<friend@sina.test>', 'C: DATA', 'S: 250 2.1.0 Accepted', 'S: 451 4.7.1 greylisted', 'S: 503 5.5.1 Error: need RCPT command'] }),
       /MAIL FROM was accepted, but RCPT TO was answered "451 4\.7\.1 greylisted": a temporary refusal/],
+    [row('163.test', 'MTA out', 'session', { host: 'mx.sina.test', ip: '127.0.0.3', port: 2525 }), /^163\.test's MTA spoke SMTP with mx\.sina\.test \(127\.0\.0\.3 port 2525\)\.$/],
     [row('163.test', 'MTA out', 'deferred', { attempt: 1, reply: '451 4.7.1 greylisted', nextAttempt: new Date(T + 5000).toISOString() }), /^Attempt 1 did not get through \(451 4\.7\.1 greylisted\): .* tries again at 13:00:05 UTC \(in 5 s\)\.$/],
     [row('163.test', 'MTA out', 'bounced', { rcpt: 'friend@sina.test', reply: '550 5.1.1 no such user' }), /friend@sina\.test cannot be delivered \(550 5\.1\.1 no such user\): a permanent failure/],
     [row('163.test', 'MTA out', 'bounce sent', { dsn: 'k1.1.bounce1-1', to: 'me@163.test' }), /sent a bounce \(an RFC 3464 delivery status notification/],
