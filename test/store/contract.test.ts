@@ -479,7 +479,8 @@ for (const b of backends) {
   });
 }
 
-test('PostgreSQL: the server crashes and comes back; the stores carry on, and changes are announced again', { skip: pgUnavailable() ?? false, timeout: 120_000 }, async (t) => {
+/** Two PostgreSQL stores on one fresh database (two nodes), with alice@example.test and her INBOX. */
+async function twoStoresOnOneDatabase(t: TestContext) {
   const url = await pgDatabase(t);
   const a = await openStore('/nonexistent', { storeUrl: url });
   const b = await openStore('/nonexistent', { storeUrl: url });
@@ -488,6 +489,11 @@ test('PostgreSQL: the server crashes and comes back; the stores carry on, and ch
   const alice = await a.users.add('alice@example.test', 'h');
   const inbox = (await a.mailboxes.get(alice.id, 'INBOX'))!;
   const local = [{ userId: alice.id, address: 'alice@example.test', rcptTo: 'alice@example.test' }];
+  return { url, a, b, alice, inbox, local };
+}
+
+test('PostgreSQL: the server crashes and comes back; the stores carry on, and changes are announced again', { skip: pgUnavailable() ?? false, timeout: 120_000 }, async (t) => {
+  const { a, b, inbox, local } = await twoStoresOnOneDatabase(t);
   const deliver = (i: number) => a.deliver({ msgId: `r.${i}`, mailFrom: '', raw: message(`restart ${i}`), local, remote: [], journey: [] });
   await deliver(0);
   const t0 = Date.now();
@@ -514,14 +520,7 @@ test('PostgreSQL: the server crashes and comes back; the stores carry on, and ch
 });
 
 test('PostgreSQL: a store whose change channel was cut announces, once it is back, what was committed meanwhile', { skip: pgUnavailable() ?? false, timeout: 60_000 }, async (t) => {
-  const url = await pgDatabase(t);
-  const a = await openStore('/nonexistent', { storeUrl: url });
-  const b = await openStore('/nonexistent', { storeUrl: url });
-  t.after(async () => { await a.close(); await b.close(); });
-  await a.domains.add('example.test');
-  const alice = await a.users.add('alice@example.test', 'h');
-  const inbox = (await a.mailboxes.get(alice.id, 'INBOX'))!;
-  const local = [{ userId: alice.id, address: 'alice@example.test', rcptTo: 'alice@example.test' }];
+  const { url, a, b, inbox, local } = await twoStoresOnOneDatabase(t);
   const rec = recorder(b);
   await a.deliver({ msgId: 'cut.1', mailFrom: '', raw: message('before'), local, remote: [], journey: [] });
   await a.messages.setFlags(inbox.id, [1], 'add', ['\\Deleted']); // a pooled connection stays open for the next write

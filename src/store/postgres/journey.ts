@@ -1,5 +1,6 @@
 // The journey (every agent records each step of a message) and the access steps of IMAP and
 // POP3 sessions: recording, one message's trace, and the dashboard's newest messages.
+import { accessRow, inJourneyOrder, journeyRow } from '../journey-rows.js';
 import type { AccessSession, AccessStep, JourneyEvent, JourneyRow, JourneySummary } from '../types.js';
 import type { Pg } from './context.js';
 import { txt, type PgTx, type Row } from './db.js';
@@ -33,21 +34,11 @@ export const journey = {
     for (const r of await pg.db.read('SELECT DISTINCT msg_id FROM journey WHERE message_id IN ($1, $2)', [bare, `<${bare}>`])) ids.add(r.msg_id as string);
     const rows: JourneyRow[] = [];
     for (const m of ids) {
-      for (const r of await pg.db.read('SELECT * FROM journey WHERE msg_id = $1 ORDER BY time, id', [m])) {
-        rows.push({ id: r.id as number, msgId: r.msg_id as string, messageId: (r.message_id as string) ?? null, time: r.time as number,
-          agent: r.agent as JourneyRow['agent'], step: r.step as string, details: JSON.parse(r.details as string) as Record<string, unknown> });
-      }
+      for (const r of await pg.db.read('SELECT * FROM journey WHERE msg_id = $1 ORDER BY time, id', [m])) rows.push(journeyRow(r));
       for (const r of await pg.db.read(`SELECT a.msg_id, a.step, a.time, a.mailbox, a.uid, s.sid, s."user", s.protocol, s.client
-        FROM journey_access a JOIN access_sessions s ON s.id = a.session_id WHERE a.msg_id = $1`, [m])) {
-        const pop = (r.protocol as string).startsWith('pop3');
-        const details: Record<string, unknown> = pop
-          ? { user: r.user, proto: 'pop3', session: r.sid, client: r.client, uid: r.uid }
-          : { user: r.user, session: r.sid, client: r.client, mailbox: r.mailbox, uid: r.uid };
-        rows.push({ id: 0, msgId: r.msg_id as string, messageId: null, time: r.time as number, agent: 'MUA access', step: r.step as string, details });
-      }
+        FROM journey_access a JOIN access_sessions s ON s.id = a.session_id WHERE a.msg_id = $1`, [m])) rows.push(accessRow(r));
     }
-    const order = (r: JourneyRow) => r.id || Number.MAX_SAFE_INTEGER;
-    return rows.sort((a, b) => a.time - b.time || order(a) - order(b));
+    return inJourneyOrder(rows);
   },
   // The newest messages by their newest step (after afterId), walked newest first a page at a time,
   // so a dashboard page reads a few hundred rows however long the journey is; a message with a step

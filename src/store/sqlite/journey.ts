@@ -1,6 +1,7 @@
 // The journey: every agent's steps of a message (written in the transaction of the change they
 // describe, see copies.ts insertJourney), the compact "MDA <- MUA" access steps, and the reads
 // that make a trace and the dashboard's list.
+import { accessRow, inJourneyOrder, journeyRow } from '../journey-rows.js';
 import type { AccessSession, AccessStep, JourneyEvent, JourneyRow, JourneySummary } from '../types.js';
 import { insertJourney } from './copies.js';
 import type { Row } from './open.js';
@@ -31,21 +32,10 @@ export const journeyReads = {
     const acc = r.st(`SELECT a.msg_id, a.step, a.time, a.mailbox, a.uid, s.sid, s.user, s.protocol, s.client
       FROM journey_access a JOIN access_sessions s ON s.id = a.session_id WHERE a.msg_id = ?`);
     for (const m of ids) {
-      for (const j of st.all(m) as Row[]) {
-        rows.push({ id: j.id as number, msgId: j.msg_id as string, messageId: (j.message_id as string) ?? null, time: j.time as number,
-          agent: j.agent as JourneyRow['agent'], step: j.step as string, details: JSON.parse(j.details as string) as Record<string, unknown> });
-      }
-      for (const a of acc.all(m) as Row[]) {
-        const pop = (a.protocol as string).startsWith('pop3');
-        const details: Record<string, unknown> = pop
-          ? { user: a.user, proto: 'pop3', session: a.sid, client: a.client, uid: a.uid }
-          : { user: a.user, session: a.sid, client: a.client, mailbox: a.mailbox, uid: a.uid };
-        // id 0: a step kept in journey_access (sorted after the journey rows of its millisecond)
-        rows.push({ id: 0, msgId: a.msg_id as string, messageId: null, time: a.time as number, agent: 'MUA access', step: a.step as string, details });
-      }
+      for (const j of st.all(m) as Row[]) rows.push(journeyRow(j));
+      for (const a of acc.all(m) as Row[]) rows.push(accessRow(a));
     }
-    const order = (j: JourneyRow) => j.id || Number.MAX_SAFE_INTEGER;
-    return rows.sort((a, b) => a.time - b.time || order(a) - order(b));
+    return inJourneyOrder(rows);
   },
   // The list follows the journey table (rows with ids, so a live view can ask for what came
   // after the last id it saw); `steps` also counts the compact access steps, as trace shows them.
