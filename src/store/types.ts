@@ -26,6 +26,22 @@ export interface MailboxStatus extends MailboxRecord {
   deleted: number;
 }
 
+/**
+ * What SELECT needs of a mailbox (RFC 3501 §6.3.1), read at one point in time, without a record per
+ * message: a million-message mailbox opens from its UID vector and counters.
+ */
+export interface MailboxView {
+  mailbox: MailboxRecord;
+  /** every live UID, ascending; shared between sessions (a cache): callers copy it, never change it */
+  uids: Uint32Array;
+  /** the UID of the first message without \Seen (RFC 3501 §7.1 UNSEEN), 0 when every message is seen */
+  firstUnseen: number;
+  /** the keywords (flags without a leading backslash) used in this mailbox so far (RFC 3501 §7.2.6 FLAGS) */
+  keywords: string[];
+  /** how many messages are above the \Recent watermark (not yet taken by a read-write SELECT) */
+  recent: number;
+}
+
 /** One mailbox copy of a message, as SELECT/FETCH need it (no body). */
 export interface MessageRecord {
   uid: number;
@@ -230,6 +246,8 @@ export interface Store {
     setSubscribed(userId: number, name: string, on: boolean): Promise<void>;
     /** Takes the \Recent messages of the mailbox: returns UIDs above the old watermark and raises it. */
     claimRecent(mailboxId: number): Promise<number[]>;
+    /** SELECT's view of the mailbox (uids from a shared vector kept current from the change events, counts from counters kept by the writer); null when it does not exist. */
+    view(mailboxId: number): Promise<MailboxView | null>;
   };
   messages: {
     /** Every live copy in the mailbox, by UID: metadata only, never bodies. */
@@ -256,6 +274,17 @@ export interface Store {
     appendMany(mailboxId: number, items: ImportItem[]): Promise<ImportOutcome[]>;
     /** Message-ID and size of every live copy (an IMAP import compares them to copy only what is missing). */
     digests(mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]>;
+    /** The records of these UIDs (any order, duplicates allowed), in UID order; UIDs not in the mailbox are left out. One or a few queries, never a whole-mailbox read. */
+    some(mailboxId: number, uids: readonly number[]): Promise<MessageRecord[]>;
+    /** The records with MODSEQ above `modseq`, in UID order (RFC 7162 CHANGEDSINCE, QRESYNC SELECT), from an index on (mailbox, modseq). */
+    changedSince(mailboxId: number, modseq: number): Promise<MessageRecord[]>;
+    /**
+     * A prefilter for SEARCH of header fields (RFC 3501 §6.4.4 FROM/TO/CC/BCC/SUBJECT/HEADER): the UIDs,
+     * ascending, of the messages whose indexed header text (mail/search-text.ts) contains every one of
+     * `words` (already folded with that module's fold()); a superset of the matches: a message without
+     * indexed text is always a candidate. The caller still tests each candidate.
+     */
+    headerCandidates(mailboxId: number, words: readonly string[]): Promise<number[]>;
   };
   /** MDA: the one transaction that accepts a message (group-committed). */
   deliver(d: Delivery): Promise<DeliveryResult>;
