@@ -5,6 +5,9 @@ import type { BlobMeta, MessageRecord } from '../types.js';
 import type { Pg } from './context.js';
 import { messageRow } from './rows.js';
 
+/** the columns of a MessageRecord */
+const COLUMNS = 'uid, modseq, flags, internal_date, size, blob_id, msg_id';
+
 export const messageReads = {
   list: async (pg: Pg, mailboxId: number): Promise<readonly MessageRecord[]> => {
     const lists = pg.caches.lists;
@@ -53,6 +56,15 @@ export const messageReads = {
   },
   expungedSince: async (pg: Pg, mailboxId: number, modseq: number): Promise<number[]> =>
     (await pg.db.read('SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid', [mailboxId, modseq])).map((r) => r.uid as number),
+  some: async (pg: Pg, mailboxId: number, uids: readonly number[]): Promise<MessageRecord[]> => {
+    if (!uids.length) return [];
+    return (await pg.db.read(`SELECT ${COLUMNS} FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`, [mailboxId, [...new Set(uids)]])).map(messageRow);
+  },
+  changedSince: async (pg: Pg, mailboxId: number, modseq: number): Promise<MessageRecord[]> =>
+    (await pg.db.read(`SELECT ${COLUMNS} FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid`, [mailboxId, modseq])).map(messageRow),
+  headerCandidates: async (pg: Pg, mailboxId: number, _words: readonly string[]): Promise<number[]> =>
+    // no header text is indexed yet: every message is a candidate
+    (await pg.db.read('SELECT uid FROM messages WHERE mailbox_id = $1 ORDER BY uid', [mailboxId])).map((r) => r.uid as number),
   digests: async (pg: Pg, mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>
     (await pg.db.read('SELECT m.uid, m.size, b.message_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 ORDER BY m.uid', [mailboxId]))
       .map((r) => ({ uid: r.uid as number, size: r.size as number, messageId: (r.message_id as string) ?? null })),
