@@ -232,6 +232,34 @@ export function message(i, bytes, to) {
   return head + line.repeat(n);
 }
 
+/**
+ * Runs a command to its end (no time limit: seeding a million messages takes minutes); resolves with
+ * { wall_s, peak_rss_mb } (peak RSS by GNU time's %M when /usr/bin/time exists, else null). Rejects with
+ * the command's stderr tail when it fails.
+ */
+export function timedRun(cmd, args, opts = {}) {
+  const gnuTime = existsSync('/usr/bin/time');
+  const [c, a] = gnuTime ? ['/usr/bin/time', ['-f', 'SCALE-TIME %M %e', cmd, ...args]] : [cmd, args];
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const p = spawn(c, a, { ...opts, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.setEncoding('utf8');
+    p.stderr.on('data', (d) => { err = (err + d).slice(-20000); });
+    p.on('error', reject);
+    p.on('exit', (code, sig) => {
+      const m = /SCALE-TIME (\d+) ([\d.]+)\s*$/.exec(err);
+      if (code !== 0) { reject(new Error(`${path.basename(cmd)} ${args.slice(0, 2).join(' ')}: exit ${code ?? sig}: ${err.replace(/SCALE-TIME.*$/, '').slice(-1500)}`)); return; }
+      resolve({ wall_s: r1(ms(t0) / 1000), peak_rss_mb: m ? r1(Number(m[1]) / 1024) : null });
+    });
+  });
+}
+
+/** Disk used by a file tree in MB (du -s --block-size=1M; null when du fails). */
+export function diskMb(dir) {
+  try { return Number(execFileSync('du', ['-s', '--block-size=1M', dir]).toString().split(/\s/)[0]); } catch { return null; }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // targets
 
@@ -268,7 +296,11 @@ export function postoffice(dataDir, extra = {}) {
       const limit = num('BENCH_SCALE_NOFILE', 20000);
       srv = spawn('bash', ['-c', `ulimit -n ${limit} 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`, process.execPath, ...nodeArgs],
         { env: penv, cwd: POSTOFFICE_DIR, stdio: ['ignore', 'ignore', 'inherit'] });
-      await waitPort(ports.imap); await waitPort(ports.smtp);
+      // a seeded 1M data dir may be migrated on start: minutes, not a failure
+      const secs = num('BENCH_SCALE_START_TIMEOUT', 1800);
+      const exited = new Promise((_, j) => srv.once('exit', (c, sig) => j(new Error(`postoffice serve exited (${c ?? sig}) before listening`))));
+      exited.catch(() => {});
+      await Promise.race([(async () => { await waitPort(ports.imap, secs); await waitPort(ports.smtp, secs); })(), exited]);
     },
     async stop() {
       if (!srv) return;
@@ -281,8 +313,11 @@ export function postoffice(dataDir, extra = {}) {
       const text = await (await fetch(`http://${HOST}:${ports.http}/metrics`)).text();
       return Object.fromEntries(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => { const i = l.lastIndexOf(' '); return [l.slice(0, i), Number(l.slice(i + 1))]; }));
     },
-    /** Bulk seeding through the store's batched append: `postoffice import ADDRESS MBOX` (server stopped). */
-    async seed(addr, mboxFile) { execFileSync(process.execPath, [main, 'import', addr, mboxFile], { env: penv, cwd: POSTOFFICE_DIR, stdio: ['ignore', 'ignore', 'pipe'] }); },
+    /**
+     * Bulk seeding through the store's batched append: `postoffice import ADDRESS MBOX` (server stopped).
+     * Resolves with the importer's wall time and peak RSS (VmHWM, by /usr/bin/time when there is one).
+     */
+    async seed(addr, mboxFile) { return timedRun(process.execPath, [main, 'import', addr, mboxFile], { env: penv, cwd: POSTOFFICE_DIR }); },
   };
 }
 
@@ -305,8 +340,11 @@ export function anchor() {
   const overlay = path.join(ANCHOR_DIR, 'dovecot', 'scale.conf');
   const masterPid = () => { try { const p = Number(readFileSync(path.join(ANCHOR_DIR, 'run', 'master.pid'), 'utf8')); process.kill(p, 0); return p; } catch { return null; } };
   let procs = 600;
+  // vsz_limit: Dovecot's default 256 MB per imap process is too little for a 1M-message Maildir (its
+  // uidlist, index and cache are mapped into the one process); BENCH_SCALE_DOVECOT_VSZ raises it
+  const vsz = env('BENCH_SCALE_DOVECOT_VSZ', '4G');
   const writeOverlay = () => writeFileSync(overlay, `# bench/scale: anchor.sh's config with room for many IMAP sessions\n!include ${dcConf}\n`
-    + `default_client_limit = ${procs * 2 + 1000}\nservice imap {\n  process_limit = ${procs}\n}\nservice imap-login {\n  process_limit = ${procs}\n}\n`
+    + `default_client_limit = ${procs * 2 + 1000}\nservice imap {\n  process_limit = ${procs}\n  vsz_limit = ${vsz}\n}\nservice imap-login {\n  process_limit = ${procs}\n}\n`
     + `service anvil {\n  client_limit = ${procs * 2 + 1000}\n}\nprotocol imap {\n  mail_max_userip_connections = ${procs}\n}\n`);
   const stopDovecot = async () => {
     const p = masterPid(); if (!p) return;

@@ -3,19 +3,28 @@
 // missing messages are seeded in bulk with the server stopped, then the server starts (cold) and is measured.
 //   postoffice: `postoffice import ADDRESS FILE.mbox` (the store's batched appendMany path)
 //   anchor:     files written straight into the user's Maildir cur/; Dovecot indexes them on the first SELECT
+//   BENCH_SCALE_MAILBOX_SEEDED=DIR (postoffice): at the size DIR holds (DIR.json from seed.mjs, else
+//   BENCH_SCALE_MAILBOX_SEEDED_COUNT, else 1,000,000) the data dir becomes a COPY of DIR instead of
+//   importing the missing messages (DIR itself is never served or changed)
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DOMAIN, PASSWORD, imapConnect, list, loadMeter, log, median, message, ms, now, num, r1, record, serverMemory } from './lib.mjs';
+import { DOMAIN, PASSWORD, diskMb, env, imapConnect, list, loadMeter, log, median, message, ms, now, num, r1, record, serverMemory } from './lib.mjs';
 
 const SIZES = list('BENCH_SCALE_MAILBOX_SIZES', '1000,10000');
 const BODY = num('BENCH_SCALE_MAILBOX_MSG_BYTES', 600);
 const WARM = num('BENCH_SCALE_WARM_RUNS', 5);
-const USER = `scale-big@${DOMAIN}`;
+const SEEDED = env('BENCH_SCALE_MAILBOX_SEEDED', '');
+
+/** The message count of a kept data dir from seed.mjs (its DIR.json), or the knob, or 1M. */
+function seededCount(dir) {
+  try { return JSON.parse(readFileSync(`${dir}.json`, 'utf8')).messages; } catch { return num('BENCH_SCALE_MAILBOX_SEEDED_COUNT', 1_000_000); }
+}
+export const USER = `scale-big@${DOMAIN}`;
 
 /** Messages from+1 .. to as an mbox file (RFC 4155 From_ lines; the bodies never start a line with "From "), all seen. */
-function writeMbox(file, from, to) {
+export function writeMbox(file, from, to) {
   const fd = openSync(file, 'w');
   let chunk = '';
   for (let i = from + 1; i <= to; i++) {
@@ -85,24 +94,44 @@ async function measure(t, size, cold) {
 export async function mailboxSweep(t, tmp) {
   await t.adduser(USER);
   let have = 0;
+  const seeded = SEEDED && t.name === 'postoffice' ? { dir: path.resolve(SEEDED), count: seededCount(path.resolve(SEEDED)) } : null;
+  if (seeded && !existsSync(path.join(seeded.dir, 'postoffice.sqlite'))) throw new Error(`BENCH_SCALE_MAILBOX_SEEDED=${seeded.dir}: no postoffice.sqlite there`);
   for (const size of SIZES) {
     if (size < have) { log(`${t.name}: mailbox sizes must grow (${size} after ${have}); skipped`); continue; }
     const s0 = now();
+    let seed = {};
     if (t.name === 'postoffice') {
       await t.stop();
-      const file = path.join(tmp, `seed-${have}-${size}.mbox`);
-      writeMbox(file, have, size);
-      await t.seed(USER, file);
-      rmSync(file);
+      if (seeded && seeded.count === size) {
+        // a copy of the kept data dir (cp -a: its WAL and -shm too); the server may migrate it on start
+        rmSync(t.dataDir, { recursive: true, force: true });
+        execFileSync('cp', ['-a', seeded.dir, t.dataDir]);
+        seed = { seeded_from: seeded.dir, copy_s: r1(ms(s0) / 1000) };
+      } else {
+        const file = path.join(tmp, `seed-${have}-${size}.mbox`);
+        writeMbox(file, have, size);
+        const writeS = ms(s0) / 1000;
+        const mboxMb = statSync(file).size / 2 ** 20;
+        const imp = await t.seed(USER, file);
+        rmSync(file);
+        seed = { mbox_write_s: r1(writeS), mbox_mb: r1(mboxMb), import_s: imp.wall_s, importer_peak_rss_mb: imp.peak_rss_mb };
+      }
+      const st0 = now();
       await t.start();
+      seed.start_s = r1(ms(st0) / 1000);
+      seed.data_dir_mb = diskMb(t.dataDir);
     } else {
       writeMaildir(t.maildir(USER), have, size);
+      seed.maildir_write_s = r1(ms(s0) / 1000);
+      const st0 = now();
       await t.restartImap();
+      seed.start_s = r1(ms(st0) / 1000);
+      seed.data_dir_mb = diskMb(t.maildir(USER));
     }
     const seedS = ms(s0) / 1000;
     have = size;
     log(`${t.name}: mailbox at ${size} messages (seeded in ${seedS.toFixed(1)} s)`);
     const r = await measure(t, size, true);
-    record({ target: t.name, workload: 'mailbox', seed_s: r1(seedS), msg_bytes: message(1, BODY, USER).length, ...r });
+    record({ target: t.name, workload: 'mailbox', seed_s: r1(seedS), msg_bytes: message(1, BODY, USER).length, ...seed, ...r });
   }
 }

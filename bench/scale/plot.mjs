@@ -1,7 +1,10 @@
-// The plots of `npm run bench:scale`, drawn with Vega-Lite (rendered to SVG in Node, no canvas) from a
-// results file: postoffice and the anchor on the same axes, the machine's load in each subtitle.
-//   node bench/scale/plot.mjs [results.jsonl ...]  (default: the newest bench/results/scale/scale-*.jsonl;
-//   several files are drawn together, e.g. a small run and a separate 1M mailbox run, into the first's folder)
+// The plots of `npm run bench:scale`, drawn with Vega-Lite (rendered to SVG in Node, no canvas) from
+// results files: postoffice and the anchor on the same axes, the machine's load in each subtitle.
+//   node bench/scale/plot.mjs [--out DIR] [[LABEL=]RESULTS.jsonl ...]
+// Default: the newest bench/results/scale/scale-*.jsonl. Several files are drawn together (e.g. the anchor
+// from one run, postoffice from a later one), into --out or else the first file's folder. LABEL= names
+// the targets of that file's records "TARGET (LABEL)", so two runs of one target (before and after)
+// are two lines: `node bench/scale/plot.mjs --out docs/perf/x anchor.jsonl before=old.jsonl new.jsonl`.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +23,13 @@ const range = (rows, k) => {
   const xs = rows.map((r) => r[k]).filter((x) => typeof x === 'number');
   return xs.length ? `${Math.min(...xs)}–${Math.max(...xs)}` : '?';
 };
-const loadNote = (rows) => `load avg ${range(rows, 'loadavg_1m')}, host busy ${range(rows, 'host_busy_frac')}, load generator ${range(rows, 'loadgen_core_share')} cores`;
+const loadOf = (rows) => `load avg ${range(rows, 'loadavg_1m')}, host busy ${range(rows, 'host_busy_frac')}, load generator ${range(rows, 'loadgen_core_share')} cores`;
+/** The machine's load over the points, per target when there are several (each may come from another run). */
+const loadNote = (rows) => {
+  const targets = [...new Set(rows.map((r) => r.target))];
+  if (targets.length < 2) return loadOf(rows);
+  return targets.map((t) => `${t}: ${loadOf(rows.filter((r) => r.target === t))}`);
+};
 
 async function render(file, spec) {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
@@ -29,11 +38,19 @@ async function render(file, spec) {
   return file;
 }
 
-const COLOR = { field: 'target', type: 'nominal', title: null, scale: { domain: ['postoffice', 'anchor'], range: ['#1f77b4', '#d62728'] } };
+// postoffice blue, the anchor red, other labelled runs (postoffice (before), ...) in further colours
+let COLOR = null;
+function colorFor(rows) {
+  const named = { postoffice: '#1f77b4', anchor: '#d62728' };
+  const more = ['#7f7f7f', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
+  const domain = [...new Set(rows.map((r) => r.target).filter(Boolean))].sort((a, b) => (a in named ? 0 : 1) - (b in named ? 0 : 1) || a.localeCompare(b));
+  let k = 0;
+  return { field: 'target', type: 'nominal', title: null, scale: { domain, range: domain.map((t) => named[t] ?? more[k++ % more.length]) } };
+}
 const line = (rows, title, x, y, extra = {}) => ({
   $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
   title: { text: title, subtitle: loadNote(rows), subtitleFontSize: 10 },
-  width: 420, height: 260, background: 'white',
+  width: 420, height: 260, background: 'white', config: { legend: { labelLimit: 400 } },
   data: { values: rows },
   mark: { type: 'line', point: true },
   encoding: { x, y, color: COLOR, ...extra },
@@ -42,10 +59,23 @@ const logx = (field, title) => ({ field, type: 'quantitative', title, scale: { t
 const linY = (field, title) => ({ field, type: 'quantitative', title, scale: { zero: true } });
 const logY = (field, title) => ({ field, type: 'quantitative', title, scale: { type: 'log' } });
 
-export async function plot(results = newest(), more = []) {
-  const rows = [results, ...more].flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-  const stem = path.basename(results, '.jsonl');
-  const dir = path.join(path.dirname(results), stem);
+/** Records of one results file; `label` renames its targets "TARGET (label)". */
+function readResults(file, label) {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .map((r) => (label && r.target ? { ...r, target: `${r.target} (${label})` } : r));
+}
+/** "LABEL=FILE" or "FILE" -> { file, label } */
+function parseArg(a) {
+  const m = /^([^=/]+)=(.+)$/.exec(a);
+  return m ? { file: path.resolve(m[2]), label: m[1] } : { file: path.resolve(a), label: null };
+}
+
+/** Draws the plots of one or more results files (paths, or "LABEL=path") into outDir (default: beside the first). */
+export async function plot(results = newest(), more = [], outDir = null) {
+  const inputs = [results, ...more].map((a) => parseArg(String(a)));
+  const rows = inputs.flatMap(({ file, label }) => readResults(file, label));
+  COLOR = colorFor(rows);
+  const dir = outDir ? path.resolve(outDir) : path.join(path.dirname(inputs[0].file), path.basename(inputs[0].file, '.jsonl'));
   mkdirSync(dir, { recursive: true });
   const written = [];
   const of = (w) => rows.filter((r) => r.workload === w);
@@ -74,11 +104,11 @@ export async function plot(results = newest(), more = []) {
       mark: undefined, encoding: undefined,
     }));
     const mem = mb.flatMap((r) => [
-      { ...r, what: `${r.target}: after SELECT`, mb: r.server_anon_mb_after_select },
-      { ...r, what: `${r.target}: after FETCH + SEARCH`, mb: r.server_anon_mb },
+      { ...r, what: `${r.target}: after SELECT`, phase: 'after SELECT', mb: r.server_anon_mb_after_select },
+      { ...r, what: `${r.target}: after FETCH + SEARCH`, phase: 'after FETCH + SEARCH', mb: r.server_anon_mb },
     ]).filter((r) => r.mb != null);
     written.push(await render(path.join(dir, 'mailbox-memory.svg'), line(mem, 'Server memory (anonymous RSS, file pages left out) against mailbox size',
-      logx('mailbox_messages', 'messages in the mailbox'), linY('mb', 'MB'), { strokeDash: { field: 'what', type: 'nominal', title: null }, detail: { field: 'what' } })));
+      logx('mailbox_messages', 'messages in the mailbox'), linY('mb', 'MB'), { strokeDash: { field: 'phase', type: 'nominal', title: null }, detail: { field: 'what' } })));
   }
   const idle = of('idle_connections');
   if (idle.length) {
@@ -91,6 +121,10 @@ export async function plot(results = newest(), more = []) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [first, ...more] = process.argv.slice(2).map((f) => path.resolve(f));
-  for (const f of await plot(first, more)) console.log(f);
+  const args = process.argv.slice(2);
+  let out = null;
+  const o = args.indexOf('--out');
+  if (o >= 0) { out = args[o + 1]; args.splice(o, 2); if (!out) throw new Error('--out DIR'); }
+  const [first, ...more] = args;
+  for (const f of await plot(first ?? newest(), more, out)) console.log(f);
 }
