@@ -307,7 +307,7 @@ export function postoffice(dataDir, extra = {}) {
       const s = srv; srv = null;
       if (s.exitCode === null) { s.kill('SIGTERM'); await new Promise((r) => s.once('exit', r)); }
     },
-    pids() { return srv ? [srv.pid] : []; },
+    pids() { return srv && srv.exitCode === null && srv.signalCode === null ? [srv.pid] : []; },
     /** The Prometheus text of /metrics as { name: value } (loopback may read it). */
     async metrics() {
       const text = await (await fetch(`http://${HOST}:${ports.http}/metrics`)).text();

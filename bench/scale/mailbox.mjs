@@ -50,24 +50,37 @@ function writeMaildir(dir, from, to) {
   execFileSync('chown', ['-R', 'mail:mail', path.dirname(path.dirname(dir))]); // the domain folder too: Dovecot creates users' homes in it
 }
 
+/**
+ * One point. Figures are kept as they come: a step that fails (a server that dies or answers NO at 1M)
+ * leaves the figures before it and an `error`, instead of losing the point. The server's memory is also
+ * sampled every 250 ms (peak anonymous RSS and RSS over the point).
+ */
 async function measure(t, size, cold) {
   const meter = loadMeter();
-  const c = await imapConnect(t.ports.imap);
-  const side = await imapConnect(t.ports.imap);
+  const r = { mailbox_messages: size, cold };
+  const peak = { anon: 0, rss: 0 };
+  const sample = () => { const m = serverMemory(t.pids()); peak.anon = Math.max(peak.anon, m.anon_mb ?? 0); peak.rss = Math.max(peak.rss, m.rss_mb ?? 0); };
+  const sampler = setInterval(sample, 250);
+  let c = null; let side = null;
   try {
+    c = await imapConnect(t.ports.imap);
+    side = await imapConnect(t.ports.imap);
     await c.cmd(`LOGIN ${USER} ${PASSWORD}`);
     await side.cmd(`LOGIN ${USER} ${PASSWORD}`);
     let t0 = now();
     const first = await c.cmd('SELECT INBOX');
-    const selectCold = ms(t0);
+    r.select_cold_ms = r1(ms(t0));
     const afterSelect = serverMemory(t.pids());
+    r.server_anon_mb_after_select = afterSelect.anon_mb; r.server_rss_mb_after_select = afterSelect.rss_mb;
     const exists = Number(/\* (\d+) EXISTS/.exec(first)?.[1]);
     const uidnext = Number(/UIDNEXT (\d+)/.exec(first)?.[1]);
     if (exists !== size) throw new Error(`${t.name}: SELECT shows ${exists} messages, seeded ${size}`);
     const warm = [];
     for (let i = 0; i < WARM; i++) { t0 = now(); await c.cmd('SELECT INBOX'); warm.push(ms(t0)); }
+    r.select_warm_ms = r1(median(warm));
     const status = [];
     for (let i = 0; i < WARM; i++) { t0 = now(); await side.cmd('STATUS INBOX (MESSAGES UIDNEXT UNSEEN)'); status.push(ms(t0)); }
+    r.status_ms = r1(median(status));
     const fetch = [];
     for (let i = 0; i < WARM; i++) {
       t0 = now();
@@ -75,20 +88,23 @@ async function measure(t, size, cold) {
       fetch.push(ms(t0));
       if (i === 0) { const got = (out.match(/^\* \d+ FETCH/gm) ?? []).length; if (got !== Math.min(100, size)) throw new Error(`${t.name}: FETCH of the newest 100 gave ${got}`); }
     }
+    r.fetch_newest100_ms = r1(median(fetch));
     t0 = now();
     const found = await c.cmd('UID SEARCH SUBJECT zebra');
-    const search = ms(t0);
+    r.search_header_ms = r1(ms(t0));
     const hits = (/\* SEARCH([\d ]*)/.exec(found)?.[1].trim().split(/\s+/).filter(Boolean) ?? []).length;
+    r.search_hits = hits;
     if (hits !== Math.floor(size / 1000)) throw new Error(`${t.name}: SEARCH SUBJECT zebra found ${hits}, seeded ${Math.floor(size / 1000)}`);
-    const mem = serverMemory(t.pids());
-    return {
-      mailbox_messages: size, cold,
-      select_cold_ms: r1(selectCold), select_warm_ms: r1(median(warm)), status_ms: r1(median(status)),
-      fetch_newest100_ms: r1(median(fetch)), search_header_ms: r1(search), search_hits: hits,
-      server_anon_mb_after_select: afterSelect.anon_mb, server_rss_mb_after_select: afterSelect.rss_mb,
-      server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_anon_mb: mem.anon_mb, server_processes: mem.processes, ...meter.stop(),
-    };
-  } finally { c.close(); side.close(); }
+  } catch (e) {
+    r.error = String(e.message ?? e).slice(0, 500);
+    log(`${t.name}: ${size}: ${r.error}`);
+  } finally { clearInterval(sampler); c?.close(); side?.close(); }
+  sample();
+  const mem = serverMemory(t.pids());
+  return {
+    ...r, server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_anon_mb: mem.anon_mb, server_processes: mem.processes,
+    server_anon_mb_peak: r1(peak.anon), server_rss_mb_peak: r1(peak.rss), server_alive: t.pids().length > 0, ...meter.stop(),
+  };
 }
 
 export async function mailboxSweep(t, tmp) {
@@ -133,5 +149,6 @@ export async function mailboxSweep(t, tmp) {
     log(`${t.name}: mailbox at ${size} messages (seeded in ${seedS.toFixed(1)} s)`);
     const r = await measure(t, size, true);
     record({ target: t.name, workload: 'mailbox', seed_s: r1(seedS), msg_bytes: message(1, BODY, USER).length, ...seed, ...r });
+    if (!r.server_alive) { log(`${t.name}: the server is gone; mailbox sweep stopped`); break; }
   }
 }
