@@ -135,6 +135,10 @@ export class PgDb {
   readonly token = randomBytes(6).toString('base64url');
   private listener: pg.Client | null = null;
   private listening = false;
+  /** the change channel is up and caught up: every change committed from now on will be announced, in commit order */
+  live = false;
+  /** counts losses and catch-ups of the change channel (a cache filled across one may have missed changes) */
+  epoch = 0;
   private closed = false;
   private seq = 0;
   /** own committed transactions whose notification has not come back yet */
@@ -330,7 +334,11 @@ export class PgDb {
     this.listener = client;
     this.listening = true;
     // the channel was down: what others committed meanwhile is read from the database, before any newer notification
-    if (again) this.chain = this.chain.then(() => this.catchUp()).catch(() => {});
+    if (again) {
+      this.chain = this.chain.then(() => this.catchUp()).then(() => {
+        if (this.listener === client) { this.epoch++; this.live = true; }
+      }).catch(() => {});
+    } else this.live = true;
   }
 
   /** What every mailbox had announced last: from here the catch-up after a lost channel reads what moved. */
@@ -381,6 +389,8 @@ export class PgDb {
     if (this.listener !== client) return;
     this.listener = null;
     this.listening = false;
+    this.live = false;
+    this.epoch++;
     // what was waiting for its notification is announced now
     for (const w of [...this.own.values()]) this.emitOwn(w);
     if (this.closed) return;

@@ -6,14 +6,57 @@ import type { MailboxRecord, MailboxStatus, MailboxView } from '../types.js';
 import type { Pg } from './context.js';
 import { txt, type PgTx } from './db.js';
 import { addRefs, copyRow, countBlobs, expungeTx, insertCopies, lockMailboxes, releaseBlobs } from './copies.js';
-import { mailboxRow } from './rows.js';
+import { mailboxRow, uidBytes, uidVector } from './rows.js';
 
-/** UIDs sent as 4-byte big-endian integers, as a vector */
-function uidVector(b: Buffer | null): Uint32Array {
-  if (!b) return new Uint32Array(0);
-  const out = new Uint32Array(b.length >>> 2);
-  for (let i = 0; i < out.length; i++) out[i] = b.readUInt32BE(i * 4);
-  return out;
+/**
+ * How many messages are above the \Recent watermark (RFC 3501 §2.3.2), over `b` (a mailboxes row):
+ * counted on the smaller side of the watermark, so that a large mailbox never SELECTed read-write
+ * (every message recent) costs no pass either.
+ */
+const RECENT = `(SELECT CASE WHEN b.uidnext - 1 - w.uid <= b.messages / 2
+    THEN (SELECT count(*) FROM messages WHERE mailbox_id = b.id AND uid > w.uid)
+    ELSE b.messages - (SELECT count(*) FROM messages WHERE mailbox_id = b.id AND uid <= w.uid) END
+  FROM (SELECT COALESCE((SELECT recent_uid FROM mailbox_recent WHERE mailbox_id = b.id), b.recent_uid) AS uid) w)`;
+
+/**
+ * SELECT's view in one statement, one snapshot: the mailbox row, its counters, and the UIDs only
+ * when the cached vector does not match that row's UIDVALIDITY, UIDNEXT and message count (then the
+ * vector read here replaces it). `useCache` false: the UIDs are read whatever the cache holds.
+ */
+async function view(pg: Pg, mailboxId: number, useCache: boolean): Promise<MailboxView | null> {
+  const uidCache = pg.caches.uids;
+  const held = useCache ? uidCache.peek(mailboxId) : undefined;
+  // a vector read now is kept only if no change to the mailbox came in meanwhile and the change
+  // channel was up all along (else the cache may not hear of what comes after this snapshot)
+  const load = uidCache.begin(mailboxId);
+  const epoch = pg.db.live ? pg.db.epoch : -1;
+  let r;
+  try {
+    r = await pg.db.readOne(`SELECT b.*, ${RECENT} AS recent,
+        CASE WHEN b.unseen = 0 THEN 0 ELSE (SELECT min(uid) FROM messages WHERE mailbox_id = b.id AND NOT ('\\Seen' = ANY(flags))) END AS first_unseen,
+        (SELECT array_agg(keyword ORDER BY keyword COLLATE "C") FROM mailbox_keywords WHERE mailbox_id = b.id) AS keywords,
+        (b.uidvalidity = $2 AND b.uidnext = $3 AND b.messages = $4) AS hit,
+        CASE WHEN b.uidvalidity = $2 AND b.uidnext = $3 AND b.messages = $4 THEN NULL
+          ELSE (SELECT string_agg(u, ''::bytea) FROM (SELECT ${uidBytes()} AS u FROM messages WHERE mailbox_id = b.id ORDER BY uid) s) END AS uids
+      FROM mailboxes b WHERE b.id = $1`, [mailboxId, held?.uidValidity ?? -1, held?.uidNext ?? -1, held?.messages ?? -1]);
+  } catch (err) {
+    uidCache.finish(load, 0, 0, new Uint32Array(0), false);
+    throw err;
+  }
+  if (!r) { uidCache.finish(load, 0, 0, new Uint32Array(0), false); uidCache.drop(mailboxId); return null; }
+  const mailbox = mailboxRow(r);
+  let uids: Uint32Array;
+  if (r.hit) {
+    uidCache.finish(load, 0, 0, new Uint32Array(0), false);
+    const hit = uidCache.get(mailboxId, mailbox.uidValidity, mailbox.uidNext, r.messages as number);
+    // the cached vector moved on while the statement ran: read again, UIDs and all
+    if (!hit) return view(pg, mailboxId, false);
+    uids = hit;
+  } else {
+    uids = uidVector(r.uids as Buffer | null);
+    uidCache.finish(load, mailbox.uidValidity, mailbox.uidNext, uids, epoch >= 0 && pg.db.live && pg.db.epoch === epoch);
+  }
+  return { mailbox, uids, firstUnseen: (r.first_unseen as number) ?? 0, keywords: (r.keywords as string[]) ?? [], recent: r.recent as number };
 }
 
 async function nextUidValidity(t: PgTx): Promise<number> {
@@ -58,30 +101,12 @@ export const mailboxes = {
     return r ? mailboxRow(r) : null;
   },
   status: async (pg: Pg, mailboxId: number): Promise<MailboxStatus | null> => {
-    // one statement: the counts and the mailbox row come from one snapshot
-    const r = await pg.db.readOne(`SELECT b.*, s.n, s.size, s.unseen, s.deleted, s.recent FROM mailboxes b,
-      LATERAL (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS size,
-        COUNT(*) FILTER (WHERE NOT ('\\Seen' = ANY(flags))) AS unseen,
-        COUNT(*) FILTER (WHERE '\\Deleted' = ANY(flags)) AS deleted,
-        COUNT(*) FILTER (WHERE uid > COALESCE((SELECT recent_uid FROM mailbox_recent WHERE mailbox_id = b.id), b.recent_uid)) AS recent
-        FROM messages WHERE mailbox_id = b.id) s WHERE b.id = $1`, [mailboxId]);
+    // the counters the writers keep (migration 040) and the mailbox row: one row, one snapshot
+    const r = await pg.db.readOne(`SELECT b.*, ${RECENT} AS recent FROM mailboxes b WHERE b.id = $1`, [mailboxId]);
     if (!r) return null;
-    return { ...mailboxRow(r), messages: r.n as number, size: r.size as number, unseen: r.unseen as number, deleted: r.deleted as number, recent: r.recent as number };
+    return { ...mailboxRow(r), messages: r.messages as number, size: r.size as number, unseen: r.unseen as number, deleted: r.deleted as number, recent: r.recent as number };
   },
-  view: async (pg: Pg, mailboxId: number): Promise<MailboxView | null> => {
-    // one statement: the UIDs, the counts and the mailbox row come from one snapshot; the UIDs as
-    // 4-byte big-endian integers in one bytea (a million of them parse in milliseconds)
-    const r = await pg.db.readOne(`SELECT b.*,
-        (SELECT string_agg(int4send(uid::int), ''::bytea ORDER BY uid) FROM messages WHERE mailbox_id = b.id) AS uids,
-        (SELECT min(uid) FROM messages WHERE mailbox_id = b.id AND NOT ('\\Seen' = ANY(flags))) AS first_unseen,
-        (SELECT array_agg(DISTINCT k) FROM messages m, unnest(m.flags) k WHERE m.mailbox_id = b.id AND left(k, 1) <> '\\') AS keywords,
-        (SELECT count(*) FROM messages WHERE mailbox_id = b.id
-          AND uid > COALESCE((SELECT recent_uid FROM mailbox_recent WHERE mailbox_id = b.id), b.recent_uid)) AS recent
-      FROM mailboxes b WHERE b.id = $1`, [mailboxId]);
-    if (!r) return null;
-    return { mailbox: mailboxRow(r), uids: uidVector(r.uids as Buffer | null), firstUnseen: (r.first_unseen as number) ?? 0,
-      keywords: ((r.keywords as string[]) ?? []).sort(), recent: r.recent as number };
-  },
+  view: (pg: Pg, mailboxId: number): Promise<MailboxView | null> => view(pg, mailboxId, true),
   create: (pg: Pg, userId: number, name: string, specialUse: string | null = null): Promise<MailboxRecord> =>
     pg.db.tx((t) => createMailboxTx(t, userId, name, specialUse, false)),
   delete: (pg: Pg, mailboxId: number): Promise<void> => pg.db.tx((t) => deleteMailboxTx(t, mailboxId)),

@@ -3,7 +3,11 @@
 import { StoreError } from '../errors.js';
 import type { BlobMeta, MessageRecord } from '../types.js';
 import type { Pg } from './context.js';
-import { messageRow } from './rows.js';
+import { txt } from './db.js';
+import { messageRow, uidBytes, uidVector } from './rows.js';
+
+/** words a header prefilter tests at most (the rest are the caller's to test: candidates stay a superset) */
+const HEADER_WORDS_MAX = 8;
 
 /** the columns of a MessageRecord */
 const COLUMNS = 'uid, modseq, flags, internal_date, size, blob_id, msg_id';
@@ -62,9 +66,15 @@ export const messageReads = {
   },
   changedSince: async (pg: Pg, mailboxId: number, modseq: number): Promise<MessageRecord[]> =>
     (await pg.db.read(`SELECT ${COLUMNS} FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid`, [mailboxId, modseq])).map(messageRow),
-  headerCandidates: async (pg: Pg, mailboxId: number, _words: readonly string[]): Promise<number[]> =>
-    // no header text is indexed yet: every message is a candidate
-    (await pg.db.read('SELECT uid FROM messages WHERE mailbox_id = $1 ORDER BY uid', [mailboxId])).map((r) => r.uid as number),
+  headerCandidates: async (pg: Pg, mailboxId: number, words: readonly string[]): Promise<number[]> => {
+    // a message whose blob has no header text (stored before migration 040, or too long) is always a candidate
+    const ws = [...new Set(words.filter((w) => w.length))].slice(0, HEADER_WORDS_MAX).map((w) => txt(w) ?? '');
+    const r = await pg.db.readOne(`SELECT string_agg(u, ''::bytea) AS uids FROM (SELECT ${uidBytes('m.uid')} AS u
+      FROM messages m LEFT JOIN blob_headers h ON h.blob_id = m.blob_id
+      WHERE m.mailbox_id = $1${ws.length ? ` AND (h.text IS NULL OR (${ws.map((_, i) => `strpos(h.text, $${i + 2}) > 0`).join(' AND ')}))` : ''}
+      ORDER BY m.uid) s`, [mailboxId, ...ws]);
+    return Array.from(uidVector((r?.uids as Buffer | null) ?? null));
+  },
   digests: async (pg: Pg, mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>
     (await pg.db.read('SELECT m.uid, m.size, b.message_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 ORDER BY m.uid', [mailboxId]))
       .map((r) => ({ uid: r.uid as number, size: r.size as number, messageId: (r.message_id as string) ?? null })),

@@ -109,6 +109,8 @@ export class PgStore implements Store {
       poolSize: opts.poolSize,
       onChange: (c) => store?.changed(c),
       onQueued: () => store?.events.emit('queued'),
+      // changes may be missed until the channel is back and caught up: no UID vector is trusted meanwhile
+      onListenError: () => store?.caches.uids.clear(),
     }, PG_MIGRATIONS_DIR);
     store = new PgStore(db, opts);
     return store;
@@ -123,6 +125,7 @@ export class PgStore implements Store {
   private changed(c: MailboxChange): void {
     // the list cache is keyed by MODSEQ and needs nothing; a deleted mailbox's list goes
     if (c.kind === 'deleted') this.caches.lists.drop(c.mailboxId);
+    this.caches.uids.apply(c);
     this.events.emit('change', c);
   }
 

@@ -19,3 +19,16 @@ export function messageRow(r: Row): MessageRecord {
 export function userRow(r: Row): UserRecord {
   return { id: r.id as number, address: r.address as string, domain: r.domain as string, created: r.created as number, admin: !!r.admin };
 }
+
+/** SQL for a UID as 4 bytes (int4 is signed: shifted by 2^31, so that UIDs up to 2^32 - 1 fit); string_agg makes many one bytea */
+export function uidBytes(column = 'uid'): string {
+  return `int4send((${column} - 2147483648)::int)`;
+}
+
+/** UIDs sent as uidBytes(), as a vector (in the order sent): a million arrive in milliseconds, not as a million rows */
+export function uidVector(b: Buffer | null): Uint32Array {
+  if (!b) return new Uint32Array(0);
+  const out = new Uint32Array(b.length >>> 2);
+  for (let i = 0; i < out.length; i++) out[i] = (b.readUInt32BE(i * 4) ^ 0x80000000) >>> 0;
+  return out;
+}
