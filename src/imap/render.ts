@@ -2,6 +2,7 @@
 // bytes of a BODY[section] (§6.4.5), without parsing the message again. RFC 3516 BINARY decoding.
 import type { Address, Envelope, MimePart, MimeTree } from '../mail/mime.js';
 import { findSection } from '../mail/mime.js';
+import { headerFields, headerFieldValues } from '../mail/headers.js';
 import { ImapBad, ImapNo, str } from './wire.js';
 
 function addrList(a: Address[] | null): string {
@@ -111,27 +112,6 @@ export function parseSection(spec: string): Section {
   return { path, kind, fields, label };
 }
 
-/** Raw header fields of raw[start, end): each field's bytes including its folded lines. */
-function headerFields(raw: Buffer, start: number, end: number): { name: string; start: number; end: number }[] {
-  const out: { name: string; start: number; end: number }[] = [];
-  let pos = start;
-  while (pos < end) {
-    let lf = raw.indexOf(0x0a, pos);
-    if (lf < 0 || lf >= end) lf = end - 1;
-    const lineEnd = lf + 1;
-    const c = raw[pos];
-    if (c === 0x0d || c === 0x0a) break; // the blank line
-    if ((c === 0x20 || c === 0x09) && out.length) out[out.length - 1].end = lineEnd;
-    else {
-      const colon = raw.indexOf(0x3a, pos);
-      const name = colon >= 0 && colon < lineEnd ? raw.toString('latin1', pos, colon).trim().toLowerCase() : '';
-      out.push({ name, start: pos, end: lineEnd });
-    }
-    pos = lineEnd;
-  }
-  return out;
-}
-
 /** The bytes of a section, or null when the part does not exist. */
 export function sectionBytes(raw: Buffer, tree: MimeTree, sec: Section): Buffer | null {
   if (!sec.path.length && sec.kind === '') return raw;
@@ -167,14 +147,9 @@ export function sectionBytes(raw: Buffer, tree: MimeTree, sec: Section): Buffer 
   }
 }
 
-/** The header block of the message as [name, value] text pairs (SEARCH HEADER/FROM ...). */
+/** The header block of the message as [name, value] text pairs (SEARCH HEADER/FROM ...): kept in mail/headers.ts. */
 export function headerBlock(raw: Buffer, tree: MimeTree): { name: string; value: string }[] {
-  const r = tree.root;
-  return headerFields(raw, r.headerStart, r.bodyStart).map((f) => {
-    const line = raw.toString('utf8', f.start, f.end);
-    const i = line.indexOf(':');
-    return { name: f.name, value: (i >= 0 ? line.slice(i + 1) : '').replace(/\r?\n([ \t])/g, '$1').trim() };
-  });
+  return headerFieldValues(raw, tree.root);
 }
 
 // ------------------------------------------------------------------ RFC 3516 BINARY

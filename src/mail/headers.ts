@@ -83,3 +83,36 @@ export function countFields(raw: Buffer, name: string): number {
   }
   return count;
 }
+
+/** Raw header fields of raw[start, end): each field's lower-cased name and bytes, folded lines included. */
+export function headerFields(raw: Buffer, start: number, end: number): { name: string; start: number; end: number }[] {
+  const out: { name: string; start: number; end: number }[] = [];
+  let pos = start;
+  while (pos < end) {
+    let lf = raw.indexOf(0x0a, pos);
+    if (lf < 0 || lf >= end) lf = end - 1;
+    const lineEnd = lf + 1;
+    const c = raw[pos];
+    if (c === 0x0d || c === 0x0a) break; // the blank line
+    if ((c === 0x20 || c === 0x09) && out.length) out[out.length - 1].end = lineEnd;
+    else {
+      const colon = raw.indexOf(0x3a, pos);
+      const name = colon >= 0 && colon < lineEnd ? raw.toString('latin1', pos, colon).trim().toLowerCase() : '';
+      out.push({ name, start: pos, end: lineEnd });
+    }
+    pos = lineEnd;
+  }
+  return out;
+}
+
+/**
+ * The top-level header fields of a parsed message as [name, value] text pairs: names lower-cased,
+ * values UTF-8, unfolded and trimmed, encoded words left as they are (SEARCH HEADER/FROM ..., THREAD).
+ */
+export function headerFieldValues(raw: Buffer, root: { headerStart: number; bodyStart: number }): { name: string; value: string }[] {
+  return headerFields(raw, root.headerStart, root.bodyStart).map((f) => {
+    const line = raw.toString('utf8', f.start, f.end);
+    const i = line.indexOf(':');
+    return { name: f.name, value: (i >= 0 ? line.slice(i + 1) : '').replace(/\r?\n([ \t])/g, '$1').trim() };
+  });
+}

@@ -1,16 +1,18 @@
 // MDA: what IMAP needs again and again is parsed once, when the bytes first arrive.
 import { simpleParser } from 'mailparser';
 import { parseMime, type MimeLimits, type MimeTree } from '../mail/mime.js';
+import { headerSearchText } from '../mail/search-text.js';
 import { decodeCharset, decodeTransferEncoding } from '../mail/transfer-encoding.js';
 import type { BlobMeta } from './types.js';
 
 const SEARCH_TEXT_MAX = 1 << 20; // keep at most 1 MiB of decoded text per message for SEARCH
 
-/** Body structure + envelope (mail/mime.ts) and the decoded text (mailparser) of a raw message. */
+/** Body structure + envelope (mail/mime.ts), the decoded text (mailparser) and the indexed header text (mail/search-text.ts) of a raw message. */
 export async function analyze(raw: Buffer, limits?: Partial<MimeLimits>): Promise<BlobMeta> {
   const mime = parseMime(raw, limits);
   const simple = plainText(raw, mime);
-  if (simple !== null) return { mime, searchText: simple.slice(0, SEARCH_TEXT_MAX), messageId: mime.envelope.messageId?.trim() ?? null, subject: mime.envelope.subject };
+  const headerText = headerSearchText(raw, mime);
+  if (simple !== null) return { mime, searchText: simple.slice(0, SEARCH_TEXT_MAX), messageId: mime.envelope.messageId?.trim() ?? null, subject: mime.envelope.subject, headerText };
   let searchText = '';
   try {
     const parsed = await simpleParser(raw, {
@@ -25,7 +27,7 @@ export async function analyze(raw: Buffer, limits?: Partial<MimeLimits>): Promis
     // malformed MIME still gets stored; SEARCH BODY then only sees the structure's raw text
   }
   const env = mime.envelope;
-  return { mime, searchText, messageId: env.messageId?.trim() ?? null, subject: env.subject };
+  return { mime, searchText, messageId: env.messageId?.trim() ?? null, subject: env.subject, headerText };
 }
 
 /**

@@ -179,7 +179,11 @@ export interface JourneySummary {
 }
 
 /** Parsed once at delivery and kept beside the bytes (see mail/mime.ts for its shape). */
-export interface BlobMeta { mime: unknown; searchText: string; messageId: string | null; subject: string | null }
+export interface BlobMeta {
+  mime: unknown; searchText: string; messageId: string | null; subject: string | null;
+  /** the indexed header text for SEARCH (mail/search-text.ts headerSearchText), made at delivery; null or absent: none (always a candidate) */
+  headerText?: string | null;
+}
 
 /** Resolution of an envelope recipient. */
 export type Resolution =

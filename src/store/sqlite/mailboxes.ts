@@ -1,11 +1,11 @@
 // Mailboxes: create (a new UIDVALIDITY), delete (its copies' blob references go), rename (with
 // its children; INBOX moves its messages), subscriptions, the \Recent watermark.
 import { StoreError } from '../errors.js';
-import type { MailboxRecord, MailboxStatus } from '../types.js';
+import type { MailboxRecord, MailboxStatus, MailboxView } from '../types.js';
 import { copyCopies, releaseBlob, removeCopies } from './copies.js';
 import type { Row } from './open.js';
 import type { Reader } from './reader.js';
-import { mailboxRow } from './rows.js';
+import { mailboxRow, splitFlags } from './rows.js';
 import type { Tx, Writer } from './writer.js';
 
 /** A mailbox row; `subscribed` says whether its name is among the user's subscriptions (RFC 3501 §6.3.6). */
@@ -89,6 +89,16 @@ export const mailboxReads = {
       ...mailboxRow(row), messages: s.n as number, size: s.size as number,
       unseen: (s.unseen as number) ?? 0, deleted: (s.deleted as number) ?? 0, recent: (s.recent as number) ?? 0,
     };
+  },
+  view: async (r: Reader, mailboxId: number): Promise<MailboxView | null> => {
+    const row = r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
+    if (!row) return null;
+    const uids = Uint32Array.from((r.st('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Row[]).map((m) => m.uid as number));
+    const first = r.st(`SELECT uid FROM messages WHERE mailbox_id = ? AND (' ' || flags || ' ') NOT LIKE '% \\Seen %' ORDER BY uid LIMIT 1`).get(mailboxId) as Row | undefined;
+    const kw = new Set<string>();
+    for (const m of r.st('SELECT DISTINCT flags FROM messages WHERE mailbox_id = ?').all(mailboxId) as Row[]) for (const f of splitFlags(m.flags as string)) if (!f.startsWith('\\')) kw.add(f);
+    const recent = r.st('SELECT COUNT(*) AS n FROM messages WHERE mailbox_id = ? AND uid > ?').get(mailboxId, row.recent_uid) as Row;
+    return { mailbox: mailboxRow(row), uids, firstUnseen: (first?.uid as number) ?? 0, keywords: [...kw].sort(), recent: recent.n as number };
   },
   subscriptions: async (r: Reader, userId: number): Promise<string[]> =>
     (r.st('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').all(userId) as Row[]).map((s) => s.name as string),

@@ -48,6 +48,16 @@ export const messageReads = {
   },
   expungedSince: async (r: Reader, mailboxId: number, modseq: number): Promise<number[]> =>
     (r.st('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, modseq) as Row[]).map((row) => row.uid as number),
+  some: async (r: Reader, mailboxId: number, uids: readonly number[]): Promise<MessageRecord[]> => {
+    if (!uids.length) return [];
+    return (r.st(`SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages
+      WHERE mailbox_id = ? AND uid IN (SELECT DISTINCT value FROM json_each(?)) ORDER BY uid`).all(mailboxId, JSON.stringify(uids)) as Row[]).map(messageRow);
+  },
+  changedSince: async (r: Reader, mailboxId: number, modseq: number): Promise<MessageRecord[]> =>
+    (r.st(`SELECT uid, modseq, flags, internal_date, size, blob_id, msg_id FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`)
+      .all(mailboxId, modseq) as Row[]).map(messageRow),
+  headerCandidates: async (r: Reader, mailboxId: number, _words: readonly string[]): Promise<number[]> =>
+    (r.st('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Row[]).map((row) => row.uid as number),
   digests: async (r: Reader, mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>
     (r.st('SELECT m.uid, m.size, b.message_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? ORDER BY m.uid').all(mailboxId) as Row[])
       .map((row) => ({ uid: row.uid as number, size: row.size as number, messageId: (row.message_id as string) ?? null })),
