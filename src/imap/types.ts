@@ -4,6 +4,7 @@
 import type { FlagOp, MailboxChange, MailboxRecord } from '../store/index.js';
 import type { Section } from './render.js';
 import type { ImapSession } from './session.js';
+import type { UidRanges, UidVector } from './uid-vector.js';
 import type { SeqSet } from './wire.js';
 
 /** RFC 3501 §3: not authenticated -> authenticated <-> selected -> logout. */
@@ -109,9 +110,10 @@ export type ArgsOf<V extends ImapVerb> = Extract<ImapArgs, { verb: V }>;
 export interface Selected {
   mailbox: MailboxRecord;
   readOnly: boolean;
-  /** UIDs in sequence order: seq n is uids[n-1] */
-  uids: number[];
-  recent: Set<number>;
+  /** UIDs in sequence order: seq n is uids.at(n - 1) (uid-vector.ts) */
+  uids: UidVector;
+  /** the \Recent messages this session holds (RFC 3501 §2.3.2) */
+  recent: UidRanges;
   /** changes other sessions made, not yet reported (updates.ts) */
   pending: MailboxChange[];
   gone: boolean;

@@ -16,19 +16,10 @@ const MAX_PENDING = 10_000;
  * RFC 7162 §3.2.10 one VANISHED for all under QRESYNC; the UIDs leave the view.
  */
 export function reportExpunged(s: ImapSession, sel: Selected, uids: Iterable<number>): void {
-  const gone = new Set(uids);
-  if (!gone.size) return;
-  const qresync = s.enabled.has('QRESYNC');
-  const vanished: number[] = [];
-  for (let i = sel.uids.length - 1; i >= 0; i--) {
-    const u = sel.uids[i];
-    if (!gone.has(u)) continue;
-    if (qresync) vanished.push(u);
-    else s.send(`* ${i + 1} EXPUNGE`);
-    sel.uids.splice(i, 1);
-    sel.recent.delete(u);
-  }
-  if (vanished.length) s.send(`* VANISHED ${compactSet(vanished)}`);
+  const gone = sel.uids.remove(uids); // highest sequence number first
+  if (!gone.length) return;
+  if (s.enabled.has('QRESYNC')) s.send(`* VANISHED ${compactSet(gone.map((g) => g.uid))}`);
+  else for (const g of gone) s.send(`* ${g.seq} EXPUNGE`);
 }
 
 export class MailboxUpdates {
@@ -98,25 +89,25 @@ export class MailboxUpdates {
         reportExpunged(s, sel, c.uids);
       } else if (c.kind === 'exists') {
         sel.pending.shift();
-        const last = sel.uids.length ? sel.uids[sel.uids.length - 1] : 0;
-        const fresh = c.uids.filter((u) => u > last).sort((a, b) => a - b);
+        // UIDs the session already has (its SELECT's view was read after they were stored, and
+        // their announcement came later) are not new again
+        const last = sel.uids.last();
+        const fresh = [...new Set(c.uids.filter((u) => u > last))].sort((a, b) => a - b);
         if (!fresh.length) continue;
-        sel.uids.push(...fresh);
+        sel.uids.append(fresh);
         if (!sel.readOnly) {
           const claimed = await s.ctx.store.mailboxes.claimRecent(sel.mailbox.id).catch(() => [] as number[]);
-          for (const u of claimed) sel.recent.add(u);
+          sel.recent.addAll(claimed);
         }
         s.send(`* ${sel.uids.length} EXISTS`);
         // RFC 3501 §7.3.2 RECENT counts messages of the mailbox as this client knows it: claimRecent
         // may have taken UIDs whose EXISTS is still queued (they count when they arrive)
-        if (!rev2) s.send(`* ${recentInView(sel)} RECENT`);
+        if (!rev2) s.send(`* ${sel.recent.countIn(sel.uids)} RECENT`);
       } else {
         sel.pending.shift();
-        const index = new Map<number, number>();
-        if (c.changes.length > 8) sel.uids.forEach((u, i) => index.set(u, i + 1));
         const targets: { seq: number; uid: number }[] = [];
         for (const ch of c.changes) {
-          const seq = index.size ? index.get(ch.uid) : sel.uids.indexOf(ch.uid) + 1;
+          const seq = sel.uids.seqOf(ch.uid);
           if (seq && !staleReport(sel, ch.uid, ch.modseq)) targets.push({ seq, uid: ch.uid });
         }
         // RFC 7162 §3.1.4, RFC 3501 §7.4.2: the message's flags as they are now, with its current
@@ -137,16 +128,4 @@ export class MailboxUpdates {
       await s.maybeFlush();
     }
   }
-}
-
-/** RFC 3501 §7.3.2: the \Recent messages among those the client knows of (the view is in UID order). */
-function recentInView(sel: Selected): number {
-  let n = 0;
-  for (const u of sel.recent) {
-    let lo = 0;
-    let hi = sel.uids.length;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (sel.uids[m] < u) lo = m + 1; else hi = m; }
-    if (sel.uids[lo] === u) n++;
-  }
-  return n;
 }

@@ -1,5 +1,5 @@
 import type { ImapCommand } from '../types.js';
-import { highestModseqCode, records, reportExpunged, resolveSet, selected, writable } from './util.js';
+import { highestModseqCode, recordChunks, reportExpunged, resolveSet, selected, writable } from './util.js';
 
 // RFC 3501 §6.4.3 EXPUNGE (all \Deleted), RFC 4315 §2.1 UID EXPUNGE (only \Deleted ones in the set).
 export const expunge: ImapCommand<'EXPUNGE'> = {
@@ -10,8 +10,8 @@ export const expunge: ImapCommand<'EXPUNGE'> = {
     let uids: number[] | undefined;
     if (cmd.set) {
       const targets = resolveSet(sel, cmd.set, true, s.searchRes);
-      const recs = await records(s, sel, targets);
-      uids = [...recs.values()].filter((r) => r.flags.includes('\\Deleted')).map((r) => r.uid);
+      uids = [];
+      for await (const { recs } of recordChunks(s, sel, targets)) for (const r of recs.values()) if (r.flags.includes('\\Deleted')) uids.push(r.uid);
       if (!uids.length) return 'EXPUNGE completed';
     }
     // flush others' changes first so sequence numbers in our EXPUNGE responses are right

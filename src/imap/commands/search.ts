@@ -1,18 +1,12 @@
 import type { MimeTree } from '../../mail/mime.js';
 import { decodeMimeWords } from '../../mail/mime.js';
+import { addressText, fold, INDEXED_HEADERS } from '../../mail/search-text.js';
 import type { MessageRecord } from '../../store/index.js';
 import { usesModseq } from '../grammar/search.js';
 import { headerBlock } from '../render.js';
 import type { ImapCommand, ImapSession, SearchKey, Selected } from '../types.js';
-import type { Address } from '../../mail/mime.js';
+import { RECORD_CHUNK } from './util.js';
 import { checkCharset, compactSet, headerDay, inSet, resolveStar, type SeqSet } from '../wire.js';
-
-/** An envelope address as a search string: "name <mailbox@host>", or a group's name (RFC 3501 §7.4.2 group syntax). */
-function addressText(a: Address): string {
-  const name = a.name ? decodeMimeWords(a.name) : '';
-  if (a.host === null) return a.mailbox ?? ''; // group start (its name) or end (NIL)
-  return `${name}${name ? ' ' : ''}<${a.mailbox ?? ''}@${a.host}>`;
-}
 
 /** A search key bound to the selected mailbox: "*" resolved, "$" replaced by the saved UIDs. */
 type Key =
@@ -25,7 +19,7 @@ function bind(k: SearchKey, sel: Selected, saved: number[]): Key {
   switch (k.k) {
     case 'saved': return { k: 'uidlist', uids: new Set(saved) };
     case 'seq': return { k: 'seq', set: resolveStar(k.set, sel.uids.length) as SeqSet };
-    case 'uid': return { k: 'uid', set: resolveStar(k.set, sel.uids.length ? sel.uids[sel.uids.length - 1] : 0) };
+    case 'uid': return { k: 'uid', set: resolveStar(k.set, sel.uids.last()) };
     case 'not': return { k: 'not', a: bind(k.a, sel, saved) };
     case 'or': return { k: 'or', a: bind(k.a, sel, saved), b: bind(k.b, sel, saved) };
     case 'and': return { k: 'and', keys: k.keys.map((x) => bind(x, sel, saved)) };
@@ -34,8 +28,11 @@ function bind(k: SearchKey, sel: Selected, saved: number[]): Key {
 }
 
 export interface Msg { seq: number; r: MessageRecord }
+/** A match as SEARCH reports it: its sequence number, UID and MODSEQ (0 when no key read the record). */
+export interface Found { seq: number; uid: number; modseq: number }
 
-const fold = (x: string) => x.toLowerCase();
+/** a SEARCH string as headerCandidates asks for it: the folded value is a substring of a match's indexed text */
+const searchWords = (value: string): string[] => [fold(value)];
 const day = (ms: number) => { const d = new Date(ms); return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()); };
 
 interface Loaded { tree: MimeTree; text: string; headers: { name: string; value: string }[] }
@@ -45,6 +42,17 @@ class Evaluator {
   /** RFC 5032: one "now" for the whole search */
   private readonly now = Date.now();
   constructor(private readonly s: ImapSession, private readonly sel: Selected) {}
+
+  /** which keys need the message's record (flags, size, dates, MODSEQ): the others test only its UID and place */
+  static needsRecord(k: Key): boolean {
+    switch (k.k) {
+      case 'all': case 'seq': case 'uid': case 'uidlist': case 'recent': case 'old': return false;
+      case 'not': return Evaluator.needsRecord(k.a);
+      case 'or': return Evaluator.needsRecord(k.a) || Evaluator.needsRecord(k.b);
+      case 'and': return k.keys.some(Evaluator.needsRecord);
+      default: return true;
+    }
+  }
 
   /** which keys need the message's bytes or parsed meta */
   static needs(k: Key): boolean {
@@ -78,6 +86,11 @@ class Evaluator {
   async matches(k: Key, m: Msg, needs: boolean): Promise<boolean> {
     const l = needs ? await this.load(m.r) : null;
     return this.test(k, m, l);
+  }
+
+  /** Does the message at `seq` match a key that needs no record (needsRecord() is false)? */
+  matchesPlace(k: Key, seq: number, uid: number): boolean {
+    return this.test(k, { seq, r: { uid } as MessageRecord }, null);
   }
 
   private test(k: Key, m: Msg, l: Loaded | null): boolean {
@@ -128,26 +141,113 @@ class Evaluator {
   }
 }
 
-/** Run a search over the selected mailbox: the matching messages, in sequence order. */
-export async function runSearch(s: ImapSession, sel: Selected, program: SearchKey): Promise<Msg[]> {
-  const key = bind(program, sel, s.searchRes);
-  const all = await s.ctx.store.messages.list(sel.mailbox.id);
-  const byUid = new Map(all.map((r) => [r.uid, r]));
-  const ev = new Evaluator(s, sel);
-  const out: Msg[] = [];
-  const needs = Evaluator.needs(key);
-  let n = 0;
-  for (let i = 0; i < sel.uids.length; i++) {
-    const r = byUid.get(sel.uids[i]);
-    if (!r) continue;
-    const m = { seq: i + 1, r };
-    try {
-      if (await ev.matches(key, m, needs)) out.push(m);
-    } catch {
-      // a message expunged under us: no match
+/** A message to evaluate: its place in the view. */
+interface Place { seq: number; uid: number }
+
+/**
+ * RFC 3501 §6.4.4 FROM/TO/CC/BCC/SUBJECT/HEADER: the candidates a key can have, from the store's
+ * header index (messages.headerCandidates, a superset of the matches), or null when the key gives
+ * no prefilter (any message may match). AND intersects (its header keys' words asked at once), OR
+ * unites, NOT and the other keys give none. The full program is still tested on every candidate,
+ * so the result is exactly the full evaluation's.
+ */
+async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Set<number> | null> {
+  const words = (x: Key): string[] | null => {
+    if ((x.k === 'address' || (x.k === 'header' && INDEXED_HEADERS.has(x.name))) && x.value !== '') return searchWords(x.value);
+    return null;
+  };
+  const ask = async (w: string[]) => new Set(await s.ctx.store.messages.headerCandidates(sel.mailbox.id, w));
+  switch (k.k) {
+    case 'address': case 'header': {
+      const w = words(k);
+      return w && w.length ? ask(w) : null;
     }
-    if (needs && ++n % 200 === 0) await new Promise((res) => setImmediate(res)); // let others run
+    case 'and': {
+      const all: string[] = [];
+      const sets: Set<number>[] = [];
+      for (const x of k.keys) {
+        const w = words(x);
+        if (w) { all.push(...w); continue; }
+        if (x.k === 'and' || x.k === 'or') { const c = await candidates(s, sel, x); if (c) sets.push(c); }
+      }
+      if (all.length) sets.push(await ask([...new Set(all)]));
+      if (!sets.length) return null;
+      sets.sort((a, b) => a.size - b.size);
+      const [first, ...rest] = sets;
+      return rest.length ? new Set([...first].filter((u) => rest.every((r) => r.has(u)))) : first;
+    }
+    case 'or': {
+      const a = await candidates(s, sel, k.a);
+      if (!a) return null;
+      const b = await candidates(s, sel, k.b);
+      if (!b) return null;
+      for (const u of b) a.add(u);
+      return a;
+    }
+    default: return null;
   }
+}
+
+/**
+ * Evaluate a bound program over the view (or only over candidates in it), in chunks of
+ * RECORD_CHUNK messages read with messages.some(): never the whole mailbox's records at once.
+ * `each` gets every match in sequence order; `record` is null when no key needed it.
+ */
+async function scan(s: ImapSession, sel: Selected, key: Key, wantRecord: boolean, each: (p: Place, r: MessageRecord | null) => void): Promise<void> {
+  const ev = new Evaluator(s, sel);
+  const v = sel.uids;
+  const cands = await candidates(s, sel, key);
+  // the places to test, a chunk at a time: the candidates that are in the view, or the whole view
+  let places: (from: number) => Place[];
+  let total: number;
+  if (cands) {
+    const seqs: number[] = [];
+    for (const u of cands) { const q = v.seqOf(u); if (q) seqs.push(q); }
+    const sorted = Uint32Array.from(seqs).sort();
+    total = sorted.length;
+    places = (from) => Array.from(sorted.subarray(from, from + RECORD_CHUNK), (q) => ({ seq: q, uid: v.at(q - 1)! }));
+  } else {
+    total = v.length;
+    places = (from) => v.slice(from, from + RECORD_CHUNK).map((uid, i) => ({ seq: from + i + 1, uid }));
+  }
+  const needs = Evaluator.needs(key);
+  const needsRecord = wantRecord || needs || Evaluator.needsRecord(key);
+  let n = 0;
+  for (let from = 0; from < total; from += RECORD_CHUNK) {
+    const chunk = places(from);
+    if (!needsRecord) {
+      for (const p of chunk) if (ev.matchesPlace(key, p.seq, p.uid)) each(p, null);
+      continue;
+    }
+    const recs = await s.ctx.store.messages.some(sel.mailbox.id, chunk.map((p) => p.uid));
+    let j = 0;
+    for (const p of chunk) {
+      // both in UID order: one merge (a message expunged under us has no record: no match)
+      while (j < recs.length && recs[j].uid < p.uid) j++;
+      if (j >= recs.length || recs[j].uid !== p.uid) continue;
+      const m = { seq: p.seq, r: recs[j] };
+      try {
+        if (await ev.matches(key, m, needs)) each(p, m.r);
+      } catch {
+        // a message expunged under us: no match
+      }
+      if (needs && ++n % 200 === 0) await new Promise((res) => setImmediate(res)); // let others run
+    }
+    if (!needs) await new Promise((res) => setImmediate(res));
+  }
+}
+
+/** Run a search over the selected mailbox: the matching messages with their records, in sequence order. */
+export async function runSearch(s: ImapSession, sel: Selected, program: SearchKey): Promise<Msg[]> {
+  const out: Msg[] = [];
+  await scan(s, sel, bind(program, sel, s.searchRes), true, (p, r) => out.push({ seq: p.seq, r: r! }));
+  return out;
+}
+
+/** SEARCH's matches: places only (MODSEQ when a key read the record), so a million matches stay small. */
+async function searchFound(s: ImapSession, sel: Selected, program: SearchKey): Promise<Found[]> {
+  const out: Found[] = [];
+  await scan(s, sel, bind(program, sel, s.searchRes), false, (p, r) => out.push({ seq: p.seq, uid: p.uid, modseq: r?.modseq ?? 0 }));
   return out;
 }
 
@@ -159,12 +259,12 @@ export const search: ImapCommand<'SEARCH'> = {
     const sel = s.selected!;
     let ret: string[] | null = cmd.ret;
     checkCharset(cmd.charset);
-    const found = await runSearch(s, sel, cmd.key);
-    const nums = found.map((m) => (cmd.uid ? m.r.uid : m.seq));
+    const found = await searchFound(s, sel, cmd.key);
+    const nums = found.map((m) => (cmd.uid ? m.uid : m.seq));
     if (ret?.includes('SAVE')) {
       // RFC 5182 §2.4: with MIN or MAX (and not ALL/COUNT) only those are saved
       const onlyMinMax = (ret.includes('MIN') || ret.includes('MAX')) && !ret.includes('ALL') && !ret.includes('COUNT');
-      const uids = found.map((m) => m.r.uid);
+      const uids = found.map((m) => m.uid);
       s.searchRes = onlyMinMax && uids.length ? [...new Set([...(ret.includes('MIN') ? [uids[0]] : []), ...(ret.includes('MAX') ? [uids[uids.length - 1]] : [])])] : uids;
       ret = ret.filter((o) => o !== 'SAVE');
       if (!ret.length) return 'SEARCH completed (result saved)';
@@ -172,7 +272,7 @@ export const search: ImapCommand<'SEARCH'> = {
     // RFC 7162 §3.1.5: only a search with the MODSEQ key reports the highest mod-sequence (a SUBJECT
     // "modseq" is not one: the key is read from the typed program, not from the command's text)
     const withModseq = usesModseq(cmd.key);
-    const maxModseq = (list: Msg[]) => list.reduce((h, m) => (m.r.modseq > h ? m.r.modseq : h), 0);
+    const maxModseq = (list: Found[]) => list.reduce((h, m) => (m.modseq > h ? m.modseq : h), 0);
     let highest = withModseq ? maxModseq(found) : 0;
     if (ret || s.enabled.has('IMAP4REV2')) {
       const r = ret ?? ['ALL'];

@@ -1,7 +1,8 @@
 import type { MailboxRecord } from '../../store/index.js';
-import { flagsLines, noteReported } from '../flag-report.js';
+import { announceKeywords, flagsLines, noteReported, staleReport } from '../flag-report.js';
 import type { CmdOf, ImapCommand, ImapReply, ImapSession } from '../types.js';
 import { compactSet, ImapBad, ImapNo, mailboxArg, mailboxOut, resolveStar, inSet } from '../wire.js';
+import { UidRanges, UidVector } from '../uid-vector.js';
 import { user } from './util.js';
 
 
@@ -16,56 +17,56 @@ export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE
   if (wasSelected) s.send('* OK [CLOSED] previous mailbox closed');
   const mb: MailboxRecord | null = await s.ctx.store.mailboxes.get(u.id, name);
   if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
-  const msgs = await s.ctx.store.messages.list(mb.id);
-  // set before the next await so no change announced from now on is missed
-  s.setSelected({ mailbox: { ...mb }, readOnly, uids: msgs.map((m) => m.uid), recent: new Set(), pending: [], gone: false, keywords: new Set(), reported: new Map() });
+  // the UID vector and counters, not a record per message (a million-message mailbox opens in ms)
+  const view = await s.ctx.store.mailboxes.view(mb.id);
+  if (!view) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
+  // set before the next await so no change announced from now on is missed; one announced later
+  // that the view already holds is not reported twice (updates.ts: EXISTS only above the last UID,
+  // EXPUNGE only of UIDs in the view)
+  const uids = UidVector.shared(view.uids);
+  s.setSelected({ mailbox: { ...view.mailbox }, readOnly, uids, recent: new UidRanges(), pending: [], gone: false, keywords: new Set(view.keywords), reported: new Map() });
   const sel = s.selected!;
-  if (!readOnly) for (const uid of await s.ctx.store.mailboxes.claimRecent(mb.id)) sel.recent.add(uid);
-  else {
+  const box = sel.mailbox;
+  if (!readOnly) sel.recent.addAll(await s.ctx.store.mailboxes.claimRecent(box.id));
+  else if (view.recent > 0 && uids.length) {
     // EXAMINE shows \Recent without taking it: the newest `recent` messages are above the watermark
-    const st = await s.ctx.store.mailboxes.status(mb.id);
-    const n = Math.min(st?.recent ?? 0, msgs.length);
-    for (let i = msgs.length - n; i < msgs.length; i++) sel.recent.add(msgs[i].uid);
+    sel.recent.add(uids.at(Math.max(0, uids.length - view.recent))!, uids.last());
   }
   s.searchRes = [];
   const rev2 = s.enabled.has('IMAP4REV2');
-  const keywords = new Set<string>();
-  let firstUnseen = 0;
-  let highest = mb.highestModseq;
-  msgs.forEach((m, i) => {
-    for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
-    if (!firstUnseen && !m.flags.includes('\\Seen')) firstUnseen = i + 1;
-    if (m.modseq > highest) highest = m.modseq;
-  });
-  sel.mailbox.highestModseq = highest;
+  // RFC 3501 §7.1 UNSEEN: the sequence number of the first message without \Seen
+  const firstUnseen = view.firstUnseen ? uids.seqOf(view.firstUnseen) : 0;
   // RFC 3501 §7.2.6 FLAGS, §7.1 PERMANENTFLAGS: the keywords in use; later ones are announced
   // before a FETCH shows them (flag-report.ts)
-  sel.keywords = keywords;
-  for (const line of flagsLines(keywords, readOnly)) s.send(line);
-  s.send(`* ${msgs.length} EXISTS`);
-  if (!rev2) s.send(`* ${sel.recent.size} RECENT`);
+  for (const line of flagsLines(sel.keywords, readOnly)) s.send(line);
+  s.send(`* ${uids.length} EXISTS`);
+  if (!rev2) s.send(`* ${sel.recent.countIn(uids)} RECENT`);
   if (firstUnseen && !rev2) s.send(`* OK [UNSEEN ${firstUnseen}] first unseen`);
-  s.send(`* OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid`);
-  s.send(`* OK [UIDNEXT ${mb.uidNext}] predicted next UID`);
-  s.send(`* OK [HIGHESTMODSEQ ${highest}] highest`);
+  s.send(`* OK [UIDVALIDITY ${box.uidValidity}] UIDs valid`);
+  s.send(`* OK [UIDNEXT ${box.uidNext}] predicted next UID`);
+  s.send(`* OK [HIGHESTMODSEQ ${box.highestModseq}] highest`);
   // RFC 9051 §6.3.2: IMAP4rev2 also sends the mailbox's LIST response (its canonical name)
-  if (rev2) s.send(`* LIST () "/" ${mailboxOut(mb.name, true)}`);
+  if (rev2) s.send(`* LIST () "/" ${mailboxOut(box.name, true)}`);
   const q = cmd.qresync;
-  if (q && q.uidValidity === mb.uidValidity) {
+  if (q && q.uidValidity === box.uidValidity) {
     // RFC 7162 §3.2.5.2: what vanished and what changed since the client's MODSEQ
-    let gone = await s.ctx.store.messages.expungedSince(mb.id, q.modseq);
+    let gone = await s.ctx.store.messages.expungedSince(box.id, q.modseq);
     if (q.known) {
       const known = resolveStar(q.known, Number.MAX_SAFE_INTEGER);
       gone = gone.filter((uid) => inSet(known, uid));
     }
     if (gone.length) s.send(`* VANISHED (EARLIER) ${compactSet(gone)}`);
-    msgs.forEach((m, i) => {
-      if (m.modseq > q.modseq) {
-        const f = sel.recent.has(m.uid) && !rev2 ? [...m.flags, '\\Recent'] : m.flags;
-        s.send(`* ${i + 1} FETCH (UID ${m.uid} FLAGS (${f.join(' ')}) MODSEQ (${m.modseq}))`);
-        noteReported(sel, m.uid, m.modseq);
-      }
-    });
+    // from the (mailbox, modseq) index; the view may since have changed: only messages still in
+    // it, at their sequence numbers now (later changes are reported as updates)
+    for (const m of await s.ctx.store.messages.changedSince(box.id, q.modseq)) {
+      const seq = sel.uids.seqOf(m.uid);
+      if (!seq || staleReport(sel, m.uid, m.modseq)) continue;
+      announceKeywords((l) => s.send(l), sel, m.flags);
+      const f = sel.recent.has(m.uid) && !rev2 ? [...m.flags, '\\Recent'] : m.flags;
+      s.send(`* ${seq} FETCH (UID ${m.uid} FLAGS (${f.join(' ')}) MODSEQ (${m.modseq}))`);
+      noteReported(sel, m.uid, m.modseq);
+      await s.maybeFlush();
+    }
   }
   s.log.debug({ mailbox: name, readOnly }, 'selected');
   return `[${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`;

@@ -1,7 +1,7 @@
 // Helpers the commands share: sequence sets against the session's view, message records.
 import type { MessageRecord } from '../../store/index.js';
 import type { ImapSession, SeqArg, Selected } from '../types.js';
-import { ImapBad, ImapNo, inSet, resolveStar } from '../wire.js';
+import { ImapBad, ImapNo, resolveStar } from '../wire.js';
 
 export interface Target { seq: number; uid: number }
 
@@ -15,65 +15,77 @@ export function user(s: ImapSession) {
   return s.user;
 }
 
-/** RFC 3501 §9 sequence-set (or uid-set when `uid`) -> the messages of the view it names. */
+/** RFC 3501 §9 sequence-set (or uid-set when `uid`) -> the messages of the view it names, in sequence order. */
 export function resolveSet(sel: Selected, arg: SeqArg, uid: boolean, saved: number[] = []): Target[] {
+  const v = sel.uids;
   if (arg.saved) {
     // RFC 5182 §2.1: "$" is the saved search result (UIDs still in the view)
-    const want = new Set(saved);
-    const out: Target[] = [];
-    sel.uids.forEach((u, i) => { if (want.has(u)) out.push({ seq: i + 1, uid: u }); });
-    return out;
+    const seqs: number[] = [];
+    for (const u of saved) { const q = v.seqOf(u); if (q) seqs.push(q); }
+    return fromSeqs(sel, seqs);
   }
   const raw = arg.set;
-  const out: Target[] = [];
   if (uid) {
-    const max = sel.uids.length ? sel.uids[sel.uids.length - 1] : 0;
-    const set = resolveStar(raw, max);
+    const set = resolveStar(raw, v.last());
     if (set.length === 1) {
       const [a, b] = set[0];
-      // binary search the first uid >= a
-      let lo = 0, hi = sel.uids.length;
-      while (lo < hi) { const m = (lo + hi) >>> 1; if (sel.uids[m] < a) lo = m + 1; else hi = m; }
-      for (let i = lo; i < sel.uids.length && sel.uids[i] <= b; i++) out.push({ seq: i + 1, uid: sel.uids[i] });
+      const out: Target[] = [];
+      for (let i = v.lowerBound(a); i < v.length && v.at(i)! <= b; i++) out.push({ seq: i + 1, uid: v.at(i)! });
       return out;
     }
-    sel.uids.forEach((u, i) => { if (inSet(set, u)) out.push({ seq: i + 1, uid: u }); });
-    return out;
+    // each range by binary search: a few ranges never walk the whole view
+    const seqs: number[] = [];
+    for (const [a, b] of set) for (let i = v.lowerBound(a); i < v.length && v.at(i)! <= b; i++) seqs.push(i + 1);
+    return fromSeqs(sel, seqs);
   }
-  const n = sel.uids.length;
+  const n = v.length;
   const set = resolveStar(raw, n);
   for (const [a, b] of set) if (a < 1 || b > n) throw new ImapBad('invalid message sequence number');
   if (set.length === 1) {
-    for (let i = set[0][0]; i <= set[0][1]; i++) out.push({ seq: i, uid: sel.uids[i - 1] });
+    const out: Target[] = [];
+    for (let i = set[0][0]; i <= set[0][1]; i++) out.push({ seq: i, uid: v.at(i - 1)! });
     return out;
   }
-  const seen = new Set<number>();
-  for (const [a, b] of set) for (let i = a; i <= b; i++) seen.add(i);
-  for (const i of [...seen].sort((x, y) => x - y)) out.push({ seq: i, uid: sel.uids[i - 1] });
+  const seqs: number[] = [];
+  for (const [a, b] of set) for (let i = a; i <= b; i++) seqs.push(i);
+  return fromSeqs(sel, seqs);
+}
+
+/** Sequence numbers (any order, repeats allowed) -> targets in sequence order, each once. */
+function fromSeqs(sel: Selected, seqs: number[]): Target[] {
+  const sorted = Uint32Array.from(seqs).sort();
+  const out: Target[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    if (i > 0 && sorted[i] === sorted[i - 1]) continue;
+    out.push({ seq: sorted[i], uid: sel.uids.at(sorted[i] - 1)! });
+  }
   return out;
 }
 
+/** UIDs a chunk of records is read for at once (messages.some): memory stays bounded at any mailbox size. */
+export const RECORD_CHUNK = 5_000;
+
 /**
- * Metadata (never bodies) of the targets: the mailbox's (cached, shared, frozen) list for many,
- * single look-ups for few. Records are read-only.
+ * The targets in chunks, each with its messages' metadata (never bodies), read with one
+ * messages.some() per chunk; a target expunged meanwhile has no record. Records are read-only.
+ */
+export async function* recordChunks(s: ImapSession, sel: Selected, targets: readonly Target[], size = RECORD_CHUNK): AsyncGenerator<{ targets: Target[]; recs: Map<number, MessageRecord> }> {
+  for (let i = 0; i < targets.length; i += size) {
+    const part = targets.slice(i, i + size);
+    const recs = new Map<number, MessageRecord>();
+    for (const r of await s.ctx.store.messages.some(sel.mailbox.id, part.map((t) => t.uid))) recs.set(r.uid, r);
+    yield { targets: part, recs };
+  }
+}
+
+/**
+ * Metadata (never bodies) of the targets, read in chunks of RECORD_CHUNK UIDs (messages.some),
+ * never the whole mailbox. Records are read-only. For many targets, recordChunks() keeps only one
+ * chunk in memory.
  */
 export async function records(s: ImapSession, sel: Selected, targets: Target[]): Promise<Map<number, MessageRecord>> {
   const out = new Map<number, MessageRecord>();
-  if (targets.length <= 64) {
-    for (const t of targets) {
-      const r = await s.ctx.store.messages.get(sel.mailbox.id, t.uid);
-      if (r) out.set(t.uid, r);
-    }
-    return out;
-  }
-  const list = await s.ctx.store.messages.list(sel.mailbox.id);
-  // both are in UID order (targets follow the view's sequence numbers): one merge
-  let i = 0;
-  for (const t of targets) {
-    if (i > 0 && i <= list.length && list[i - 1].uid > t.uid) i = 0; // out of order: start over
-    while (i < list.length && list[i].uid < t.uid) i++;
-    if (i < list.length && list[i].uid === t.uid) out.set(t.uid, list[i]);
-  }
+  for await (const chunk of recordChunks(s, sel, targets)) for (const [uid, r] of chunk.recs) out.set(uid, r);
   return out;
 }
 
