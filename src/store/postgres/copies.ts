@@ -20,16 +20,22 @@ export async function bumpModseq(t: PgTx, mailboxId: number): Promise<number> {
   return r.highestmodseq as number;
 }
 
-/** Store the bytes once (content-addressed) and take `refs` references. */
-/** `likelyNew`: one upsert that sends the bytes (a delivery's bytes are new), else a reference first (an import's may be held) */
+/**
+ * Store the bytes once (content-addressed) and take `refs` references; new bytes get their indexed
+ * header text (SEARCH's prefilter, mail/search-text.ts) in the same statement.
+ * `likelyNew`: one upsert that sends the bytes (a delivery's bytes are new), else a reference first (an import's may be held).
+ */
 export async function putBlob(t: PgTx, raw: Buffer, meta: BlobMeta, refs: number, sha = createHash('sha256').update(raw).digest('hex'), likelyNew = false): Promise<number> {
   if (!likelyNew) {
     const found = await t.one('UPDATE blobs SET refs = refs + $2 WHERE sha256 = $1 RETURNING id', [sha, refs]);
     if (found) return found.id as number;
   }
-  const r = await t.one(`INSERT INTO blobs (sha256, size, refs, raw, mime, search_text, message_id, subject, created)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sha256) DO UPDATE SET refs = blobs.refs + excluded.refs RETURNING id`,
-  [sha, raw.length, refs, raw, JSON.stringify(meta.mime), txt(meta.searchText) ?? '', txt(meta.messageId), txt(meta.subject), Date.now()]);
+  // xmax = 0: the row was inserted by this statement, not updated
+  const r = await t.one(`WITH b AS (INSERT INTO blobs (sha256, size, refs, raw, mime, search_text, message_id, subject, created)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sha256) DO UPDATE SET refs = blobs.refs + excluded.refs RETURNING id, xmax = 0 AS fresh),
+    h AS (INSERT INTO blob_headers (blob_id, text) SELECT id, $10 FROM b WHERE fresh AND $10::text IS NOT NULL)
+    SELECT id FROM b`,
+  [sha, raw.length, refs, raw, JSON.stringify(meta.mime), txt(meta.searchText) ?? '', txt(meta.messageId), txt(meta.subject), Date.now(), txt(meta.headerText)]);
   return r!.id as number;
 }
 
