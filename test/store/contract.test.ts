@@ -4,12 +4,14 @@
 // expunge (RFC 4315), copy/move, the queue, the journey, and change events — also those of a
 // second store on the same database, as a second node (or a CLI beside the server) would be.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { openStore, openToolStore, StoreError, type MailboxChange, type Store } from '../../src/store/index.js';
+import { PgDb } from '../../src/store/postgres/db.js';
+import { PG_MIGRATIONS_DIR } from '../../src/store/postgres/pg-store.js';
 import { pgDatabase, pgUnavailable, restartPgCluster } from '../helpers/pg.js';
 
 interface Backend {
@@ -541,4 +543,154 @@ test('PostgreSQL: a store whose change channel was cut announces, once it is bac
   assert.ok(!rec.seen.some((c) => c.kind === 'exists' && c.uids.includes(2)), 'not announced while the channel is down');
   await admin.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS true`);
   await rec.until((s) => s.some((c) => c.kind === 'exists' && c.uids.includes(2)) && s.some((c) => c.kind === 'expunge' && c.uids.includes(1)), 'caught up after the channel came back', 20_000);
+});
+
+/** what a mailbox holds, counted from its rows (messages.list reads them), to check the counters against */
+async function counted(s: Store, mailboxId: number) {
+  const rows = await s.messages.list(mailboxId);
+  return {
+    messages: rows.length,
+    unseen: rows.filter((m) => !m.flags.includes('\\Seen')).length,
+    deleted: rows.filter((m) => m.flags.includes('\\Deleted')).length,
+    size: rows.reduce((n, m) => n + m.size, 0),
+    uids: rows.map((m) => m.uid),
+    firstUnseen: rows.find((m) => !m.flags.includes('\\Seen'))?.uid ?? 0,
+  };
+}
+
+/** status() and view() of `s` agree with the rows, and view() names `keywords` */
+async function agrees(s: Store, mailboxId: number, keywords: string[], what: string) {
+  const want = await counted(s, mailboxId);
+  const st = (await s.mailboxes.status(mailboxId))!;
+  assert.deepEqual({ messages: st.messages, unseen: st.unseen, deleted: st.deleted, size: st.size },
+    { messages: want.messages, unseen: want.unseen, deleted: want.deleted, size: want.size }, `${what}: status() counters`);
+  const v = (await s.mailboxes.view(mailboxId))!;
+  assert.deepEqual(Array.from(v.uids), want.uids, `${what}: view() UIDs`);
+  assert.equal(v.firstUnseen, want.firstUnseen, `${what}: view() first unseen`);
+  assert.deepEqual(v.keywords, [...keywords].sort(), `${what}: view() keywords`);
+  assert.equal(v.mailbox.uidNext, st.uidNext, `${what}: view() and status() read the same mailbox row`);
+}
+
+test('PostgreSQL: a delivery on one node shows in the other node\'s view() and status(); the counters and keywords follow every write, on either node', { skip: pgUnavailable() ?? false, timeout: 60_000 }, async (t) => {
+  const { a, b, alice, inbox, local } = await twoStoresOnOneDatabase(t);
+  const other = await a.mailboxes.create(alice.id, 'Other');
+  const recA = recorder(a);
+  const recB = recorder(b);
+  /** both stores heard every change up to the mailbox's HIGHESTMODSEQ now (their UID vectors were kept from the events) */
+  const heard = async (id: number) => {
+    const top = (await a.mailboxes.getById(id))!.highestModseq;
+    const pred = (s: MailboxChange[]) => s.some((c) => c.mailboxId === id && 'modseq' in c && c.modseq >= top);
+    await recA.until(pred, `a heard modseq ${top}`);
+    await recB.until(pred, `b heard modseq ${top}`);
+  };
+  const both = async (id: number, keywords: string[], what: string) => {
+    await heard(id);
+    await agrees(a, id, keywords, `${what} (node a)`);
+    await agrees(b, id, keywords, `${what} (node b)`);
+  };
+  await agrees(b, inbox.id, [], 'empty');
+  const v0 = (await b.mailboxes.view(inbox.id))!;
+  assert.equal(v0.uids.length, 0);
+
+  await a.deliver({ msgId: 'n.1', mailFrom: '', raw: message('node one'), local, remote: [], journey: [] });
+  await a.deliver({ msgId: 'n.2', mailFrom: '', raw: message('node two'), local, remote: [], journey: [], flags: ['\\Seen', '$Forwarded'] });
+  await both(inbox.id, ['$Forwarded'], 'deliveries on a');
+  const v1 = (await b.mailboxes.view(inbox.id))!;
+  assert.equal(v1.recent, 2, 'both above the \\Recent watermark');
+  const again = (await b.mailboxes.view(inbox.id))!;
+  assert.equal(again.uids.buffer, v1.uids.buffer, 'nothing changed: the same vector, from the cache');
+
+  await a.messages.setFlags(inbox.id, [1], 'add', ['\\Seen', '\\Deleted', 'Project']);
+  await both(inbox.id, ['$Forwarded', 'Project'], 'flags set on a');
+  await a.messages.setFlags(inbox.id, [1], 'remove', ['Project', '\\Seen']);
+  await both(inbox.id, ['$Forwarded', 'Project'], 'a keyword removed stays in FLAGS');
+  await a.messages.appendMany(inbox.id, [
+    { raw: message('imported one'), flags: ['\\Seen', 'Imported'], internalDate: 1_700_000_000_000, msgId: 'n.3' },
+    { raw: message('imported two'), flags: ['\\Deleted'], internalDate: 1_700_000_001_000, msgId: 'n.4' },
+  ]);
+  await a.messages.append(inbox.id, message('appended'), { flags: ['Appended'] });
+  await both(inbox.id, ['$Forwarded', 'Project', 'Imported', 'Appended'], 'appendMany and append');
+
+  await a.messages.copy(inbox.id, [2, 3], other.id);
+  await both(other.id, ['$Forwarded', 'Imported'], 'copied into Other');
+  await b.messages.move(inbox.id, [5], other.id);
+  await both(other.id, ['$Forwarded', 'Imported', 'Appended'], 'moved into Other on b');
+  await both(inbox.id, ['$Forwarded', 'Project', 'Imported', 'Appended'], 'moved out of INBOX on b');
+  assert.deepEqual(await b.messages.expunge(inbox.id), [1, 4]);
+  await both(inbox.id, ['$Forwarded', 'Project', 'Imported', 'Appended'], 'expunged on b');
+  assert.deepEqual(Array.from((await a.mailboxes.view(inbox.id))!.uids), [2, 3]);
+
+  await b.deliver({ msgId: 'n.5', mailFrom: '', raw: message('node b'), local, remote: [], journey: [] });
+  await both(inbox.id, ['$Forwarded', 'Project', 'Imported', 'Appended'], 'a delivery on b');
+  assert.equal((await a.mailboxes.status(inbox.id))!.messages, 3);
+
+  // RFC 3501 §6.3.5: RENAME INBOX moves the messages (and their keywords) to a new mailbox
+  await a.mailboxes.rename(alice.id, 'INBOX', 'Old');
+  const old = (await b.mailboxes.get(alice.id, 'Old'))!;
+  await both(old.id, ['$Forwarded', 'Imported'], 'INBOX renamed');
+  await both(inbox.id, ['$Forwarded', 'Project', 'Imported', 'Appended'], 'INBOX left empty');
+  assert.equal((await b.mailboxes.status(inbox.id))!.messages, 0);
+
+  await a.mailboxes.delete(other.id);
+  await recB.until((s) => s.some((c) => c.kind === 'deleted' && c.mailboxId === other.id), 'b heard the delete');
+  assert.equal(await b.mailboxes.view(other.id), null);
+  assert.equal(await b.mailboxes.status(other.id), null);
+});
+
+test('PostgreSQL: view() while the change channel is down reads the database, not a vector that may have missed changes', { skip: pgUnavailable() ?? false, timeout: 60_000 }, async (t) => {
+  const { url, a, b, inbox, local } = await twoStoresOnOneDatabase(t);
+  const rec = recorder(b);
+  for (let i = 1; i <= 3; i++) await a.deliver({ msgId: `c.${i}`, mailFrom: '', raw: message(`cut ${i}`), local, remote: [], journey: [] });
+  await rec.until((s) => s.some((c) => c.kind === 'exists' && c.uids.includes(3)), 'b heard the deliveries');
+  assert.deepEqual(Array.from((await b.mailboxes.view(inbox.id))!.uids), [1, 2, 3]);
+  const db = new URL(url).pathname.slice(1);
+  const adminUrl = new URL(url);
+  adminUrl.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  t.after(() => admin.end());
+  await a.messages.setFlags(inbox.id, [2], 'add', ['\\Deleted']); // a pooled write connection stays open
+  await b.mailboxes.view(inbox.id); // and a pooled read connection
+  await admin.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS false`);
+  await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'postoffice-listen' AND datname = $1`, [db]);
+  await new Promise((r) => setTimeout(r, 300));
+  // a delivery and an expunge b does not hear of: the count stays 3, UIDNEXT moves
+  await a.deliver({ msgId: 'c.4', mailFrom: '', raw: message('cut 4'), local, remote: [], journey: [] });
+  await a.messages.expunge(inbox.id);
+  assert.deepEqual(Array.from((await b.mailboxes.view(inbox.id))!.uids), [1, 3, 4], 'read while the channel is down');
+  assert.equal((await b.mailboxes.status(inbox.id))!.messages, 3);
+  await admin.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS true`);
+  await rec.until((s) => s.some((c) => c.kind === 'exists' && c.uids.includes(4)), 'caught up', 20_000);
+  await a.deliver({ msgId: 'c.5', mailFrom: '', raw: message('cut 5'), local, remote: [], journey: [] });
+  await rec.until((s) => s.some((c) => c.kind === 'exists' && c.uids.includes(5)), 'b hears again');
+  assert.deepEqual(Array.from((await b.mailboxes.view(inbox.id))!.uids), [1, 3, 4, 5], 'after the catch-up');
+});
+
+test('PostgreSQL: migration 040 counts what a database holds already (counters, keywords; no header text: every message a SEARCH candidate)', { skip: pgUnavailable() ?? false, timeout: 60_000 }, async (t) => {
+  const url = await pgDatabase(t);
+  // the schema as it was before 040, and rows written by a node of that time
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-pg-030-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const f of readdirSync(PG_MIGRATIONS_DIR)) if (Number(f.slice(0, 3)) <= 30) copyFileSync(path.join(PG_MIGRATIONS_DIR, f), path.join(dir, f));
+  const old = await PgDb.open({ url, onChange: () => {}, onQueued: () => {} }, dir);
+  await old.tx(async (tx) => {
+    await tx.run(`INSERT INTO domains (name, created) VALUES ('example.test', 0)`);
+    await tx.run(`INSERT INTO users (address, domain, password_hash, created) VALUES ('alice@example.test', 'example.test', 'h', 0)`);
+    await tx.run(`INSERT INTO mailboxes (user_id, name, uidvalidity, uidnext, highestmodseq, created) SELECT id, 'INBOX', 7, 4, 4, 0 FROM users`);
+    await tx.run(`INSERT INTO blobs (sha256, size, refs, created, mime, raw, search_text) VALUES ('x', 10, 3, 0, '{}', '\\x00', '')`);
+    await tx.run(`INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, blob_id, size)
+      SELECT m.id, u.uid, u.uid + 1, u.flags, 0, b.id, 10 * u.uid FROM mailboxes m, blobs b,
+      (VALUES (1, ARRAY['\\Seen', 'Old']), (2, ARRAY['\\Deleted']), (3, ARRAY['Later', '\\Seen'])) AS u(uid, flags)`);
+  });
+  await old.close();
+  const s = await openStore('/nonexistent', { storeUrl: url });
+  t.after(() => s.close());
+  const alice = (await s.users.get('alice@example.test'))!;
+  const inbox = (await s.mailboxes.get(alice.id, 'INBOX'))!;
+  const st = (await s.mailboxes.status(inbox.id))!;
+  assert.deepEqual([st.messages, st.unseen, st.deleted, st.size], [3, 1, 1, 60]);
+  const v = (await s.mailboxes.view(inbox.id))!;
+  assert.deepEqual([Array.from(v.uids), v.firstUnseen, v.keywords], [[1, 2, 3], 2, ['Later', 'Old']]);
+  assert.deepEqual(await s.messages.headerCandidates(inbox.id, ['anything']), [1, 2, 3]);
+  await agrees(s, inbox.id, ['Later', 'Old'], 'after the migration');
 });
