@@ -123,6 +123,7 @@ export class WorkerStore implements Store {
         if ('origin' in c && typeof c.origin === 'object' && c.origin && '__origin' in (c.origin as object)) {
           c.origin = this.origins.get((c.origin as { __origin: number }).__origin);
         }
+        this.reader.uids.apply(c); // the UID vectors first: a listener may SELECT right away
         this.events.emit('change', c);
       } else if (m.event === 'commits') for (const s of m.seconds) metrics.storeCommit.observe(s);
       return;

@@ -7,6 +7,7 @@ import { InternalError } from '../mail/errors.js';
 import { StoreError } from './errors.js';
 import { isPackedSteps, unpackSteps } from './packed-steps.js';
 import { writeAt } from './sqlite/api.js';
+import { backfillHeaderText } from './sqlite/backfill.js';
 import { databaseFile } from './sqlite/open.js';
 import { Writer } from './sqlite/writer.js';
 
@@ -44,6 +45,8 @@ try {
 }
 // this thread's commits and other processes' (store/other-writers.ts) are announced on the main thread
 writer.events.on('change', (change) => port.postMessage({ event: 'change', change } satisfies WorkerReply));
+// migration 090's header text of the blobs stored before it, in small writes while the store serves
+void backfillHeaderText(writer);
 // commit times for /metrics: the registry lives on the main thread; they cross once a second
 const commitTimes: number[] = [];
 writer.onCommit = (s) => { if (commitTimes.length < 10_000) commitTimes.push(s); };

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import type { BlobMeta } from '../types.js';
 import type { Row } from './open.js';
 
-export { BodyCache, DEFAULT_BODY_CACHE_BYTES, ListCache, MetaCache } from '../caches.js';
+export { BodyCache, DEFAULT_BODY_CACHE_BYTES, ListCache, MetaCache, UidCache } from '../caches.js';
 
 /** A blob's parsed structure, shared by every reader (read-only). */
 export class CachedMeta implements BlobMeta {

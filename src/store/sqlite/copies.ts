@@ -26,7 +26,22 @@ export function putBlob(tx: Tx, raw: Buffer, meta: BlobMeta, refs: number): numb
   const r = tx.st(`INSERT INTO blobs (sha256, size, refs, raw, mime, search_text, message_id, subject, created)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`).get(
     sha, raw.length, refs, raw, JSON.stringify(meta.mime), meta.searchText, meta.messageId, meta.subject, Date.now()) as Row;
+  // the indexed header text for SEARCH (migration 090); goes with the blob (ON DELETE CASCADE)
+  if (meta.headerText) tx.st('INSERT INTO blob_headers (blob_id, text) VALUES (?, ?)').run(r.id, meta.headerText);
   return r.id as number;
+}
+
+/**
+ * RFC 3501 §7.2.6 FLAGS: remember the keywords (flags without a backslash) a copy of this mailbox
+ * was given. The one place that writes mailbox_keywords: insertCopy (deliver, append, import,
+ * COPY, MOVE, RENAME INBOX) and setFlags call it. A helper rather than a trigger: SQLite triggers
+ * cannot use the recursive query that splits the flags column, and a copy without keywords (nearly
+ * every delivery) costs nothing here.
+ */
+export function noteKeywords(tx: Tx, mailboxId: number, flags: Iterable<string>): void {
+  for (const f of flags) {
+    if (f && !f.startsWith('\\')) tx.st('INSERT OR IGNORE INTO mailbox_keywords (mailbox_id, keyword) VALUES (?, ?)').run(mailboxId, f);
+  }
 }
 
 /** One more reference to stored bytes (a copy of a message). */
@@ -49,6 +64,7 @@ export function insertCopy(tx: Tx, mailboxId: number, blobId: number, size: numb
   const modseq = mb.highestmodseq as number;
   tx.st('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, blob_id, size, msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
     .run(mailboxId, uid, modseq, joinFlags(flags), internalDate, blobId, size, msgId);
+  if (flags.length) noteKeywords(tx, mailboxId, flags);
   const last = tx.changes[tx.changes.length - 1];
   if (last && last.kind === 'exists' && last.mailboxId === mailboxId) {
     last.uids.push(uid);
@@ -88,7 +104,8 @@ export function removeCopies(tx: Tx, mailboxId: number, removal: Removal, origin
     rows = [...new Set(removal.uids)].map((u) => st.get(mailboxId, u) as Row | undefined).filter((r): r is Row => !!r);
     if (removal.which === 'deleted') rows = rows.filter((r) => splitFlags(r.flags as string).includes('\\Deleted'));
   } else {
-    rows = tx.st(`SELECT uid, blob_id, flags FROM messages WHERE mailbox_id = ? AND (' ' || flags || ' ') LIKE '% \\Deleted %'`).all(mailboxId) as Row[];
+    // the partial index messages_deleted (migration 090): the same expression, word for word
+    rows = tx.st(`SELECT uid, blob_id, flags FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0`).all(mailboxId) as Row[];
   }
   if (rows.length === 0) return [];
   rows.sort((a, b) => (a.uid as number) - (b.uid as number));

@@ -38,7 +38,8 @@ export async function deliver(w: Writer, given: Delivery): Promise<DeliveryResul
         const dom = r.slice(r.lastIndexOf('@') + 1).toLowerCase();
         byDomain.set(dom, [...(byDomain.get(dom) ?? []), r]);
       }
-      const blobId = putBlob(tx, relayRaw, relayMeta, byDomain.size);
+      // bytes only the queue holds are never searched: no indexed header text for them
+      const blobId = putBlob(tx, relayRaw, { ...relayMeta, headerText: null }, byDomain.size);
       const ins = tx.st(`INSERT INTO queue (msg_id, blob_id, mail_from, domain, rcpts, next_attempt, data, created, updated)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`);
       for (const [domain, rcpts] of byDomain) {

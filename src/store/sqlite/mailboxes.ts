@@ -5,7 +5,7 @@ import type { MailboxRecord, MailboxStatus, MailboxView } from '../types.js';
 import { copyCopies, releaseBlob, removeCopies } from './copies.js';
 import type { Row } from './open.js';
 import type { Reader } from './reader.js';
-import { mailboxRow, splitFlags } from './rows.js';
+import { mailboxRow } from './rows.js';
 import type { Tx, Writer } from './writer.js';
 
 /** A mailbox row; `subscribed` says whether its name is among the user's subscriptions (RFC 3501 §6.3.6). */
@@ -77,29 +77,33 @@ export const mailboxReads = {
     const row = r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE id = ?`).get(id) as Row | undefined;
     return row ? mailboxRow(row) : null;
   },
+  // RFC 3501 §6.3.10 STATUS: from the counters the triggers keep (migration 090); \Recent by a UID range
   status: async (r: Reader, mailboxId: number): Promise<MailboxStatus | null> => {
-    const row = r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
+    const row = r.st(`SELECT ${MAILBOX}, messages, unseen, deleted, size,
+        (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = mailboxes.id AND m.uid > mailboxes.recent_uid) AS recent
+      FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
     if (!row) return null;
-    const s = r.st(`SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS size,
-        SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END) AS unseen,
-        SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Deleted %' THEN 1 ELSE 0 END) AS deleted,
-        SUM(CASE WHEN uid > ? THEN 1 ELSE 0 END) AS recent
-      FROM messages WHERE mailbox_id = ?`).get(row.recent_uid, mailboxId) as Row;
     return {
-      ...mailboxRow(row), messages: s.n as number, size: s.size as number,
-      unseen: (s.unseen as number) ?? 0, deleted: (s.deleted as number) ?? 0, recent: (s.recent as number) ?? 0,
+      ...mailboxRow(row), messages: row.messages as number, size: row.size as number,
+      unseen: row.unseen as number, deleted: row.deleted as number, recent: row.recent as number,
     };
   },
-  view: async (r: Reader, mailboxId: number): Promise<MailboxView | null> => {
-    const row = r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
+  // RFC 3501 §6.3.1 SELECT: the UID vector (caches.ts UidCache) and counters, all read in one read transaction
+  view: async (r: Reader, mailboxId: number): Promise<MailboxView | null> => r.snapshot(() => {
+    const row = r.st(`SELECT ${MAILBOX}, messages,
+        (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = mailboxes.id AND m.uid > mailboxes.recent_uid) AS recent
+      FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
     if (!row) return null;
-    const uids = Uint32Array.from((r.st('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Row[]).map((m) => m.uid as number));
-    const first = r.st(`SELECT uid FROM messages WHERE mailbox_id = ? AND (' ' || flags || ' ') NOT LIKE '% \\Seen %' ORDER BY uid LIMIT 1`).get(mailboxId) as Row | undefined;
-    const kw = new Set<string>();
-    for (const m of r.st('SELECT DISTINCT flags FROM messages WHERE mailbox_id = ?').all(mailboxId) as Row[]) for (const f of splitFlags(m.flags as string)) if (!f.startsWith('\\')) kw.add(f);
-    const recent = r.st('SELECT COUNT(*) AS n FROM messages WHERE mailbox_id = ? AND uid > ?').get(mailboxId, row.recent_uid) as Row;
-    return { mailbox: mailboxRow(row), uids, firstUnseen: (first?.uid as number) ?? 0, keywords: [...kw].sort(), recent: recent.n as number };
-  },
+    const mailbox = mailboxRow(row);
+    const from = r.st('SELECT uid FROM messages WHERE mailbox_id = ? AND uid >= ? ORDER BY uid').pluck();
+    const uids = r.uids.view(mailboxId, { uidValidity: mailbox.uidValidity, uidNext: mailbox.uidNext, messages: row.messages as number },
+      (uid) => from.all(mailboxId, uid) as number[]);
+    // the partial index messages_unseen (migration 090): the same expression, word for word
+    const first = r.st(`SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Seen ') = 0 ORDER BY uid LIMIT 1`)
+      .pluck().get(mailboxId) as number | undefined;
+    const keywords = r.st('SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY keyword').pluck().all(mailboxId) as string[];
+    return { mailbox, uids, firstUnseen: first ?? 0, keywords, recent: row.recent as number };
+  }),
   subscriptions: async (r: Reader, userId: number): Promise<string[]> =>
     (r.st('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').all(userId) as Row[]).map((s) => s.name as string),
 };

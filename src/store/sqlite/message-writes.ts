@@ -5,7 +5,7 @@ import { toCrlf } from '../../mail/dot-stuffing.js';
 import { analyze } from '../analyze.js';
 import { StoreError } from '../errors.js';
 import type { BlobMeta, FlagChange, FlagOp, ImportItem, ImportOutcome, JourneyEvent } from '../types.js';
-import { bumpModseq, copyCopies, insertCopy, insertJourney, putBlob, removeCopies } from './copies.js';
+import { bumpModseq, copyCopies, insertCopy, insertJourney, noteKeywords, putBlob, removeCopies } from './copies.js';
 import type { Row } from './open.js';
 import { joinFlags, splitFlags } from './rows.js';
 import type { Writer } from './writer.js';
@@ -43,6 +43,7 @@ export const messageWrites = {
         if (next.length === old.length && next.every((f) => old.includes(f))) continue;
         if (!modseq) modseq = bumpModseq(tx, mailboxId);
         upd.run(joinFlags(next), modseq, mailboxId, uid);
+        if (op !== 'remove') noteKeywords(tx, mailboxId, next.filter((f) => !old.includes(f)));
         changed.push({ uid, flags: next, modseq });
       }
       if (changed.length) tx.changes.push({ mailboxId, kind: 'flags', changes: changed, modseq, origin: opts.origin });

@@ -2,13 +2,15 @@
 // (WAL: it never blocks the writer and never waits for it). It cannot write: the connection is
 // opened read-only and no write function takes a Reader.
 import type Database from 'better-sqlite3';
-import { BodyCache, DEFAULT_BODY_CACHE_BYTES, ListCache, MetaCache, type CachedMeta } from './caches.js';
+import { BodyCache, DEFAULT_BODY_CACHE_BYTES, ListCache, MetaCache, UidCache, type CachedMeta } from './caches.js';
 import { openReadDb, statements } from './open.js';
 
 export class Reader {
   /** a statement on the read connection, compiled once */
   readonly st: (sql: string) => Database.Statement;
   readonly lists = new ListCache();
+  /** every live UID by mailbox (mailboxes.view), kept current from the change events */
+  readonly uids = new UidCache();
   readonly metas = new MetaCache<CachedMeta>();
   readonly bodies: BodyCache;
   /** for tests and the bench: reads of message bytes (from the cache or the database) */
@@ -21,6 +23,17 @@ export class Reader {
     this.db = openReadDb(file);
     this.st = statements(this.db);
     this.bodies = new BodyCache(bodyCacheBytes);
+  }
+
+  /** `fn`'s reads in one read transaction: one point in time (WAL: writers go on meanwhile) */
+  snapshot<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    this.db.exec('BEGIN');
+    try {
+      return fn();
+    } finally {
+      this.db.exec('COMMIT');
+    }
   }
 
   get readonly(): boolean {

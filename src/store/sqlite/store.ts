@@ -5,6 +5,7 @@ import type { MimeLimits } from '../../mail/mime.js';
 import { MemoryLocks } from '../memory-locks.js';
 import type { Store, StoreEvents } from '../types.js';
 import { assemble, bind, reads, writes } from './api.js';
+import { backfillHeaderText } from './backfill.js';
 import { databaseFile } from './open.js';
 import { Reader } from './reader.js';
 import { Writer } from './writer.js';
@@ -37,6 +38,8 @@ export class SqliteStore implements Store {
   readonly prune: Store['prune'];
   readonly locks: Store['locks'];
   readonly penalties: Store['penalties'];
+  /** migration 090's header text of older blobs, done in the background (tests await it); resolves with the batches done */
+  readonly backfilled: Promise<number>;
   private readonly writer: Writer;
   private readonly reader: Reader;
 
@@ -50,6 +53,9 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.events = this.writer.events;
+    // the UID vectors hear of every change in this thread before anyone else does
+    this.writer.observe = (c) => this.reader.uids.apply(c);
+    this.backfilled = backfillHeaderText(this.writer);
     const api = assemble(bind(reads, this.reader), bind(writes, this.writer));
     this.domains = api.domains;
     this.users = api.users;

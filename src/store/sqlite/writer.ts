@@ -39,6 +39,8 @@ export class Writer {
   readonly stats = { commits: 0, jobs: 0 };
   /** told the seconds of every committed group transaction (the writer thread sends them to /metrics) */
   onCommit: ((seconds: number) => void) | null = null;
+  /** told every change before it is announced (the reader's UID vectors in the same thread) */
+  observe: ((c: MailboxChange) => void) | null = null;
   /** a statement on this connection, outside any write (reads the writer needs before its transaction) */
   readonly st: (sql: string) => Database.Statement;
   private readonly db: Database.Database;
@@ -56,7 +58,7 @@ export class Writer {
     this.mimeLimits = opts.mimeLimits;
     this.events.setMaxListeners(0);
     if (opts.announceOthers !== false) {
-      const others = new OtherWriters(this.db, (c) => this.events.emit('change', c));
+      const others = new OtherWriters(this.db, (c) => this.announce(c));
       this.others = others;
       // 'newListener' fires before the listener is added, 'removeListener' after it is gone
       const ev = this.events as EventEmitter;
@@ -121,8 +123,13 @@ export class Writer {
       if (r.ok) job.resolve(r.value);
       else job.reject(r.value);
     });
-    for (const c of others) this.events.emit('change', c);
-    for (const job of batch) for (const c of job.changes) this.events.emit('change', c);
+    for (const c of others) this.announce(c);
+    for (const job of batch) for (const c of job.changes) this.announce(c);
+  }
+
+  private announce(c: MailboxChange): void {
+    this.observe?.(c);
+    this.events.emit('change', c);
   }
 
   /** Commits what is queued, then closes the connection. */
