@@ -122,12 +122,29 @@ export class UidCache {
     this.drop(mailboxId);
     this.stats.loads++;
     const uids = Uint32Array.from(read(1));
-    if (uids.length <= this.max) {
-      this.entries.set(mailboxId, { uidValidity: state.uidValidity, uidNext: state.uidNext, buf: uids, n: uids.length });
-      this.total += uids.length;
-      this.evict(mailboxId);
-    }
+    this.set(mailboxId, state, uids);
     return uids;
+  }
+
+  /** What the vector kept for this mailbox knows (an asynchronous store reads only UIDs at or above uidNext then), or undefined. */
+  peek(mailboxId: number): UidState | undefined {
+    const e = this.entries.get(mailboxId);
+    return e && { uidValidity: e.uidValidity, uidNext: e.uidNext, messages: e.n };
+  }
+
+  /** Keeps `uids` (every live UID as of `state`, ascending) as the mailbox's vector. */
+  set(mailboxId: number, state: UidState, uids: Uint32Array): void {
+    this.drop(mailboxId);
+    if (uids.length > this.max) return;
+    this.entries.set(mailboxId, { uidValidity: state.uidValidity, uidNext: state.uidNext, buf: uids, n: uids.length });
+    this.total += uids.length;
+    this.evict(mailboxId);
+  }
+
+  /** Drops every vector (e.g. a change channel was lost). */
+  clear(): void {
+    this.entries.clear();
+    this.total = 0;
   }
 
   drop(mailboxId: number): void {
