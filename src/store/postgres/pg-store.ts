@@ -10,7 +10,8 @@
 // over one context (context.ts: the PgDb handle, the caches, the events, the group commit):
 // accounts.ts, aliases.ts, mailboxes.ts, message-reads.ts, message-writes.ts, deliver.ts,
 // queue.ts (with queue-lease.ts), journey.ts, submissions.ts, transcripts.ts, prune.ts, and
-// locks.ts for what the nodes agree on. The row-level helpers every write shares are copies.ts.
+// locks.ts for what the nodes agree on. The row-level helpers every write shares are copies.ts;
+// backfill.ts gives blobs stored before migration 040 their header text, in the background.
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../config/config.js';
@@ -19,6 +20,7 @@ import type { MimeLimits } from '../../mail/mime.js';
 import type { MailboxChange, Store, StoreEvents } from '../types.js';
 import { domains, users } from './accounts.js';
 import { aliases } from './aliases.js';
+import { backfillHeaderText } from './backfill.js';
 import { PgCaches } from './caches.js';
 import { bind, type Pg, type PgStats } from './context.js';
 import { PgDb } from './db.js';
@@ -78,8 +80,11 @@ export class PgStore implements Store {
   readonly penalties: Store['penalties'];
   readonly deliver: Store['deliver'];
   readonly prune: Store['prune'];
+  /** migration 040's header text of older blobs, done in the background (tests await it); resolves with the batches done here */
+  readonly backfilled: Promise<number>;
   private readonly db: PgDb;
   private readonly caches: PgCaches;
+  private closed = false;
 
   private constructor(db: PgDb, opts: PgStoreOptions) {
     this.db = db;
@@ -100,6 +105,7 @@ export class PgStore implements Store {
     this.penalties = b.penalties;
     this.deliver = b.deliver;
     this.prune = b.prune;
+    this.backfilled = backfillHeaderText(pg, () => this.closed);
   }
 
   static async open(opts: PgStoreOptions): Promise<PgStore> {
@@ -135,6 +141,7 @@ export class PgStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.db.close();
   }
 }

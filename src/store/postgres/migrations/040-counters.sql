@@ -91,3 +91,7 @@ UPDATE mailboxes b SET messages = s.n, unseen = s.unseen, deleted = s.deleted, s
 INSERT INTO mailbox_keywords (mailbox_id, keyword)
   SELECT DISTINCT mailbox_id, k FROM messages, unnest(flags) AS k WHERE left(k, 1) <> '\'
   ON CONFLICT DO NOTHING;
+-- the blobs that were here before get their header text in the background, newest first, down
+-- from this id (postgres/backfill.ts), while the nodes serve
+INSERT INTO meta (key, value) SELECT 'header_text_backfill', MAX(id)::text FROM blobs HAVING MAX(id) IS NOT NULL
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value;
