@@ -704,3 +704,43 @@ test('PostgreSQL: migration 040 counts what a database holds already (counters, 
   assert.deepEqual(await s.messages.headerCandidates(inbox.id, ['subject: older']), [1, 2, 3]);
   assert.deepEqual(await s.messages.headerCandidates(inbox.id, ['nowhere']), [3]);
 });
+
+test('PostgreSQL: every view() on a node is the mailbox as of its own snapshot while another node delivers and removes', { skip: pgUnavailable() ?? false, timeout: 120_000 }, async (t) => {
+  const { a, b, inbox, local } = await twoStoresOnOneDatabase(t);
+  // the mailbox after each commit, by its MODSEQ, from a's own change events (in commit order)
+  const timeline: { modseq: number; uids: number[] }[] = [{ modseq: 1, uids: [] }];
+  const live = new Set<number>();
+  a.events.on('change', (c: MailboxChange) => {
+    if (c.mailboxId !== inbox.id || (c.kind !== 'exists' && c.kind !== 'expunge')) return;
+    for (const u of c.uids) (c.kind === 'exists' ? live.add(u) : live.delete(u));
+    timeline.push({ modseq: c.modseq, uids: [...live].sort((x, y) => x - y) });
+  });
+  let writing = true;
+  let n = 0;
+  const writer = async (w: number) => {
+    for (let i = 0; i < 40; i++) {
+      await a.deliver({ msgId: `s.${w}.${i}`, mailFrom: '', raw: message(`stress ${w} ${i}`), local, remote: [], journey: [] });
+      const some = [...live].filter(() => Math.random() < 0.3);
+      if (some.length) await a.messages.remove(inbox.id, some);
+    }
+  };
+  const writers = Promise.all([0, 1, 2].map(writer)).finally(() => { writing = false; });
+  const checked: number[] = [];
+  const reader = async () => {
+    while (writing) {
+      const v = (await b.mailboxes.view(inbox.id))!;
+      n++;
+      // a's events may come after b's read: only snapshots a has announced are checked
+      if (timeline[timeline.length - 1].modseq < v.mailbox.highestModseq) continue;
+      const at = timeline.filter((s) => s.modseq <= v.mailbox.highestModseq).pop()!;
+      assert.equal(at.modseq, v.mailbox.highestModseq, 'every commit to the mailbox is in the timeline');
+      assert.deepEqual(Array.from(v.uids), at.uids, `view at MODSEQ ${v.mailbox.highestModseq}`);
+      checked.push(v.mailbox.highestModseq);
+    }
+  };
+  await Promise.all([writers, reader(), reader()]);
+  t.diagnostic(`${n} views, ${checked.length} checked against the timeline, ${timeline.length} commits`);
+  assert.ok(checked.length > 10, 'views were checked');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(Array.from((await b.mailboxes.view(inbox.id))!.uids), (await b.messages.list(inbox.id)).map((m) => m.uid));
+});

@@ -18,45 +18,59 @@ const RECENT = `(SELECT CASE WHEN b.uidnext - 1 - w.uid <= b.messages / 2
     ELSE b.messages - (SELECT count(*) FROM messages WHERE mailbox_id = b.id AND uid <= w.uid) END
   FROM (SELECT COALESCE((SELECT recent_uid FROM mailbox_recent WHERE mailbox_id = b.id), b.recent_uid) AS uid) w)`;
 
+/** the vector kept does not hold what this read brought (evicted meanwhile): read again, UIDs and all */
+class NeedAll extends Error {}
+
 /**
- * SELECT's view in one statement, one snapshot: the mailbox row, its counters, and the UIDs only
- * when the cached vector does not match that row's UIDVALIDITY, UIDNEXT and message count (then the
- * vector read here replaces it). `useCache` false: the UIDs are read whatever the cache holds.
+ * SELECT's view in one statement, one snapshot: the mailbox row, its counters, and of the UIDs only
+ * what the vector kept (src/store/caches.ts UidCache) lacks: those at or above its UIDNEXT, and all
+ * of them only if the vector and those would not make the row's message count (or there is no
+ * vector). `useCache` false: every UID is read, whatever the cache holds.
  */
 async function view(pg: Pg, mailboxId: number, useCache: boolean): Promise<MailboxView | null> {
-  const uidCache = pg.caches.uids;
-  const held = useCache ? uidCache.peek(mailboxId) : undefined;
-  // a vector read now is kept only if no change to the mailbox came in meanwhile and the change
-  // channel was up all along (else the cache may not hear of what comes after this snapshot)
-  const load = uidCache.begin(mailboxId);
+  const { uids: cache, uidLoads } = pg.caches;
+  // the vector is kept only while the change channel is up and caught up (it hears of every commit then)
   const epoch = pg.db.live ? pg.db.epoch : -1;
+  const held = useCache && epoch >= 0 ? cache.peek(mailboxId) : undefined;
+  const load = uidLoads.begin(mailboxId);
   let r;
   try {
     r = await pg.db.readOne(`SELECT b.*, ${RECENT} AS recent,
         CASE WHEN b.unseen = 0 THEN 0 ELSE (SELECT min(uid) FROM messages WHERE mailbox_id = b.id AND NOT ('\\Seen' = ANY(flags))) END AS first_unseen,
         (SELECT array_agg(keyword ORDER BY keyword COLLATE "C") FROM mailbox_keywords WHERE mailbox_id = b.id) AS keywords,
-        (b.uidvalidity = $2 AND b.uidnext = $3 AND b.messages = $4) AS hit,
-        CASE WHEN b.uidvalidity = $2 AND b.uidnext = $3 AND b.messages = $4 THEN NULL
-          ELSE (SELECT string_agg(u, ''::bytea) FROM (SELECT ${uidBytes()} AS u FROM messages WHERE mailbox_id = b.id ORDER BY uid) s) END AS uids
-      FROM mailboxes b WHERE b.id = $1`, [mailboxId, held?.uidValidity ?? -1, held?.uidNext ?? -1, held?.messages ?? -1]);
-  } catch (err) {
-    uidCache.finish(load, 0, 0, new Uint32Array(0), false);
-    throw err;
+        t.top, CASE WHEN b.uidvalidity = $2 AND $3 <= b.uidnext AND $4 + length(t.top) / 4 = b.messages THEN NULL
+          ELSE COALESCE((SELECT string_agg(u, ''::bytea) FROM (SELECT ${uidBytes()} AS u FROM messages WHERE mailbox_id = b.id ORDER BY uid) s), ''::bytea) END AS uids
+      FROM mailboxes b, LATERAL (SELECT COALESCE((SELECT string_agg(u, ''::bytea) FROM (SELECT ${uidBytes()} AS u FROM messages
+          WHERE mailbox_id = b.id AND uid >= $3 ORDER BY uid) s), ''::bytea) AS top) t
+      WHERE b.id = $1`, [mailboxId, held?.uidValidity ?? -1, held?.uidNext ?? 2 ** 32, held?.messages ?? -1]);
+  } finally {
+    uidLoads.end(load);
   }
-  if (!r) { uidCache.finish(load, 0, 0, new Uint32Array(0), false); uidCache.drop(mailboxId); return null; }
+  if (!r) { cache.drop(mailboxId); return null; }
   const mailbox = mailboxRow(r);
-  let uids: Uint32Array;
-  if (r.hit) {
-    uidCache.finish(load, 0, 0, new Uint32Array(0), false);
-    const hit = uidCache.get(mailboxId, mailbox.uidValidity, mailbox.uidNext, r.messages as number);
-    // the cached vector moved on while the statement ran: read again, UIDs and all
-    if (!hit) return view(pg, mailboxId, false);
-    uids = hit;
-  } else {
-    uids = uidVector(r.uids as Buffer | null);
-    uidCache.finish(load, mailbox.uidValidity, mailbox.uidNext, uids, epoch >= 0 && pg.db.live && pg.db.epoch === epoch);
+  const all = r.uids === null ? null : uidVector(r.uids as Buffer);
+  const rest = { mailbox, firstUnseen: (r.first_unseen as number) ?? 0, keywords: (r.keywords as string[]) ?? [], recent: r.recent as number };
+  const current = !load.stale && epoch >= 0 && pg.db.live && pg.db.epoch === epoch;
+  const state = { uidValidity: mailbox.uidValidity, uidNext: mailbox.uidNext, messages: r.messages as number };
+  if (all) {
+    // read whole: kept unless changes came in while the statement ran (or may have been missed)
+    if (current) cache.set(mailboxId, state, all);
+    return { ...rest, uids: all };
   }
-  return { mailbox, uids, firstUnseen: (r.first_unseen as number) ?? 0, keywords: (r.keywords as string[]) ?? [], recent: r.recent as number };
+  // the vector and what was read above its UIDNEXT make the count: it is the mailbox's (as the
+  // cache checks again), unless changes came in meanwhile, which this snapshot may not hold
+  if (!current || !held) return view(pg, mailboxId, false);
+  const top = uidVector(r.top as Buffer);
+  try {
+    const uids = cache.view(mailboxId, state, (from) => {
+      if (from === held.uidNext) return top;
+      throw new NeedAll();
+    });
+    return { ...rest, uids };
+  } catch (err) {
+    if (!(err instanceof NeedAll)) throw err;
+    return view(pg, mailboxId, false);
+  }
 }
 
 async function nextUidValidity(t: PgTx): Promise<number> {

@@ -116,7 +116,7 @@ export class PgStore implements Store {
       onChange: (c) => store?.changed(c),
       onQueued: () => store?.events.emit('queued'),
       // changes may be missed until the channel is back and caught up: no UID vector is trusted meanwhile
-      onListenError: () => store?.caches.uids.clear(),
+      onListenError: () => { store?.caches.uidLoads.all(); store?.caches.uids.clear(); },
     }, PG_MIGRATIONS_DIR);
     store = new PgStore(db, opts);
     return store;
@@ -131,6 +131,7 @@ export class PgStore implements Store {
   private changed(c: MailboxChange): void {
     // the list cache is keyed by MODSEQ and needs nothing; a deleted mailbox's list goes
     if (c.kind === 'deleted') this.caches.lists.drop(c.mailboxId);
+    this.caches.uidLoads.changed(c.mailboxId);
     this.caches.uids.apply(c);
     this.events.emit('change', c);
   }
