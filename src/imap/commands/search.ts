@@ -66,26 +66,46 @@ class Evaluator {
     }
   }
 
-  private async load(r: MessageRecord): Promise<Loaded> {
+  /** which keys need the message's bytes (its header fields), beyond the parsed meta */
+  static needsRaw(k: Key): boolean {
+    switch (k.k) {
+      case 'header': case 'text': return true;
+      case 'not': return Evaluator.needsRaw(k.a);
+      case 'or': return Evaluator.needsRaw(k.a) || Evaluator.needsRaw(k.b);
+      case 'and': return k.keys.some(Evaluator.needsRaw);
+      default: return false;
+    }
+  }
+
+  private async load(r: MessageRecord, withRaw: boolean): Promise<Loaded> {
     let l = this.loaded.get(r.uid);
     if (!l) {
       const meta = await this.s.ctx.store.messages.meta(r.blobId);
       const tree = meta.mime as MimeTree;
-      const raw = await this.s.ctx.store.messages.raw(r.blobId);
-      const headers = headerBlock(raw, tree).map((h) => ({ name: h.name, value: decodeMimeWords(h.value) }));
+      // the bytes only for header fields (FROM/TO/CC/BCC read the envelope in the meta)
+      const raw = withRaw ? await this.s.ctx.store.messages.raw(r.blobId) : null;
+      let headers: Loaded['headers'] | undefined;
       let text: string | undefined;
       // the decoded body text is read only when a TEXT or BODY key asks for it
-      l = { tree, headers, get text() { return (text ??= meta.searchText); } };
+      l = {
+        tree,
+        get headers() { return (headers ??= headerBlock(raw!, tree).map((h) => ({ name: h.name, value: decodeMimeWords(h.value) }))); },
+        get text() { return (text ??= meta.searchText); },
+      };
       this.loaded.clear(); // one message at a time: bounded memory
       this.loaded.set(r.uid, l);
     }
     return l;
   }
 
-  /** Does message m match? Loads the message's bytes and meta only when a key needs them. */
-  async matches(k: Key, m: Msg, needs: boolean): Promise<boolean> {
-    const l = needs ? await this.load(m.r) : null;
-    return this.test(k, m, l);
+  /**
+   * Does message m match? Loads the message's meta (and bytes) only when a key needs them, and
+   * not at all when a key of a top-level AND that needs neither already fails (UNSEEN SUBJECT x).
+   */
+  async matches(k: Key, m: Msg, needs: boolean, needsRaw = false): Promise<boolean> {
+    if (!needs) return this.test(k, m, null);
+    if (k.k === 'and') for (const x of k.keys) if (!Evaluator.needs(x) && !this.test(x, m, null)) return false;
+    return this.test(k, m, await this.load(m.r, needsRaw));
   }
 
   /** Does the message at `seq` match a key that needs no record (needsRecord() is false)? */
@@ -211,6 +231,7 @@ async function scan(s: ImapSession, sel: Selected, key: Key, wantRecord: boolean
     places = (from) => v.slice(from, from + RECORD_CHUNK).map((uid, i) => ({ seq: from + i + 1, uid }));
   }
   const needs = Evaluator.needs(key);
+  const needsRaw = Evaluator.needsRaw(key);
   const needsRecord = wantRecord || needs || Evaluator.needsRecord(key);
   let n = 0;
   for (let from = 0; from < total; from += RECORD_CHUNK) {
@@ -227,7 +248,7 @@ async function scan(s: ImapSession, sel: Selected, key: Key, wantRecord: boolean
       if (j >= recs.length || recs[j].uid !== p.uid) continue;
       const m = { seq: p.seq, r: recs[j] };
       try {
-        if (await ev.matches(key, m, needs)) each(p, m.r);
+        if (await ev.matches(key, m, needs, needsRaw)) each(p, m.r);
       } catch {
         // a message expunged under us: no match
       }
