@@ -35,6 +35,8 @@ export function headerSearchText(raw: Buffer, tree: MimeTree): string | null {
   const lines: string[] = [];
   let size = 0;
   const add = (line: string): boolean => {
+    // a line already inside another (the From: field holds its address) adds nothing a search could find
+    if (lines.some((l) => l.includes(line))) return true;
     size += line.length + 1;
     if (size > HEADER_SEARCH_TEXT_MAX) return false;
     lines.push(line);

@@ -126,6 +126,13 @@ export class UidCache {
     return uids;
   }
 
+  /** The vector kept, if it is exactly the mailbox's as of `state` (no read needed), else null. */
+  get(mailboxId: number, state: UidState): Uint32Array | null {
+    const e = this.entries.get(mailboxId);
+    if (!e || e.uidValidity !== state.uidValidity || e.uidNext !== state.uidNext || e.n !== state.messages) return null;
+    return e.buf.subarray(0, e.n);
+  }
+
   /** What the vector kept for this mailbox knows (an asynchronous store reads only UIDs at or above uidNext then), or undefined. */
   peek(mailboxId: number): UidState | undefined {
     const e = this.entries.get(mailboxId);

@@ -472,6 +472,165 @@ for (const b of backends) {
       assert.deepEqual(ex, odd, 'every expunged UID announced on the other store');
     });
 
+    // issue 15: SELECT, STATUS, FETCH and SEARCH of a large mailbox without its whole list
+    /** what the counters and the view must say, counted from the records themselves */
+    async function recount(store: Store, mailboxId: number) {
+      const list = await store.messages.list(mailboxId);
+      return {
+        messages: list.length,
+        unseen: list.filter((m) => !m.flags.includes('\\Seen')).length,
+        deleted: list.filter((m) => m.flags.includes('\\Deleted')).length,
+        size: list.reduce((n, m) => n + m.size, 0),
+        uids: list.map((m) => m.uid),
+        firstUnseen: list.find((m) => !m.flags.includes('\\Seen'))?.uid ?? 0,
+        keywords: [...new Set(list.flatMap((m) => m.flags.filter((f) => !f.startsWith('\\'))))],
+      };
+    }
+    async function assertCounted(store: Store, mailboxId: number, what: string, keywordsEver?: Set<string>) {
+      const want = await recount(store, mailboxId);
+      const st = (await store.mailboxes.status(mailboxId))!;
+      assert.deepEqual({ messages: st.messages, unseen: st.unseen, deleted: st.deleted, size: st.size },
+        { messages: want.messages, unseen: want.unseen, deleted: want.deleted, size: want.size }, `status after ${what}`);
+      const v = (await store.mailboxes.view(mailboxId))!;
+      assert.deepEqual([...v.uids], want.uids, `view uids after ${what}`);
+      assert.equal(v.firstUnseen, want.firstUnseen, `first unseen after ${what}`);
+      for (const k of want.keywords) assert.ok(v.keywords.includes(k), `keyword ${k} listed after ${what}`);
+      if (keywordsEver) assert.deepEqual([...v.keywords].sort(), [...keywordsEver].sort(), `keywords used so far after ${what}`);
+      assert.equal(v.mailbox.uidNext, st.uidNext);
+      assert.equal(v.recent, st.recent, `recent in view and status after ${what}`);
+    }
+
+    test('counters, view and keywords follow every write: deliver, append, copy, move, flags, expunge, remove, RENAME INBOX, delete', async (t) => {
+      const { store, alice } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      const local = [{ userId: alice.id, address: alice.address, rcptTo: alice.address }];
+      const kwInbox = new Set<string>();
+      let n = 0;
+      const deliver = (flags?: string[]) => store.deliver({ msgId: `v.${++n}`, mailFrom: '', raw: message(`view ${n}`, 'x'.repeat(n)), local, remote: [], journey: [], flags });
+      assert.deepEqual((await store.mailboxes.view(inbox.id))!.uids.length, 0);
+      assert.equal(await store.mailboxes.view(999_999), null);
+      assert.equal(await store.mailboxes.status(999_999), null);
+      for (let i = 0; i < 5; i++) await deliver();
+      await assertCounted(store, inbox.id, 'deliveries', kwInbox);
+      let v = (await store.mailboxes.view(inbox.id))!;
+      assert.equal(v.recent, 5, 'never selected: every message is recent');
+      assert.equal(v.firstUnseen, 1);
+      await deliver(['\\Seen', '$Label1']);
+      kwInbox.add('$Label1');
+      await assertCounted(store, inbox.id, 'a delivery with flags', kwInbox);
+      await store.messages.append(inbox.id, message('appended'), { flags: ['\\Deleted', 'Work'] });
+      kwInbox.add('Work');
+      await assertCounted(store, inbox.id, 'append', kwInbox);
+      await store.messages.setFlags(inbox.id, [1, 2, 3], 'add', ['\\Seen', 'Later']);
+      kwInbox.add('Later');
+      await assertCounted(store, inbox.id, 'flags add', kwInbox);
+      assert.equal((await store.mailboxes.view(inbox.id))!.firstUnseen, 4);
+      await store.messages.setFlags(inbox.id, [2], 'remove', ['\\Seen', 'Later']);
+      await assertCounted(store, inbox.id, 'flags remove (keywords stay: used so far)', kwInbox);
+      await store.messages.setFlags(inbox.id, [3, 4], 'set', ['\\Deleted', 'Other']);
+      kwInbox.add('Other');
+      await assertCounted(store, inbox.id, 'flags set', kwInbox);
+      assert.deepEqual(await store.messages.expunge(inbox.id, [3]), [3]);
+      await assertCounted(store, inbox.id, 'UID EXPUNGE', kwInbox);
+      assert.deepEqual((await store.messages.expunge(inbox.id)).sort((x, y) => x - y), [4, 7]);
+      await assertCounted(store, inbox.id, 'EXPUNGE', kwInbox);
+      assert.deepEqual(await store.messages.remove(inbox.id, [5]), [5]);
+      await assertCounted(store, inbox.id, 'remove (POP3)', kwInbox);
+
+      const archive = (await store.mailboxes.get(alice.id, 'Archive'))!;
+      await store.messages.copy(inbox.id, [1, 6], archive.id);
+      await assertCounted(store, archive.id, 'copy (target)', new Set(['Later', '$Label1']));
+      await assertCounted(store, inbox.id, 'copy (source)', kwInbox);
+      const trash = (await store.mailboxes.get(alice.id, 'Trash'))!;
+      await store.messages.move(inbox.id, [2], trash.id);
+      await assertCounted(store, trash.id, 'move (target)', new Set());
+      await assertCounted(store, inbox.id, 'move (source)', kwInbox);
+
+      // \Recent: a read-write SELECT takes them; new mail is recent again
+      assert.deepEqual(await store.mailboxes.claimRecent(inbox.id), [1, 6]);
+      v = (await store.mailboxes.view(inbox.id))!;
+      assert.equal(v.recent, 0);
+      assert.equal((await store.mailboxes.status(inbox.id))!.recent, 0);
+      await deliver();
+      assert.equal((await store.mailboxes.view(inbox.id))!.recent, 1);
+      assert.equal((await store.mailboxes.status(inbox.id))!.recent, 1);
+      await assertCounted(store, inbox.id, 'a delivery after SELECT', kwInbox);
+
+      await store.mailboxes.rename(alice.id, 'INBOX', 'Old');
+      const old = (await store.mailboxes.get(alice.id, 'Old'))!;
+      await assertCounted(store, old.id, 'RENAME INBOX (new mailbox)', new Set(['$Label1', 'Later']));
+      await assertCounted(store, inbox.id, 'RENAME INBOX (INBOX, now empty)');
+      assert.deepEqual((await store.mailboxes.view(inbox.id))!.uids.length, 0);
+      await store.mailboxes.delete(old.id);
+      assert.equal(await store.mailboxes.view(old.id), null);
+      assert.equal(await store.mailboxes.status(old.id), null);
+      const again = await store.mailboxes.create(alice.id, 'Old');
+      assert.deepEqual((await store.mailboxes.view(again.id))!.keywords, [], 'a mailbox made anew has no keywords');
+      await assertCounted(store, again.id, 'a mailbox made anew', new Set());
+    });
+
+    test('counters and view after a random sequence of writes equal a recount; some() and changedSince() read exactly what they name', async (t) => {
+      const { store, alice } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      const other = await store.mailboxes.create(alice.id, 'Other');
+      const local = [{ userId: alice.id, address: alice.address, rcptTo: alice.address }];
+      // a fixed seed: the same sequence every run (xorshift)
+      let seed = 0x9e3779b9;
+      const rnd = (k: number) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % k; };
+      const flagSets = [[], ['\\Seen'], ['\\Deleted'], ['\\Seen', '\\Deleted'], ['kw1'], ['\\Seen', 'kw2']];
+      for (let step = 0; step < 120; step++) {
+        const mb = rnd(4) === 0 ? other.id : inbox.id;
+        const live = (await store.mailboxes.view(mb))!.uids;
+        const pick = () => [...live].filter(() => rnd(3) === 0);
+        switch (rnd(8)) {
+          case 0: case 1: await store.deliver({ msgId: `r.${step}`, mailFrom: '', raw: message(`rand ${step}`), local, remote: [], journey: [], flags: flagSets[rnd(flagSets.length)] }); break;
+          case 2: await store.messages.append(mb, message(`app ${step}`), { flags: flagSets[rnd(flagSets.length)] }); break;
+          case 3: await store.messages.setFlags(mb, pick(), (['add', 'remove', 'set'] as const)[rnd(3)], flagSets[rnd(flagSets.length)]); break;
+          case 4: await store.messages.expunge(mb, rnd(2) ? undefined : pick()); break;
+          case 5: await store.messages.remove(mb, pick().slice(0, 2)); break;
+          case 6: await store.messages.copy(mb, pick(), mb === inbox.id ? other.id : inbox.id); break;
+          case 7: await store.messages.move(mb, pick().slice(0, 3), mb === inbox.id ? other.id : inbox.id); break;
+        }
+      }
+      for (const mb of [inbox.id, other.id]) await assertCounted(store, mb, 'a random sequence');
+
+      const all = await store.messages.list(inbox.id);
+      assert.ok(all.length > 5, 'the sequence left messages');
+      const uids = all.map((m) => m.uid);
+      const wanted = [uids[uids.length - 1], uids[0], uids[2], uids[2], 999_999, uids[1], 0];
+      assert.deepEqual((await store.messages.some(inbox.id, wanted)).map((m) => m.uid), [uids[0], uids[1], uids[2], uids[uids.length - 1]]);
+      assert.deepEqual(await store.messages.some(inbox.id, uids), all, 'every UID: the same records as list()');
+      assert.deepEqual(await store.messages.some(inbox.id, []), []);
+      assert.deepEqual(await store.messages.some(other.id, [uids[0]]).then((r) => r.every((m) => m.uid === uids[0])), true);
+      const mid = [...all].sort((x, y) => x.modseq - y.modseq)[Math.floor(all.length / 2)].modseq;
+      assert.deepEqual(await store.messages.changedSince(inbox.id, mid), all.filter((m) => m.modseq > mid), 'CHANGEDSINCE: by MODSEQ, in UID order');
+      assert.deepEqual(await store.messages.changedSince(inbox.id, 0), all);
+    });
+
+    test('headerCandidates: a superset of the SEARCH matches (encoded words, addresses, groups), narrower than the mailbox', async (t) => {
+      const { store, alice } = await setup(t, b);
+      const inbox = (await store.mailboxes.get(alice.id, 'INBOX'))!;
+      const msgs = [
+        'From: "Zoë Zebra" <zoe@zoo.test>\r\nTo: alice@example.test\r\nSubject: =?UTF-8?B?WmVicmEgw7xiZXIgYWxsZXM=?=\r\n\r\nbody\r\n', // "Zebra über alles"
+        'From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.test>\r\nTo: Friends: bob@example.test, carol@example.test;\r\nCc: "Big Boss" <boss@corp.test>\r\nSubject: lunch\r\n\r\nzebra in the body only\r\n',
+        'From: nobody@example.test\r\nSubject: ΣΊΣΥΦΟΣ and İstanbul\r\nList-ID: <news.example.test>\r\nIn-Reply-To: <abc@x.test>\r\n\r\n.\r\n',
+      ];
+      for (const [i, raw] of msgs.entries()) await store.messages.append(inbox.id, Buffer.from(raw), { internalDate: Date.now() + i });
+      const cands = (w: string[]) => store.messages.headerCandidates(inbox.id, w.map((x) => x.toLowerCase()));
+      assert.deepEqual(await cands(['zebra']), [1], 'the Subject and From name, not the body');
+      assert.deepEqual(await cands(['über']), [1], 'an encoded word, decoded');
+      assert.deepEqual(await cands(['andré']), [2], 'an encoded display name');
+      assert.deepEqual(await cands(['friends']), [2], 'a group name');
+      assert.deepEqual(await cands(['big boss <boss@corp.test>']), [2], 'an address as SEARCH CC sees it');
+      assert.deepEqual(await cands(['σίσυφος']), [3], 'folded as SEARCH folds');
+      assert.deepEqual(await cands(['İstanbul']), [3]);
+      assert.deepEqual(await cands(['news.example.test']), [3], 'List-ID');
+      assert.deepEqual(await cands(['zoe@zoo.test', 'zebra']), [1], 'every word must be there');
+      assert.deepEqual(await cands(['zoe@zoo.test', 'lunch']), []);
+      assert.deepEqual(await cands(['no such words']), []);
+      assert.deepEqual(await cands([]), [1, 2, 3], 'no words: every message');
+    });
+
     test('the tool store (CLI) opens the same database', async (t) => {
       const { db, alice } = await setup(t, b);
       const tool = await db.tool();

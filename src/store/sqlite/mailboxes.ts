@@ -65,6 +65,32 @@ function rename(tx: Tx, userId: number, from: string, to: string): void {
   for (const k of kids) tx.st('UPDATE mailboxes SET name = ? WHERE id = ?').run(to + (k.name as string).slice(from.length), k.id);
 }
 
+/** How many of the ascending `uids` are above `uid` (binary search). */
+function above(uids: Uint32Array, uid: number): number {
+  let lo = 0;
+  let hi = uids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (uids[mid] <= uid) lo = mid + 1;
+    else hi = mid;
+  }
+  return uids.length - lo;
+}
+
+/**
+ * \Recent without the vector: the messages above the watermark, counted on whichever side of it
+ * spans fewer UIDs (a mailbox never selected read-write has its watermark at 0: none to count).
+ */
+function recentCount(r: Reader, mailboxId: number, row: Row): number {
+  const watermark = row.recent_uid as number;
+  const messages = row.messages as number;
+  if (watermark <= 0) return messages;
+  if ((row.uidnext as number) - 1 - watermark <= watermark) {
+    return r.st('SELECT COUNT(*) FROM messages WHERE mailbox_id = ? AND uid > ?').pluck().get(mailboxId, watermark) as number;
+  }
+  return messages - (r.st('SELECT COUNT(*) FROM messages WHERE mailbox_id = ? AND uid <= ?').pluck().get(mailboxId, watermark) as number);
+}
+
 export const mailboxReads = {
   list: async (r: Reader, userId: number): Promise<MailboxRecord[]> =>
     (r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE user_id = ? ORDER BY name`).all(userId) as Row[]).map(mailboxRow),
@@ -77,22 +103,21 @@ export const mailboxReads = {
     const row = r.st(`SELECT ${MAILBOX} FROM mailboxes WHERE id = ?`).get(id) as Row | undefined;
     return row ? mailboxRow(row) : null;
   },
-  // RFC 3501 §6.3.10 STATUS: from the counters the triggers keep (migration 090); \Recent by a UID range
-  status: async (r: Reader, mailboxId: number): Promise<MailboxStatus | null> => {
-    const row = r.st(`SELECT ${MAILBOX}, messages, unseen, deleted, size,
-        (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = mailboxes.id AND m.uid > mailboxes.recent_uid) AS recent
-      FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
+  // RFC 3501 §6.3.10 STATUS: from the counters the triggers keep (migration 090)
+  status: async (r: Reader, mailboxId: number): Promise<MailboxStatus | null> => r.snapshot(() => {
+    const row = r.st(`SELECT ${MAILBOX}, messages, unseen, deleted, size FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
     if (!row) return null;
+    const mailbox = mailboxRow(row);
+    // a vector kept (a session has the mailbox selected) that is exactly the mailbox's counts \Recent by binary search
+    const kept = r.uids.get(mailboxId, { uidValidity: mailbox.uidValidity, uidNext: mailbox.uidNext, messages: row.messages as number });
     return {
-      ...mailboxRow(row), messages: row.messages as number, size: row.size as number,
-      unseen: row.unseen as number, deleted: row.deleted as number, recent: row.recent as number,
+      ...mailbox, messages: row.messages as number, size: row.size as number, unseen: row.unseen as number, deleted: row.deleted as number,
+      recent: kept ? above(kept, row.recent_uid as number) : recentCount(r, mailboxId, row),
     };
-  },
+  }),
   // RFC 3501 §6.3.1 SELECT: the UID vector (caches.ts UidCache) and counters, all read in one read transaction
   view: async (r: Reader, mailboxId: number): Promise<MailboxView | null> => r.snapshot(() => {
-    const row = r.st(`SELECT ${MAILBOX}, messages,
-        (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = mailboxes.id AND m.uid > mailboxes.recent_uid) AS recent
-      FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
+    const row = r.st(`SELECT ${MAILBOX}, messages FROM mailboxes WHERE id = ?`).get(mailboxId) as Row | undefined;
     if (!row) return null;
     const mailbox = mailboxRow(row);
     const from = r.st('SELECT uid FROM messages WHERE mailbox_id = ? AND uid >= ? ORDER BY uid').pluck();
@@ -102,7 +127,7 @@ export const mailboxReads = {
     const first = r.st(`SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Seen ') = 0 ORDER BY uid LIMIT 1`)
       .pluck().get(mailboxId) as number | undefined;
     const keywords = r.st('SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY keyword').pluck().all(mailboxId) as string[];
-    return { mailbox, uids, firstUnseen: first ?? 0, keywords, recent: row.recent as number };
+    return { mailbox, uids, firstUnseen: first ?? 0, keywords, recent: above(uids, row.recent_uid as number) };
   }),
   subscriptions: async (r: Reader, userId: number): Promise<string[]> =>
     (r.st('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').all(userId) as Row[]).map((s) => s.name as string),
