@@ -37,6 +37,7 @@ async function point(t, sessions, bytes, n) {
     let s = null;
     while (next < n) {
       if (!s) { try { s = await smtpConnect(t.ports.smtp, { starttls: STARTTLS }); } catch (e) { again(e); await sleep(200); continue; } }
+      if (next >= n) break; // the others sent them all while this session connected: no extra message
       next++;
       try { await s.send(SENDER, RCPT, data); } catch (e) { next--; s = null; again(e); }
     }

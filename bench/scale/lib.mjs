@@ -356,11 +356,26 @@ export function anchor() {
     execFileSync('bash', ['-c', `ulimit -n $(ulimit -Hn); exec dovecot -c "$0"`, overlay], { stdio: 'ignore' });
     await waitPort(ports.imap);
   };
+  /** Postfix's process limit (and with it the listen backlog, set when postfix starts) raised; see start(). */
+  const raisePostfix = (restart) => {
+    const pf = num('BENCH_SCALE_POSTFIX_PROCS', 300);
+    const pfConf = path.join(ANCHOR_DIR, 'postfix');
+    execFileSync('postconf', ['-c', pfConf, '-e', `default_process_limit = ${pf}`, `smtpd_client_connection_count_limit = ${pf}`], { stdio: 'ignore' });
+    if (restart) { execFileSync('postfix', ['-c', pfConf, 'stop'], { stdio: 'ignore' }); execFileSync('postfix', ['-c', pfConf, 'start'], { stdio: 'ignore' }); }
+    else { try { execFileSync('postfix', ['-c', pfConf, 'reload'], { stdio: 'ignore' }); } catch { /* not running: start() applies it */ } }
+  };
   return {
     name: 'anchor', ports, dir: ANCHOR_DIR,
-    async adduser(addr) { run('adduser', addr, PASSWORD); },
+    // (adduser rewrites main.cf too: the limits go back on after it)
+    async adduser(addr) { run('adduser', addr, PASSWORD); raisePostfix(false); },
     async start() {
       run('start');
+      // Postfix runs at most default_process_limit (100) smtpd processes and listens with a backlog of as
+      // many: 256 sessions at once overflowed the queue (Linux then drops the handshake's last ACK and the
+      // client waits for a greeting that never comes). Raised, with its per-client limit, to
+      // BENCH_SCALE_POSTFIX_PROCS, as an admin expecting that many senders would (anchor.sh rewrites main.cf
+      // at each start, so the shared anchor is untouched)
+      raisePostfix(true);
       await stopDovecot(); await startDovecot();
       await waitPort(ports.smtp);
     },
