@@ -67,10 +67,13 @@ export const messageReads = {
   changedSince: async (pg: Pg, mailboxId: number, modseq: number): Promise<MessageRecord[]> =>
     (await pg.db.read(`SELECT ${COLUMNS} FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid`, [mailboxId, modseq])).map(messageRow),
   headerCandidates: async (pg: Pg, mailboxId: number, words: readonly string[]): Promise<number[]> => {
-    // a message whose blob has no header text (stored before migration 040, or too long) is always a candidate
+    // one pass over the mailbox's copies in UID order, each looking up its blob's text by key (a
+    // lateral join: the planner cannot turn it into a scan of every mailbox's texts, so the cost
+    // follows this mailbox's size, not the database's); a blob without text (stored before
+    // migration 040 and not yet backfilled, or too long) is always a candidate
     const ws = [...new Set(words.filter((w) => w.length))].slice(0, HEADER_WORDS_MAX).map((w) => txt(w) ?? '');
-    const r = await pg.db.readOne(`SELECT string_agg(u, ''::bytea) AS uids FROM (SELECT ${uidBytes('m.uid')} AS u
-      FROM messages m LEFT JOIN blob_headers h ON h.blob_id = m.blob_id
+    const r = await pg.db.readOne(`SELECT string_agg(u, ''::bytea) AS uids FROM (SELECT ${uidBytes('m.uid')} AS u FROM messages m
+      LEFT JOIN LATERAL (SELECT text FROM blob_headers h WHERE h.blob_id = m.blob_id LIMIT 1) h ON true
       WHERE m.mailbox_id = $1${ws.length ? ` AND (h.text IS NULL OR (${ws.map((_, i) => `strpos(h.text, $${i + 2}) > 0`).join(' AND ')}))` : ''}
       ORDER BY m.uid) s`, [mailboxId, ...ws]);
     return Array.from(uidVector((r?.uids as Buffer | null) ?? null));
