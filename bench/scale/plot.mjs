@@ -104,16 +104,16 @@ export async function plot(results = newest(), more = [], outDir = null) {
       mark: undefined, encoding: undefined,
     }));
     const mem = mb.flatMap((r) => [
-      { ...r, what: `${r.target}: after SELECT`, phase: 'after SELECT', mb: r.server_anon_mb_after_select },
-      { ...r, what: `${r.target}: after FETCH + SEARCH`, phase: 'after FETCH + SEARCH', mb: r.server_anon_mb },
+      { ...r, what: `${r.target}: after SELECT`, phase: 'after SELECT (dashed)', mb: r.server_anon_mb_after_select },
+      { ...r, what: `${r.target}: after FETCH + SEARCH`, phase: 'after FETCH + SEARCH (solid)', mb: r.server_anon_mb },
     ]).filter((r) => r.mb != null);
     written.push(await render(path.join(dir, 'mailbox-memory.svg'), line(mem, 'Server memory (anonymous RSS, file pages left out) against mailbox size',
-      logx('mailbox_messages', 'messages in the mailbox'), linY('mb', 'MB'), { strokeDash: { field: 'phase', type: 'nominal', title: null }, detail: { field: 'what' } })));
+      logx('mailbox_messages', 'messages in the mailbox'), linY('mb', 'MB'), { strokeDash: { field: 'phase', type: 'nominal', title: null, scale: { domain: ['after SELECT (dashed)', 'after FETCH + SEARCH (solid)'], range: [[5, 4], [1, 0]] } }, detail: { field: 'what' } })));
   }
   const idle = of('idle_connections');
   if (idle.length) {
     written.push(await render(path.join(dir, 'idle-memory.svg'),
-      line(idle, 'Server memory against idle IMAP sessions (LOGIN, SELECT, IDLE)', logx('connections', 'idle IMAP sessions'), linY('server_pss_mb', 'server memory, MB (PSS: shared pages split between processes)'))));
+      line(idle, 'Server memory against idle IMAP sessions (LOGIN, SELECT, IDLE)', logx('connections', 'idle IMAP sessions'), logY('server_pss_mb', 'server memory, MB (PSS, log scale)'))));
     written.push(await render(path.join(dir, 'idle-new-client.svg'),
       line(idle, 'A new client (LOGIN+SELECT+FETCH 1) while the sessions are held', logx('connections', 'idle IMAP sessions'), linY('new_client_ms', 'ms (median)'))));
   }
