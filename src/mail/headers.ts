@@ -110,9 +110,12 @@ export function headerFields(raw: Buffer, start: number, end: number): { name: s
  * values UTF-8, unfolded and trimmed, encoded words left as they are (SEARCH HEADER/FROM ..., THREAD).
  */
 export function headerFieldValues(raw: Buffer, root: { headerStart: number; bodyStart: number }): { name: string; value: string }[] {
-  return headerFields(raw, root.headerStart, root.bodyStart).map((f) => {
-    const line = raw.toString('utf8', f.start, f.end);
-    const i = line.indexOf(':');
-    return { name: f.name, value: (i >= 0 ? line.slice(i + 1) : '').replace(/\r?\n([ \t])/g, '$1').trim() };
-  });
+  return headerFields(raw, root.headerStart, root.bodyStart).map((f) => ({ name: f.name, value: fieldValueText(raw, f) }));
+}
+
+/** One field's value (of headerFields): UTF-8, unfolded and trimmed, encoded words left as they are. */
+export function fieldValueText(raw: Buffer, f: { start: number; end: number }): string {
+  const line = raw.toString('utf8', f.start, f.end);
+  const i = line.indexOf(':');
+  return (i >= 0 ? line.slice(i + 1) : '').replace(/\r?\n([ \t])/g, '$1').trim();
 }

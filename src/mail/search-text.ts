@@ -2,7 +2,7 @@
 // address reads as a search string (addressText), and the text of a message's searchable
 // header fields, made once at delivery and kept beside the bytes, so that SEARCH SUBJECT (FROM,
 // TO, ...) over a large mailbox can first narrow the messages down without reading each one.
-import { headerFieldValues } from './headers.js';
+import { fieldValueText, headerFields } from './headers.js';
 import { decodeMimeWords, type Address, type MimeTree } from './mime.js';
 
 /** RFC 3501 §6.4.4: searches are case-insensitive; every compared string is folded with this. */
@@ -42,9 +42,10 @@ export function headerSearchText(raw: Buffer, tree: MimeTree): string | null {
     lines.push(line);
     return true;
   };
-  for (const h of headerFieldValues(raw, tree.root)) {
-    if (!INDEXED_HEADERS.has(h.name)) continue;
-    if (!add(`${fold(h.name)}: ${fold(decodeMimeWords(h.value))}`)) return null;
+  for (const f of headerFields(raw, tree.root.headerStart, tree.root.bodyStart)) {
+    if (!INDEXED_HEADERS.has(f.name)) continue;
+    const value = fieldValueText(raw, f);
+    if (!add(`${fold(f.name)}: ${fold(value.includes('=?') ? decodeMimeWords(value) : value)}`)) return null;
   }
   const env = tree.envelope;
   for (const list of [env.from, env.sender, env.replyTo, env.to, env.cc, env.bcc]) {
