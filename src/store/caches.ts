@@ -20,6 +20,8 @@ const LIST_CACHE_MAX_LIST = 100_000;
 const UID_CACHE_UIDS = 4_000_000;
 /** default memory for recently read message bytes (config bodyCacheBytes) */
 export const DEFAULT_BODY_CACHE_BYTES = 32 * 1024 * 1024;
+/** blob ids remembered as read once (a body is kept on its second read): ~40 bytes each in a Map */
+const BODY_ADMIT_IDS = 65_536;
 
 /** Message lists by mailbox, least recently used first; several sessions on one mailbox share one list. */
 export class ListCache {
@@ -239,11 +241,20 @@ export class MetaCache<T> {
   }
 }
 
-/** Recently read message bytes by blob id, least recently used first, bounded in bytes. */
+/**
+ * Recently read message bytes by blob id, least recently used first, bounded in bytes. A body is
+ * kept on its second read within the last BODY_ADMIT_IDS reads, not its first: a POP3 session (or
+ * one IMAP client) reads each message once, and keeping those bytes would only push out what
+ * others re-read and make the garbage collector move buffers that nobody asks for again (every
+ * RETR of a mailbox bigger than the cache was a miss that evicted). Several clients reading one
+ * mailbox keep it from the second reader on.
+ */
 export class BodyCache {
   private readonly bodies = new Map<number, Buffer>();
   private bytes = 0;
-  constructor(private readonly max: number) {}
+  /** blob ids read once and not kept (ids only, oldest first) */
+  private readonly seenOnce = new Map<number, true>();
+  constructor(private readonly max: number, private readonly admitIds = BODY_ADMIT_IDS) {}
 
   get(blobId: number): Buffer | undefined {
     const hit = this.bodies.get(blobId);
@@ -256,7 +267,12 @@ export class BodyCache {
 
   set(blobId: number, raw: Buffer): void {
     // big messages would push out many small ones for one read: only those up to 1/16 of the cache
-    if (raw.length > this.max / 16) return;
+    if (raw.length > this.max / 16 || this.bodies.has(blobId)) return;
+    if (!this.seenOnce.delete(blobId)) {
+      this.seenOnce.set(blobId, true);
+      if (this.seenOnce.size > this.admitIds) this.seenOnce.delete(this.seenOnce.keys().next().value as number);
+      return;
+    }
     this.bodies.set(blobId, raw);
     this.bytes += raw.length;
     while (this.bytes > this.max) {
