@@ -13,7 +13,7 @@ import { decodeMimeWords, parseMime } from '../../src/mail/mime.js';
 import { headerFieldValues } from '../../src/mail/headers.js';
 import { addressText, fold, headerSearchText, INDEXED_HEADERS } from '../../src/mail/search-text.js';
 import { UidCache, type UidState } from '../../src/store/caches.js';
-import { SqliteStore } from '../../src/store/index.js';
+import { openStore, SqliteStore } from '../../src/store/index.js';
 import type { MailboxChange } from '../../src/store/types.js';
 
 /** xorshift: the same sequence every run */
@@ -123,7 +123,8 @@ test('the indexed header text holds every string a SEARCH header key can match, 
   assert.ok(t.includes('σίσυφος') && t.includes(fold('İstanbul')) && t.includes('sécrétaire') && t.includes('b, b <b@x.test>'));
 });
 
-test('migration 090 on a database made before it: counters, keywords and header text of the messages already there', async (t) => {
+/** A data dir whose database is as the store made it before migration 090 (up to 080), with `n` messages in INBOX (1) and Archive (2). */
+function pre090(t: { after(fn: () => unknown): void }, n: number): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-090-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // the schema as it was (migrations up to 080), with mail in it, written as the store of then did
@@ -143,7 +144,6 @@ test('migration 090 on a database made before it: counters, keywords and header 
   const flags = ['', '\\Seen', '\\Seen $Work', '\\Deleted', 'Later \\Seen \\Deleted', '$Work'];
   const insBlob = db.prepare(`INSERT INTO blobs (sha256, size, refs, raw, mime, search_text, message_id, subject, created) VALUES (?, ?, 1, ?, ?, '', NULL, NULL, ?) RETURNING id`);
   const insMsg = db.prepare('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, blob_id, size) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const n = 450; // more than one backfill batch
   for (let i = 1; i <= n; i++) {
     const raw = Buffer.from(`From: sender${i}@example.test\r\nSubject: ${i % 100 === 0 ? 'zebra ' : ''}number ${i}\r\n\r\nbody ${i}\r\n`);
     const blob = (insBlob.get(`sha${i}`, raw.length, raw, JSON.stringify(parseMime(raw)), now) as { id: number }).id;
@@ -152,7 +152,11 @@ test('migration 090 on a database made before it: counters, keywords and header 
     insMsg.run(mb, uid, i + 1, flags[i % flags.length], now, blob, raw.length);
   }
   db.close();
+  return dir;
+}
 
+test('migration 090 on a database made before it: counters, keywords and header text of the messages already there', async (t) => {
+  const dir = pre090(t, 450); // more than one backfill batch
   const store = new SqliteStore({ dataDir: dir });
   t.after(() => store.close());
   for (const mb of [1, 2]) {
@@ -178,4 +182,19 @@ test('migration 090 on a database made before it: counters, keywords and header 
   const list = await store.messages.list(1);
   assert.equal(st.unseen, list.filter((m) => !m.flags.includes('\\Seen')).length);
   assert.ok((await store.mailboxes.view(1))!.keywords.includes('New'));
+});
+
+test('migration 090 in the server\'s store (writer thread): the header text of older messages is backfilled there', async (t) => {
+  const dir = pre090(t, 250);
+  const store = await openStore(dir);
+  t.after(() => store.close());
+  assert.equal((await store.mailboxes.status(1))!.messages, (await store.messages.list(1)).length);
+  const zebras = (await store.messages.list(1)).filter((m) => m.blobId % 100 === 0).map((m) => m.uid);
+  const deadline = Date.now() + 60_000;
+  let got = await store.messages.headerCandidates(1, ['zebra']);
+  while (got.length !== zebras.length && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 50));
+    got = await store.messages.headerCandidates(1, ['zebra']);
+  }
+  assert.deepEqual(got, zebras);
 });
