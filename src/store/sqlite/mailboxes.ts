@@ -149,7 +149,8 @@ export const mailboxWrites = {
     w.write((tx) => {
       const mb = tx.st('SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
       if (!mb) return [];
-      const uids = (tx.st('SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid').all(mailboxId, mb.recent_uid) as Row[]).map((r) => r.uid as number);
+      if ((mb.recent_uid as number) >= (mb.uidnext as number) - 1) return [];
+      const uids = tx.st('SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid').pluck().all(mailboxId, mb.recent_uid) as number[];
       tx.st('UPDATE mailboxes SET recent_uid = ? WHERE id = ?').run((mb.uidnext as number) - 1, mailboxId);
       return uids;
     }),
