@@ -8,14 +8,41 @@
 //   importing the missing messages (DIR itself is never served or changed)
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { DOMAIN, PASSWORD, diskMb, env, imapConnect, list, loadMeter, log, median, message, ms, now, num, r1, record, serverMemory } from './lib.mjs';
+import { DOMAIN, PASSWORD, POSTOFFICE_DIR, diskMb, env, imapConnect, list, loadMeter, log, median, message, ms, now, num, r1, record, serverMemory, sleep } from './lib.mjs';
 
 const SIZES = list('BENCH_SCALE_MAILBOX_SIZES', '1000,10000');
 const BODY = num('BENCH_SCALE_MAILBOX_MSG_BYTES', 600);
 const WARM = num('BENCH_SCALE_WARM_RUNS', 5);
 const SEEDED = env('BENCH_SCALE_MAILBOX_SEEDED', '');
+
+/**
+ * Waits until postoffice's background header-text backfill (migration 090, on a store seeded by an
+ * older build) is done: its meta row 'header_text_backfill' gone. Read-only, a fresh connection per
+ * look (a WAL reader blocks no writer). Resolves with the seconds waited (0: nothing to do, or a store
+ * without that table). BENCH_SCALE_WAIT_BACKFILL=0 measures at once (a just-upgraded server).
+ */
+async function waitBackfill(dataDir) {
+  if (env('BENCH_SCALE_WAIT_BACKFILL', '1') !== '1') return null;
+  const require = createRequire(path.join(POSTOFFICE_DIR, 'package.json'));
+  const Database = require('better-sqlite3');
+  const pending = () => {
+    const db = new Database(path.join(dataDir, 'postoffice.sqlite'), { readonly: true, fileMustExist: true });
+    try { return db.prepare(`SELECT value FROM meta WHERE key = 'header_text_backfill'`).get()?.value ?? null; } catch { return null; } finally { db.close(); }
+  };
+  const t0 = now();
+  const limit = num('BENCH_SCALE_BACKFILL_TIMEOUT', 3600) * 1000;
+  let mark = pending();
+  if (mark !== null) log(`postoffice: waiting for the header-text backfill (blob ids up to ${mark} to do)`);
+  while (mark !== null) {
+    if (ms(t0) > limit) throw new Error(`header-text backfill not done after ${limit / 1000} s (at ${mark})`);
+    await sleep(1000);
+    mark = pending();
+  }
+  return r1(ms(t0) / 1000);
+}
 
 /** The message count of a kept data dir from seed.mjs (its DIR.json), or the knob, or 1M. */
 function seededCount(dir) {
@@ -135,6 +162,7 @@ export async function mailboxSweep(t, tmp) {
       const st0 = now();
       await t.start();
       seed.start_s = r1(ms(st0) / 1000);
+      seed.backfill_s = await waitBackfill(t.dataDir);
       seed.data_dir_mb = diskMb(t.dataDir);
     } else {
       writeMaildir(t.maildir(USER), have, size);
