@@ -1,7 +1,7 @@
 // Server memory against idle IMAP sessions (LOGIN, SELECT, IDLE), the clients in other processes
 // (at most BENCH_SCALE_CONNS_PER_PROC sessions each: a process may open 20,000 files here), and the time
 // to serve a new client (LOGIN + SELECT + FETCH 1) while they are held.
-import { fork } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOMAIN, PASSWORD, imapConnect, list, loadMeter, log, median, message, ms, now, num, procCpu, r1, record, serverMemory, sleep, smtpConnect } from './lib.mjs';
@@ -10,6 +10,7 @@ const CONNS = list('BENCH_SCALE_IDLE_CONNS', '100,500');
 const PER_PROC = num('BENCH_SCALE_CONNS_PER_PROC', 4000);
 const PARALLEL = num('BENCH_SCALE_IDLE_PARALLEL', 8);
 const PROBES = num('BENCH_SCALE_PROBES', 7);
+const NOFILE = num('BENCH_SCALE_NOFILE', 20000);
 const USER = `scale-idle@${DOMAIN}`;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -46,7 +47,10 @@ export async function idleSweep(t) {
     const t0 = now();
     const kids = [];
     for (let left = conns; left > 0; left -= PER_PROC) {
-      const k = fork(path.join(HERE, 'idle-client.mjs'), [t.ports.imap, USER, PASSWORD, Math.min(PER_PROC, left), PARALLEL], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // through bash for its `ulimit -n` (a shell's default 1024 cannot hold 4,000 sessions); the IPC
+      // channel's fd survives the exec
+      const k = spawn('bash', ['-c', `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`, process.execPath,
+        path.join(HERE, 'idle-client.mjs'), t.ports.imap, USER, PASSWORD, Math.min(PER_PROC, left), PARALLEL], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       kids.push({ k, done: new Promise((r) => k.once('message', r)) });
     }
     const outs = await Promise.all(kids.map((x) => x.done));
