@@ -165,8 +165,11 @@ export const mailboxes = {
       const rec = await t.one('SELECT recent_uid FROM mailbox_recent WHERE mailbox_id = $1 FOR UPDATE', [mailboxId]);
       // committed UIDs only: a delivery still in flight has not raised uidnext for this snapshot
       const top = ((await t.one('SELECT uidnext FROM mailboxes WHERE id = $1', [mailboxId]))?.uidnext as number ?? 1) - 1;
-      const uids = (await t.q('SELECT uid FROM messages WHERE mailbox_id = $1 AND uid > $2 AND uid <= $3 ORDER BY uid', [mailboxId, rec!.recent_uid, top])).map((r) => r.uid as number);
-      if (top > (rec!.recent_uid as number)) await t.run('UPDATE mailbox_recent SET recent_uid = $1 WHERE mailbox_id = $2', [top, mailboxId]);
-      return uids;
+      if (top <= (rec!.recent_uid as number)) return [];
+      // as one bytea (the first SELECT of a large imported mailbox takes every UID)
+      const r = await t.one(`SELECT string_agg(u, ''::bytea) AS uids FROM (SELECT ${uidBytes()} AS u FROM messages
+        WHERE mailbox_id = $1 AND uid > $2 AND uid <= $3 ORDER BY uid) s`, [mailboxId, rec!.recent_uid, top]);
+      await t.run('UPDATE mailbox_recent SET recent_uid = $1 WHERE mailbox_id = $2', [top, mailboxId]);
+      return Array.from(uidVector((r?.uids as Buffer | null) ?? null));
     }),
 };
