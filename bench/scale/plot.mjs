@@ -55,7 +55,16 @@ const line = (rows, title, x, y, extra = {}) => ({
   mark: { type: 'line', point: true },
   encoding: { x, y, color: COLOR, ...extra },
 });
-const logx = (field, title) => ({ field, type: 'quantitative', title, scale: { type: 'log' }, axis: { grid: true } });
+// ticks at the powers of ten the data spans (Vega drops the last label, 1,000,000, on its own)
+const decades = (rows, field) => {
+  const xs = rows.map((r) => r[field]).filter((x) => x > 0);
+  if (!xs.length) return undefined;
+  const out = [];
+  for (let v = 10 ** Math.floor(Math.log10(Math.min(...xs))); v <= Math.max(...xs) * 1.0001; v *= 10) out.push(v);
+  return out;
+};
+const logx = (field, title, rows = null) => ({ field, type: 'quantitative', title, scale: { type: 'log' },
+  axis: { grid: true, ...(rows ? { values: decades(rows, field), format: '~s', labelFlush: true } : {}) } });
 const linY = (field, title) => ({ field, type: 'quantitative', title, scale: { zero: true } });
 const logY = (field, title) => ({ field, type: 'quantitative', title, scale: { type: 'log' } });
 
@@ -94,12 +103,12 @@ export async function plot(results = newest(), more = [], outDir = null) {
   if (mb.length) {
     const metrics = { select_cold_ms: 'SELECT cold', select_warm_ms: 'SELECT warm', status_ms: 'STATUS', fetch_newest100_ms: 'UID FETCH newest 100 headers', search_header_ms: 'SEARCH SUBJECT word' };
     const long = mb.flatMap((r) => Object.entries(metrics).filter(([k]) => r[k] != null).map(([k, label]) => ({ ...r, metric: label, ms: Math.max(r[k], 0.01) })));
-    const spec = line(long, 'IMAP time against mailbox size', logx('mailbox_messages', 'messages in the mailbox'), logY('ms', 'ms'));
+    const spec = line(long, 'IMAP time against mailbox size', logx('mailbox_messages', 'messages in the mailbox', mb), logY('ms', 'ms'));
     delete spec.width; delete spec.height; delete spec.encoding.color;
     written.push(await render(path.join(dir, 'mailbox-times.svg'), {
       ...spec, data: { values: long },
       facet: { field: 'metric', type: 'nominal', title: null, sort: Object.values(metrics) }, columns: 3,
-      spec: { width: 240, height: 180, mark: { type: 'line', point: true }, encoding: { ...line(long, '', logx('mailbox_messages', 'messages in the mailbox'), logY('ms', 'ms')).encoding } },
+      spec: { width: 240, height: 180, mark: { type: 'line', point: true }, encoding: { ...line(long, '', logx('mailbox_messages', 'messages in the mailbox', mb), logY('ms', 'ms')).encoding } },
       resolve: { scale: { y: 'independent' } },
       mark: undefined, encoding: undefined,
     }));
@@ -108,7 +117,7 @@ export async function plot(results = newest(), more = [], outDir = null) {
       { ...r, what: `${r.target}: after FETCH + SEARCH`, phase: 'after FETCH + SEARCH (solid)', mb: r.server_anon_mb },
     ]).filter((r) => r.mb != null);
     written.push(await render(path.join(dir, 'mailbox-memory.svg'), line(mem, 'Server memory (anonymous RSS, file pages left out) against mailbox size',
-      logx('mailbox_messages', 'messages in the mailbox'), linY('mb', 'MB'), { strokeDash: { field: 'phase', type: 'nominal', title: null, scale: { domain: ['after SELECT (dashed)', 'after FETCH + SEARCH (solid)'], range: [[5, 4], [1, 0]] } }, detail: { field: 'what' } })));
+      logx('mailbox_messages', 'messages in the mailbox', mb), linY('mb', 'MB'), { strokeDash: { field: 'phase', type: 'nominal', title: null, scale: { domain: ['after SELECT (dashed)', 'after FETCH + SEARCH (solid)'], range: [[5, 4], [1, 0]] } }, detail: { field: 'what' } })));
   }
   const idle = of('idle_connections');
   if (idle.length) {
