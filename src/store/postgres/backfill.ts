@@ -26,8 +26,9 @@ export async function backfillBatch(pg: Pg, batch = BATCH): Promise<Outcome> {
   return pg.db.tx(async (t): Promise<Outcome> => {
     const mark = await t.one(`SELECT value FROM meta WHERE key = 'header_text_backfill' FOR UPDATE SKIP LOCKED`);
     if (!mark) return (await t.one(`SELECT 1 FROM meta WHERE key = 'header_text_backfill'`)) ? 'busy' : 'done';
-    const rows = await t.q('SELECT id, mime, substring(raw FROM 1 FOR $3) AS head FROM blobs WHERE id <= $1 ORDER BY id DESC LIMIT $2',
-      [Number(mark.value), batch, HEAD_BYTES]);
+    // blobs that have their text already (written since, or by an earlier run) are passed over
+    const rows = await t.q(`SELECT id, mime, substring(raw FROM 1 FOR $3) AS head FROM blobs b WHERE id <= $1
+      AND NOT EXISTS (SELECT 1 FROM blob_headers h WHERE h.blob_id = b.id) ORDER BY id DESC LIMIT $2`, [Number(mark.value), batch, HEAD_BYTES]);
     const ids: number[] = [];
     const texts: string[] = [];
     for (const r of rows) {
