@@ -68,7 +68,7 @@ export async function idleSweep(t) {
     record({
       target: t.name, workload: 'idle_connections', connections: conns, held, failed, first_error: outs.find((o) => o.firstError)?.firstError ?? null,
       client_processes: kids.length, setup_s: r1(setupS),
-      server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_anon_mb: mem.anon_mb, server_processes: mem.processes,
+      server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_anon_mb: mem.anon_mb, server_file_mb: mem.file_mb, server_processes: mem.processes,
       base_rss_mb: base.rss_mb, base_pss_mb: base.pss_mb, base_anon_mb: base.anon_mb,
       kb_per_connection: held ? r1(((mem.pss_mb - base.pss_mb) * 1024) / held) : null,
       new_client_ms: r1(median(probes)), new_client_max_ms: r1(Math.max(...probes)), ...load,

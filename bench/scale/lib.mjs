@@ -119,9 +119,9 @@ function statusMb(pid, field) {
  * the kernel can drop those), so it is the memory the server itself holds.
  */
 export function serverMemory(pids) {
-  let rss = 0; let pss = 0; let anon = 0;
-  for (const p of pids) { rss += rssMb(p); pss += pssMb(p); anon += statusMb(p, 'RssAnon'); }
-  return { rss_mb: r1(rss), pss_mb: r1(pss), anon_mb: r1(anon), processes: pids.length };
+  let rss = 0; let pss = 0; let anon = 0; let file = 0;
+  for (const p of pids) { rss += rssMb(p); pss += pssMb(p); anon += statusMb(p, 'RssAnon'); file += statusMb(p, 'RssFile'); }
+  return { rss_mb: r1(rss), pss_mb: r1(pss), anon_mb: r1(anon), file_mb: r1(file), processes: pids.length };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -230,6 +230,16 @@ export function message(i, bytes, to) {
   const line = 'the quick brown fox jumps over the lazy dog 0123456789 abcdefghijklmnopqrstuvwxy\r\n'; // 82 bytes
   const n = Math.max(1, Math.ceil((bytes - head.length) / line.length));
   return head + line.repeat(n);
+}
+
+/**
+ * Empties the kernel's page cache (sync, then /proc/sys/vm/drop_caches = 3) when BENCH_SCALE_DROP_CACHES=1,
+ * so a cold SELECT also reads the disk. Machine-wide: it slows everything else running, so only on a
+ * machine of one's own. Resolves with whether it dropped.
+ */
+export function dropCaches() {
+  if (env('BENCH_SCALE_DROP_CACHES', '0') !== '1') return false;
+  try { execFileSync('sync'); writeFileSync('/proc/sys/vm/drop_caches', '3\n'); return true; } catch (e) { log(`drop_caches: ${e.message}`); return false; }
 }
 
 /**

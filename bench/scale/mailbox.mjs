@@ -11,7 +11,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statS
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { DOMAIN, PASSWORD, POSTOFFICE_DIR, diskMb, env, imapConnect, list, loadMeter, log, median, message, ms, now, num, r1, record, serverMemory, sleep } from './lib.mjs';
+import { DOMAIN, PASSWORD, POSTOFFICE_DIR, diskMb, dropCaches, env, imapConnect, list, loadMeter, log, median, message, ms, now, num, r1, record, serverMemory, sleep } from './lib.mjs';
 
 const SIZES = list('BENCH_SCALE_MAILBOX_SIZES', '1000,10000');
 const BODY = num('BENCH_SCALE_MAILBOX_MSG_BYTES', 600);
@@ -98,7 +98,7 @@ async function measure(t, size, cold) {
     const first = await c.cmd('SELECT INBOX');
     r.select_cold_ms = r1(ms(t0));
     const afterSelect = serverMemory(t.pids());
-    r.server_anon_mb_after_select = afterSelect.anon_mb; r.server_rss_mb_after_select = afterSelect.rss_mb;
+    r.server_anon_mb_after_select = afterSelect.anon_mb; r.server_rss_mb_after_select = afterSelect.rss_mb; r.server_file_mb_after_select = afterSelect.file_mb;
     const exists = Number(/\* (\d+) EXISTS/.exec(first)?.[1]);
     const uidnext = Number(/UIDNEXT (\d+)/.exec(first)?.[1]);
     if (exists !== size) throw new Error(`${t.name}: SELECT shows ${exists} messages, seeded ${size}`);
@@ -129,7 +129,7 @@ async function measure(t, size, cold) {
   sample();
   const mem = serverMemory(t.pids());
   return {
-    ...r, server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_anon_mb: mem.anon_mb, server_processes: mem.processes,
+    ...r, server_rss_mb: mem.rss_mb, server_pss_mb: mem.pss_mb, server_anon_mb: mem.anon_mb, server_file_mb: mem.file_mb, server_processes: mem.processes,
     server_anon_mb_peak: r1(peak.anon), server_rss_mb_peak: r1(peak.rss), server_alive: t.pids().length > 0, ...meter.stop(),
   };
 }
@@ -173,6 +173,7 @@ export async function mailboxSweep(t, tmp) {
       seed.data_dir_mb = diskMb(t.maildir(USER));
     }
     const seedS = ms(s0) / 1000;
+    seed.dropped_caches = dropCaches();
     have = size;
     log(`${t.name}: mailbox at ${size} messages (seeded in ${seedS.toFixed(1)} s)`);
     const r = await measure(t, size, true);
