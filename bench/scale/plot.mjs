@@ -38,11 +38,11 @@ async function render(file, spec) {
   return file;
 }
 
-// postoffice blue, the anchor red, other labelled runs (postoffice (before), ...) in further colours
+// postoffice blue, the anchor red, other labelled runs (postoffice (before), ...) in further colours (not grey: the target rules are)
 let COLOR = null;
 function colorFor(rows) {
   const named = { postoffice: '#1f77b4', anchor: '#d62728' };
-  const more = ['#7f7f7f', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
+  const more = ['#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#17becf', '#e377c2'];
   const domain = [...new Set(rows.map((r) => r.target).filter(Boolean))].sort((a, b) => (a in named ? 0 : 1) - (b in named ? 0 : 1) || a.localeCompare(b));
   let k = 0;
   return { field: 'target', type: 'nominal', title: null, scale: { domain, range: domain.map((t) => named[t] ?? more[k++ % more.length]) } };
@@ -80,6 +80,23 @@ function parseArg(a) {
 }
 
 /** Draws the plots of one or more results files (paths, or "LABEL=path") into outDir (default: beside the first). */
+// issue 15's targets for postoffice (a 1M-message mailbox, 10,000 idle sessions), drawn as grey dashed
+// rules (BENCH_SCALE_PLOT_GOALS=0: none)
+const GOALS = process.env.BENCH_SCALE_PLOT_GOALS === '0' ? {} : {
+  'SELECT cold': 1000, 'SELECT warm': 100, STATUS: 10, 'UID FETCH newest 100 headers': 50, 'SEARCH SUBJECT word': 2000,
+  mailbox_mb: 200, idle_rss_mb: 300, new_client_ms: 50,
+};
+const GOAL_NOTE = 'grey dashed: the issue 15 target for postoffice (at 1M messages / 10,000 sessions)';
+const RULE = { type: 'rule', color: '#888', strokeDash: [6, 4], strokeWidth: 1.5 };
+/** A line spec with a horizontal target rule at `value` (the same y scale), when there is a goal. */
+function withGoal(spec, value) {
+  if (value == null) return spec;
+  const { mark, encoding, ...rest } = spec;
+  const sub = Array.isArray(rest.title?.subtitle) ? rest.title.subtitle : [rest.title?.subtitle].filter(Boolean);
+  return { ...rest, title: { ...rest.title, subtitle: [...sub, GOAL_NOTE] },
+    layer: [{ mark, encoding }, { mark: RULE, encoding: { y: { datum: value, type: 'quantitative' } } }] };
+}
+
 export async function plot(results = newest(), more = [], outDir = null) {
   const inputs = [results, ...more].map((a) => parseArg(String(a)));
   const rows = inputs.flatMap(({ file, label }) => readResults(file, label));
@@ -102,13 +119,17 @@ export async function plot(results = newest(), more = [], outDir = null) {
   const mb = of('mailbox');
   if (mb.length) {
     const metrics = { select_cold_ms: 'SELECT cold', select_warm_ms: 'SELECT warm', status_ms: 'STATUS', fetch_newest100_ms: 'UID FETCH newest 100 headers', search_header_ms: 'SEARCH SUBJECT word' };
-    const long = mb.flatMap((r) => Object.entries(metrics).filter(([k]) => r[k] != null).map(([k, label]) => ({ ...r, metric: label, ms: Math.max(r[k], 0.01) })));
+    const long = mb.flatMap((r) => Object.entries(metrics).filter(([k]) => r[k] != null).map(([k, label]) => ({ ...r, metric: label, ms: Math.max(r[k], 0.01), goal: GOALS[label] ?? null })));
     const spec = line(long, 'IMAP time against mailbox size', logx('mailbox_messages', 'messages in the mailbox', mb), logY('ms', 'ms'));
     delete spec.width; delete spec.height; delete spec.encoding.color;
+    if (Object.keys(GOALS).length) spec.title.subtitle = [...(Array.isArray(spec.title.subtitle) ? spec.title.subtitle : [spec.title.subtitle]), GOAL_NOTE];
     written.push(await render(path.join(dir, 'mailbox-times.svg'), {
       ...spec, data: { values: long },
       facet: { field: 'metric', type: 'nominal', title: null, sort: Object.values(metrics) }, columns: 3,
-      spec: { width: 240, height: 180, mark: { type: 'line', point: true }, encoding: { ...line(long, '', logx('mailbox_messages', 'messages in the mailbox', mb), logY('ms', 'ms')).encoding } },
+      spec: { width: 240, height: 180, layer: [
+        { mark: { type: 'line', point: true }, encoding: { ...line(long, '', logx('mailbox_messages', 'messages in the mailbox', mb), logY('ms', 'ms')).encoding } },
+        ...(Object.keys(GOALS).length ? [{ mark: RULE, encoding: { y: { field: 'goal', type: 'quantitative', aggregate: 'max' } } }] : []),
+      ] },
       resolve: { scale: { y: 'independent' } },
       mark: undefined, encoding: undefined,
     }));
@@ -116,15 +137,15 @@ export async function plot(results = newest(), more = [], outDir = null) {
       { ...r, what: `${r.target}: after SELECT`, phase: 'after SELECT (dashed)', mb: r.server_anon_mb_after_select },
       { ...r, what: `${r.target}: after FETCH + SEARCH`, phase: 'after FETCH + SEARCH (solid)', mb: r.server_anon_mb },
     ]).filter((r) => r.mb != null);
-    written.push(await render(path.join(dir, 'mailbox-memory.svg'), line(mem, 'Server memory (anonymous RSS, file pages left out) against mailbox size',
-      logx('mailbox_messages', 'messages in the mailbox', mb), linY('mb', 'MB'), { strokeDash: { field: 'phase', type: 'nominal', title: null, scale: { domain: ['after SELECT (dashed)', 'after FETCH + SEARCH (solid)'], range: [[5, 4], [1, 0]] } }, detail: { field: 'what' } })));
+    written.push(await render(path.join(dir, 'mailbox-memory.svg'), withGoal(line(mem, 'Server memory (anonymous RSS, file pages left out) against mailbox size',
+      logx('mailbox_messages', 'messages in the mailbox', mb), linY('mb', 'MB'), { strokeDash: { field: 'phase', type: 'nominal', title: null, scale: { domain: ['after SELECT (dashed)', 'after FETCH + SEARCH (solid)'], range: [[5, 4], [1, 0]] } }, detail: { field: 'what' } }), GOALS.mailbox_mb)));
   }
   const idle = of('idle_connections');
   if (idle.length) {
     written.push(await render(path.join(dir, 'idle-memory.svg'),
-      line(idle, 'Server memory against idle IMAP sessions (LOGIN, SELECT, IDLE)', logx('connections', 'idle IMAP sessions'), logY('server_pss_mb', 'server memory, MB (PSS, log scale)'))));
+      withGoal(line(idle, 'Server memory against idle IMAP sessions (LOGIN, SELECT, IDLE)', logx('connections', 'idle IMAP sessions'), logY('server_pss_mb', 'server memory, MB (PSS, log scale)')), GOALS.idle_rss_mb)));
     written.push(await render(path.join(dir, 'idle-new-client.svg'),
-      line(idle, 'A new client (LOGIN+SELECT+FETCH 1) while the sessions are held', logx('connections', 'idle IMAP sessions'), linY('new_client_ms', 'ms (median)'))));
+      withGoal(line(idle, 'A new client (LOGIN+SELECT+FETCH 1) while the sessions are held', logx('connections', 'idle IMAP sessions'), linY('new_client_ms', 'ms (median)')), GOALS.new_client_ms)));
   }
   return written;
 }
