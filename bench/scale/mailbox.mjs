@@ -100,6 +100,9 @@ async function measure(t, size, cold) {
     const afterSelect = serverMemory(t.pids());
     r.server_anon_mb_after_select = afterSelect.anon_mb; r.server_rss_mb_after_select = afterSelect.rss_mb; r.server_file_mb_after_select = afterSelect.file_mb;
     const exists = Number(/\* (\d+) EXISTS/.exec(first)?.[1]);
+    // how many the cold SELECT made \Recent (RFC 3501 7.3.2): postoffice's imported messages are new to
+    // every session until one SELECTs them; Dovecot's files written into cur/ may not be
+    r.recent_at_cold_select = Number(/\* (\d+) RECENT/.exec(first)?.[1] ?? NaN);
     const uidnext = Number(/UIDNEXT (\d+)/.exec(first)?.[1]);
     if (exists !== size) throw new Error(`${t.name}: SELECT shows ${exists} messages, seeded ${size}`);
     const warm = [];
