@@ -50,8 +50,18 @@ export function staleReport(view: FlagView, uid: number, modseq: number): boolea
   return seen !== undefined && modseq <= seen;
 }
 
+/**
+ * what `reported` may hold: past it the memory is given up (a FETCH 1:* FLAGS of a million messages
+ * would keep a million entries). Forgetting is safe: a queued change is reported with the message's
+ * flags and MODSEQ as read when it is sent (updates.ts), never older than what the client saw; it
+ * may only repeat them.
+ */
+const MAX_REPORTED = 100_000;
+
 /** The client was shown the message's flags as of `modseq`. */
 export function noteReported(view: FlagView, uid: number, modseq: number): void {
   const seen = view.reported.get(uid);
-  if (seen === undefined || modseq > seen) view.reported.set(uid, modseq);
+  if (seen !== undefined && modseq <= seen) return;
+  if (seen === undefined && view.reported.size >= MAX_REPORTED) view.reported.clear();
+  view.reported.set(uid, modseq);
 }
