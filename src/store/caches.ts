@@ -123,7 +123,8 @@ export class UidCache {
     }
     this.drop(mailboxId);
     this.stats.loads++;
-    const uids = Uint32Array.from(read(1));
+    const got = read(1);
+    const uids = got instanceof Uint32Array ? got : Uint32Array.from(got);
     this.set(mailboxId, state, uids);
     return uids;
   }

@@ -121,8 +121,19 @@ export const mailboxReads = {
     if (!row) return null;
     const mailbox = mailboxRow(row);
     const from = r.st('SELECT uid FROM messages WHERE mailbox_id = ? AND uid >= ? ORDER BY uid').pluck();
-    const uids = r.uids.view(mailboxId, { uidValidity: mailbox.uidValidity, uidNext: mailbox.uidNext, messages: row.messages as number },
-      (uid) => from.all(mailboxId, uid) as number[]);
+    const messages = row.messages as number;
+    const uids = r.uids.view(mailboxId, { uidValidity: mailbox.uidValidity, uidNext: mailbox.uidNext, messages }, (uid) => {
+      if (uid > 1) return from.all(mailboxId, uid) as number[]; // a top-up: the few UIDs the events have not brought yet
+      // the whole vector, straight into its array (no array of a million numbers on the way): the
+      // counter read in this transaction says how many there are
+      let out = new Uint32Array(messages);
+      let n = 0;
+      for (const u of from.iterate(mailboxId, 1) as IterableIterator<number>) {
+        if (n === out.length) { const grown = new Uint32Array(n * 2 + 16); grown.set(out); out = grown; }
+        out[n++] = u;
+      }
+      return n === out.length ? out : out.slice(0, n);
+    });
     // the partial index messages_unseen (migration 090): the same expression, word for word
     const first = r.st(`SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Seen ') = 0 ORDER BY uid LIMIT 1`)
       .pluck().get(mailboxId) as number | undefined;
