@@ -198,3 +198,33 @@ test('migration 090 in the server\'s store (writer thread): the header text of o
   }
   assert.deepEqual(got, zebras);
 });
+
+test('a blob\'s header text is written with it and goes with its last reference (not for bytes only the queue holds)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-hdr-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new SqliteStore({ dataDir: dir });
+  t.after(() => store.close());
+  await store.domains.add('example.test');
+  const bob = await store.users.add('bob@example.test', 'x');
+  const inbox = (await store.mailboxes.get(bob.id, 'INBOX'))!;
+  const archive = (await store.mailboxes.get(bob.id, 'Archive'))!;
+  const db = new Database(path.join(dir, 'postoffice.sqlite'), { readonly: true });
+  t.after(() => db.close());
+  const text = (blobId: number) => db.prepare('SELECT text FROM blob_headers WHERE blob_id = ?').pluck().get(blobId) as string | undefined;
+  const r = await store.deliver({
+    msgId: 'h.1', mailFrom: 'a@example.test', remote: ['x@remote.test'], journey: [],
+    raw: Buffer.from('From: Ann <a@example.test>\r\nSubject: Quarterly Zebra\r\n\r\nbody\r\n'),
+    relayRaw: Buffer.from('From: Ann <a@example.test>\r\nSubject: Quarterly Zebra (relay)\r\n\r\nbody\r\n'),
+    local: [{ userId: bob.id, address: bob.address, rcptTo: bob.address }],
+  });
+  const m = (await store.messages.get(inbox.id, r.stored[0].uid))!;
+  assert.match(text(m.blobId) ?? '', /^subject: quarterly zebra$/m);
+  const queued = (await store.queue.get(r.queued[0].id))!;
+  assert.notEqual(queued.blobId, m.blobId);
+  assert.equal(text(queued.blobId), undefined, 'the relay copy is never searched');
+  await store.messages.copy(inbox.id, [m.uid], archive.id);
+  await store.messages.remove(inbox.id, [m.uid]);
+  assert.ok(text(m.blobId), 'the copy in Archive still holds the bytes');
+  await store.messages.remove(archive.id, [1]);
+  assert.equal(text(m.blobId), undefined, 'gone with the last reference');
+});
