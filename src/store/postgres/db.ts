@@ -135,10 +135,12 @@ export class PgDb {
   readonly token = randomBytes(6).toString('base64url');
   private listener: pg.Client | null = null;
   private listening = false;
+  private up = false;
+  private turns = 0;
   /** the change channel is up and caught up: every change committed from now on will be announced, in commit order */
-  live = false;
+  get live(): boolean { return this.up; }
   /** counts losses and catch-ups of the change channel (a cache filled across one may have missed changes) */
-  epoch = 0;
+  get epoch(): number { return this.turns; }
   private closed = false;
   private seq = 0;
   /** own committed transactions whose notification has not come back yet */
@@ -338,9 +340,9 @@ export class PgDb {
     // the channel was down: what others committed meanwhile is read from the database, before any newer notification
     if (again) {
       this.chain = this.chain.then(() => this.catchUp()).then(() => {
-        if (this.listener === client) { this.epoch++; this.live = true; }
+        if (this.listener === client) { this.turns++; this.up = true; }
       }).catch(() => {});
-    } else this.live = true;
+    } else this.up = true;
   }
 
   /** What every mailbox had announced last: from here the catch-up after a lost channel reads what moved. */
@@ -391,8 +393,8 @@ export class PgDb {
     if (this.listener !== client) return;
     this.listener = null;
     this.listening = false;
-    this.live = false;
-    this.epoch++;
+    this.up = false;
+    this.turns++;
     // what was waiting for its notification is announced now
     for (const w of [...this.own.values()]) this.emitOwn(w);
     if (this.closed) return;
