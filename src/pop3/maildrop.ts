@@ -2,6 +2,9 @@
 // deletion marks. It is a snapshot: mail arriving later waits for the next session.
 import type { MailboxRecord, Store } from '../store/index.js';
 
+/** records read per store call when a maildrop opens */
+const OPEN_CHUNK = 5000;
+
 export interface DropMessage {
   /** RFC 1939 message-number */
   n: number;
@@ -20,13 +23,23 @@ export class Maildrop {
     readonly messages: DropMessage[],
   ) {}
 
-  /** The INBOX as a maildrop, from metadata only: the store keeps every copy with CRLF line ends, so its size is what RETR sends. */
-  static async open(store: Store, mailbox: MailboxRecord): Promise<Maildrop> {
-    const recs = await store.messages.list(mailbox.id);
-    const messages: DropMessage[] = recs.map((r, i) => ({
-      n: i + 1, uid: r.uid, size: r.size, blobId: r.blobId, msgId: r.msgId, seen: r.flags.includes('\\Seen'), deleted: false,
-    }));
-    return new Maildrop(mailbox, messages);
+  /**
+   * The INBOX as a maildrop, from metadata only: its UIDs from the mailbox's view, then their
+   * records `chunk` at a time (never the whole mailbox's list at once). The store keeps every copy
+   * with CRLF line ends, so a record's size is what RETR sends. A message expunged between the two
+   * reads is left out; one delivered after the view waits for the next session.
+   */
+  static async open(store: Store, mailbox: MailboxRecord, chunk = OPEN_CHUNK): Promise<Maildrop> {
+    const view = await store.mailboxes.view(mailbox.id);
+    if (!view) return new Maildrop(mailbox, []);
+    const messages: DropMessage[] = [];
+    for (let i = 0; i < view.uids.length; i += chunk) {
+      const recs = await store.messages.some(mailbox.id, Array.from(view.uids.subarray(i, i + chunk)));
+      for (const r of recs) {
+        messages.push({ n: messages.length + 1, uid: r.uid, size: r.size, blobId: r.blobId, msgId: r.msgId, seen: r.flags.includes('\\Seen'), deleted: false });
+      }
+    }
+    return new Maildrop(view.mailbox, messages);
   }
 
   /** A message by its number, deleted ones included (the caller tells them apart). */
