@@ -96,8 +96,8 @@ export class MailboxUpdates {
         if (!fresh.length) continue;
         sel.uids.append(fresh);
         if (!sel.readOnly) {
-          const claimed = await s.ctx.store.mailboxes.claimRecent(sel.mailbox.id).catch(() => [] as number[]);
-          sel.recent.addAll(claimed);
+          const r = await s.ctx.store.mailboxes.claimRecent(sel.mailbox.id).catch(() => ({ after: 0, through: 0 }));
+          if (r.through > r.after) sel.recent.add(r.after + 1, r.through);
         }
         s.send(`* ${sel.uids.length} EXISTS`);
         // RFC 3501 §7.3.2 RECENT counts messages of the mailbox as this client knows it: claimRecent

@@ -248,8 +248,13 @@ export interface Store {
     subscriptions(userId: number): Promise<string[]>;
     /** Subscribes or unsubscribes a name; it need not exist, and DELETE and RENAME leave subscriptions alone. */
     setSubscribed(userId: number, name: string, on: boolean): Promise<void>;
-    /** Takes the \Recent messages of the mailbox: returns UIDs above the old watermark and raises it. */
-    claimRecent(mailboxId: number): Promise<number[]>;
+    /**
+     * Takes the \Recent messages of the mailbox (RFC 3501 §2.3.2): raises the watermark to the highest UID
+     * committed so far and returns the range it took, as UIDs: the recent messages are the live UIDs u with
+     * after < u <= through (after === through when nothing was new). A range, not a list: the first SELECT
+     * of a million-message import takes them all at once.
+     */
+    claimRecent(mailboxId: number): Promise<{ after: number; through: number }>;
     /** SELECT's view of the mailbox (uids from a shared vector kept current from the change events, counts from counters kept by the writer); null when it does not exist. */
     view(mailboxId: number): Promise<MailboxView | null>;
   };

@@ -27,7 +27,10 @@ export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE
   s.setSelected({ mailbox: { ...view.mailbox }, readOnly, uids, recent: new UidRanges(), pending: [], gone: false, keywords: new Set(view.keywords), reported: new Map() });
   const sel = s.selected!;
   const box = sel.mailbox;
-  if (!readOnly) sel.recent.addAll(await s.ctx.store.mailboxes.claimRecent(box.id));
+  if (!readOnly) {
+    const r = await s.ctx.store.mailboxes.claimRecent(box.id);
+    if (r.through > r.after) sel.recent.add(r.after + 1, r.through);
+  }
   else if (view.recent > 0 && uids.length) {
     // EXAMINE shows \Recent without taking it: the newest `recent` messages are above the watermark
     sel.recent.add(uids.at(Math.max(0, uids.length - view.recent))!, uids.last());

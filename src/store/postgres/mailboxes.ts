@@ -156,20 +156,18 @@ export const mailboxes = {
   subscriptions: async (pg: Pg, userId: number): Promise<string[]> =>
     (await pg.db.read('SELECT name FROM subscriptions WHERE user_id = $1 ORDER BY name COLLATE "C"', [userId])).map((r) => r.name as string),
   setSubscribed: (pg: Pg, userId: number, name: string, on: boolean): Promise<void> => pg.db.tx((t) => setSubscribedTx(t, userId, name, on)),
-  claimRecent: (pg: Pg, mailboxId: number): Promise<number[]> =>
+  claimRecent: (pg: Pg, mailboxId: number): Promise<{ after: number; through: number }> =>
     pg.db.tx(async (t) => {
       // the watermark's own row (migration 030): never waits behind deliveries, which hold the mailbox row
       const mb = await t.one('SELECT recent_uid, uidnext FROM mailboxes WHERE id = $1', [mailboxId]);
-      if (!mb) return [];
+      if (!mb) return { after: 0, through: 0 };
       await t.run('INSERT INTO mailbox_recent (mailbox_id, recent_uid) VALUES ($1, $2) ON CONFLICT DO NOTHING', [mailboxId, mb.recent_uid]);
       const rec = await t.one('SELECT recent_uid FROM mailbox_recent WHERE mailbox_id = $1 FOR UPDATE', [mailboxId]);
       // committed UIDs only: a delivery still in flight has not raised uidnext for this snapshot
       const top = ((await t.one('SELECT uidnext FROM mailboxes WHERE id = $1', [mailboxId]))?.uidnext as number ?? 1) - 1;
-      if (top <= (rec!.recent_uid as number)) return [];
-      // as one bytea (the first SELECT of a large imported mailbox takes every UID)
-      const r = await t.one(`SELECT string_agg(u, ''::bytea) AS uids FROM (SELECT ${uidBytes()} AS u FROM messages
-        WHERE mailbox_id = $1 AND uid > $2 AND uid <= $3 ORDER BY uid) s`, [mailboxId, rec!.recent_uid, top]);
+      const after = Number(rec!.recent_uid);
+      if (top <= after) return { after, through: after };
       await t.run('UPDATE mailbox_recent SET recent_uid = $1 WHERE mailbox_id = $2', [top, mailboxId]);
-      return Array.from(uidVector((r?.uids as Buffer | null) ?? null));
+      return { after, through: top };
     }),
 };

@@ -156,13 +156,13 @@ export const mailboxWrites = {
       if (mb) setSubscribed(tx, mb.user_id as number, mb.name as string, on);
     }),
   setSubscribed: (w: Writer, userId: number, name: string, on: boolean): Promise<void> => w.write((tx) => setSubscribed(tx, userId, name, on)),
-  claimRecent: (w: Writer, mailboxId: number): Promise<number[]> =>
+  claimRecent: (w: Writer, mailboxId: number): Promise<{ after: number; through: number }> =>
     w.write((tx) => {
       const mb = tx.st('SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?').get(mailboxId) as Row | undefined;
-      if (!mb) return [];
-      if ((mb.recent_uid as number) >= (mb.uidnext as number) - 1) return [];
-      const uids = tx.st('SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid').pluck().all(mailboxId, mb.recent_uid) as number[];
-      tx.st('UPDATE mailboxes SET recent_uid = ? WHERE id = ?').run((mb.uidnext as number) - 1, mailboxId);
-      return uids;
+      if (!mb) return { after: 0, through: 0 };
+      const after = mb.recent_uid as number;
+      const through = Math.max(after, (mb.uidnext as number) - 1);
+      if (through > after) tx.st('UPDATE mailboxes SET recent_uid = ? WHERE id = ?').run(through, mailboxId);
+      return { after, through };
     }),
 };
