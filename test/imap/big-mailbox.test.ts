@@ -312,6 +312,8 @@ test('a mailbox of 20,000 messages over IMAP: SELECT, SEARCH, FETCH, STATUS and 
       ['HEADER X-Note zebra', (m) => m.note !== null],
       ['SUBJECT zebra FROM yak', (m) => has(m.subject, 'zebra') && m.from.some((a) => has(a, 'yak'))],
       ['OR SUBJECT zebra FROM zebra', (m) => has(m.subject, 'zebra') || m.from.some((a) => has(a, 'zebra'))],
+      [`SUBJECT crossing OR FROM ${lit('zoë')} (OR CC ${lit('andré')} SUBJECT yak)`,
+        (m) => has(m.subject, 'crossing') && (m.from.some((a) => has(a, 'zoë')) || m.cc.some((a) => has(a, 'andré')) || has(m.subject, 'yak'))],
       ['NOT SUBJECT zebra', (m) => !has(m.subject, 'zebra')],
       ['SUBJECT zebra NOT FROM zebra', (m) => has(m.subject, 'zebra') && !m.from.some((a) => has(a, 'zebra'))],
       ['OR SUBJECT quokka NOT TO example.org', (m) => has(m.subject, 'quokka') || !m.to.some((a) => has(a, 'example.org'))],

@@ -171,12 +171,13 @@ interface Place { seq: number; uid: number }
  * unites, NOT and the other keys give none. The full program is still tested on every candidate,
  * so the result is exactly the full evaluation's.
  */
-async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Set<number> | null> {
+async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Uint32Array | null> {
   const words = (x: Key): string[] | null => {
     if ((x.k === 'address' || (x.k === 'header' && INDEXED_HEADERS.has(x.name))) && x.value !== '') return searchWords(x.value);
     return null;
   };
-  const ask = async (w: string[]) => new Set(await s.ctx.store.messages.headerCandidates(sel.mailbox.id, w));
+  // ascending UIDs, as the store promises (sorted here if ever not: the merges below rely on it)
+  const ask = async (w: string[]) => ascending(Uint32Array.from(await s.ctx.store.messages.headerCandidates(sel.mailbox.id, w)));
   switch (k.k) {
     case 'address': case 'header': {
       const w = words(k);
@@ -184,28 +185,43 @@ async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Set<nu
     }
     case 'and': {
       const all: string[] = [];
-      const sets: Set<number>[] = [];
+      const lists: Uint32Array[] = [];
       for (const x of k.keys) {
         const w = words(x);
         if (w) { all.push(...w); continue; }
-        if (x.k === 'and' || x.k === 'or') { const c = await candidates(s, sel, x); if (c) sets.push(c); }
+        if (x.k === 'and' || x.k === 'or') { const c = await candidates(s, sel, x); if (c) lists.push(c); }
       }
-      if (all.length) sets.push(await ask([...new Set(all)]));
-      if (!sets.length) return null;
-      sets.sort((a, b) => a.size - b.size);
-      const [first, ...rest] = sets;
-      return rest.length ? new Set([...first].filter((u) => rest.every((r) => r.has(u)))) : first;
+      if (all.length) lists.push(await ask([...new Set(all)]));
+      if (!lists.length) return null;
+      return lists.reduce((x, y) => merge(x, y, true));
     }
     case 'or': {
       const a = await candidates(s, sel, k.a);
       if (!a) return null;
       const b = await candidates(s, sel, k.b);
       if (!b) return null;
-      for (const u of b) a.add(u);
-      return a;
+      return merge(a, b, false);
     }
     default: return null;
   }
+}
+
+function ascending(a: Uint32Array): Uint32Array {
+  for (let i = 1; i < a.length; i++) if (a[i] <= a[i - 1]) return Uint32Array.from(new Set(a.sort()));
+  return a;
+}
+
+/** Two ascending UID lists -> their intersection (both) or union, ascending. */
+function merge(a: Uint32Array, b: Uint32Array, both: boolean): Uint32Array {
+  const out = new Uint32Array(both ? Math.min(a.length, b.length) : a.length + b.length);
+  let i = 0, j = 0, n = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) { out[n++] = a[i++]; j++; }
+    else if (a[i] < b[j]) { if (both) i++; else out[n++] = a[i++]; }
+    else if (both) j++; else out[n++] = b[j++];
+  }
+  if (!both) { while (i < a.length) out[n++] = a[i++]; while (j < b.length) out[n++] = b[j++]; }
+  return out.subarray(0, n);
 }
 
 /**
@@ -221,11 +237,13 @@ async function scan(s: ImapSession, sel: Selected, key: Key, wantRecord: boolean
   let places: (from: number) => Place[];
   let total: number;
   if (cands) {
-    const seqs: number[] = [];
-    for (const u of cands) { const q = v.seqOf(u); if (q) seqs.push(q); }
-    const sorted = Uint32Array.from(seqs).sort();
-    total = sorted.length;
-    places = (from) => Array.from(sorted.subarray(from, from + RECORD_CHUNK), (q) => ({ seq: q, uid: v.at(q - 1)! }));
+    // both ascending: the candidates' sequence numbers come out ascending
+    const seqs = new Uint32Array(cands.length);
+    let n = 0;
+    for (const u of cands) { const q = v.seqOf(u); if (q) seqs[n++] = q; }
+    const inView = seqs.subarray(0, n);
+    total = n;
+    places = (from) => Array.from(inView.subarray(from, from + RECORD_CHUNK), (q) => ({ seq: q, uid: v.at(q - 1)! }));
   } else {
     total = v.length;
     places = (from) => v.slice(from, from + RECORD_CHUNK).map((uid, i) => ({ seq: from + i + 1, uid }));
