@@ -18,7 +18,7 @@ export const rename: ImapCommand<'RENAME'> = {
       // §6.3.5: the messages move to the new name and INBOX stays, empty (one store transaction).
       const inbox = (await s.ctx.store.mailboxes.get(u.id, 'INBOX'))!;
       const dst = await s.ctx.store.mailboxes.create(u.id, to).catch(storeNo);
-      const uids = (await s.ctx.store.messages.list(inbox.id)).map((m) => m.uid);
+      const uids = Array.from((await s.ctx.store.mailboxes.view(inbox.id))?.uids ?? []);
       if (uids.length) await s.ctx.store.messages.move(inbox.id, uids, dst.id);
       return 'RENAME completed';
     }

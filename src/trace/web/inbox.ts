@@ -47,7 +47,10 @@ export function registerInbox(app: FastifyInstance, dash: Dashboard): void {
     const o = mine(req);
     const boxes = [...(await o.store.mailboxes.list(req.web!.user!.userId))].sort(boxOrder);
     const status = await Promise.all(boxes.map((b) => o.store.mailboxes.status(b.id)));
-    const list = [...(await o.store.messages.list(mb.id))].reverse().slice(0, 200);
+    // the newest 200 by UID from the mailbox's UID vector: a million-message mailbox is not read whole
+    const view = await o.store.mailboxes.view(mb.id);
+    const newest = view ? Array.from(view.uids.subarray(Math.max(0, view.uids.length - 200))) : [];
+    const list = (await o.store.messages.some(mb.id, newest)).reverse();
     const rows = await Promise.all(list.map(async (m) => ({ m, env: ((await o.store.messages.meta(m.blobId)).mime as { envelope?: Envelope } | null)?.envelope ?? null })));
     return dash.send(req, reply, { title: mb.name, section: '/inbox', live: true }, html`
 <h1>Your mail <span class="muted" style="font-size:1rem">${req.web!.user!.address}</span></h1>
