@@ -170,7 +170,11 @@ export async function migrateStore(opts: { from: string; to: string; progress?: 
       }
     }
     progress.phase('message bytes', { messages: todo.length, bytes: todo.reduce((n, b) => n + b.size, 0) });
-    const getBlob = src.prepare('SELECT id, sha256, size, refs, message_id, subject, created, mime, raw, search_text FROM blobs WHERE id = ?');
+    // SEARCH's indexed header text goes along when the source has it (SQLite migration 090); the rest
+    // is filled in by the nodes' background backfill (the mark set below)
+    const srcHeaders = !!one(`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'blob_headers'`);
+    const getBlob = src.prepare(`SELECT b.id, b.sha256, b.size, b.refs, b.message_id, b.subject, b.created, b.mime, b.raw, b.search_text,
+      ${srcHeaders ? 'h.text' : 'NULL'} AS header_text FROM blobs b ${srcHeaders ? 'LEFT JOIN blob_headers h ON h.blob_id = b.id' : ''} WHERE b.id = ?`);
     for (let i = 0; i < todo.length;) {
       let bytes = 0;
       const batch: Row[] = [];
@@ -185,12 +189,18 @@ export async function migrateStore(opts: { from: string; to: string; progress?: 
           await t.q(`INSERT INTO blobs (id, sha256, size, refs, message_id, subject, created, mime, raw, search_text) OVERRIDING SYSTEM VALUE
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
           [r.id, r.sha256, r.size, r.refs, txt(r.message_id), txt(r.subject), r.created, txt(r.mime), r.raw, txt(r.search_text)]);
+          if (r.header_text != null) await t.q('INSERT INTO blob_headers (blob_id, text) VALUES ($1, $2) ON CONFLICT DO NOTHING', [r.id, txt(r.header_text)]);
         }
       });
       report.blobsCopied += batch.length;
       report.bytesCopied += bytes;
       progress.tick(batch.length, bytes);
     }
+
+    // blobs copied without their header text: the nodes' backfill (postgres/backfill.ts) passes over
+    // those that have it and parses the others, newest first
+    await db.tx((t) => t.run(`INSERT INTO meta (key, value) SELECT 'header_text_backfill', MAX(id)::text FROM blobs HAVING MAX(id) IS NOT NULL
+      ON CONFLICT (key) DO UPDATE SET value = GREATEST(meta.value::bigint, excluded.value::bigint)::text`));
 
     // 3. mailbox copies by (mailbox, UID), keyset-paged: new ones inserted, flags and MODSEQ brought up to date
     const nMessages = Number(one('SELECT count(*) AS n FROM messages')!.n);

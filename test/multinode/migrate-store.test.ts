@@ -76,6 +76,10 @@ test('migrate-store copies a SQLite store into PostgreSQL, resumes without dupli
   assert.ok(ticks.includes('message bytes') && ticks.includes('messages'), ticks.join());
   const blobs = Number((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM blobs'))[0].n);
   assert.equal(first.blobsCopied, blobs, 'every blob sent once');
+  // SEARCH's header text goes along (the source store is at migration 090), and the backfill mark covers any without
+  const withText = Number((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM blob_headers'))[0].n);
+  assert.equal(withText, blobs, 'every blob copied with its indexed header text');
+  assert.equal((await query(url, `SELECT 1 FROM meta WHERE key = 'header_text_backfill'`)).length, 1, 'the backfill mark is set');
   const count = (table: string) => first.counts.find((c) => c.table === table)!;
   assert.equal(count('users').target, 2);
   assert.equal(count('messages').target, 43 + 1 + 1 - 1); // alice INBOX 43-1, bob 1, Sent 1
