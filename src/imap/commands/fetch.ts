@@ -22,6 +22,24 @@ function literal(s: ImapSession, b: Buffer, binary: boolean): void {
   s.write(b);
 }
 
+/** a FETCH of at least half of a mailbox up to this size reads the mailbox's list (see fetchRecords) */
+const SHARED_LIST_MAX = 50_000;
+
+/**
+ * The records of the messages to fetch. A FETCH of most of a small mailbox (1:*, the common case)
+ * takes the mailbox's list, which the store keeps (fresh by HIGHESTMODSEQ) and shares between
+ * sessions: eight clients fetching one mailbox read it once, where messages.some reads every
+ * record again for each FETCH. Otherwise records() reads just the targets, in chunks.
+ * Either way a message expunged meanwhile has no record (the caller counts it as missing).
+ */
+async function fetchRecords(s: ImapSession, sel: NonNullable<ImapSession['selected']>, targets: Target[]): Promise<Map<number, MessageRecord>> {
+  const n = sel.uids.length;
+  if (n > SHARED_LIST_MAX || targets.length * 2 < n) return records(s, sel, targets);
+  const out = new Map<number, MessageRecord>();
+  for (const r of await s.ctx.store.messages.list(sel.mailbox.id)) out.set(r.uid, r);
+  return out;
+}
+
 // RFC 3501 §6.4.5 FETCH (and §6.4.8 UID FETCH), RFC 7162 §3.1.4 CHANGEDSINCE, §3.2.6 VANISHED.
 export const fetch: ImapCommand<'FETCH'> = {
   states: ['selected'],
@@ -43,7 +61,7 @@ export const fetch: ImapCommand<'FETCH'> = {
       if (gone.length) s.send(`* VANISHED (EARLIER) ${compactSet(gone)}`);
     }
     if (!targetsAll.length) return 'FETCH completed';
-    const recs = await records(s, sel, targetsAll);
+    const recs = await fetchRecords(s, sel, targetsAll);
     let targets: Target[] = targetsAll;
     if (changedSince !== null) targets = targets.filter((t) => (recs.get(t.uid)?.modseq ?? 0) > changedSince!);
 
