@@ -71,6 +71,34 @@ function noteExists(t: PgTx, mailboxId: number, uids: number[], modseq: number):
   } else t.changes.push({ mailboxId, kind: 'exists', uids, modseq });
 }
 
+/**
+ * The mailbox counters (migration 040) as the store's inserts keep them: in the UPDATE that takes
+ * the UIDs ($2 copies, $3 bytes, $4 without \Seen, $5 with \Deleted), which also tells the insert
+ * trigger, for the rest of the transaction, that this transaction's inserts count themselves.
+ */
+const COUNTED = 'messages = messages + $2, size = size + $3, unseen = unseen + $4, deleted = deleted + $5';
+const COUNTING = `set_config('postoffice.counted', 'on', true)`;
+
+/** what new copies add to their mailbox's counters, and the keywords among their flags */
+function count(rows: { size: number; flags: readonly string[] }[]): { size: number; unseen: number; deleted: number; keywords: string[] } {
+  let size = 0;
+  let unseen = 0;
+  let deleted = 0;
+  const keywords = new Set<string>();
+  for (const r of rows) {
+    size += r.size;
+    if (!r.flags.includes('\\Seen')) unseen++;
+    if (r.flags.includes('\\Deleted')) deleted++;
+    for (const f of r.flags) if (!f.startsWith('\\')) keywords.add(f);
+  }
+  return { size, unseen, deleted, keywords: [...keywords] };
+}
+
+/** RFC 3501 §7.2.6: a keyword once used in the mailbox stays announced in its FLAGS */
+async function noteKeywords(t: PgTx, mailboxId: number, keywords: string[]): Promise<void> {
+  await t.run('INSERT INTO mailbox_keywords (mailbox_id, keyword) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [mailboxId, keywords.map((k) => txt(k) ?? '')]);
+}
+
 /** a copy's columns, as rows of messages give them */
 export type CopyRow = { blobId: number; size: number; flags: readonly string[]; internalDate: number; msgId: string | null };
 export function copyRow(m: Row): CopyRow {
@@ -84,7 +112,9 @@ export function copyRow(m: Row): CopyRow {
 export async function insertCopies(t: PgTx, mailboxId: number, rows: CopyRow[]): Promise<number[]> {
   if (!rows.length) return [];
   const n = rows.length;
-  const mb = await t.one('UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2 WHERE id = $1 RETURNING uidnext, highestmodseq', [mailboxId, n]);
+  const c = count(rows);
+  const mb = await t.one(`UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + $2, ${COUNTED} WHERE id = $1
+    RETURNING uidnext, highestmodseq, ${COUNTING}`, [mailboxId, n, c.size, c.unseen, c.deleted]);
   if (!mb) throw new StoreError('notfound', 'no such mailbox');
   const firstUid = (mb.uidnext as number) - n;
   const firstModseq = (mb.highestmodseq as number) - n + 1;
@@ -92,14 +122,18 @@ export async function insertCopies(t: PgTx, mailboxId: number, rows: CopyRow[]):
     SELECT $1, $2 + i - 1, $3 + i - 1, CASE WHEN f = '' THEN '{}'::text[] ELSE string_to_array(f, ' ') END, d, b, z, m
     FROM unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]) WITH ORDINALITY AS x(f, d, b, z, m, i)`,
   [mailboxId, firstUid, firstModseq, rows.map((r) => [...new Set(r.flags)].join(' ')), rows.map((r) => r.internalDate), rows.map((r) => r.blobId), rows.map((r) => r.size), rows.map((r) => txt(r.msgId))]);
+  if (c.keywords.length) await noteKeywords(t, mailboxId, c.keywords);
   const uids = rows.map((_, i) => firstUid + i);
   noteExists(t, mailboxId, uids, firstModseq + n - 1);
   return uids;
 }
 
 export async function insertCopy(t: PgTx, mailboxId: number, blobId: number, size: number, flags: readonly string[], internalDate: number, msgId: string | null): Promise<number> {
-  const mb = await t.one('UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING uidnext, highestmodseq', [mailboxId]);
+  const c = count([{ size, flags }]);
+  const mb = await t.one(`UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1, ${COUNTED} WHERE id = $1
+    RETURNING uidnext, highestmodseq, ${COUNTING}`, [mailboxId, 1, size, c.unseen, c.deleted]);
   if (!mb) throw new StoreError('notfound', 'no such mailbox');
+  if (c.keywords.length) await noteKeywords(t, mailboxId, c.keywords);
   const uid = (mb.uidnext as number) - 1;
   const modseq = mb.highestmodseq as number;
   await t.run('INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, blob_id, size, msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
