@@ -130,22 +130,15 @@ export class UidVector {
 
 /**
  * The session's \Recent messages (RFC 3501 §2.3.2): what its claims took, as UID ranges. A claim
- * takes every message above the mailbox's watermark, so any message of the view inside a claimed
- * range is one of them; a million new messages are one range, not a million set entries.
+ * takes every message above the mailbox's watermark (mailboxes.claimRecent), so any message of the
+ * view inside a claimed range is one of them; a million new messages are one range, not a million
+ * set entries.
  */
 export class UidRanges {
   /** disjoint [lo, hi] ranges, ascending */
   private ranges: [number, number][] = [];
 
-  /** the UIDs a claim returned (ascending or not); nothing for none */
-  addAll(uids: readonly number[]): void {
-    if (!uids.length) return;
-    let lo = uids[0];
-    let hi = uids[0];
-    for (const u of uids) { if (u < lo) lo = u; if (u > hi) hi = u; }
-    this.add(lo, hi);
-  }
-
+  /** the UIDs lo..hi (a claim's range: mailboxes.claimRecent's after + 1 .. through); nothing when hi < lo */
   add(lo: number, hi: number): void {
     if (hi < lo) return;
     const next: [number, number][] = [];
