@@ -381,6 +381,10 @@ test('a mailbox of 20,000 messages over IMAP: SELECT, SEARCH, FETCH, STATUS and 
       const want = `* ${1001 + k} FETCH (UID ${m.uid} FLAGS (${m.flags.join(' ')}) RFC822.SIZE ${m.size} MODSEQ (${m.modseq}))`;
       assert.equal(l, want);
     });
+    // fewer than half of the mailbox: read and answered a chunk (5,000 records) at a time, in order, each once
+    const part = list.slice(2000, 10_000);
+    const partLines = (await c.ok(`UID FETCH ${part[0].uid}:${part[part.length - 1].uid} (UID FLAGS RFC822.SIZE)`)).filter((l) => !l.startsWith('* OK'));
+    assert.deepEqual(partLines, part.map((m, k) => `* ${2001 + k} FETCH (UID ${m.uid} FLAGS (${m.flags.join(' ')}) RFC822.SIZE ${m.size})`));
     // a set of many ranges, and sequence numbers
     const picked = list.filter((_, k) => k % 97 === 0);
     const byRanges = await c.ok(`UID FETCH ${picked.map((m) => m.uid).join(',')} (UID)`);

@@ -5,7 +5,7 @@ import type { AccessStep, MessageRecord } from '../../store/index.js';
 import { binaryBytes, renderedItem, sectionBytes } from '../render.js';
 import type { FetchItem, ImapCommand, ImapSession } from '../types.js';
 import { compactSet, formatDateTime, ImapBad, inSet, resolveStar, str } from '../wire.js';
-import { clientFlags, records, resolveSet, selected, type Target } from './util.js';
+import { clientFlags, recordChunks, resolveSet, selected, type Target } from './util.js';
 
 type Item = FetchItem;
 
@@ -29,15 +29,20 @@ const SHARED_LIST_MAX = 50_000;
  * The records of the messages to fetch. A FETCH of most of a small mailbox (1:*, the common case)
  * takes the mailbox's list, which the store keeps (fresh by HIGHESTMODSEQ) and shares between
  * sessions: eight clients fetching one mailbox read it once, where messages.some reads every
- * record again for each FETCH. Otherwise records() reads just the targets, in chunks.
+ * record again for each FETCH. Otherwise the targets' records are read a chunk at a time
+ * (recordChunks), and each chunk is answered before the next is read: a FETCH 1:* of a
+ * million-message mailbox holds one chunk of records, not a million.
  * Either way a message expunged meanwhile has no record (the caller counts it as missing).
  */
-async function fetchRecords(s: ImapSession, sel: NonNullable<ImapSession['selected']>, targets: Target[]): Promise<Map<number, MessageRecord>> {
+async function* fetchRecords(s: ImapSession, sel: NonNullable<ImapSession['selected']>, targets: Target[]): AsyncGenerator<{ targets: Target[]; recs: Map<number, MessageRecord> }> {
   const n = sel.uids.length;
-  if (n > SHARED_LIST_MAX || targets.length * 2 < n) return records(s, sel, targets);
-  const out = new Map<number, MessageRecord>();
-  for (const r of await s.ctx.store.messages.list(sel.mailbox.id)) out.set(r.uid, r);
-  return out;
+  if (n > SHARED_LIST_MAX || targets.length * 2 < n) {
+    yield* recordChunks(s, sel, targets);
+    return;
+  }
+  const recs = new Map<number, MessageRecord>();
+  for (const r of await s.ctx.store.messages.list(sel.mailbox.id)) recs.set(r.uid, r);
+  yield { targets, recs };
 }
 
 // RFC 3501 §6.4.5 FETCH (and §6.4.8 UID FETCH), RFC 7162 §3.1.4 CHANGEDSINCE, §3.2.6 VANISHED.
@@ -61,9 +66,6 @@ export const fetch: ImapCommand<'FETCH'> = {
       if (gone.length) s.send(`* VANISHED (EARLIER) ${compactSet(gone)}`);
     }
     if (!targetsAll.length) return 'FETCH completed';
-    const recs = await fetchRecords(s, sel, targetsAll);
-    let targets: Target[] = targetsAll;
-    if (changedSince !== null) targets = targets.filter((t) => (recs.get(t.uid)?.modseq ?? 0) > changedSince!);
 
     // the parsed structure is needed for ENVELOPE/BODY(STRUCTURE) and for parts of the message, not for all of it
     const needMeta = items.some((i) => i.k === 'ENVELOPE' || i.k === 'BODY' || i.k === 'BODYSTRUCTURE' || i.k === 'PREVIEW' ||
@@ -72,59 +74,64 @@ export const fetch: ImapCommand<'FETCH'> = {
     const kinds = items.map(bodyItem);
     const setsSeen = !sel.readOnly && kinds.some((k) => k.seen);
     const isBodyFetch = kinds.some((k) => k.body);
-
-    // §6.4.5: BODY[...] without .PEEK sets \Seen; the FETCH then includes the new FLAGS
-    // (records are shared and read-only: a message whose flags change here gets a copy)
-    const seenNow = new Set<number>();
-    if (setsSeen) {
-      const unseen = targets.filter((t) => { const r = recs.get(t.uid); return r && !r.flags.includes('\\Seen'); }).map((t) => t.uid);
-      if (unseen.length) {
-        const res = await s.ctx.store.messages.setFlags(sel.mailbox.id, unseen, 'add', ['\\Seen'], { origin: s });
-        for (const c of res.changed) {
-          const r = recs.get(c.uid);
-          if (r) recs.set(c.uid, { ...r, flags: c.flags, modseq: c.modseq });
-          seenNow.add(c.uid);
-        }
-      }
-    }
-
     const journey: AccessStep[] = [];
     let missing = 0;
-    for (const t of targets) {
-      const r = recs.get(t.uid);
-      if (!r) { missing++; continue; }
-      let tree: MimeTree | null = null;
-      let raw: Buffer | null = null;
-      try {
-        if (needMeta) tree = (await s.ctx.store.messages.meta(r.blobId)).mime as MimeTree;
-        if (needRaw) raw = await s.ctx.store.messages.raw(r.blobId);
-      } catch {
-        missing++;
-        continue; // expunged under us: the bytes are gone
+
+    for await (const chunk of fetchRecords(s, sel, targetsAll)) {
+      const recs = chunk.recs;
+      let targets: Target[] = chunk.targets;
+      if (changedSince !== null) targets = targets.filter((t) => (recs.get(t.uid)?.modseq ?? 0) > changedSince!);
+      // §6.4.5: BODY[...] without .PEEK sets \Seen; the FETCH then includes the new FLAGS
+      // (records are shared and read-only: a message whose flags change here gets a copy)
+      const seenNow = new Set<number>();
+      if (setsSeen) {
+        const unseen = targets.filter((t) => { const r = recs.get(t.uid); return r && !r.flags.includes('\\Seen'); }).map((t) => t.uid);
+        if (unseen.length) {
+          const res = await s.ctx.store.messages.setFlags(sel.mailbox.id, unseen, 'add', ['\\Seen'], { origin: s });
+          for (const c of res.changed) {
+            const r = recs.get(c.uid);
+            if (r) recs.set(c.uid, { ...r, flags: c.flags, modseq: c.modseq });
+            seenNow.add(c.uid);
+          }
+        }
       }
-      const showsFlags = seenNow.has(r.uid) || items.some((i) => i.k === 'FLAGS');
-      // RFC 3501 §7.2.6: a keyword new to the client is announced before the FETCH shows it
-      if (showsFlags) announceKeywords((l) => s.send(l), sel, r.flags);
-      s.write(`* ${t.seq} FETCH (`);
-      let flagsSent = false;
-      for (let i = 0; i < items.length; i++) {
-        if (i > 0) s.write(' ');
-        writeItem(s, sel, items[i], r, tree, raw);
-        if (items[i].k === 'FLAGS') flagsSent = true;
-      }
-      if (seenNow.has(r.uid) && !flagsSent) s.write(` FLAGS ${clientFlags(s, sel, r)}`);
-      // RFC 7162 §3.1.4: an implicit flag change reports its MODSEQ when CONDSTORE is on
-      if (seenNow.has(r.uid) && s.condstore && !items.some((i) => i.k === 'MODSEQ')) s.write(` MODSEQ (${r.modseq})`);
-      s.write(')\r\n');
-      if (showsFlags) noteReported(sel, r.uid, r.modseq);
-      const flushing = s.maybeFlush();
-      if (flushing) await flushing;
-      if (isBodyFetch && r.msgId) {
-        // the session remembers what it has recorded (up to a bound; the store ignores repeats anyway)
-        const key = sel.mailbox.id * 2 ** 32 + r.uid;
-        if (!s.fetchedBodies.has(key)) {
-          if (s.fetchedBodies.size < 100_000) s.fetchedBodies.add(key);
-          journey.push({ msgId: r.msgId, uid: r.uid, mailbox: sel.mailbox.name });
+
+      for (const t of targets) {
+        const r = recs.get(t.uid);
+        if (!r) { missing++; continue; }
+        let tree: MimeTree | null = null;
+        let raw: Buffer | null = null;
+        try {
+          if (needMeta) tree = (await s.ctx.store.messages.meta(r.blobId)).mime as MimeTree;
+          if (needRaw) raw = await s.ctx.store.messages.raw(r.blobId);
+        } catch {
+          missing++;
+          continue; // expunged under us: the bytes are gone
+        }
+        const showsFlags = seenNow.has(r.uid) || items.some((i) => i.k === 'FLAGS');
+        // RFC 3501 §7.2.6: a keyword new to the client is announced before the FETCH shows it
+        if (showsFlags) announceKeywords((l) => s.send(l), sel, r.flags);
+        s.write(`* ${t.seq} FETCH (`);
+        let flagsSent = false;
+        for (let i = 0; i < items.length; i++) {
+          if (i > 0) s.write(' ');
+          writeItem(s, sel, items[i], r, tree, raw);
+          if (items[i].k === 'FLAGS') flagsSent = true;
+        }
+        if (seenNow.has(r.uid) && !flagsSent) s.write(` FLAGS ${clientFlags(s, sel, r)}`);
+        // RFC 7162 §3.1.4: an implicit flag change reports its MODSEQ when CONDSTORE is on
+        if (seenNow.has(r.uid) && s.condstore && !items.some((i) => i.k === 'MODSEQ')) s.write(` MODSEQ (${r.modseq})`);
+        s.write(')\r\n');
+        if (showsFlags) noteReported(sel, r.uid, r.modseq);
+        const flushing = s.maybeFlush();
+        if (flushing) await flushing;
+        if (isBodyFetch && r.msgId) {
+          // the session remembers what it has recorded (up to a bound; the store ignores repeats anyway)
+          const key = sel.mailbox.id * 2 ** 32 + r.uid;
+          if (!s.fetchedBodies.has(key)) {
+            if (s.fetchedBodies.size < 100_000) s.fetchedBodies.add(key);
+            journey.push({ msgId: r.msgId, uid: r.uid, mailbox: sel.mailbox.name });
+          }
         }
       }
     }
