@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import type { ImportItem, MessageRecord } from '../../src/store/index.js';
 import { startLab, type Lab } from '../helpers/lab.js';
+import { rng } from '../helpers/rng.js';
 
 const N = 20_000;
 const USER = 'bob@example.test';
@@ -123,15 +124,6 @@ const untaggedNum = (lines: string[], what: string): number | undefined => {
 
 interface Seeded { uid: number; subject: string; from: string[]; to: string[]; cc: string[]; note: string | null }
 
-/** a small deterministic generator (mulberry32) so a failure repeats */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const b64 = (s: string) => `=?UTF-8?B?${Buffer.from(s).toString('base64')}?=`;
 const WORDS = ['alpha', 'bravo', 'Zebra', 'zebra crossing', 'yak', 'quokka', 'invoice', 'meeting', 'report', 'hello'];

@@ -4,16 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UidRanges, UidVector } from '../../src/imap/uid-vector.js';
+import { rng } from '../helpers/rng.js';
 
-/** a small deterministic generator (mulberry32) so a failure repeats */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function same(v: UidVector, model: number[]): void {
   assert.equal(v.length, model.length);
