@@ -10,7 +10,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import { endpoint, openRecorder, sinkFor, tlsLine, type Recorder } from '../log/transcript.js';
 import { isLoopback } from '../mail/address.js';
-import type { AccessStep, Store, UserRecord } from '../store/index.js';
+import type { AccessStep, MailboxChange, Store, UserRecord } from '../store/index.js';
 import type { TlsManager } from '../tls/tls.js';
 import { COMMANDS } from './commands/index.js';
 import { enablesCondstore } from './grammar/index.js';
@@ -360,6 +360,15 @@ export class ImapSession {
     if (sel && !this.closed) this.ctx.hub.watch(sel.mailbox.id, this.updates.onChange);
     this.selected = sel;
     this.state = sel ? 'selected' : this.user ? 'authenticated' : 'not-authenticated';
+  }
+
+  /**
+   * A change to the selected mailbox that was announced while SELECT was still reading its view (an
+   * asynchronous store such as PostgreSQL can hear a NOTIFY before its query answers): handled as if
+   * it came now; updates.ts reports nothing the view already holds.
+   */
+  replayChange(c: MailboxChange): void {
+    this.updates.onChange(c);
   }
 
   /** Send pending EXISTS / EXPUNGE / FETCH FLAGS (RFC 3501 §7.4.1: expunges only when allowed). */

@@ -1,4 +1,4 @@
-import type { MailboxRecord } from '../../store/index.js';
+import type { MailboxChange, MailboxRecord } from '../../store/index.js';
 import { announceKeywords, flagsLines, noteReported, staleReport } from '../flag-report.js';
 import type { CmdOf, ImapCommand, ImapReply, ImapSession } from '../types.js';
 import { compactSet, ImapBad, ImapNo, mailboxArg, mailboxOut, resolveStar, inSet } from '../wire.js';
@@ -18,7 +18,18 @@ export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE
   const mb: MailboxRecord | null = await s.ctx.store.mailboxes.get(u.id, name);
   if (!mb) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
   // the UID vector and counters, not a record per message (a million-message mailbox opens in ms)
-  const view = await s.ctx.store.mailboxes.view(mb.id);
+  // a change announced while the view is read may or may not be in it (PostgreSQL: a NOTIFY can
+  // arrive before the query answers): kept, and replayed once the view is set (nothing it already
+  // holds is reported twice)
+  const early: MailboxChange[] = [];
+  const keep = (c: MailboxChange) => { early.push(c); };
+  s.ctx.hub.watch(mb.id, keep);
+  let view;
+  try {
+    view = await s.ctx.store.mailboxes.view(mb.id);
+  } finally {
+    s.ctx.hub.unwatch(mb.id, keep);
+  }
   if (!view) throw new ImapNo('NONEXISTENT', `no mailbox ${name}`);
   // set before the next await so no change announced from now on is missed; one announced later
   // that the view already holds is not reported twice (updates.ts: EXISTS only above the last UID,
@@ -26,6 +37,7 @@ export async function openMailbox(s: ImapSession, cmd: CmdOf<'SELECT' | 'EXAMINE
   const uids = UidVector.shared(view.uids);
   s.setSelected({ mailbox: { ...view.mailbox }, readOnly, uids, recent: new UidRanges(), pending: [], gone: false, keywords: new Set(view.keywords), reported: new Map() });
   const sel = s.selected!;
+  for (const c of early) s.replayChange(c);
   const box = sel.mailbox;
   if (!readOnly) {
     const r = await s.ctx.store.mailboxes.claimRecent(box.id);
