@@ -2,7 +2,7 @@
 // bytes of a BODY[section] (§6.4.5), without parsing the message again. RFC 3516 BINARY decoding.
 import type { Address, Envelope, MimePart, MimeTree } from '../mail/mime.js';
 import { findSection } from '../mail/mime.js';
-import { headerFields, headerFieldValues } from '../mail/headers.js';
+import { headerFields } from '../mail/headers.js';
 import { ImapBad, ImapNo, str } from './wire.js';
 
 function addrList(a: Address[] | null): string {
@@ -145,11 +145,6 @@ export function sectionBytes(raw: Buffer, tree: MimeTree, sec: Section): Buffer 
       return Buffer.concat(pieces);
     }
   }
-}
-
-/** The header block of the message as [name, value] text pairs (SEARCH HEADER/FROM ...): kept in mail/headers.ts. */
-export function headerBlock(raw: Buffer, tree: MimeTree): { name: string; value: string }[] {
-  return headerFieldValues(raw, tree.root);
 }
 
 // ------------------------------------------------------------------ RFC 3516 BINARY

@@ -3,7 +3,7 @@ import { decodeMimeWords } from '../../mail/mime.js';
 import { addressText, fold, INDEXED_HEADERS } from '../../mail/search-text.js';
 import type { MessageRecord } from '../../store/index.js';
 import { usesModseq } from '../grammar/search.js';
-import { headerBlock } from '../render.js';
+import { headerFieldValues } from '../../mail/headers.js';
 import type { ImapCommand, ImapSession, SearchKey, Selected } from '../types.js';
 import { RECORD_CHUNK } from './util.js';
 import { checkCharset, compactSet, headerDay, inSet, resolveStar, type SeqSet } from '../wire.js';
@@ -32,7 +32,6 @@ export interface Msg { seq: number; r: MessageRecord }
 export interface Found { seq: number; uid: number; modseq: number }
 
 /** a SEARCH string as headerCandidates asks for it: the folded value is a substring of a match's indexed text */
-const searchWords = (value: string): string[] => [fold(value)];
 const day = (ms: number) => { const d = new Date(ms); return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()); };
 
 interface Loaded { tree: MimeTree; text: string; headers: { name: string; value: string }[] }
@@ -89,7 +88,7 @@ class Evaluator {
       // the decoded body text is read only when a TEXT or BODY key asks for it
       l = {
         tree,
-        get headers() { return (headers ??= headerBlock(raw!, tree).map((h) => ({ name: h.name, value: decodeMimeWords(h.value) }))); },
+        get headers() { return (headers ??= headerFieldValues(raw!, tree.root).map((h) => ({ name: h.name, value: decodeMimeWords(h.value) }))); },
         get text() { return (text ??= meta.searchText); },
       };
       this.loaded.clear(); // one message at a time: bounded memory
@@ -173,7 +172,7 @@ interface Place { seq: number; uid: number }
  */
 async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Uint32Array | null> {
   const words = (x: Key): string[] | null => {
-    if ((x.k === 'address' || (x.k === 'header' && INDEXED_HEADERS.has(x.name))) && x.value !== '') return searchWords(x.value);
+    if ((x.k === 'address' || (x.k === 'header' && INDEXED_HEADERS.has(x.name))) && x.value !== '') return [fold(x.value)];
     return null;
   };
   // ascending UIDs, as the store promises (sorted here if ever not: the merges below rely on it)
@@ -181,7 +180,7 @@ async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Uint32
   switch (k.k) {
     case 'address': case 'header': {
       const w = words(k);
-      return w && w.length ? ask(w) : null;
+      return w ? ask(w) : null;
     }
     case 'and': {
       const all: string[] = [];

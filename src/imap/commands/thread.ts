@@ -1,5 +1,5 @@
 import type { MimeTree } from '../../mail/mime.js';
-import { headerBlock } from '../render.js';
+import { headerFieldValues } from '../../mail/headers.js';
 import type { ImapCommand } from '../types.js';
 import { checkCharset, ImapNo } from '../wire.js';
 import { runSearch } from './search.js';
@@ -179,7 +179,7 @@ export const thread: ImapCommand<'THREAD'> = {
         if (algorithm === 'REFERENCES') {
           // References, or else the first Message-ID of In-Reply-To
           const raw = await s.ctx.store.messages.raw(m.r.blobId);
-          const h = headerBlock(raw, tree).find((f) => f.name === 'references');
+          const h = headerFieldValues(raw, tree.root).find((f) => f.name === 'references');
           refs = (h?.value.match(MSGID) ?? []).slice(-MAX_REFS);
           if (!refs.length && env.inReplyTo) refs = (env.inReplyTo.match(MSGID) ?? []).slice(0, 1);
         }
