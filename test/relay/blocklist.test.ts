@@ -58,8 +58,12 @@ test('a bounce "550 5.7.1 ... on our block list (S3140)": the DSN names Microsof
   assert.match(text.replace(/\r\n {3,}/g, ' '), /on our block list \(S3140\)[^]*The receiving server refused it because the address of this mail server \(mx\.163\.test\) is listed on Microsoft Outlook\.com block list \(S3140\)\.[^]*ask for delisting at https:\/\/olcsupport\.office\.com\//);
   // the machine-readable part: an X- field of RFC 3464 §2.3 beside Diagnostic-Code
   assert.match(text, /^Final-Recipient: rfc822; you@remote\.test\r\nAction: failed\r\nStatus: 5\.7\.1\r\n[^]*?X-Postoffice-Blocklist: Microsoft Outlook\.com block list \(S3140\); https:\/\/olcsupport\.office\.com\//m);
-  const trace = await lab.po.store.journey.trace(msgId);
-  const listed = trace.filter((e) => e.step === 'blocklisted');
+  // the attempt's journey steps commit with the queue entry's update, which may come just after the
+  // bounce (a transaction of its own) is in the sender's INBOX
+  const listed = await waitFor('the blocklisted steps', async () => {
+    const steps = (await lab.po.store.journey.trace(msgId)).filter((e) => e.step === 'blocklisted');
+    return steps.length >= 2 ? steps : null;
+  }, 30_000);
   assert.deepEqual(listed.map((e) => [e.details.rcpt, e.details.list, e.details.outcome]).sort(), [
     ['later@remote.test', 'Spamhaus (zen.spamhaus.org)', 'deferred'],
     ['you@remote.test', 'Microsoft Outlook.com block list (S3140)', 'bounced'],
