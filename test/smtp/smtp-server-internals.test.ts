@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
-import { missingInternals, onEveryCommand, receivingData, sendOn, SMTP_SERVER_INTERNALS, type PatchedServerOptions } from '../../src/smtp/smtp-server-patch.js';
+import { missingInternals, onEveryCommand, receivingData, sendOn, sessionId, SMTP_SERVER_INTERNALS, type PatchedServerOptions } from '../../src/smtp/smtp-server-patch.js';
 
 const HINT = 'smtp-server internals changed: read src/smtp/smtp-server-patch.ts against the new smtp-server source before updating the pinned version';
 
@@ -116,4 +116,24 @@ test('connectionReady and _onCommand: a session\'s connection is found (a 421 ca
   assert.equal(sendOn(seen.session!, 421, '4.7.0 evicted, try again later'), true, `${HINT} (SMTPConnection.prototype.connectionReady)`);
   assert.equal(await c.reply(), '421 4.7.0 evicted, try again later');
   await c.closed;
+});
+
+test('session ids sort by time (5.): the id a hook sees is the connection\'s, 18 characters of 0-9a-v, later sessions sort after', async (t) => {
+  const seen: string[] = [];
+  const port = await listen(t, { onConnect(s: SMTPServerSession, cb: (err?: Error) => void) { seen.push(s.id); cb(); } });
+  for (let i = 0; i < 3; i++) {
+    const c = dial(t, port);
+    assert.match(await c.reply(), /^220 /);
+    c.send('QUIT');
+    await c.closed;
+    await new Promise((r) => setTimeout(r, 2)); // a later millisecond
+  }
+  assert.equal(seen.length, 3);
+  for (const id of seen) assert.match(id, /^[0-9a-v]{18}$/);
+  assert.deepEqual([...seen].sort(), seen, 'in the order the sessions came');
+  assert.equal(new Set(seen).size, 3);
+  // the time part: 10 digits of milliseconds since 1970
+  const ms = parseInt(seen[0].slice(0, 10), 32);
+  assert.ok(Math.abs(ms - Date.now()) < 60_000, `time part ${ms} is now`);
+  assert.ok(sessionId(1) < sessionId(2) && sessionId(2 ** 40) > sessionId(2 ** 39), 'fixed width');
 });
