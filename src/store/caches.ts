@@ -248,22 +248,40 @@ export class MetaCache<T> {
  * one IMAP client) reads each message once, and keeping those bytes would only push out what
  * others re-read and make the garbage collector move buffers that nobody asks for again (every
  * RETR of a mailbox bigger than the cache was a miss that evicted). Several clients reading one
- * mailbox keep it from the second reader on.
+ * mailbox keep it from the second reader on. The bodies of the most recent first reads wait in a
+ * small probation area (1/8 of the cache's bytes, outside it): a second read soon after the first
+ * (clients fetching the same new mail side by side) takes the bytes from there instead of reading
+ * them from the database again, and keeps them.
  */
 export class BodyCache {
   private readonly bodies = new Map<number, Buffer>();
   private bytes = 0;
   /** blob ids read once and not kept (ids only, oldest first) */
   private readonly seenOnce = new Map<number, true>();
-  constructor(private readonly max: number, private readonly admitIds = BODY_ADMIT_IDS) {}
+  /** the bytes of the latest first reads, oldest first, bounded by probationMax (their ids are in seenOnce too) */
+  private readonly probation = new Map<number, Buffer>();
+  private probationBytes = 0;
+  private readonly probationMax: number;
+  constructor(private readonly max: number, private readonly admitIds = BODY_ADMIT_IDS) {
+    this.probationMax = Math.floor(max / 8);
+  }
 
   get(blobId: number): Buffer | undefined {
     const hit = this.bodies.get(blobId);
     if (hit) {
       this.bodies.delete(blobId);
       this.bodies.set(blobId, hit);
+      return hit;
     }
-    return hit;
+    const waiting = this.probation.get(blobId);
+    // a second read while the first one's bytes are still here: kept from now on
+    if (waiting) this.set(blobId, waiting);
+    return waiting;
+  }
+
+  /** Whether the bytes are in the cache proper (not only waiting in probation). */
+  kept(blobId: number): boolean {
+    return this.bodies.has(blobId);
   }
 
   set(blobId: number, raw: Buffer): void {
@@ -271,9 +289,15 @@ export class BodyCache {
     if (raw.length > this.max / 16 || this.bodies.has(blobId)) return;
     if (!this.seenOnce.delete(blobId)) {
       this.seenOnce.set(blobId, true);
-      if (this.seenOnce.size > this.admitIds) this.seenOnce.delete(this.seenOnce.keys().next().value as number);
+      if (this.seenOnce.size > this.admitIds) this.forget(this.seenOnce.keys().next().value as number);
+      if (raw.length <= this.probationMax) {
+        this.probation.set(blobId, raw);
+        this.probationBytes += raw.length;
+        while (this.probationBytes > this.probationMax) this.leaveProbation(this.probation.keys().next().value as number);
+      }
       return;
     }
+    this.leaveProbation(blobId);
     this.bodies.set(blobId, raw);
     this.bytes += raw.length;
     while (this.bytes > this.max) {
@@ -281,5 +305,18 @@ export class BodyCache {
       this.bodies.delete(oldId);
       this.bytes -= old.length;
     }
+  }
+
+  /** The id read once falls out of memory: its bytes too. */
+  private forget(blobId: number): void {
+    this.seenOnce.delete(blobId);
+    this.leaveProbation(blobId);
+  }
+
+  private leaveProbation(blobId: number): void {
+    const b = this.probation.get(blobId);
+    if (!b) return;
+    this.probation.delete(blobId);
+    this.probationBytes -= b.length;
   }
 }
