@@ -4,16 +4,6 @@ import type { JourneyRow } from './types.js';
 
 type Row = Record<string, unknown>;
 
-/**
- * Where a message's access steps are kept (SQLite migration 100): the first 6 characters of its id.
- * Our ids begin with the time in base 32 (src/smtp/smtp-server-patch.ts, 5.), so a bucket is a
- * stretch of 2^20 ms (about 17 minutes) of mail; other ids (imports, older random ones) bucket by
- * whatever they begin with.
- */
-export function accessBucket(msgId: string): string {
-  return msgId.slice(0, 6);
-}
-
 /** a row of the journey table */
 export function journeyRow(j: Row): JourneyRow {
   return { id: j.id as number, msgId: j.msg_id as string, messageId: (j.message_id as string) ?? null, time: j.time as number,

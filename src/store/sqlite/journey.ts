@@ -1,7 +1,7 @@
 // The journey: every agent's steps of a message (written in the transaction of the change they
 // describe, see copies.ts insertJourney), the compact "MDA <- MUA" access steps, and the reads
 // that make a trace and the dashboard's list.
-import { accessBucket, accessRow, inJourneyOrder, journeyRow } from '../journey-rows.js';
+import { accessRow, inJourneyOrder, journeyRow } from '../journey-rows.js';
 import type { AccessSession, AccessStep, JourneyEvent, JourneyRow, JourneySummary } from '../types.js';
 import { insertJourney } from './copies.js';
 import type { Row } from './open.js';
@@ -15,8 +15,8 @@ export const journeyWrites = {
       const now = Date.now();
       const s = tx.st(`INSERT INTO access_sessions (sid, user, protocol, client, started) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (sid) DO UPDATE SET client = excluded.client RETURNING id`).get(session.sid, session.user, session.protocol, session.client, now) as Row;
-      const st = tx.st('INSERT OR IGNORE INTO journey_access (bucket, session_id, step, msg_id, time, mailbox, uid) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      for (const m of messages) st.run(accessBucket(m.msgId), s.id, step, m.msgId, m.time ?? now, m.mailbox, m.uid);
+      const st = tx.st('INSERT OR IGNORE INTO journey_access (msg_id, session_id, step, time, mailbox, uid) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const m of messages) st.run(m.msgId, s.id, step, m.time ?? now, m.mailbox, m.uid);
     }),
 };
 
@@ -30,10 +30,10 @@ export const journeyReads = {
     const rows: JourneyRow[] = [];
     const st = r.st('SELECT * FROM journey WHERE msg_id = ? ORDER BY time, id');
     const acc = r.st(`SELECT a.msg_id, a.step, a.time, a.mailbox, a.uid, s.sid, s.user, s.protocol, s.client
-      FROM journey_access a JOIN access_sessions s ON s.id = a.session_id WHERE a.bucket = ? AND a.msg_id = ?`);
+      FROM journey_access a JOIN access_sessions s ON s.id = a.session_id WHERE a.msg_id = ?`);
     for (const m of ids) {
       for (const j of st.all(m) as Row[]) rows.push(journeyRow(j));
-      for (const a of acc.all(accessBucket(m), m) as Row[]) rows.push(accessRow(a));
+      for (const a of acc.all(m) as Row[]) rows.push(accessRow(a));
     }
     return inJourneyOrder(rows);
   },
@@ -45,18 +45,7 @@ export const journeyReads = {
     const rows = r.st('SELECT msg_id FROM journey WHERE time < ? AND id > ? ORDER BY time DESC, id DESC').iterate(before, opts.afterId ?? 0) as IterableIterator<Row>;
     const agg = r.st('SELECT MIN(time) AS first, MAX(time) AS last, MAX(id) AS last_id, COUNT(*) AS steps, MAX(message_id) AS message_id FROM journey WHERE msg_id = ?');
     const lastSt = r.st('SELECT agent, step FROM journey WHERE msg_id = ? ORDER BY time DESC, id DESC LIMIT 1');
-    // one pass over a bucket counts the steps of every message in it (a page's messages share a few)
-    const bucketSt = r.st('SELECT msg_id, COUNT(*) AS n FROM journey_access WHERE bucket = ? GROUP BY msg_id');
-    const counted = new Map<string, Map<string, number>>();
-    const accessCount = (msgId: string): number => {
-      const b = accessBucket(msgId);
-      let c = counted.get(b);
-      if (!c) {
-        c = new Map((bucketSt.all(b) as Row[]).map((x) => [x.msg_id as string, x.n as number]));
-        counted.set(b, c);
-      }
-      return c.get(msgId) ?? 0;
-    };
+    const accessSt = r.st('SELECT COUNT(*) AS n FROM journey_access WHERE msg_id = ?');
     const subjectSt = r.st('SELECT subject FROM blobs WHERE message_id = ? LIMIT 1');
     const seen = new Set<string>();
     const out: JourneySummary[] = [];
@@ -72,7 +61,7 @@ export const journeyReads = {
       const subject = messageId ? ((subjectSt.get(messageId) as Row | undefined)?.subject as string | undefined) ?? null : null;
       out.push({
         msgId, messageId, subject, first: a.first as number, last: a.last as number, lastAgent: last.agent as string, lastStep: last.step as string,
-        lastId: a.last_id as number, steps: (a.steps as number) + accessCount(msgId),
+        lastId: a.last_id as number, steps: (a.steps as number) + ((accessSt.get(msgId) as Row).n as number),
       });
       if (out.length >= limit) break;
     }

@@ -45,22 +45,21 @@ export async function prune(w: Writer, opts: { transcriptsBefore: number; transc
   // journey_access is the big table and has no index on time: walk it once in key order, a
   // chunk per job, and note the sessions that still have steps
   const live = new Set<number>();
-  type Key = [string, number, string, string];
-  let cursor: Key | null = null;
+  let cursor: [string, number, string] | null = null;
   for (;;) {
-    const res: { n: number; last: Key | null } = await w.write((tx) => {
+    const res: { n: number; last: [string, number, string] | null } = await w.write((tx) => {
       const rows = (cursor
-        ? tx.st(`SELECT bucket, session_id, step, msg_id, time FROM journey_access WHERE (bucket, session_id, step, msg_id) > (?, ?, ?, ?)
-            ORDER BY bucket, session_id, step, msg_id LIMIT ?`).all(...cursor, PRUNE_CHUNK)
-        : tx.st('SELECT bucket, session_id, step, msg_id, time FROM journey_access ORDER BY bucket, session_id, step, msg_id LIMIT ?').all(PRUNE_CHUNK)) as Row[];
-      const del = tx.st('DELETE FROM journey_access WHERE bucket = ? AND session_id = ? AND step = ? AND msg_id = ?');
+        ? tx.st(`SELECT msg_id, session_id, step, time FROM journey_access WHERE (msg_id, session_id, step) > (?, ?, ?)
+            ORDER BY msg_id, session_id, step LIMIT ?`).all(...cursor, PRUNE_CHUNK)
+        : tx.st('SELECT msg_id, session_id, step, time FROM journey_access ORDER BY msg_id, session_id, step LIMIT ?').all(PRUNE_CHUNK)) as Row[];
+      const del = tx.st('DELETE FROM journey_access WHERE msg_id = ? AND session_id = ? AND step = ?');
       let n = 0;
       for (const r of rows) {
-        if ((r.time as number) < opts.journeyBefore) n += del.run(r.bucket, r.session_id, r.step, r.msg_id).changes;
+        if ((r.time as number) < opts.journeyBefore) n += del.run(r.msg_id, r.session_id, r.step).changes;
         else live.add(r.session_id as number);
       }
       const l = rows[rows.length - 1];
-      return { n, last: rows.length < PRUNE_CHUNK || !l ? null : [l.bucket as string, l.session_id as number, l.step as string, l.msg_id as string] };
+      return { n, last: rows.length < PRUNE_CHUNK || !l ? null : [l.msg_id as string, l.session_id as number, l.step as string] };
     });
     journey += res.n;
     if (!res.last) break;
