@@ -13,6 +13,7 @@ import { openStore, openToolStore, StoreError, type MailboxChange, type Store } 
 import { PgDb } from '../../src/store/postgres/db.js';
 import { PG_MIGRATIONS_DIR, type PgStore } from '../../src/store/postgres/pg-store.js';
 import { parseMime } from '../../src/mail/mime.js';
+import { sessionId } from '../../src/smtp/smtp-server-patch.js';
 import { pgDatabase, pgUnavailable, restartPgCluster } from '../helpers/pg.js';
 
 interface Backend {
@@ -418,6 +419,35 @@ for (const b of backends) {
       assert.equal(pruned.transcripts, 1);
       assert.ok(pruned.journey >= 2);
       assert.deepEqual((await store.journey.trace('j.1')).map((r) => r.step), ['stored', 'fetched']);
+    });
+
+    test('journey: access steps of many sessions over time-sorted ids (two buckets): trace, counts, repeats, prune in chunks', async (t) => {
+      const { store } = await setup(t, b);
+      // ids as the SMTP listener makes them: the time in 10 base-32 digits first (a bucket is their first 6 characters)
+      const t0 = Date.now() - 60_000;
+      const edge = Math.ceil(t0 / 2 ** 20) * 2 ** 20; // where the bucket changes
+      const ids = Array.from({ length: 3000 }, (_, i) => `${sessionId(edge - 1500 + i)}.1`);
+      assert.notEqual(ids[0].slice(0, 6), ids[2999].slice(0, 6), 'the messages span two buckets');
+      await store.journey.record(ids.map((msgId, i) => ({ msgId, agent: 'MDA' as const, step: 'stored', time: t0 + i, details: { uid: i + 1 } })));
+      const who = (n: number) => ({ sid: `r${n}`, user: 'alice@example.test', protocol: n === 3 ? 'pop3' : 'imap', client: `c${n}` });
+      const steps = (from: number, to: number, time: number) => ids.slice(from, to).map((msgId, i) => ({ msgId, uid: from + i + 1, mailbox: 'INBOX', time }));
+      const old = t0 + 10_000;
+      const fresh = Date.now();
+      await store.journey.accessed(who(1), 'fetched', steps(0, 3000, old)); // an old session: everything
+      await store.journey.accessed(who(2), 'fetched', steps(1000, 3000, fresh)); // a newer one: the last 2,000
+      await store.journey.accessed(who(2), 'fetched', steps(2990, 3000, fresh + 5)); // repeats: one step per message and session
+      await store.journey.accessed(who(3), 'retrieved', steps(2999, 3000, fresh));
+      const steps2999 = (await store.journey.trace(ids[2999])).filter((r) => r.agent === 'MUA access');
+      assert.deepEqual(steps2999.map((r) => [r.step, r.details.session, r.time]).sort(),
+        [['fetched', 'r1', old], ['fetched', 'r2', fresh], ['retrieved', 'r3', fresh]].sort());
+      assert.deepEqual((await store.journey.trace(ids[0])).map((r) => `${r.step}:${r.details.session ?? ''}`), ['stored:', 'fetched:r1']);
+      const recent = await store.journey.recent({ limit: 3 });
+      assert.deepEqual(recent.map((r) => [r.msgId, r.steps]), [[ids[2999], 4], [ids[2998], 3], [ids[2997], 3]]);
+      // the old session's 3,000 steps go (more than one prune chunk of the other backend's walk), the newer ones stay
+      const pruned = await store.prune({ transcriptsBefore: 0, transcriptMaxBytes: 1 << 30, journeyBefore: old + 1 });
+      assert.ok(pruned.journey >= 3000 + 3000, `pruned ${pruned.journey}`);
+      assert.deepEqual((await store.journey.trace(ids[1500])).map((r) => `${r.step}:${r.details.session ?? ''}`), ['fetched:r2']);
+      assert.deepEqual((await store.journey.trace(ids[500])), []);
     });
 
     test('a second store on the same database (another node, or the CLI) sees and announces the same mailboxes', async (t) => {
