@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { ROOT } from '../helpers/lab.js';
 import { CLI } from '../helpers/process.js';
 
 function run(dataDir: string, args: string[], input?: string, env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
@@ -14,6 +15,17 @@ function run(dataDir: string, args: string[], input?: string, env: Record<string
     if (input !== undefined) child.stdin!.end(input);
   });
 }
+
+test('`npx postoffice` in the checkout runs the CLI, as the README says (npm ci / npm run build leave dist/src/cli/main.js executable)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await new Promise<{ code: number; out: string; err: string }>((resolve) => {
+    execFile('npx', ['--no-install', 'postoffice', 'domain', 'list'], { cwd: ROOT, env: { ...process.env, POSTOFFICE_DATA_DIR: dir }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr }));
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^example\.test\s+0 user\(s\)\n$/);
+});
 
 test('domain, user, alias and queue commands round-trip; errors are one line with exit 1, bad usage exit 2', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'postoffice-cli-'));
