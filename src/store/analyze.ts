@@ -7,12 +7,20 @@ import type { BlobMeta } from './types.js';
 
 const SEARCH_TEXT_MAX = 1 << 20; // keep at most 1 MiB of decoded text per message for SEARCH
 
+/**
+ * What the SQLite store keeps as the decoded text of a single text/plain message: a mark meaning
+ * "decode it from the message's own bytes" (searchTextFromRaw), instead of the same text a second
+ * time (for plain mail, half of what a delivery writes). A decoded text is never this one control
+ * character alone (and IMAP SEARCH could not ask for it).
+ */
+export const TEXT_FROM_RAW = '\u0001';
+
 /** Body structure + envelope (mail/mime.ts), the decoded text (mailparser) and the indexed header text (mail/search-text.ts) of a raw message. */
 export async function analyze(raw: Buffer, limits?: Partial<MimeLimits>): Promise<BlobMeta> {
   const mime = parseMime(raw, limits);
   const simple = plainText(raw, mime);
   const headerText = headerSearchText(raw, mime);
-  if (simple !== null) return { mime, searchText: simple.slice(0, SEARCH_TEXT_MAX), messageId: mime.envelope.messageId?.trim() ?? null, subject: mime.envelope.subject, headerText };
+  if (simple !== null) return { mime, searchText: simple.slice(0, SEARCH_TEXT_MAX), textFromRaw: true, messageId: mime.envelope.messageId?.trim() ?? null, subject: mime.envelope.subject, headerText };
   let searchText = '';
   try {
     const parsed = await simpleParser(raw, {
@@ -28,6 +36,16 @@ export async function analyze(raw: Buffer, limits?: Partial<MimeLimits>): Promis
   }
   const env = mime.envelope;
   return { mime, searchText, messageId: env.messageId?.trim() ?? null, subject: env.subject, headerText };
+}
+
+/** The decoded text of a message whose stored text is TEXT_FROM_RAW: exactly what analyze() gave as its searchText. */
+export function searchTextFromRaw(raw: Buffer, mime: MimeTree): string {
+  return (plainText(raw, mime) ?? '').slice(0, SEARCH_TEXT_MAX);
+}
+
+/** The stored decoded text of a message, with TEXT_FROM_RAW decoded from its bytes. */
+export function storedSearchText(stored: string, raw: () => Buffer, mime: unknown): string {
+  return stored === TEXT_FROM_RAW ? searchTextFromRaw(raw(), mime as MimeTree) : stored;
 }
 
 /**

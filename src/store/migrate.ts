@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../config/config.js';
+import { storedSearchText } from './analyze.js';
 import { PgDb, redact, type PgTx, type Row } from './postgres/db.js';
 
 /** what a run tells its caller as it goes (the CLI draws a progress bar) */
@@ -188,7 +189,9 @@ export async function migrateStore(opts: { from: string; to: string; progress?: 
         for (const r of batch) {
           await t.q(`INSERT INTO blobs (id, sha256, size, refs, message_id, subject, created, mime, raw, search_text) OVERRIDING SYSTEM VALUE
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-          [r.id, r.sha256, r.size, r.refs, txt(r.message_id), txt(r.subject), r.created, txt(r.mime), r.raw, txt(r.search_text)]);
+          [r.id, r.sha256, r.size, r.refs, txt(r.message_id), txt(r.subject), r.created, txt(r.mime), r.raw,
+            // PostgreSQL keeps the decoded text itself (no TEXT_FROM_RAW mark there)
+            txt(storedSearchText(r.search_text as string, () => r.raw as Buffer, JSON.parse(r.mime as string)))]);
           if (r.header_text != null) await t.q('INSERT INTO blob_headers (blob_id, text) VALUES ($1, $2) ON CONFLICT DO NOTHING', [r.id, txt(r.header_text)]);
         }
       });

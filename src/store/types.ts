@@ -181,6 +181,8 @@ export interface JourneySummary {
 /** Parsed once at delivery and kept beside the bytes (see mail/mime.ts for its shape). */
 export interface BlobMeta {
   mime: unknown; searchText: string; messageId: string | null; subject: string | null;
+  /** searchText is what analyze.ts searchTextFromRaw decodes from the bytes again (a single text/plain part): a store may keep a mark instead */
+  textFromRaw?: boolean;
   /** the indexed header text for SEARCH (mail/search-text.ts headerSearchText), made at delivery; null or absent: none (always a candidate) */
   headerText?: string | null;
 }

@@ -80,6 +80,10 @@ test('migrate-store copies a SQLite store into PostgreSQL, resumes without dupli
   const withText = Number((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM blob_headers'))[0].n);
   assert.equal(withText, blobs, 'every blob copied with its indexed header text');
   assert.equal((await query(url, `SELECT 1 FROM meta WHERE key = 'header_text_backfill'`)).length, 1, 'the backfill mark is set');
+  // a single text/plain message's decoded text, which SQLite keeps as a mark (decode from the bytes), arrives as text
+  const texts = await query<{ search_text: string }>(url, `SELECT search_text FROM blobs`);
+  assert.ok(texts.every((r) => r.search_text !== '\u0001'), 'no TEXT_FROM_RAW mark in PostgreSQL');
+  assert.ok(texts.some((r) => r.search_text === 'body 7\n'), texts.map((r) => r.search_text).slice(0, 5).join('|'));
   const count = (table: string) => first.counts.find((c) => c.table === table)!;
   assert.equal(count('users').target, 2);
   assert.equal(count('messages').target, 43 + 1 + 1 - 1); // alice INBOX 43-1, bob 1, Sent 1

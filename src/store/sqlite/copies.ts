@@ -2,6 +2,7 @@
 // (content-addressed, reference-counted), a mailbox copy (UID from uidnext, MODSEQ), its removal
 // (a tombstone keeps the UID and MODSEQ for RFC 7162 VANISHED), and the journey.
 import { createHash } from 'node:crypto';
+import { TEXT_FROM_RAW } from '../analyze.js';
 import { StoreError } from '../errors.js';
 import type { BlobMeta, JourneyEvent, MailboxChange } from '../types.js';
 import type { Row } from './open.js';
@@ -25,7 +26,7 @@ export function putBlob(tx: Tx, raw: Buffer, meta: BlobMeta, refs: number): numb
   }
   const r = tx.st(`INSERT INTO blobs (sha256, size, refs, raw, mime, search_text, message_id, subject, created)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`).get(
-    sha, raw.length, refs, raw, JSON.stringify(meta.mime), meta.searchText, meta.messageId, meta.subject, Date.now()) as Row;
+    sha, raw.length, refs, raw, JSON.stringify(meta.mime), meta.textFromRaw ? TEXT_FROM_RAW : meta.searchText, meta.messageId, meta.subject, Date.now()) as Row;
   // the indexed header text for SEARCH (migration 090); goes with the blob (ON DELETE CASCADE)
   if (meta.headerText) tx.st('INSERT INTO blob_headers (blob_id, text) VALUES (?, ?)').run(r.id, meta.headerText);
   return r.id as number;

@@ -1,7 +1,7 @@
 // Reading mailbox copies and their bytes, through the reader's caches.
 import { StoreError } from '../errors.js';
 import type { BlobMeta, MessageRecord } from '../types.js';
-import { CachedMeta } from './caches.js';
+import { CachedMeta, TEXT_STATEMENT } from './caches.js';
 import type { Row } from './open.js';
 import type { Reader } from './reader.js';
 import { messageRow } from './rows.js';
@@ -56,7 +56,7 @@ export const messageReads = {
     if (!m) {
       const row = r.st('SELECT mime, message_id, subject FROM blobs WHERE id = ?').get(blobId) as Row | undefined;
       if (!row) throw new StoreError('notfound', 'message is gone');
-      m = new CachedMeta(JSON.parse(row.mime as string), (row.message_id as string) ?? null, (row.subject as string) ?? null, blobId, r.st('SELECT search_text FROM blobs WHERE id = ?'));
+      m = new CachedMeta(JSON.parse(row.mime as string), (row.message_id as string) ?? null, (row.subject as string) ?? null, blobId, r.st(TEXT_STATEMENT));
       r.metas.set(blobId, m);
     }
     return m;
