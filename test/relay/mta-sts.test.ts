@@ -153,6 +153,8 @@ test('MTA-STS enforce, MX without STARTTLS: no mail, deferred then bounced, the 
   const text = dsn.toString('latin1');
   assert.match(text, /^Final-Recipient: rfc822; you@remote\.test\r\nAction: failed\r\n/m);
   assert.match(text, /MTA-STS policy of remote\.test \(enforce, mx: mx\.remote\.test\) requires verified TLS/);
+  // the bounce is committed before the queue entry's last update, which carries the attempt's journey steps
+  await waitFor('the queue entry to go', async () => !(await lab.po.store.queue.list()).some((x) => x.msgId === msgId));
   const trace = formatTrace(await lab.po.store.journey.trace(msgId));
   assert.match(trace, /mta-sts\s+.*source=fetched.*mode=enforce/);
   assert.match(trace, /deferred\s+.*MTA-STS policy of remote\.test/);
