@@ -39,7 +39,7 @@ export async function analyze(raw: Buffer, limits?: Partial<MimeLimits>): Promis
 }
 
 /** The decoded text of a message whose stored text is TEXT_FROM_RAW: exactly what analyze() gave as its searchText. */
-export function searchTextFromRaw(raw: Buffer, mime: MimeTree): string {
+function searchTextFromRaw(raw: Buffer, mime: MimeTree): string {
   return (plainText(raw, mime) ?? '').slice(0, SEARCH_TEXT_MAX);
 }
 
