@@ -50,6 +50,8 @@ test('NOTIFY=SUCCESS on a remote recipient: a "relayed" report once the remote M
   const dsn = reports[0].toString('latin1');
   assert.match(dsn, /^Final-Recipient: rfc822; you@remote\.test\r\nAction: relayed\r\nStatus: 2\.\d\.\d\r\nRemote-MTA: dns; mx\.remote\.test$/m);
   assert.doesNotMatch(dsn, /Final-Recipient: rfc822; other@remote\.test/, 'only the recipient that asked');
+  // the report is committed before the queue entry's last update, which carries the attempt's journey steps
+  await waitFor('the queue entry to go', async () => !(await lab.po.store.queue.list()).some((x) => x.msgId === msgId));
   const trace = await lab.po.store.journey.trace(msgId);
   assert.ok(trace.some((e) => e.step === 'success report sent'));
 });
