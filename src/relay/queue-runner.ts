@@ -324,7 +324,9 @@ export class QueueRunner {
   private async process(e: QueueEntry): Promise<void> {
     this.stats.attempts++;
     const events: JourneyEvent[] = [];
-    const ev = (step: string, details: Record<string, unknown>, time = Date.now()) => events.push({ msgId: e.msgId, agent: AGENT, step, time, details: { queueId: e.id, ...details } });
+    const step = (step: string, details: Record<string, unknown>, time = Date.now()): JourneyEvent => ({ msgId: e.msgId, agent: AGENT, step, time, details: { queueId: e.id, ...details } });
+    const ev = (s: string, details: Record<string, unknown>, time?: number) => events.push(step(s, details, time));
+    const carry = { events, step };
     const pending = e.rcpts.filter((r) => r.status === 'pending').map((r) => r.address);
     const results = new Map<string, RcptResult>();
     if (pending.length) {
@@ -352,8 +354,8 @@ export class QueueRunner {
     }
     this.stats.delivered += delivered.length;
     if (d.reports.success) {
-      const dsn = await this.report(e, d.reports.success, 'success', now);
-      if (dsn.step !== 'not reported') ev(dsn.step, dsn.details);
+      const dsn = await this.report(e, d.reports.success, 'success', now, carry);
+      if (dsn.step !== 'not reported' && !('recorded' in dsn)) ev(dsn.step, dsn.details);
     }
     if (d.expired.length) ev('expired', { rcpts: d.expired, age: `${Math.round(d.age / 1000)}s` });
     if (deferred.length) {
@@ -364,20 +366,21 @@ export class QueueRunner {
 
     // a refusal naming a blocklist: which list, and where the operator asks for delisting (relay/blocklist.ts)
     noteBlocklists(this.log, ev, { msgId: e.msgId, queueId: e.id, domain: e.domain }, [...bounced, ...deferred], d.results, this.config.hostname);
-    // RFC 3464 failure report (committed before the entry changes: a crash may repeat it, never lose it)
+    // RFC 3464 failure report (committed before the entry changes: a crash may repeat it, never
+    // lose it; the steps so far commit with it, so the trace shows it as soon as it exists)
     if (d.reports.failure) {
       this.stats.bounced += bounced.length;
       for (const r of bounced) {
         const x = d.results.get(r);
         ev('bounced', { rcpt: r, host: x?.remoteMta ?? null, reply: x?.reply ?? null, ...(x?.sid ? { sid: x.sid } : {}) });
       }
-      const dsn = await this.report(e, d.reports.failure, 'failure', now);
-      ev(dsn.step, dsn.details);
+      const dsn = await this.report(e, d.reports.failure, 'failure', now, carry);
+      if (!('recorded' in dsn)) ev(dsn.step, dsn.details);
     }
     // RFC 3464 "delayed" report, once, after relayDelayWarning
     if (d.reports.delay) {
-      const dsn = await this.report(e, d.reports.delay, 'delay', now);
-      ev(dsn.step, dsn.details);
+      const dsn = await this.report(e, d.reports.delay, 'delay', now, carry);
+      if (!('recorded' in dsn)) ev(dsn.step, dsn.details);
     }
 
     try {
@@ -401,7 +404,7 @@ export class QueueRunner {
 
   /** An RFC 3464 report on this entry to its sender (relay/report.ts); a refusal that named a
    *  blocklist says which one and where to delist (relay/blocklist.ts). */
-  private report(e: QueueEntry, recipients: DsnRecipient[], kind: ReportKind, now: number): Promise<ReportStep> {
+  private report(e: QueueEntry, recipients: DsnRecipient[], kind: ReportKind, now: number, carry: Parameters<typeof sendReport>[1]['carry']): Promise<ReportStep> {
     const mta = this.config.hostname;
     return sendReport(this.store, {
       reportingMta: mta, kind, agent: AGENT, lastAttempt: new Date(now),
@@ -412,7 +415,7 @@ export class QueueRunner {
       dsnId: reportId(e.msgId, kind, `${e.id}-${e.attempts + 1}`),
       willRetryUntil: kind === 'delay' ? new Date(e.created + this.expireMs) : undefined,
       about: { msgId: e.msgId, mailFrom: e.mailFrom, arrival: new Date(e.created), envid: e.data.envid ?? null, ret: e.data.ret ?? null, notify: e.data.notify ?? {} },
-      original: () => this.store.messages.raw(e.blobId),
+      original: () => this.store.messages.raw(e.blobId), carry,
     });
   }
 }

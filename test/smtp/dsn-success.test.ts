@@ -44,14 +44,26 @@ test('NOTIFY=SUCCESS on a remote recipient: a "relayed" report once the remote M
     users: { 'me@163.test': 'pw' },
     env: { POSTOFFICE_DOMAINS: '163.test', POSTOFFICE_HOSTNAME: 'mx.163.test', POSTOFFICE_DNS_SERVERS: dns.server, POSTOFFICE_RELAY_PORT: String(sink.port) },
   });
+  // hold the queue entry's last update until the report has been looked at: the trace must not
+  // depend on it (the report and the steps that led to it commit together)
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  const queue = lab.po.store.queue;
+  const finish = queue.finish.bind(queue);
+  queue.finish = async (...a: Parameters<typeof finish>) => { await held; return finish(...a); };
+  t.after(() => release());
   const { msgId } = await enqueue(lab, 'me@163.test', ['you@remote.test', 'other@remote.test'], { notify: { 'you@remote.test': ['SUCCESS'] } });
   const reports = await waitFor('the report', async () => { const m = await inbox(lab.po.store, 'me@163.test'); return m.length ? m : null; }, 20_000);
   assert.equal(sink.received.length, 1);
   const dsn = reports[0].toString('latin1');
   assert.match(dsn, /^Final-Recipient: rfc822; you@remote\.test\r\nAction: relayed\r\nStatus: 2\.\d\.\d\r\nRemote-MTA: dns; mx\.remote\.test$/m);
   assert.doesNotMatch(dsn, /Final-Recipient: rfc822; other@remote\.test/, 'only the recipient that asked');
-  // the report is committed before the queue entry's last update, which carries the attempt's journey steps
-  await waitFor('the queue entry to go', async () => !(await lab.po.store.queue.list()).some((x) => x.msgId === msgId));
   const trace = await lab.po.store.journey.trace(msgId);
-  assert.ok(trace.some((e) => e.step === 'success report sent'));
+  assert.deepEqual(trace.filter((e) => e.agent === 'MTA out').map((e) => e.step).filter((s) => s !== 'queued').slice(-2), ['delivered', 'success report sent']);
+  assert.ok(trace.some((e) => e.step === 'attempt'));
+  assert.equal((await lab.po.store.queue.list()).length, 1, 'the entry is still there (held)');
+  release();
+  await waitFor('the queue entry to go', async () => !(await lab.po.store.queue.list()).some((x) => x.msgId === msgId));
+  const after = await lab.po.store.journey.trace(msgId);
+  assert.equal(after.filter((e) => e.step === 'success report sent').length, 1, 'recorded once');
 });

@@ -207,7 +207,8 @@ async function deliverCopies(t: PgTx, job: PendingDelivery, targets: Target[], p
     const uid = await insertCopy(t, id, blobId, d.raw.length, d.flags ?? [], d.internalDate ?? now, d.msgId);
     result.stored.push({ address, mailbox: name, uid, mailboxId: id });
   }
-  const journey: JourneyEvent[] = d.journey.map((e) => ({ ...e, messageId: e.messageId ?? meta.messageId }));
+  // the message's own steps get its Message-ID; steps about another message (a report carries its original's) keep theirs
+  const journey: JourneyEvent[] = d.journey.map((e) => (e.msgId === d.msgId ? { ...e, messageId: e.messageId ?? meta.messageId } : e));
   for (const s of result.stored) {
     journey.push({ msgId: d.msgId, messageId: meta.messageId, agent: 'MDA', step: 'stored', details: { user: s.address, mailbox: s.mailbox, uid: s.uid } });
   }

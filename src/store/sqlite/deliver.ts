@@ -48,7 +48,8 @@ export async function deliver(w: Writer, given: Delivery): Promise<DeliveryResul
         result.queued.push({ id: row.id as number, domain, rcpts });
       }
     }
-    const journey: JourneyEvent[] = d.journey.map((e) => ({ ...e, messageId: e.messageId ?? meta.messageId }));
+    // the message's own steps get its Message-ID; steps about another message (a report carries its original's) keep theirs
+    const journey: JourneyEvent[] = d.journey.map((e) => (e.msgId === d.msgId ? { ...e, messageId: e.messageId ?? meta.messageId } : e));
     for (const s of result.stored) {
       journey.push({ msgId: d.msgId, messageId: meta.messageId, agent: 'MDA', step: 'stored', details: { user: s.address, mailbox: s.mailbox, uid: s.uid } });
     }
