@@ -296,6 +296,12 @@ export interface Store {
      * indexed text is always a candidate. The caller still tests each candidate.
      */
     headerCandidates(mailboxId: number, words: readonly string[]): Promise<number[]>;
+    /**
+     * A prefilter for SEARCH of the two flags kept in partial indexes (RFC 3501 §6.4.4 UNSEEN, NEW,
+     * DELETED): the UIDs, ascending, of the messages without \Seen ('unseen') or with \Deleted
+     * ('deleted'), read from that index alone: no row per message of the mailbox.
+     */
+    flagCandidates(mailboxId: number, which: 'unseen' | 'deleted'): Promise<number[]>;
   };
   /** MDA: the one transaction that accepts a message (group-committed). */
   deliver(d: Delivery): Promise<DeliveryResult>;

@@ -626,6 +626,13 @@ for (const b of backends) {
       const mid = [...all].sort((x, y) => x.modseq - y.modseq)[Math.floor(all.length / 2)].modseq;
       assert.deepEqual(await store.messages.changedSince(inbox.id, mid), all.filter((m) => m.modseq > mid), 'CHANGEDSINCE: by MODSEQ, in UID order');
       assert.deepEqual(await store.messages.changedSince(inbox.id, 0), all);
+      // SEARCH UNSEEN / DELETED's prefilter: exactly the copies in that flag state, ascending
+      for (const mb of [inbox.id, other.id]) {
+        const recs = await store.messages.list(mb);
+        assert.deepEqual(await store.messages.flagCandidates(mb, 'unseen'), recs.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid), 'unseen');
+        assert.deepEqual(await store.messages.flagCandidates(mb, 'deleted'), recs.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid), 'deleted');
+      }
+      assert.deepEqual(await store.messages.flagCandidates(999_999, 'unseen'), []);
     });
 
     test('headerCandidates: a superset of the SEARCH matches (encoded words, addresses, groups), narrower than the mailbox', async (t) => {

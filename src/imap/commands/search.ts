@@ -160,15 +160,20 @@ class Evaluator {
   }
 }
 
+/** below this many candidates from one key of an AND, the header index is not asked as well */
+const FEW_CANDIDATES = 2_000;
+
 /** A message to evaluate: its place in the view. */
 interface Place { seq: number; uid: number }
 
 /**
  * RFC 3501 §6.4.4 FROM/TO/CC/BCC/SUBJECT/HEADER: the candidates a key can have, from the store's
- * header index (messages.headerCandidates, a superset of the matches), or null when the key gives
- * no prefilter (any message may match). AND intersects (its header keys' words asked at once), OR
- * unites, NOT and the other keys give none. The full program is still tested on every candidate,
- * so the result is exactly the full evaluation's.
+ * header index (messages.headerCandidates, a superset of the matches); UNSEEN, NEW, DELETED (and
+ * NOT SEEN, NOT UNDELETED) from the flags' partial indexes (messages.flagCandidates, exactly the
+ * messages with that flag state when asked); or null when the key gives no prefilter (any message
+ * may match). AND intersects (its header keys' words asked at once), OR unites, the other keys
+ * give none. The full program is still tested on every candidate's record, so the result is the
+ * full evaluation's.
  */
 async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Uint32Array | null> {
   const words = (x: Key): string[] | null => {
@@ -177,20 +182,34 @@ async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Uint32
   };
   // ascending UIDs, as the store promises (sorted here if ever not: the merges below rely on it)
   const ask = async (w: string[]) => ascending(Uint32Array.from(await s.ctx.store.messages.headerCandidates(sel.mailbox.id, w)));
+  const flagged = async (which: 'unseen' | 'deleted') => ascending(Uint32Array.from(await s.ctx.store.messages.flagCandidates(sel.mailbox.id, which)));
   switch (k.k) {
     case 'address': case 'header': {
       const w = words(k);
       return w ? ask(w) : null;
     }
+    case 'flag':
+      if (k.flag === '\\Seen' && !k.set) return flagged('unseen');
+      if (k.flag === '\\Deleted' && k.set) return flagged('deleted');
+      return null;
+    case 'new': return flagged('unseen');
+    case 'not':
+      if (k.a.k === 'flag' && k.a.flag === '\\Seen' && k.a.set) return flagged('unseen');
+      if (k.a.k === 'flag' && k.a.flag === '\\Deleted' && !k.a.set) return flagged('deleted');
+      return null;
     case 'and': {
       const all: string[] = [];
       const lists: Uint32Array[] = [];
       for (const x of k.keys) {
         const w = words(x);
         if (w) { all.push(...w); continue; }
-        if (x.k === 'and' || x.k === 'or') { const c = await candidates(s, sel, x); if (c) lists.push(c); }
+        const c = await candidates(s, sel, x);
+        if (c) lists.push(c);
       }
-      if (all.length) lists.push(await ask([...new Set(all)]));
+      // few candidates already (UNSEEN SUBJECT x in a big mailbox): testing them is cheaper than
+      // the header index's pass over the mailbox
+      const few = lists.some((l) => l.length <= FEW_CANDIDATES);
+      if (all.length && !few) lists.push(await ask([...new Set(all)]));
       if (!lists.length) return null;
       return lists.reduce((x, y) => merge(x, y, true));
     }

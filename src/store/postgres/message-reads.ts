@@ -84,6 +84,13 @@ export const messageReads = {
       ORDER BY m.uid) s`, [mailboxId, ...ws]);
     return Array.from(uidVector((r?.uids as Buffer | null) ?? null));
   },
+  // the partial indexes messages_unseen / messages_deleted (migration 040): their predicates, word for word
+  flagCandidates: async (pg: Pg, mailboxId: number, which: 'unseen' | 'deleted'): Promise<number[]> => {
+    const where = which === 'unseen' ? `NOT ('\\Seen' = ANY(flags))` : `'\\Deleted' = ANY(flags)`;
+    const r = await pg.db.readOne(`SELECT string_agg(u, ''::bytea) AS uids FROM (SELECT ${uidBytes('uid')} AS u FROM messages
+      WHERE mailbox_id = $1 AND ${where} ORDER BY uid) s`, [mailboxId]);
+    return Array.from(uidVector((r?.uids as Buffer | null) ?? null));
+  },
   digests: async (pg: Pg, mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>
     (await pg.db.read('SELECT m.uid, m.size, b.message_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 ORDER BY m.uid', [mailboxId]))
       .map((r) => ({ uid: r.uid as number, size: r.size as number, messageId: (r.message_id as string) ?? null })),

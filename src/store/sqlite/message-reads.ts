@@ -86,6 +86,11 @@ export const messageReads = {
       WHERE m.mailbox_id = ?${ws.length ? ` AND (h.text IS NULL OR (${ws.map(() => 'instr(h.text, ?) > 0').join(' AND ')}))` : ''} ORDER BY m.uid`;
     return r.st(sql).pluck().all(mailboxId, ...ws) as number[];
   },
+  // the partial indexes messages_unseen / messages_deleted (migration 090): their expressions, word for word
+  flagCandidates: async (r: Reader, mailboxId: number, which: 'unseen' | 'deleted'): Promise<number[]> =>
+    r.st(which === 'unseen'
+      ? `SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Seen ') = 0 ORDER BY uid`
+      : `SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid`).pluck().all(mailboxId) as number[],
   digests: async (r: Reader, mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>
     (r.st('SELECT m.uid, m.size, b.message_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? ORDER BY m.uid').all(mailboxId) as Row[])
       .map((row) => ({ uid: row.uid as number, size: row.size as number, messageId: (row.message_id as string) ?? null })),
