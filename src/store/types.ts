@@ -72,6 +72,8 @@ export interface JourneyEvent {
   details?: Record<string, unknown>;
   time?: number;
 }
+/** The flag states the store keeps a partial index of (messages.flagCandidates). */
+export type FlagIndex = 'unseen' | 'deleted' | 'flagged';
 /** A reading session (IMAP or POP3) as the journey names it. */
 export interface AccessSession { sid: string; user: string; protocol: string; client: string | null }
 /** A message a reading session fetched (IMAP) or retrieved (POP3): the "MDA <- MUA" step. */
@@ -297,11 +299,12 @@ export interface Store {
      */
     headerCandidates(mailboxId: number, words: readonly string[]): Promise<number[]>;
     /**
-     * A prefilter for SEARCH of the two flags kept in partial indexes (RFC 3501 §6.4.4 UNSEEN, NEW,
-     * DELETED): the UIDs, ascending, of the messages without \Seen ('unseen') or with \Deleted
-     * ('deleted'), read from that index alone: no row per message of the mailbox.
+     * A prefilter for SEARCH of the flags kept in partial indexes (RFC 3501 §6.4.4 UNSEEN, NEW,
+     * DELETED, FLAGGED): the UIDs, ascending, of the messages without \Seen ('unseen'), with
+     * \Deleted ('deleted') or with \Flagged ('flagged'), read from that index alone: no row per
+     * message of the mailbox.
      */
-    flagCandidates(mailboxId: number, which: 'unseen' | 'deleted'): Promise<number[]>;
+    flagCandidates(mailboxId: number, which: FlagIndex): Promise<number[]>;
   };
   /** MDA: the one transaction that accepts a message (group-committed). */
   deliver(d: Delivery): Promise<DeliveryResult>;

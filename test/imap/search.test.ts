@@ -128,13 +128,14 @@ test('SEARCH SENT* use the Date: header\'s day as written (zone disregarded); FR
   assert.equal(await q('HEADER From "(comment)"'), '* SEARCH 1');
 });
 
-test('SEARCH UNSEEN, NEW, DELETED, NOT SEEN, NOT UNDELETED read only the records the flags\' indexes name (messages.flagCandidates); combined keys still match exactly', async (t) => {
+test('SEARCH UNSEEN, NEW, DELETED, FLAGGED, NOT SEEN, NOT UNDELETED, NOT UNFLAGGED read only the records the flags\' indexes name (messages.flagCandidates); combined keys still match exactly', async (t) => {
   const lab = await startLab(t, { users: { 'bob@example.test': 'pw' } });
   for (let i = 1; i <= 60; i++) await lab.deliver('bob@example.test', Buffer.from(`From: <a${i}@example.test>\r\nSubject: ${i % 2 ? 'odd' : 'even'} ${i}\r\n\r\nbody ${i}\r\n`));
   const c = await client(lab, { user: 'bob@example.test' });
   await c.cmd('SELECT INBOX');
   await c.cmd('STORE 1:57 +FLAGS.SILENT (\\Seen)');
   await c.cmd('STORE 5,6,59 +FLAGS.SILENT (\\Deleted)');
+  await c.cmd('STORE 7,58 +FLAGS.SILENT (\\Flagged)');
   // every record SEARCH asks the store for
   const messages = lab.po.store.messages;
   const some = messages.some.bind(messages);
@@ -151,9 +152,12 @@ test('SEARCH UNSEEN, NEW, DELETED, NOT SEEN, NOT UNDELETED read only the records
   assert.deepEqual(await q('SEARCH UNSEEN SUBJECT odd'), { out: '* SEARCH 59', read: 3 });
   assert.deepEqual(await q('SEARCH OR UNSEEN DELETED'), { out: '* SEARCH 5 6 58 59 60', read: 5 });
   assert.deepEqual(await q('UID SEARCH UNSEEN UNDELETED 1:59'), { out: '* SEARCH 58', read: 3 });
+  assert.deepEqual(await q('SEARCH FLAGGED'), { out: '* SEARCH 7 58', read: 2 });
+  assert.deepEqual(await q('SEARCH NOT UNFLAGGED SEEN'), { out: '* SEARCH 7', read: 2 });
+  assert.deepEqual(await q('SEARCH OR UNSEEN FLAGGED'), { out: '* SEARCH 7 58 59 60', read: 4 });
   // keys without an index still read every record, and agree
   assert.deepEqual(await q('SEARCH SEEN NOT DELETED 50:*'), { out: '* SEARCH 50 51 52 53 54 55 56 57', read: 60 });
-  assert.deepEqual(await q('SEARCH OR UNSEEN FLAGGED'), { out: '* SEARCH 58 59 60', read: 60 });
+  assert.deepEqual(await q('SEARCH OR UNSEEN ANSWERED'), { out: '* SEARCH 58 59 60', read: 60 });
   // a flag changed by another session is seen by the next SEARCH
   const other = await client(lab, { user: 'bob@example.test' });
   await other.cmd('SELECT INBOX');

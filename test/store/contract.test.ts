@@ -598,7 +598,7 @@ for (const b of backends) {
       // a fixed seed: the same sequence every run (xorshift)
       let seed = 0x9e3779b9;
       const rnd = (k: number) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % k; };
-      const flagSets = [[], ['\\Seen'], ['\\Deleted'], ['\\Seen', '\\Deleted'], ['kw1'], ['\\Seen', 'kw2']];
+      const flagSets = [[], ['\\Seen'], ['\\Deleted'], ['\\Seen', '\\Deleted'], ['kw1'], ['\\Seen', 'kw2'], ['\\Flagged'], ['\\Seen', '\\Flagged', 'kw1']];
       for (let step = 0; step < 120; step++) {
         const mb = rnd(4) === 0 ? other.id : inbox.id;
         const live = (await store.mailboxes.view(mb))!.uids;
@@ -631,6 +631,7 @@ for (const b of backends) {
         const recs = await store.messages.list(mb);
         assert.deepEqual(await store.messages.flagCandidates(mb, 'unseen'), recs.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid), 'unseen');
         assert.deepEqual(await store.messages.flagCandidates(mb, 'deleted'), recs.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid), 'deleted');
+        assert.deepEqual(await store.messages.flagCandidates(mb, 'flagged'), recs.filter((m) => m.flags.includes('\\Flagged')).map((m) => m.uid), 'flagged');
       }
       assert.deepEqual(await store.messages.flagCandidates(999_999, 'unseen'), []);
     });

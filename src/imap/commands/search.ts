@@ -1,7 +1,7 @@
 import type { MimeTree } from '../../mail/mime.js';
 import { decodeMimeWords } from '../../mail/mime.js';
 import { addressText, fold, INDEXED_HEADERS } from '../../mail/search-text.js';
-import type { MessageRecord } from '../../store/index.js';
+import type { FlagIndex, MessageRecord } from '../../store/index.js';
 import { usesModseq } from '../grammar/search.js';
 import { headerFieldValues } from '../../mail/headers.js';
 import type { ImapCommand, ImapSession, SearchKey, Selected } from '../types.js';
@@ -168,8 +168,8 @@ interface Place { seq: number; uid: number }
 
 /**
  * RFC 3501 §6.4.4 FROM/TO/CC/BCC/SUBJECT/HEADER: the candidates a key can have, from the store's
- * header index (messages.headerCandidates, a superset of the matches); UNSEEN, NEW, DELETED (and
- * NOT SEEN, NOT UNDELETED) from the flags' partial indexes (messages.flagCandidates, exactly the
+ * header index (messages.headerCandidates, a superset of the matches); UNSEEN, NEW, DELETED,
+ * FLAGGED (and NOT SEEN, NOT UNDELETED, NOT UNFLAGGED) from the flags' partial indexes (messages.flagCandidates, exactly the
  * messages with that flag state when asked); or null when the key gives no prefilter (any message
  * may match). AND intersects (its header keys' words asked at once), OR unites, the other keys
  * give none. The full program is still tested on every candidate's record, so the result is the
@@ -182,7 +182,7 @@ async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Uint32
   };
   // ascending UIDs, as the store promises (sorted here if ever not: the merges below rely on it)
   const ask = async (w: string[]) => ascending(Uint32Array.from(await s.ctx.store.messages.headerCandidates(sel.mailbox.id, w)));
-  const flagged = async (which: 'unseen' | 'deleted') => ascending(Uint32Array.from(await s.ctx.store.messages.flagCandidates(sel.mailbox.id, which)));
+  const flagged = async (which: FlagIndex) => ascending(Uint32Array.from(await s.ctx.store.messages.flagCandidates(sel.mailbox.id, which)));
   switch (k.k) {
     case 'address': case 'header': {
       const w = words(k);
@@ -191,11 +191,13 @@ async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Uint32
     case 'flag':
       if (k.flag === '\\Seen' && !k.set) return flagged('unseen');
       if (k.flag === '\\Deleted' && k.set) return flagged('deleted');
+      if (k.flag === '\\Flagged' && k.set) return flagged('flagged');
       return null;
     case 'new': return flagged('unseen');
     case 'not':
       if (k.a.k === 'flag' && k.a.flag === '\\Seen' && k.a.set) return flagged('unseen');
       if (k.a.k === 'flag' && k.a.flag === '\\Deleted' && !k.a.set) return flagged('deleted');
+      if (k.a.k === 'flag' && k.a.flag === '\\Flagged' && !k.a.set) return flagged('flagged');
       return null;
     case 'and': {
       const all: string[] = [];

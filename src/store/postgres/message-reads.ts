@@ -1,10 +1,17 @@
 // Reading mailbox copies: the list of a mailbox (kept by MODSEQ in the list cache), one copy,
 // the bytes and parsed structure of a blob (cached), tombstones (RFC 7162 VANISHED), digests.
 import { StoreError } from '../errors.js';
-import type { BlobMeta, MessageRecord } from '../types.js';
+import type { BlobMeta, FlagIndex, MessageRecord } from '../types.js';
 import type { Pg } from './context.js';
 import { txt } from './db.js';
 import { messageRow, uidBytes, uidVector } from './rows.js';
+
+/** the partial indexes' predicates (migrations 040 and 050), as written there, so that the planner uses them */
+const FLAG_INDEX_SQL: Record<FlagIndex, string> = {
+  unseen: `NOT ('\\Seen' = ANY(flags))`,
+  deleted: `'\\Deleted' = ANY(flags)`,
+  flagged: `'\\Flagged' = ANY(flags)`,
+};
 
 /** words a header prefilter tests at most (the rest are the caller's to test: candidates stay a superset) */
 const HEADER_WORDS_MAX = 8;
@@ -84,11 +91,10 @@ export const messageReads = {
       ORDER BY m.uid) s`, [mailboxId, ...ws]);
     return Array.from(uidVector((r?.uids as Buffer | null) ?? null));
   },
-  // the partial indexes messages_unseen / messages_deleted (migration 040): their predicates, word for word
-  flagCandidates: async (pg: Pg, mailboxId: number, which: 'unseen' | 'deleted'): Promise<number[]> => {
-    const where = which === 'unseen' ? `NOT ('\\Seen' = ANY(flags))` : `'\\Deleted' = ANY(flags)`;
+  // the partial indexes messages_unseen / messages_deleted (migration 040), messages_flagged (050): their predicates, word for word
+  flagCandidates: async (pg: Pg, mailboxId: number, which: FlagIndex): Promise<number[]> => {
     const r = await pg.db.readOne(`SELECT string_agg(u, ''::bytea) AS uids FROM (SELECT ${uidBytes('uid')} AS u FROM messages
-      WHERE mailbox_id = $1 AND ${where} ORDER BY uid) s`, [mailboxId]);
+      WHERE mailbox_id = $1 AND ${FLAG_INDEX_SQL[which]} ORDER BY uid) s`, [mailboxId]);
     return Array.from(uidVector((r?.uids as Buffer | null) ?? null));
   },
   digests: async (pg: Pg, mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>

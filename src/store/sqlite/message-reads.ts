@@ -1,10 +1,17 @@
 // Reading mailbox copies and their bytes, through the reader's caches.
 import { StoreError } from '../errors.js';
-import type { BlobMeta, MessageRecord } from '../types.js';
+import type { BlobMeta, FlagIndex, MessageRecord } from '../types.js';
 import { CachedMeta, TEXT_STATEMENT } from './caches.js';
 import type { Row } from './open.js';
 import type { Reader } from './reader.js';
 import { messageRow } from './rows.js';
+
+/** the partial indexes' expressions (migrations 090 and 100), word for word, so that the planner uses them */
+const FLAG_INDEX_SQL: Record<FlagIndex, string> = {
+  unseen: `instr(' ' || flags || ' ', ' \\Seen ') = 0`,
+  deleted: `instr(' ' || flags || ' ', ' \\Deleted ') > 0`,
+  flagged: `instr(' ' || flags || ' ', ' \\Flagged ') > 0`,
+};
 
 /** words tested by SQL per header search (more are left to the caller's own test: still a superset) */
 const MAX_WORDS = 8;
@@ -86,11 +93,9 @@ export const messageReads = {
       WHERE m.mailbox_id = ?${ws.length ? ` AND (h.text IS NULL OR (${ws.map(() => 'instr(h.text, ?) > 0').join(' AND ')}))` : ''} ORDER BY m.uid`;
     return r.st(sql).pluck().all(mailboxId, ...ws) as number[];
   },
-  // the partial indexes messages_unseen / messages_deleted (migration 090): their expressions, word for word
-  flagCandidates: async (r: Reader, mailboxId: number, which: 'unseen' | 'deleted'): Promise<number[]> =>
-    r.st(which === 'unseen'
-      ? `SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Seen ') = 0 ORDER BY uid`
-      : `SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid`).pluck().all(mailboxId) as number[],
+  // the partial indexes messages_unseen / messages_deleted (migration 090), messages_flagged (100): their expressions, word for word
+  flagCandidates: async (r: Reader, mailboxId: number, which: FlagIndex): Promise<number[]> =>
+    r.st(`SELECT uid FROM messages WHERE mailbox_id = ? AND ${FLAG_INDEX_SQL[which]} ORDER BY uid`).pluck().all(mailboxId) as number[],
   digests: async (r: Reader, mailboxId: number): Promise<{ uid: number; messageId: string | null; size: number }[]> =>
     (r.st('SELECT m.uid, m.size, b.message_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? ORDER BY m.uid').all(mailboxId) as Row[])
       .map((row) => ({ uid: row.uid as number, size: row.size as number, messageId: (row.message_id as string) ?? null })),
