@@ -167,13 +167,13 @@ const FEW_CANDIDATES = 2_000;
 interface Place { seq: number; uid: number }
 
 /**
- * RFC 3501 §6.4.4 FROM/TO/CC/BCC/SUBJECT/HEADER: the candidates a key can have, from the store's
- * header index (messages.headerCandidates, a superset of the matches); UNSEEN, NEW, DELETED,
- * FLAGGED (and NOT SEEN, NOT UNDELETED, NOT UNFLAGGED) from the flags' partial indexes (messages.flagCandidates, exactly the
- * messages with that flag state when asked); or null when the key gives no prefilter (any message
- * may match). AND intersects (its header keys' words asked at once), OR unites, the other keys
- * give none. The full program is still tested on every candidate's record, so the result is the
- * full evaluation's.
+ * RFC 3501 §6.4.4: the candidates a key can have, or null when the key gives no prefilter (any
+ * message may match). FROM/TO/CC/BCC/SUBJECT/HEADER ask the store's header index
+ * (messages.headerCandidates, a superset of the matches); UNSEEN, NEW, DELETED, FLAGGED (and NOT
+ * SEEN, NOT UNDELETED, NOT UNFLAGGED) the flags' partial indexes (messages.flagCandidates: the
+ * messages in that flag state when asked). AND intersects (its header keys' words asked at once,
+ * unless another key already gave few candidates), OR unites, the other keys give none. The full
+ * program is still tested on every candidate's record, so the result is the full evaluation's.
  */
 async function candidates(s: ImapSession, sel: Selected, k: Key): Promise<Uint32Array | null> {
   const words = (x: Key): string[] | null => {
