@@ -123,7 +123,10 @@ function serveImap(rec) {
           case 'LOGIN': sock.write(`${tag} OK LOGIN completed\r\n`); break;
           case 'SELECT': answer(rec.select); break;
           case 'STATUS': answer(rec.status); break;
-          case 'UID': if (sub.toUpperCase() === 'FETCH') { answer(line.includes('BODY.PEEK[]') ? rec.bodies : rec.meta); break; } // falls through
+          case 'UID':
+            if (sub?.toUpperCase() === 'FETCH') answer(line.includes('BODY.PEEK[]') ? rec.bodies : rec.meta);
+            else sock.write(`${tag} BAD replay knows only the bench's commands\r\n`);
+            break;
           case 'LOGOUT': sock.end(`* BYE replay\r\n${tag} OK LOGOUT completed\r\n`); break;
           default: sock.write(`${tag} BAD replay knows only the bench's commands\r\n`);
         }
