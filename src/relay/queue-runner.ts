@@ -22,11 +22,11 @@ import { sinkFor } from '../log/transcript.js';
 import { parseAddress } from '../mail/address.js';
 import type { JourneyEvent, QueueEntry, Store } from '../store/types.js';
 import { dkimKeyAsync, signMessage, type DkimKey } from './dkim.js';
-import { reportId, type DsnRecipient, type ReportKind } from '../mail/dsn.js';
+import { reportId, type DsnRecipient, type NoReport, type ReportKind } from '../mail/dsn.js';
 import { countFields, headerText, unfold } from '../mail/headers.js';
 import { blocklistSentence, noteBlocklists, recogniseBlocklist } from './blocklist.js';
 import { decide } from './decide.js';
-import { sendReport, type ReportStep } from './report.js';
+import { sendReport, type Carry } from './report.js';
 import { ConnectionCache, relay, type RcptResult, type RelayContext } from './smtp-client.js';
 import { Resolver } from './mx.js';
 import { MtaStsResolver } from './mta-sts.js';
@@ -354,8 +354,7 @@ export class QueueRunner {
     }
     this.stats.delivered += delivered.length;
     if (d.reports.success) {
-      const dsn = await this.report(e, d.reports.success, 'success', now, carry);
-      if (dsn.step !== 'not reported' && !('recorded' in dsn)) ev(dsn.step, dsn.details);
+      await this.report(e, d.reports.success, 'success', now, carry); // no success report wanted: nothing to say
     }
     if (d.expired.length) ev('expired', { rcpts: d.expired, age: `${Math.round(d.age / 1000)}s` });
     if (deferred.length) {
@@ -374,13 +373,13 @@ export class QueueRunner {
         const x = d.results.get(r);
         ev('bounced', { rcpt: r, host: x?.remoteMta ?? null, reply: x?.reply ?? null, ...(x?.sid ? { sid: x.sid } : {}) });
       }
-      const dsn = await this.report(e, d.reports.failure, 'failure', now, carry);
-      if (!('recorded' in dsn)) ev(dsn.step, dsn.details);
+      const none = await this.report(e, d.reports.failure, 'failure', now, carry);
+      if (none) ev(none.step, none.details);
     }
     // RFC 3464 "delayed" report, once, after relayDelayWarning
     if (d.reports.delay) {
-      const dsn = await this.report(e, d.reports.delay, 'delay', now, carry);
-      if (!('recorded' in dsn)) ev(dsn.step, dsn.details);
+      const none = await this.report(e, d.reports.delay, 'delay', now, carry);
+      if (none) ev(none.step, none.details);
     }
 
     try {
@@ -404,7 +403,7 @@ export class QueueRunner {
 
   /** An RFC 3464 report on this entry to its sender (relay/report.ts); a refusal that named a
    *  blocklist says which one and where to delist (relay/blocklist.ts). */
-  private report(e: QueueEntry, recipients: DsnRecipient[], kind: ReportKind, now: number, carry: Parameters<typeof sendReport>[1]['carry']): Promise<ReportStep> {
+  private report(e: QueueEntry, recipients: DsnRecipient[], kind: ReportKind, now: number, carry: Carry): Promise<NoReport | null> {
     const mta = this.config.hostname;
     return sendReport(this.store, {
       reportingMta: mta, kind, agent: AGENT, lastAttempt: new Date(now),

@@ -5,17 +5,17 @@
 import { reportMessage, reportRecipients, REPORT_STEPS, type DsnRecipient, type NoReport, type ReportAbout, type ReportKind } from '../mail/dsn.js';
 import type { JourneyEvent, Store } from '../store/types.js';
 
-/** The journey step to record on the original: the report sent (already committed with the
- *  report when `recorded`), or why none was. */
-export type ReportStep = { step: string; details: Record<string, unknown>; recorded?: true } | NoReport;
+/** The original's journey steps so far and how to make one more: a report commits them (and its
+ *  own "sent" step) with itself and empties the list, so that once a report is in the sender's
+ *  mailbox the trace shows it sent and why. */
+export interface Carry { events: JourneyEvent[]; step: (step: string, details: Record<string, unknown>) => JourneyEvent }
 
+/** Sends a report of this kind to the original's sender: null once it is committed (with the
+ *  carried steps and its "sent" step), or why none was sent (the step to record instead). */
 export async function sendReport(store: Store, o: {
   reportingMta: string; about: ReportAbout; original: () => Promise<Buffer>; recipients: DsnRecipient[]; kind: ReportKind;
-  agent: JourneyEvent['agent']; dsnId: string; lastAttempt?: Date; willRetryUntil?: Date;
-  /** the original's journey steps so far and how to make one: committed with the report (and
-   *  emptied), so that once a report is in the sender's mailbox the trace shows it sent and why */
-  carry?: { events: JourneyEvent[]; step: (step: string, details: Record<string, unknown>) => JourneyEvent };
-}): Promise<ReportStep> {
+  agent: JourneyEvent['agent']; dsnId: string; lastAttempt?: Date; willRetryUntil?: Date; carry: Carry;
+}): Promise<NoReport | null> {
   const { about, kind } = o;
   const wanted = reportRecipients(about, kind, o.recipients);
   if (!Array.isArray(wanted)) return wanted;
@@ -24,14 +24,12 @@ export async function sendReport(store: Store, o: {
   const local = res.kind === 'local' ? res.users.map((u) => ({ userId: u.userId, address: u.address, rcptTo: about.mailFrom })) : [];
   const remote = res.kind === 'local' ? res.remote : res.kind === 'remote' ? [about.mailFrom] : [];
   if (!local.length && !remote.length) return { step: 'not reported', details: { why: `the sender ${about.mailFrom} is no local user`, kind } };
-  const sent = { step: REPORT_STEPS[kind].sent, details: { dsn: o.dsnId, to: about.mailFrom, rcpts: wanted.map((r) => `${r.address} ${r.status}`) } };
-  const carried = o.carry ? [...o.carry.events, o.carry.step(sent.step, sent.details)] : [];
+  const sent = o.carry.step(REPORT_STEPS[kind].sent, { dsn: o.dsnId, to: about.mailFrom, rcpts: wanted.map((r) => `${r.address} ${r.status}`) });
   await store.deliver({
     msgId: o.dsnId, mailFrom: '', raw: Buffer.concat([Buffer.from('Return-Path: <>\r\n'), raw]), relayRaw: raw, local, remote,
-    journey: [...carried, { msgId: o.dsnId, agent: o.agent, step: REPORT_STEPS[kind].created, details: { about: about.msgId, to: about.mailFrom, rcpts: wanted.map((r) => r.address) } }],
+    journey: [...o.carry.events, sent, { msgId: o.dsnId, agent: o.agent, step: REPORT_STEPS[kind].created, details: { about: about.msgId, to: about.mailFrom, rcpts: wanted.map((r) => r.address) } }],
     queueData: { reportFor: about.msgId },
   });
-  if (!o.carry) return sent;
   o.carry.events.length = 0;
-  return { ...sent, recorded: true };
+  return null;
 }
